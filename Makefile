@@ -1,0 +1,81 @@
+# deephealth: one plain Makefile.  `make`, `make check`, `make asan`, `make valgrind`, `make install`.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+PKGS     := fcgi libcurl libconfig libpcre2-8
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wcast-qual -Wwrite-strings -Wno-format-nonliteral
+ifeq ($(CI),true)
+WARN     += -Werror
+endif
+OPT      ?= -O2 -g
+CFLAGS   ?=
+override CFLAGS += -std=c11 $(OPT) $(WARN) -D_DEFAULT_SOURCE -Isrc \
+                   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+LIB_SRC  := src/log.c src/util.c src/resolve.c src/snap.c src/conf.c src/policy.c src/reply.c
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
+PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap
+
+.PHONY: all check unit integration asan valgrind install clean deps
+all: $(PROGS)
+
+$(BUILD)/obj/%.o: src/%.c src/deephealth.h | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/responder.o: fcgi/responder.c src/deephealth.h | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/deephealth.fcgi: $(BUILD)/obj/responder.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/deephealth-snap: $(BUILD)/obj/snaptool.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/t.o: tests/unit/t.c tests/unit/t.h | $(BUILD)/obj
+	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/test_%: tests/unit/test_%.c tests/unit/t.h $(BUILD)/obj/t.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/obj/t.o $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+# Install the Debian packages the build and the tests need (root only; no-op when present).
+deps:
+	@sh tests/deps.sh
+
+# Every test: unit tests, then integration tests against real lighttpd and Apache.
+check: deps all $(UNIT)
+	@BUILD=$(BUILD) bash tests/run.sh $(UNIT)
+
+unit: all $(UNIT)
+	@BUILD=$(BUILD) bash tests/run.sh --unit-only $(UNIT)
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	        LDFLAGS="-fsanitize=address,undefined" check
+
+# The same suite with every unit test and every responder process under valgrind memcheck.
+valgrind:
+	$(MAKE) BUILD=build/valgrind OPT="-O0 -g" all $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
+	@BUILD=build/valgrind DH_VALGRIND=1 bash tests/run.sh $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/deephealth \
+	           $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)/etc/deephealth
+	install -m 0755 $(BUILD)/deephealth.fcgi $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi
+	install -m 0755 $(BUILD)/deephealth-snap $(DESTDIR)$(PREFIX)/bin/deephealth-snap
+	install -m 0644 conf/deephealth.conf conf/lighttpd.conf conf/apache-deephealth.conf \
+	           docs/snapshot.md README.md $(DESTDIR)$(PREFIX)/share/doc/deephealth/
+	test -e $(DESTDIR)/etc/deephealth/deephealth.conf || \
+	    install -m 0644 conf/deephealth.conf $(DESTDIR)/etc/deephealth/deephealth.conf
+
+clean:
+	rm -rf build

@@ -1,0 +1,357 @@
+/* responder.c: deephealth.fcgi, the FastCGI responder: Host -> registry -> 200/503, failing open. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deephealth.h"
+
+#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
+#define UNKNOWN_LOG_MS 60000 /* summarize unknown/invalid hosts at most once a minute */
+
+/* Identity of the file we loaded: a publish by rename changes the inode. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
+/* Per-class counters of Host headers that resolved to nothing. */
+struct host_stats {
+	const char *what;
+	unsigned long long total, since_log;
+	int64_t last_log_ms;
+	char last[DH_HOST_MAX + 1];
+};
+
+struct responder {
+	struct conf *conf;          /* NULL: the configuration did not load */
+	struct snapshot *snap;      /* NULL unless snap_err == SNAP_OK */
+	enum snap_err snap_err;
+	struct file_id snap_id;
+	int have_id;
+	int snap_seen;              /* a first look has been logged */
+	int kill_switch;
+	int64_t next_check_ms;
+	struct host_stats unknown, invalid, error;
+	unsigned long long requests;
+};
+
+/* Config errors: plain "file:line: message" lines under -t, log lines otherwise. */
+static void
+conf_errfn(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (arg != NULL)
+		fprintf(stderr, "%s\n", msg);
+	else
+		log_warnx("config: %s", msg);
+}
+
+static void
+file_id_of(const struct stat *st, struct file_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtim = st->st_mtim;
+	id->ctim = st->st_ctim;
+}
+
+static int
+file_id_eq(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
+	       a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+static void
+snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *detail)
+{
+	const char *path = r->conf->snapshot_path;
+
+	if (e != r->snap_err || !r->snap_seen) {
+		if (e == SNAP_OK)
+			log_info("snapshot %s: %s (%zu registries, %zu dependencies)", path,
+			         r->snap_seen ? "usable again" : "loaded", snap_reg_count(s),
+			         snap_dep_count(s));
+		else
+			log_warnx("snapshot %s: unusable, failing open: %s%s%s", path, snap_err_str(e),
+			          detail && detail[0] ? ": " : "", detail ? detail : "");
+	} else if (e == SNAP_OK) {
+		log_debug("snapshot %s: reloaded (%zu registries)", path, snap_reg_count(s));
+	}
+	snap_free(r->snap);
+	r->snap = s;
+	r->snap_err = e;
+	r->snap_seen = 1;
+}
+
+/* Notice a new snapshot or kill switch; cheap: two stat(2) calls at most per interval. */
+static void
+refresh(struct responder *r, int64_t now_ms)
+{
+	struct stat st;
+	struct file_id id;
+	int ks;
+
+	if (r->conf == NULL || now_ms < r->next_check_ms)
+		return;
+	r->next_check_ms = now_ms + r->conf->recheck_ms;
+
+	/* Only "does not exist" means off: any other answer is taken as on (fail open). */
+	ks = stat(r->conf->kill_switch, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+	if (ks != r->kill_switch)
+		log_info("kill switch %s %s: %s", r->conf->kill_switch, ks ? "present" : "removed",
+		         ks ? "answering pass-through" : "enforcing again");
+	r->kill_switch = ks;
+
+	if (stat(r->conf->snapshot_path, &st) == -1) {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "%s", strerror(errno));
+		r->have_id = 0;
+		snap_set(r, NULL, errno == ENOENT ? SNAP_MISSING : SNAP_UNREADABLE, detail);
+		return;
+	}
+	file_id_of(&st, &id);
+	/* Same file as last time: nothing to do, unless it was refused for a clock reason. */
+	if (r->have_id && file_id_eq(&id, &r->snap_id) && r->snap_err != SNAP_FUTURE)
+		return;
+	{
+		char detail[256];
+		struct snapshot *s = NULL;
+		enum snap_err e = snap_load(r->conf->snapshot_path, time(NULL), &s, detail,
+		                            sizeof(detail));
+
+		r->snap_id = id;
+		r->have_id = 1;
+		snap_set(r, s, e, detail);
+	}
+}
+
+static void
+host_stats_note(struct host_stats *hs, const char *host, int64_t now_ms)
+{
+	hs->total++;
+	hs->since_log++;
+	snprintf(hs->last, sizeof(hs->last), "%s", host);
+	if (hs->last_log_ms != 0 && now_ms - hs->last_log_ms < UNKNOWN_LOG_MS)
+		return;
+	log_warnx("%s: %llu request(s) since last report, %llu in all (last: %s)", hs->what,
+	          hs->since_log, hs->total, hs->last);
+	hs->since_log = 0;
+	hs->last_log_ms = now_ms ? now_ms : 1;
+}
+
+static int
+accepts_health_json(const char *accept)
+{
+	return accept != NULL && strstr(accept, "application/health+json") != NULL;
+}
+
+/* Handle one request whose parameters are in envp; write the answer to out. */
+static void
+handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
+{
+	const char *method = FCGX_GetParam("REQUEST_METHOD", envp);
+	const char *raw_host = FCGX_GetParam("HTTP_HOST", envp);
+	char host[DH_HOST_MAX + 1], registry[DH_NAME_MAX + 1], resp[4096];
+	struct reply_opts ro = { 0 };
+	struct policy_out po;
+	int64_t now_ms = util_now_ms();
+	size_t n;
+
+	r->requests++;
+	ro.json = accepts_health_json(FCGX_GetParam("HTTP_ACCEPT", envp));
+	ro.detail = r->conf ? r->conf->detail : DETAIL_STATUS;
+	if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
+		memset(&po, 0, sizeof(po));
+		po.http = 405;
+		po.status = VERDICT_FAIL;
+		po.reason = R_BAD_METHOD;
+		po.age = -1;
+	} else {
+		struct policy_in in = { 0 };
+		enum host_err herr = HOST_OK;
+
+		ro.head = strcmp(method, "HEAD") == 0;
+		refresh(r, now_ms);
+		in.config_ok = r->conf != NULL;
+		in.now = time(NULL);
+		in.host = RESOLVE_UNKNOWN;
+		if (r->conf != NULL) {
+			in.mode = r->conf->mode;
+			in.kill_switch = r->kill_switch;
+			in.snap_state = r->snap_err;
+			in.snap = r->snap;
+			in.max_age = r->conf->max_age;
+			in.unknown_host = r->conf->unknown_host;
+			in.host = resolver_lookup(r->conf->resolver, raw_host, host, registry, &herr);
+			if (in.host == RESOLVE_FOUND) {
+				in.registry = registry;
+				ro.registry = registry;
+			} else if (in.host == RESOLVE_UNKNOWN) {
+				host_stats_note(&r->unknown, host, now_ms);
+			} else if (in.host == RESOLVE_INVALID) {
+				/* Never echo raw bytes of a bad header into the log. */
+				host_stats_note(&r->invalid, host_err_str(herr), now_ms);
+			} else {
+				host_stats_note(&r->error, host, now_ms);
+			}
+		}
+		policy_decide(&in, &po);
+		ro.snap = r->snap;
+	}
+	n = reply_format(&po, &ro, resp, sizeof(resp));
+	if (n == 0) {
+		/* Cannot happen with our bounded names; answer the fail-open minimum anyway. */
+		static const char minimal[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n"
+		                              "Cache-Control: no-store\r\nContent-Length: 5\r\n\r\nwarn\n";
+
+		log_warnx("response did not fit its buffer; answered the minimal fail-open reply");
+		FCGX_PutStr(minimal, (int)sizeof(minimal) - 1, out);
+		return;
+	}
+	/* One write: a response is either all there or not at all. */
+	FCGX_PutStr(resp, (int)n, out);
+}
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* No SA_RESTART: accept(2) must return EINTR so libfcgi sees the shutdown. */
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL); /* lighttpd's graceful stop of FastCGI children */
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: deephealth.fcgi [-tV] [-c config] [-s socket]\n"
+	                "  -c config  configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
+	                "  -t         check the configuration and exit (0 = OK)\n"
+	                "  -s socket  listen on a unix socket path or :port instead of stdin\n"
+	                "  -V         print the version and exit\n",
+	        DEFAULT_CONF);
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct responder r;
+	const char *conf_path = getenv("DEEPHEALTH_CONFIG"), *sock_path = NULL;
+	FCGX_Request req;
+	int ch, test_only = 0, sock = 0, failures = 0;
+
+	while ((ch = getopt(argc, argv, "c:s:tVh")) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 's': sock_path = optarg; break;
+		case 't': test_only = 1; break;
+		case 'V': printf("deephealth.fcgi %s\n", DH_VERSION); return 0;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (conf_path == NULL || conf_path[0] == '\0')
+		conf_path = DEFAULT_CONF;
+	log_init("deephealth.fcgi", 0, LOG_LVL_INFO);
+
+	memset(&r, 0, sizeof(r));
+	r.unknown.what = "unknown Host";
+	r.invalid.what = "invalid Host header";
+	r.error.what = "Host undecided (resolver error)";
+	r.snap_err = SNAP_MISSING;
+	r.conf = conf_load(conf_path, conf_errfn, test_only ? &test_only : NULL);
+	if (test_only) {
+		if (r.conf == NULL)
+			return 1;
+		printf("%s: configuration OK (%zu hosts, %zu rules)\n", conf_path,
+		       resolver_host_count(r.conf->resolver), resolver_rule_count(r.conf->resolver));
+		conf_free(r.conf);
+		return 0;
+	}
+	if (r.conf == NULL)
+		log_warnx("%s: configuration not loaded: answering 200 config-error to every "
+		          "request until restarted with a valid one",
+		          conf_path);
+	else
+		log_init("deephealth.fcgi", r.conf->log_syslog, r.conf->log_level);
+
+	install_signals();
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	if (sock_path != NULL) {
+		sock = FCGX_OpenSocket(sock_path, 128);
+		if (sock < 0)
+			fatal("cannot listen on %s", sock_path);
+	} else if (FCGX_IsCGI()) {
+		fatalx("stdin is not a FastCGI socket: run me from a web server (lighttpd bin-path, "
+		       "mod_fcgid) or with -s");
+	}
+	if (FCGX_InitRequest(&req, sock, 0) != 0)
+		fatalx("FCGX_InitRequest failed");
+	log_info("ready (pid %ld, config %s%s)", (long)getpid(), conf_path,
+	         r.conf ? "" : " NOT LOADED");
+
+	while (!stopping) {
+		if (FCGX_Accept_r(&req) < 0) {
+			if (stopping)
+				break;
+			/* A transient accept error (EMFILE...) must not kill us; a dead socket will. */
+			if (errno != EINTR && ++failures > 100) {
+				log_warn("accept keeps failing, exiting");
+				break;
+			}
+			if (errno != EINTR)
+				nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+			continue;
+		}
+		failures = 0;
+		handle(&r, req.envp, req.out);
+		FCGX_Finish_r(&req);
+	}
+	log_info("exiting after %llu requests", r.requests);
+	FCGX_Free(&req, 1);
+	snap_free(r.snap);
+	conf_free(r.conf);
+	return 0;
+}

@@ -1,0 +1,326 @@
+/* deephealth.h: the one internal header, sectioned by source file. */
+#ifndef DEEPHEALTH_H
+#define DEEPHEALTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define DH_VERSION "0.1.0"
+
+/* Longest hostname we accept after normalization (RFC 1035, no trailing dot). */
+#define DH_HOST_MAX 253
+/* Longest registry or dependency name carried in a snapshot. */
+#define DH_NAME_MAX 253
+
+/* ---------------------------------------------------------------- log.c */
+
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* ident is kept by pointer; use_syslog sends everything to syslog(3) instead of stderr. */
+void log_init(const char *ident, int use_syslog, enum log_level level);
+void log_set_level(enum log_level level);
+/* log_warn appends ": strerror(errno)"; the x variants do not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---------------------------------------------------------------- util.c */
+
+/* Hostname / registry-name alphabet: ASCII letters, digits, '-', '.', '_'. */
+int util_is_name_byte(unsigned char c);
+/* malloc/calloc/strdup that never return NULL (fatal on exhaustion). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+char *xstrdup(const char *s);
+/* Monotonic milliseconds, for throttling; never goes backwards. */
+int64_t util_now_ms(void);
+/* 64-bit FNV-1a over bytes; the snapshot checksum and the host map hash. */
+uint64_t util_hash64(const void *data, size_t len);
+
+/* ---------------------------------------------------------------- resolve.c */
+
+/* Why a Host header was not turned into a registry. */
+enum host_err {
+	HOST_OK = 0,
+	HOST_EMPTY,     /* absent, empty, or only a port / dot */
+	HOST_TOO_LONG,  /* more than DH_HOST_MAX bytes after normalization */
+	HOST_BAD_BYTE,  /* a byte outside the hostname alphabet (NUL, CR, LF, 8-bit...) */
+	HOST_BAD_PORT,  /* ":" followed by something that is not 1-5 digits */
+	HOST_IP_LITERAL /* "[v6]" literal: never a registry */
+};
+const char *host_err_str(enum host_err e);
+
+/*
+ * Normalize a raw Host header value into out (size >= DH_HOST_MAX + 1):
+ * lowercase ASCII, one trailing dot and a ":port" suffix removed.  raw may be
+ * NULL (no header).  Returns HOST_OK and sets *outlen, or a classified error
+ * (out is then unspecified).  Pure; never allocates.
+ */
+enum host_err host_normalize(const char *raw, char *out, size_t *outlen);
+
+/* How a resolution ended. */
+enum resolve_result {
+	RESOLVE_FOUND,    /* registry set */
+	RESOLVE_UNKNOWN,  /* well-formed host, no map entry and no rule matched */
+	RESOLVE_INVALID,  /* host failed normalization */
+	RESOLVE_ERROR     /* a rule could not decide (match limit, PCRE2 error) */
+};
+const char *resolve_result_str(enum resolve_result r);
+
+struct resolver;
+
+/*
+ * Build an empty resolver.  match_limit bounds every PCRE2 match (PCRE2's own
+ * counter: backtracks for the interpreter, calls for JIT).
+ */
+struct resolver *resolver_new(uint32_t match_limit, uint32_t depth_limit);
+void resolver_free(struct resolver *r); /* NULL is fine */
+
+/*
+ * Add an exact mapping host -> registry.  host must already be normalized.
+ * Returns 0, or -1 if host is already mapped (existing mapping kept).
+ * Copies both strings.
+ */
+int resolver_add_host(struct resolver *r, const char *host, const char *registry);
+size_t resolver_host_count(const struct resolver *r);
+
+/*
+ * Append a PCRE2 rule; it must contain a named group "registry".  Rules are
+ * tried in the order added, after the exact map.  On error returns -1 and
+ * writes a one-line reason into err (message, offset).
+ */
+int resolver_add_rule(struct resolver *r, const char *pattern, char *err, size_t errlen);
+size_t resolver_rule_count(const struct resolver *r);
+
+/*
+ * Load "host registry" lines from path into the exact map.  Every bad line is
+ * reported through errfn as "path:line: message"; returns the number of
+ * errors (0 = loaded).  Lines: '#' comments, blank lines ignored.
+ */
+typedef void (*errfn_t)(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int resolver_load_map(struct resolver *r, const char *path, errfn_t errfn, void *arg);
+
+/*
+ * Resolve a raw Host header.  On RESOLVE_FOUND, registry (size >=
+ * DH_NAME_MAX + 1) holds the registry name.  host_out (size >= DH_HOST_MAX +
+ * 1) receives the normalized host when it is valid.  *herr says why a host
+ * was invalid.  Allocates nothing.
+ */
+enum resolve_result resolver_lookup(struct resolver *r, const char *raw_host, char *host_out,
+                                    char *registry, enum host_err *herr);
+
+/* ---------------------------------------------------------------- snap.c */
+
+enum verdict { VERDICT_PASS = 0, VERDICT_WARN = 1, VERDICT_FAIL = 2, VERDICT_UNKNOWN = 3 };
+const char *verdict_str(enum verdict v);
+
+/* Why a snapshot could not be used.  See docs/snapshot.md. */
+enum snap_err {
+	SNAP_OK = 0,
+	SNAP_MISSING,     /* ENOENT */
+	SNAP_UNREADABLE,  /* open/read failed otherwise (EACCES, EIO...) */
+	SNAP_NOT_REGULAR, /* a directory, fifo, device... */
+	SNAP_TOO_SMALL,   /* shorter than the header */
+	SNAP_TOO_LARGE,   /* above SNAP_MAX_SIZE */
+	SNAP_BAD_MAGIC,
+	SNAP_BAD_VERSION,
+	SNAP_BAD_LENGTH,  /* header length != file length (truncated or appended) */
+	SNAP_BAD_CHECKSUM,
+	SNAP_BAD_LAYOUT,  /* counts and sizes do not add up */
+	SNAP_BAD_RECORD,  /* a record out of range, unsorted or duplicate names, bad enum */
+	SNAP_FUTURE       /* created too far in the future */
+};
+const char *snap_err_str(enum snap_err e);
+
+#define SNAP_MAGIC "DHSNAP\r\n"
+#define SNAP_VERSION 1
+#define SNAP_HEADER_SIZE 64
+#define SNAP_RECORD_SIZE 24
+#define SNAP_MAX_SIZE (256u * 1024 * 1024)
+#define SNAP_FLAG_BLIND 0x1u       /* header: the prober could not evaluate */
+#define SNAP_REG_SINGLE_REGION 0x1u /* registry: served from one region only */
+#define SNAP_DEP_WITNESS 0x1u       /* dependency: a witness check */
+#define SNAP_NO_DEP UINT32_MAX
+/* A snapshot may claim to be this many seconds in the future (clock skew). */
+#define SNAP_FUTURE_SKEW 5
+
+enum dep_kind {
+	DEP_KIND_STORAGE, DEP_KIND_CACHE, DEP_KIND_AUTH, DEP_KIND_CONTAINERS,
+	DEP_KIND_METADATA, DEP_KIND_OTHER, DEP_KIND_COUNT
+};
+const char *dep_kind_str(enum dep_kind k);
+enum severity { SEV_CRITICAL = 0, SEV_DEGRADED = 1, SEV_COUNT };
+const char *severity_str(enum severity s);
+
+/* Decoded views into a loaded snapshot; strings are NOT NUL-terminated. */
+struct snap_dep {
+	const char *name;
+	size_t name_len;
+	const char *cause;
+	size_t cause_len;
+	enum verdict state;
+	enum dep_kind kind;
+	enum severity severity;
+	unsigned flags;
+	int64_t since;
+};
+struct snap_reg {
+	const char *name;
+	size_t name_len;
+	enum verdict verdict;
+	unsigned flags;
+	uint32_t decided_by; /* dependency index or SNAP_NO_DEP */
+	int64_t since;
+};
+
+struct snapshot; /* opaque, immutable once loaded */
+
+/*
+ * Read and fully validate the snapshot at path.  now is the wall clock used
+ * for the future-timestamp check.  On success returns SNAP_OK and *out
+ * (caller frees with snap_free).  On failure *out is NULL and, when detail is
+ * not NULL, a one-line human reason is written there.
+ */
+enum snap_err snap_load(const char *path, time_t now, struct snapshot **out, char *detail,
+                        size_t detaillen);
+/* Same checks on a buffer already in memory (copied). */
+enum snap_err snap_parse(const void *buf, size_t len, time_t now, struct snapshot **out,
+                         char *detail, size_t detaillen);
+void snap_free(struct snapshot *s); /* NULL is fine */
+
+int64_t snap_created(const struct snapshot *s);
+uint32_t snap_interval(const struct snapshot *s);
+unsigned snap_flags(const struct snapshot *s);
+size_t snap_dep_count(const struct snapshot *s);
+size_t snap_reg_count(const struct snapshot *s);
+/* Index accessors; i must be < count. */
+void snap_dep_at(const struct snapshot *s, size_t i, struct snap_dep *out);
+void snap_reg_at(const struct snapshot *s, size_t i, struct snap_reg *out);
+/* Binary search by exact name; returns 1 and fills out, or 0. */
+int snap_find_reg(const struct snapshot *s, const char *name, size_t len, struct snap_reg *out);
+
+/* Writer: accumulate in memory, then publish atomically. */
+struct snap_writer;
+struct snap_writer *snapw_new(int64_t created, uint32_t interval, unsigned flags);
+void snapw_free(struct snap_writer *w); /* NULL is fine */
+/* Replace the header fields given to snapw_new. */
+void snapw_set_header(struct snap_writer *w, int64_t created, uint32_t interval, unsigned flags);
+/* Returns the dependency index, or -1 on a bad argument (name length/alphabet, enums). */
+int snapw_add_dep(struct snap_writer *w, const char *name, enum verdict state, enum dep_kind kind,
+                  enum severity sev, unsigned flags, int64_t since, const char *cause);
+/* Returns 0, or -1 on a bad argument (name, verdict, dependency index). */
+int snapw_add_reg(struct snap_writer *w, const char *name, enum verdict v, unsigned flags,
+                  uint32_t decided_by, int64_t since);
+/*
+ * Serialize into a malloc'd buffer (*buf, *len): registries sorted, names
+ * checked unique.  Returns 0, or -1 with a reason in err (duplicate name).
+ */
+int snapw_build(struct snap_writer *w, void **buf, size_t *len, char *err, size_t errlen);
+/*
+ * Build, verify with the reader, and publish at path: temp file in the same
+ * directory, write, fsync, rename, fsync directory.  On any failure the old
+ * file at path is untouched, the temp file removed, and -1 returned with a
+ * reason in err.
+ */
+int snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- conf.c */
+
+enum mode { MODE_ENFORCE, MODE_SHADOW, MODE_PASSTHROUGH };
+const char *mode_str(enum mode m);
+enum unknown_action { UNKNOWN_PASS, UNKNOWN_REJECT };
+enum detail { DETAIL_STATUS, DETAIL_CAUSE };
+
+struct conf {
+	char *path;
+	/* snapshot { } */
+	char *snapshot_path;
+	int max_age;        /* seconds */
+	/* responder { } */
+	enum mode mode;
+	char *kill_switch;
+	enum unknown_action unknown_host;
+	enum detail detail;
+	int recheck_ms;     /* how often to stat snapshot and kill switch */
+	/* log { } */
+	int log_syslog;
+	enum log_level log_level;
+	/* resolver { } */
+	char *host_map;
+	struct resolver *resolver;
+};
+
+/*
+ * Load and validate path.  Every problem is reported through errfn as
+ * "file:line: message" (all of them, not just the first).  Returns a conf
+ * (caller frees with conf_free) or NULL when at least one error was found.
+ */
+struct conf *conf_load(const char *path, errfn_t errfn, void *arg);
+void conf_free(struct conf *c); /* NULL is fine */
+
+/* ---------------------------------------------------------------- policy.c */
+
+/* Every answer's cause; the X-Deephealth-Reason header. */
+enum reason {
+	R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING, R_SNAPSHOT_CORRUPT, R_SNAPSHOT_STALE,
+	R_PROBER_BLIND, R_UNKNOWN_HOST, R_UNKNOWN_REGISTRY, R_SINGLE_REGION, R_HEALTHY,
+	R_DEGRADED, R_DEPENDENCY_FAILED, R_BAD_METHOD, R_COUNT
+};
+const char *reason_str(enum reason r);
+
+/* Everything a decision depends on, gathered by the caller. */
+struct policy_in {
+	int config_ok;
+	enum mode mode;
+	int kill_switch;            /* kill-switch file present */
+	enum snap_err snap_state;   /* SNAP_OK or why the snapshot is unusable */
+	const struct snapshot *snap;/* valid when snap_state == SNAP_OK */
+	time_t now;
+	int max_age;
+	enum resolve_result host;   /* how the Host resolved */
+	const char *registry;       /* when host == RESOLVE_FOUND */
+	enum unknown_action unknown_host;
+};
+
+struct policy_out {
+	int http;                  /* status code sent */
+	enum verdict status;       /* X-Deephealth-Status, agrees with http */
+	enum reason reason;
+	/* shadow mode: what enforce would have answered */
+	int shadow;
+	int would_http;
+	enum verdict would_status;
+	enum reason would_reason;
+	int64_t age;               /* snapshot age in seconds, -1 when none */
+	int have_reg;              /* reg is filled */
+	struct snap_reg reg;
+};
+
+/* Pure decision: the order documented in README "Response contract". */
+void policy_decide(const struct policy_in *in, struct policy_out *out);
+
+/* ---------------------------------------------------------------- reply.c */
+
+/* What the answer looks like, beyond the decision itself. */
+struct reply_opts {
+	int head;                    /* HEAD: headers only, same Content-Length */
+	int json;                    /* client accepts application/health+json */
+	enum detail detail;          /* how much the JSON body says */
+	const char *registry;        /* resolved registry name or NULL */
+	const struct snapshot *snap; /* for the deciding dependency, or NULL */
+};
+
+/*
+ * Format a complete CGI response (Status line, headers, body) for out into
+ * buf.  Returns the length, or 0 if buf is too small (4096 always suffices).
+ * Pure: no I/O, no allocation.  Names from the snapshot and registry are
+ * restricted to [A-Za-z0-9._-], so they need no escaping.
+ */
+size_t reply_format(const struct policy_out *out, const struct reply_opts *ro, char *buf,
+                    size_t len);
+
+#endif /* DEEPHEALTH_H */

@@ -1,0 +1,114 @@
+/* log.c: the one logging API; stderr by default, syslog(3) when asked. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "deephealth.h"
+
+static const char *log_ident = "deephealth";
+static int log_to_syslog;
+static enum log_level log_max = LOG_LVL_INFO;
+
+void
+log_init(const char *ident, int use_syslog, enum log_level level)
+{
+	log_ident = ident;
+	log_max = level;
+	if (use_syslog && !log_to_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (!use_syslog && log_to_syslog)
+		closelog();
+	log_to_syslog = use_syslog;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_max = level;
+}
+
+static void
+log_emit(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *const tag[] = { "error", "warning", "info", "debug" };
+	char msg[1024];
+
+	if (lvl > log_max)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_to_syslog) {
+		syslog(prio[lvl], "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
+		return;
+	}
+	/* One fprintf per line so concurrent writers do not interleave mid-line. */
+	fprintf(stderr, "%s: %s: %s%s%s\n", log_ident, tag[lvl], msg, suffix ? ": " : "",
+	        suffix ? suffix : "");
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	const char *e = strerror(errno);
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_WARN, e, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_WARN, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_DEBUG, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	const char *e = strerror(errno);
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERR, e, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

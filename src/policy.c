@@ -1,0 +1,120 @@
+/* policy.c: the decision, as a pure function of what the responder gathered. */
+#include <string.h>
+
+#include "deephealth.h"
+
+static const char *const reason_names[R_COUNT] = {
+	[R_CONFIG_ERROR] = "config-error",
+	[R_PASSTHROUGH] = "passthrough",
+	[R_SNAPSHOT_MISSING] = "snapshot-missing",
+	[R_SNAPSHOT_CORRUPT] = "snapshot-corrupt",
+	[R_SNAPSHOT_STALE] = "snapshot-stale",
+	[R_PROBER_BLIND] = "prober-blind",
+	[R_UNKNOWN_HOST] = "unknown-host",
+	[R_UNKNOWN_REGISTRY] = "unknown-registry",
+	[R_SINGLE_REGION] = "single-region",
+	[R_HEALTHY] = "healthy",
+	[R_DEGRADED] = "degraded",
+	[R_DEPENDENCY_FAILED] = "dependency-failed",
+	[R_BAD_METHOD] = "method-not-allowed",
+};
+
+const char *
+reason_str(enum reason r)
+{
+	return (unsigned)r < R_COUNT ? reason_names[r] : "?";
+}
+
+static void
+answer(struct policy_out *o, int http, enum verdict status, enum reason reason)
+{
+	o->http = http;
+	o->status = status;
+	o->reason = reason;
+}
+
+/*
+ * What enforce mode answers.  Fail-open answers (we cannot trust our data)
+ * carry status "warn" so that they stand out; deliberate pass-throughs carry
+ * "pass".
+ */
+static void
+decide_enforce(const struct policy_in *in, struct policy_out *o)
+{
+	struct snap_reg reg;
+
+	if (!in->config_ok) {
+		answer(o, 200, VERDICT_WARN, R_CONFIG_ERROR);
+		return;
+	}
+	if (in->kill_switch || in->mode == MODE_PASSTHROUGH) {
+		answer(o, 200, VERDICT_PASS, R_PASSTHROUGH);
+		return;
+	}
+	switch (in->snap_state) {
+	case SNAP_OK:
+		break;
+	case SNAP_MISSING:
+		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_MISSING);
+		return;
+	default:
+		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT);
+		return;
+	}
+	o->age = (int64_t)in->now - snap_created(in->snap);
+	if (o->age < 0)
+		o->age = 0; /* within the allowed clock skew */
+	if (o->age > in->max_age) {
+		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_STALE);
+		return;
+	}
+	if (snap_flags(in->snap) & SNAP_FLAG_BLIND) {
+		answer(o, 200, VERDICT_WARN, R_PROBER_BLIND);
+		return;
+	}
+	if (in->host != RESOLVE_FOUND) {
+		/* A resolver error is no decision: never a 404 for it. */
+		if (in->host != RESOLVE_ERROR && in->unknown_host == UNKNOWN_REJECT)
+			answer(o, 404, VERDICT_FAIL, R_UNKNOWN_HOST);
+		else
+			answer(o, 200, VERDICT_WARN, R_UNKNOWN_HOST);
+		return;
+	}
+	if (!snap_find_reg(in->snap, in->registry, strlen(in->registry), &reg)) {
+		answer(o, 200, VERDICT_WARN, R_UNKNOWN_REGISTRY);
+		return;
+	}
+	o->have_reg = 1;
+	o->reg = reg;
+	if (reg.flags & SNAP_REG_SINGLE_REGION) {
+		answer(o, 200, VERDICT_PASS, R_SINGLE_REGION);
+		return;
+	}
+	switch (reg.verdict) {
+	case VERDICT_WARN:
+		answer(o, 200, VERDICT_WARN, R_DEGRADED);
+		break;
+	case VERDICT_FAIL:
+		answer(o, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED);
+		break;
+	default:
+		answer(o, 200, VERDICT_PASS, R_HEALTHY);
+		break;
+	}
+}
+
+void
+policy_decide(const struct policy_in *in, struct policy_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->age = -1;
+	decide_enforce(in, out);
+	if (in->config_ok && in->mode == MODE_SHADOW && !in->kill_switch) {
+		out->shadow = 1;
+		out->would_http = out->http;
+		out->would_status = out->status;
+		out->would_reason = out->reason;
+		if (out->http != 200)
+			answer(out, 200, VERDICT_PASS, out->reason);
+	}
+}

@@ -1,0 +1,304 @@
+/* snaptool.c: deephealth-snap: compile a readable fixture into a snapshot, check or dump one. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deephealth.h"
+
+/*
+ * Fixture format, one record a line ('#' starts a comment):
+ *   created  TIME                  TIME is seconds, "now", "now-N" or "now+N"
+ *   interval SECONDS
+ *   blind    yes|no
+ *   dep NAME STATE KIND SEVERITY [witness] [since=TIME] [cause=TEXT TO END OF LINE]
+ *   reg NAME VERDICT [single] [by=DEPNAME] [since=TIME]
+ */
+
+struct fix {
+	const char *path;
+	unsigned line;
+	int errors;
+	time_t now;
+};
+
+static void ferr(struct fix *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+ferr(struct fix *f, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s:%u: %s\n", f->path, f->line, msg);
+	f->errors++;
+}
+
+static int
+parse_time(struct fix *f, const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (strncmp(s, "now", 3) == 0) {
+		v = 0;
+		if (s[3] != '\0') {
+			errno = 0;
+			v = strtoll(s + 3, &end, 10);
+			if (errno != 0 || *end != '\0' || (s[3] != '-' && s[3] != '+'))
+				goto bad;
+		}
+		*out = (int64_t)f->now + v;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == 0 && *end == '\0' && end != s) {
+		*out = v;
+		return 0;
+	}
+bad:
+	ferr(f, "bad time \"%s\" (seconds, now, now-N, now+N)", s);
+	return -1;
+}
+
+static int
+lookup(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const verdicts[] = { "pass", "warn", "fail", "unknown" };
+static const char *const kinds[] = { "storage", "cache", "auth", "containers", "metadata", "other" };
+static const char *const sevs[] = { "critical", "degraded" };
+
+struct depname {
+	char *name;
+};
+
+static int
+compile(const char *in, const char *outpath)
+{
+	struct fix f = { .path = in, .now = time(NULL) };
+	FILE *fp = fopen(in, "r");
+	char *line = NULL, err[256];
+	size_t cap = 0;
+	int64_t created = f.now;
+	uint32_t interval = 30;
+	unsigned flags = 0;
+	struct snap_writer *w;
+	char **depnames = NULL;
+	size_t ndeps = 0;
+	/* Registries may name dependencies declared later: collect, then add. */
+	struct pending {
+		char *name, *by;
+		int v;
+		unsigned flags;
+		int64_t since;
+		unsigned line;
+	} *regs = NULL;
+	size_t nregs = 0, capregs = 0;
+	int rc = 1;
+
+	if (fp == NULL) {
+		fprintf(stderr, "%s: %s\n", in, strerror(errno));
+		return 1;
+	}
+	w = snapw_new(0, 0, 0);
+	while (getline(&line, &cap, fp) != -1) {
+		char *tok[16], *cause = NULL, *p = line, *hash;
+		int nt = 0;
+
+		f.line++;
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		if ((cause = strstr(line, "cause=")) != NULL) {
+			*cause = '\0';
+			cause += 6;
+			cause[strcspn(cause, "\r\n")] = '\0';
+		}
+		while (nt < 16 && (tok[nt] = strtok_r(nt ? NULL : p, " \t\r\n", &p)) != NULL)
+			nt++;
+		if (nt == 0)
+			continue;
+		if (strcmp(tok[0], "created") == 0 && nt == 2) {
+			parse_time(&f, tok[1], &created);
+		} else if (strcmp(tok[0], "interval") == 0 && nt == 2) {
+			interval = (uint32_t)strtoul(tok[1], NULL, 10);
+		} else if (strcmp(tok[0], "blind") == 0 && nt == 2) {
+			flags = strcmp(tok[1], "yes") == 0 ? SNAP_FLAG_BLIND : 0;
+		} else if (strcmp(tok[0], "dep") == 0 && nt >= 5) {
+			int st = lookup(verdicts, 4, tok[2]), k = lookup(kinds, 6, tok[3]);
+			int sv = lookup(sevs, 2, tok[4]);
+			unsigned df = 0;
+			int64_t since = f.now;
+
+			for (int i = 5; i < nt; i++) {
+				if (strcmp(tok[i], "witness") == 0)
+					df |= SNAP_DEP_WITNESS;
+				else if (strncmp(tok[i], "since=", 6) == 0)
+					parse_time(&f, tok[i] + 6, &since);
+				else
+					ferr(&f, "unknown dep attribute \"%s\"", tok[i]);
+			}
+			if (st < 0 || k < 0 || sv < 0) {
+				ferr(&f, "dep NAME pass|warn|fail|unknown KIND critical|degraded");
+				continue;
+			}
+			if (snapw_add_dep(w, tok[1], (enum verdict)st, (enum dep_kind)k, (enum severity)sv,
+			                  df, since, cause) < 0) {
+				ferr(&f, "bad dependency \"%s\"", tok[1]);
+				continue;
+			}
+			depnames = realloc(depnames, (ndeps + 1) * sizeof(*depnames));
+			if (depnames == NULL)
+				fatal("realloc");
+			depnames[ndeps++] = xstrdup(tok[1]);
+		} else if (strcmp(tok[0], "reg") == 0 && nt >= 3) {
+			struct pending *pr;
+			int v = lookup(verdicts, 3, tok[2]);
+
+			if (v < 0) {
+				ferr(&f, "reg NAME pass|warn|fail [single] [by=DEP] [since=TIME]");
+				continue;
+			}
+			if (nregs == capregs) {
+				capregs = capregs ? capregs * 2 : 64;
+				regs = realloc(regs, capregs * sizeof(*regs));
+				if (regs == NULL)
+					fatal("realloc");
+			}
+			pr = &regs[nregs++];
+			memset(pr, 0, sizeof(*pr));
+			pr->name = xstrdup(tok[1]);
+			pr->v = v;
+			pr->since = f.now;
+			pr->line = f.line;
+			for (int i = 3; i < nt; i++) {
+				if (strcmp(tok[i], "single") == 0)
+					pr->flags |= SNAP_REG_SINGLE_REGION;
+				else if (strncmp(tok[i], "by=", 3) == 0 && pr->by == NULL)
+					pr->by = xstrdup(tok[i] + 3);
+				else if (strncmp(tok[i], "since=", 6) == 0)
+					parse_time(&f, tok[i] + 6, &pr->since);
+				else
+					ferr(&f, "unknown reg attribute \"%s\"", tok[i]);
+			}
+		} else {
+			ferr(&f, "unknown or incomplete line starting \"%s\"", tok[0]);
+		}
+	}
+	fclose(fp);
+	for (size_t i = 0; i < nregs; i++) {
+		uint32_t by = SNAP_NO_DEP;
+
+		f.line = regs[i].line;
+		if (regs[i].by != NULL) {
+			size_t d;
+
+			for (d = 0; d < ndeps && strcmp(depnames[d], regs[i].by) != 0; d++)
+				;
+			if (d == ndeps) {
+				ferr(&f, "by=%s: no such dependency", regs[i].by);
+				continue;
+			}
+			by = (uint32_t)d;
+		}
+		if (snapw_add_reg(w, regs[i].name, (enum verdict)regs[i].v, regs[i].flags, by,
+		                  regs[i].since) != 0)
+			ferr(&f, "bad registry \"%s\"", regs[i].name);
+	}
+	if (f.errors == 0) {
+		/* created/interval/flags are only known at the end of the file. */
+		snapw_set_header(w, created, interval, flags);
+		if (snapw_publish(w, outpath, err, sizeof(err)) != 0)
+			fprintf(stderr, "%s: %s\n", outpath, err);
+		else
+			rc = 0;
+	}
+	for (size_t i = 0; i < nregs; i++) {
+		free(regs[i].name);
+		free(regs[i].by);
+	}
+	for (size_t i = 0; i < ndeps; i++)
+		free(depnames[i]);
+	free(regs);
+	free(depnames);
+	free(line);
+	snapw_free(w);
+	return rc;
+}
+
+static int
+check(const char *path, int dump)
+{
+	struct snapshot *s;
+	char detail[256];
+	enum snap_err e = snap_load(path, time(NULL), &s, detail, sizeof(detail));
+
+	if (e != SNAP_OK) {
+		fprintf(stderr, "%s: %s%s%s\n", path, snap_err_str(e), detail[0] ? ": " : "", detail);
+		return 1;
+	}
+	printf("%s: OK: created %lld (%lld s ago), interval %u s, %s, %zu dependencies, %zu "
+	       "registries\n",
+	       path, (long long)snap_created(s), (long long)(time(NULL) - snap_created(s)),
+	       snap_interval(s), snap_flags(s) & SNAP_FLAG_BLIND ? "BLIND" : "not blind",
+	       snap_dep_count(s), snap_reg_count(s));
+	for (size_t i = 0; dump && i < snap_dep_count(s); i++) {
+		struct snap_dep d;
+
+		snap_dep_at(s, i, &d);
+		printf("dep %.*s %s %s %s%s since=%lld%s%.*s\n", (int)d.name_len, d.name,
+		       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity),
+		       d.flags & SNAP_DEP_WITNESS ? " witness" : "", (long long)d.since,
+		       d.cause_len ? " cause=" : "", (int)d.cause_len, d.cause);
+	}
+	for (size_t i = 0; dump && i < snap_reg_count(s); i++) {
+		struct snap_reg g;
+		struct snap_dep d;
+
+		snap_reg_at(s, i, &g);
+		printf("reg %.*s %s%s", (int)g.name_len, g.name, verdict_str(g.verdict),
+		       g.flags & SNAP_REG_SINGLE_REGION ? " single" : "");
+		if (g.decided_by != SNAP_NO_DEP) {
+			snap_dep_at(s, g.decided_by, &d);
+			printf(" by=%.*s", (int)d.name_len, d.name);
+		}
+		printf(" since=%lld\n", (long long)g.since);
+	}
+	snap_free(s);
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: deephealth-snap compile FIXTURE SNAPSHOT\n"
+	                "       deephealth-snap check SNAPSHOT\n"
+	                "       deephealth-snap dump SNAPSHOT\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("deephealth-snap", 0, LOG_LVL_INFO);
+	if (argc == 4 && strcmp(argv[1], "compile") == 0)
+		return compile(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "check") == 0)
+		return check(argv[2], 0);
+	if (argc == 3 && strcmp(argv[1], "dump") == 0)
+		return check(argv[2], 1);
+	usage();
+}

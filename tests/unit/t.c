@@ -1,0 +1,24 @@
+/* t.c: the unit-test runner behind t.h. */
+#include "t.h"
+
+int t_failed_checks;
+
+int
+t_run(const char *suite, const struct t_case *cases, size_t n)
+{
+	int passed = 0, failed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int before = t_failed_checks;
+
+		cases[i].fn();
+		if (t_failed_checks == before) {
+			passed++;
+		} else {
+			failed++;
+			fprintf(stderr, "FAIL %s: %s\n", suite, cases[i].name);
+		}
+	}
+	printf("%s: %d passed, %d failed\n", suite, passed, failed);
+	return failed ? 1 : 0;
+}
