@@ -1,0 +1,108 @@
+# lib.sh: helpers for integration tests: TAP-ish assertions, free ports, real web servers.
+# Sourced by tests/integration/test_*.sh; they run from the repository root.
+
+set -u
+ROOT=$(pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+FCGI=$BUILD/deephealth.fcgi
+SNAPTOOL=$BUILD/deephealth-snap
+T_PASS=0
+T_FAIL=0
+T_N=0
+PIDS=()
+
+# A private scratch dir the web server user can read (www-data spawns the responder).
+WORK=$(mktemp -d /tmp/dh-it.XXXXXX)
+chmod 755 "$WORK"
+
+ok() {
+	T_N=$((T_N + 1)); T_PASS=$((T_PASS + 1)); echo "ok $T_N - $1"
+}
+not_ok() {
+	T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); echo "not ok $T_N - $1"
+	[ $# -gt 1 ] && echo "#   $2"
+	return 0
+}
+# check DESC EXPECTED ACTUAL
+check() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi
+}
+# check_match DESC REGEX ACTUAL
+check_match() {
+	if [[ $3 =~ $2 ]]; then ok "$1"; else not_ok "$1" "expected /$2/, got [$3]"; fi
+}
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+finish() {
+	sanitizer_scan
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+	exit
+}
+
+# Fail the run if any responder wrote a sanitizer or valgrind report.
+sanitizer_scan() {
+	local f bad=0
+	for f in "$WORK"/*.log "$WORK"/*/*.log; do
+		[ -e "$f" ] || continue
+		if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|== Invalid|definitely lost: [1-9]|== ERROR SUMMARY: [1-9]' "$f"; then
+			bad=1; echo "# sanitizer/valgrind report in $f:"; grep -E 'ERROR|runtime error|Invalid|lost' "$f" | head -20 | sed 's/^/#   /'
+		fi
+	done
+	if [ $bad -eq 0 ]; then ok "no sanitizer or valgrind reports in responder logs"; else not_ok "sanitizer or valgrind reports found"; fi
+}
+
+# free_port: print a TCP port on 127.0.0.1 nobody listens on.
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+	done
+	echo "no free port" >&2; return 1
+}
+
+# wait_http URL: until it answers anything, at most 10 s.
+wait_http() {
+	for _ in $(seq 100); do
+		curl -s -o /dev/null --max-time 1 "$1" && return 0
+		sleep 0.1
+	done
+	echo "# $1 did not come up" >&2; return 1
+}
+
+# The command a web server runs to spawn the responder (valgrind-wrapped on request).
+fcgi_cmd() { # CONF
+	if [ -n "${DH_VALGRIND:-}" ]; then
+		echo "/usr/bin/valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file=$WORK/vg.%p.log $FCGI -c $1"
+	else
+		echo "$FCGI -c $1"
+	fi
+}
+
+# req URL HOST [curl args...]: prints "CODE REASON STATUS" of one request.
+req() {
+	local url=$1 host=$2; shift 2
+	curl -s -o /dev/null --max-time 10 -H "Host: $host" "$@" \
+		-w '%{http_code} %header{x-deephealth-reason} %header{x-deephealth-status}' "$url"
+}
+
+# snap FIXTURE-TEXT DEST: compile a fixture given on stdin into DEST (atomic publish).
+snap() {
+	local fix=$WORK/fixture.$$.$RANDOM
+	cat >"$fix"
+	"$SNAPTOOL" compile "$fix" "$1" || echo "# snapshot compile failed" >&2
+	chmod 644 "$1"
+	rm -f "$fix"
+}
