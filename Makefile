@@ -22,7 +22,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap
 
-.PHONY: all check unit integration asan valgrind install clean deps
+.PHONY: all check _check unit demo asan valgrind install clean deps
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: src/%.c src/deephealth.h | $(BUILD)/obj
@@ -47,24 +47,35 @@ $(BUILD)/obj:
 	mkdir -p $@
 
 # Install the Debian packages the build and the tests need (root only; no-op when present).
+# Targets that need them run deps first, then a fresh make, so pkg-config is read anew.
 deps:
 	@sh tests/deps.sh
 
 # Every test: unit tests, then integration tests against real lighttpd and Apache.
-check: deps all $(UNIT)
+check: deps
+	@$(MAKE) --no-print-directory _check
+
+_check: all $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh $(UNIT)
 
 unit: all $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh --unit-only $(UNIT)
 
+# The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash tests/demo.sh
+
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
-asan:
-	$(MAKE) BUILD=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	        LDFLAGS="-fsanitize=address,undefined" check
+ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="$(ASAN_OPT)" \
+	        LDFLAGS="-fsanitize=address,undefined" _check
 
 # The same suite with every unit test and every responder process under valgrind memcheck.
-valgrind:
-	$(MAKE) BUILD=build/valgrind OPT="-O0 -g" all $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
+valgrind: deps
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O0 -g" all \
+	        $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 	@BUILD=build/valgrind DH_VALGRIND=1 bash tests/run.sh $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 
 install: all

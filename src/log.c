@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "deephealth.h"
 
@@ -44,9 +46,18 @@ log_emit(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 		syslog(prio[lvl], "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
 		return;
 	}
-	/* One fprintf per line so concurrent writers do not interleave mid-line. */
-	fprintf(stderr, "%s: %s: %s%s%s\n", log_ident, tag[lvl], msg, suffix ? ": " : "",
-	        suffix ? suffix : "");
+	{
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (gmtime_r(&now, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			when[0] = '\0';
+		/* One fprintf per line so concurrent writers do not interleave mid-line. */
+		fprintf(stderr, "%s %s[%ld]: %s: %s%s%s\n", when, log_ident, (long)getpid(), tag[lvl],
+		        msg, suffix ? ": " : "", suffix ? suffix : "");
+	}
 }
 
 void
