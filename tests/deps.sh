@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh: install the Debian packages deephealth builds and tests with, if any is missing.
 set -eu
-PKGS="build-essential pkg-config libfcgi-dev libcurl4-openssl-dev libconfig-dev libpcre2-dev
+PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-dev libconfig-dev libpcre2-dev
       lighttpd apache2 libapache2-mod-fcgid curl valgrind procps"
 missing=""
 for p in $PKGS; do

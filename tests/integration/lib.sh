@@ -82,14 +82,8 @@ wait_http() {
 	echo "# $1 did not come up" >&2; return 1
 }
 
-# The command a web server runs to spawn the responder (valgrind-wrapped on request).
-fcgi_cmd() { # CONF
-	if [ -n "${DH_VALGRIND:-}" ]; then
-		echo "/usr/bin/valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file=$WORK/vg.%p.log $FCGI -c $1"
-	else
-		echo "$FCGI -c $1"
-	fi
-}
+# The command a web server runs to spawn the responder with CONF (valgrind-wrapped on request).
+fcgi_cmd() { echo "$(fcgi_cmd_bin) -c $1"; }
 
 # req URL HOST [curl args...]: prints "CODE REASON STATUS" of one request.
 req() {
@@ -105,4 +99,13 @@ snap() {
 	"$SNAPTOOL" compile "$fix" "$1" || echo "# snapshot compile failed" >&2
 	chmod 644 "$1"
 	rm -f "$fix"
+}
+
+# The responder command without -c (for the shipped snippets, which add their own).
+fcgi_cmd_bin() {
+	if [ -n "${DH_VALGRIND:-}" ]; then
+		echo "/usr/bin/valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file=$WORK/vg.%p.log $FCGI"
+	else
+		echo "$FCGI"
+	fi
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# test_shipped_conf.sh: the web-server snippets we ship (conf/lighttpd.conf,
+# conf/apache-deephealth.conf) work as written, with only install paths localized.
+. tests/integration/lib.sh
+. tests/localize.sh
+
+S=$WORK/state
+mkdir -p "$S"
+sed -e "s#/var/lib/deephealth/snapshot#$S/snapshot#" -e "s#/etc/deephealth/disable#$S/disable#" \
+	conf/deephealth.conf >"$S/dh.conf"
+printf 'created now\ndep sa1 fail storage critical\nreg fabrikam fail by=sa1\nreg contoso pass\n' | snap "$S/snapshot"
+chmod -R a+rX "$S"
+out=$("$FCGI" -t -c conf/deephealth.conf 2>&1)
+check "shipped deephealth.conf passes -t" "conf/deephealth.conf: configuration OK (0 hosts, 2 rules)" "$out"
+
+# lighttpd: our snippet appended to a minimal server config.
+L=$WORK/lighttpd
+mkdir -p "$L/run"; chown www-data:www-data "$L/run"; chmod 700 "$L/run"
+PORT=$(free_port)
+cat >"$L/lighttpd.conf" <<EOF2
+server.document-root = "$L"
+server.bind = "127.0.0.1"
+server.port = $PORT
+server.username = "www-data"
+server.groupname = "www-data"
+server.errorlog = "$L/error.log"
+server.breakagelog = "$L/responder.log"
+server.pid-file = "$L/lighttpd.pid"
+EOF2
+localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$L/run/deephealth.sock" >>"$L/lighttpd.conf"
+: >"$L/error.log"; : >"$L/responder.log"; chown www-data "$L/error.log" "$L/responder.log"
+out=$(lighttpd -tt -f "$L/lighttpd.conf" 2>&1)
+check "lighttpd -tt accepts the snippet" "" "$out"
+lighttpd -D -f "$L/lighttpd.conf" >"$L/stdout.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$PORT/"
+check "lighttpd snippet: /health fail" "503 dependency-failed fail" "$(req "http://127.0.0.1:$PORT/health" fabrikam.azurecr.io)"
+check "lighttpd snippet: /health pass" "200 healthy pass" "$(req "http://127.0.0.1:$PORT/health" contoso.azurecr.io)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: fabrikam.azurecr.io' "http://127.0.0.1:$PORT/healthz")
+check "lighttpd snippet: /healthz is not the health endpoint" 404 "$code"
+n=$(pgrep -u www-data -fc "$FCGI")
+check "lighttpd snippet: max-procs 2 responders, running as www-data" 2 "$n"
+sock_mode=$(stat -c '%U %a' "$L/run")
+check "lighttpd snippet: socket directory private to www-data" "www-data 700" "$sock_mode"
+kill "$(cat "$L/lighttpd.pid")"
+
+# Apache: our snippet included from a minimal server config.
+A=$WORK/apache
+mkdir -p "$A/run" "$A/htdocs"
+PORT=$(free_port)
+localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" >"$A/deephealth.conf"
+cat >"$A/httpd.conf" <<EOF2
+ServerRoot "$A"
+DefaultRuntimeDir "$A/run"
+PidFile "$A/run/httpd.pid"
+ErrorLog "$A/error.log"
+LogLevel warn
+Listen 127.0.0.1:$PORT
+ServerName 127.0.0.1
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+DocumentRoot "$A/htdocs"
+<Directory "$A/htdocs">
+    Require all granted
+</Directory>
+FcgidIPCDir $A/run/fcgidsock
+FcgidProcessTableFile $A/run/fcgid_shm
+Include $A/deephealth.conf
+EOF2
+out=$(apache2 -t -f "$A/httpd.conf" 2>&1)
+check "apache2 -t accepts the snippet" "Syntax OK" "$out"
+: >"$A/error.log"
+apache2 -f "$A/httpd.conf" -DFOREGROUND >"$A/stdout.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$PORT/"
+check "apache snippet: /health fail" "503 dependency-failed fail" "$(req "http://127.0.0.1:$PORT/health" fabrikam.azurecr.io)"
+check "apache snippet: /health pass" "200 healthy pass" "$(req "http://127.0.0.1:$PORT/health" contoso.azurecr.io)"
+# 8 concurrent clients x 25 requests: with the shipped pool no request waits mod_fcgid's 1 s.
+slow=$(for c in $(seq 8); do
+	( for i in $(seq 25); do curl -s -o /dev/null -H 'Host: contoso.azurecr.io' -w '%{time_total}\n' "http://127.0.0.1:$PORT/health"; done ) &
+done; wait)
+n=$(echo "$slow" | wc -l)
+nslow=$(echo "$slow" | awk '$1 >= 0.9' | wc -l)
+check "apache snippet: 200 requests from 8 clients answered" 200 "$n"
+echo "# apache snippet: requests at >= 0.9 s (mod_fcgid queueing while the pool grows): $nslow of $n"
+kill "$(cat "$A/run/httpd.pid")"
+for _ in $(seq 50); do pgrep -f "$FCGI" >/dev/null || break; sleep 0.1; done
+finish
