@@ -109,17 +109,25 @@ refresh(struct responder *r, int64_t now_ms)
 {
 	struct stat st;
 	struct file_id id;
-	int ks;
+	int ks, err;
 
 	if (r->conf == NULL || now_ms < r->next_check_ms)
 		return;
 	r->next_check_ms = now_ms + r->conf->recheck_ms;
 
 	/* Only "does not exist" means off: any other answer is taken as on (fail open). */
-	ks = stat(r->conf->kill_switch, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
-	if (ks != r->kill_switch)
-		log_info("kill switch %s %s: %s", r->conf->kill_switch, ks ? "present" : "removed",
-		         ks ? "answering pass-through" : "enforcing again");
+	err = stat(r->conf->kill_switch, &st) == 0 ? 0 : errno;
+	ks = err == 0 || (err != ENOENT && err != ENOTDIR);
+	if (ks != r->kill_switch) {
+		errno = err;
+		if (err != 0 && ks)
+			log_warn("kill switch %s cannot be checked, taken as present: answering "
+			         "pass-through", r->conf->kill_switch);
+		else
+			log_info("kill switch %s %s: %s", r->conf->kill_switch,
+			         ks ? "present" : "removed",
+			         ks ? "answering pass-through" : "enforcing again");
+	}
 	r->kill_switch = ks;
 
 	if (stat(r->conf->snapshot_path, &st) == -1) {
@@ -329,8 +337,8 @@ main(int argc, char **argv)
 	}
 	if (FCGX_InitRequest(&req, sock, 0) != 0)
 		fatalx("FCGX_InitRequest failed");
-	log_info("ready (pid %ld, config %s%s)", (long)getpid(), conf_path,
-	         r.conf ? "" : " NOT LOADED");
+	log_info("ready (config %s%s)", conf_path, r.conf ? "" : " NOT LOADED");
+	refresh(&r, util_now_ms()); /* load the snapshot now, not on the first probe */
 
 	while (!stopping) {
 		if (FCGX_Accept_r(&req) < 0) {

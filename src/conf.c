@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deephealth.h"
 
@@ -68,7 +69,8 @@ struct loader {
 	errfn_t errfn;
 	void *arg;
 	int errors;
-	const config_setting_t *found[NOPTS];
+	const config_setting_t *found[NOPTS]; /* present and valid */
+	const config_setting_t *seen[NOPTS];  /* present, valid or not */
 	long ints[NOPTS];
 };
 
@@ -240,10 +242,12 @@ conf_walk(struct loader *l, struct conf *c, const config_setting_t *root)
 			const config_setting_t *s = config_setting_get_elem(sec, (unsigned)j);
 			size_t i = opt_index(sname, config_setting_name(s));
 
-			if (i == NOPTS)
+			if (i == NOPTS) {
 				lerr(l, s, "%s: unknown key \"%s\"", sname, config_setting_name(s));
-			else
+			} else {
+				l->seen[i] = s;
 				set_value(l, c, i, s);
+			}
 		}
 	}
 }
@@ -267,7 +271,9 @@ conf_defaults(struct loader *l, struct conf *c, const config_setting_t *root)
 			if (o->def_str == NULL) {
 				const config_setting_t *sec = config_setting_get_member(root, o->section);
 
-				lerr(l, sec, "%s.%s: required", o->section, o->key);
+				/* Present but invalid was reported already, at its own line. */
+				if (l->seen[i] == NULL)
+					lerr(l, sec, "%s.%s: required", o->section, o->key);
 				break;
 			}
 			*(char **)((char *)c + o->off) =
@@ -344,8 +350,13 @@ conf_load(const char *path, errfn_t errfn, void *arg)
 	                           (uint32_t)l.ints[opt_index("resolver", "depth_limit")]);
 	if (l.found[opt_index("resolver", "rules")] != NULL)
 		load_rules(&l, c, l.found[opt_index("resolver", "rules")]);
-	if (c->host_map != NULL && c->host_map[0] != '\0')
-		l.errors += resolver_load_map(c->resolver, c->host_map, load_errfn_adapter, &l);
+	if (c->host_map != NULL && c->host_map[0] != '\0') {
+		if (access(c->host_map, R_OK) != 0)
+			lerr(&l, l.found[opt_index("resolver", "host_map")],
+			     "resolver.host_map: cannot read \"%s\": %s", c->host_map, strerror(errno));
+		else
+			l.errors += resolver_load_map(c->resolver, c->host_map, load_errfn_adapter, &l);
+	}
 	if (l.errors == 0)
 		conf_relations(&l, c);
 out:

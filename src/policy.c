@@ -61,9 +61,9 @@ decide_enforce(const struct policy_in *in, struct policy_out *o)
 		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT);
 		return;
 	}
-	o->age = (int64_t)in->now - snap_created(in->snap);
-	if (o->age < 0)
-		o->age = 0; /* within the allowed clock skew */
+	/* The reader guarantees 0 <= created <= now + skew: no overflow here. */
+	o->age = snap_created(in->snap) >= (int64_t)in->now ? 0
+	                                                     : (int64_t)in->now - snap_created(in->snap);
 	if (o->age > in->max_age) {
 		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_STALE);
 		return;

@@ -229,6 +229,8 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 	if (SNAP_HEADER_SIZE + records * SNAP_RECORD_SIZE + s->strsize != len)
 		FAIL(SNAP_BAD_LAYOUT, "%u dependencies + %u registries + %u string bytes != %zu",
 		     s->ndeps, s->nregs, s->strsize, len);
+	if (s->created < 0)
+		FAIL(SNAP_BAD_LAYOUT, "created %lld, before 1970", (long long)s->created);
 	if (s->created > (int64_t)now + SNAP_FUTURE_SKEW)
 		FAIL(SNAP_FUTURE, "created %lld s in the future",
 		     (long long)(s->created - (int64_t)now));
@@ -602,7 +604,8 @@ snapw_build(struct snap_writer *w, void **bufp, size_t *lenp, char *err, size_t 
 
 	*bufp = NULL;
 	*lenp = 0;
-	qsort(w->regs, w->nregs, sizeof(*w->regs), wreg_cmp);
+	if (w->nregs > 1)
+		qsort(w->regs, w->nregs, sizeof(*w->regs), wreg_cmp);
 	for (size_t i = 1; i < w->nregs; i++) {
 		if (strcmp(w->regs[i - 1].name, w->regs[i].name) == 0) {
 			snprintf(err, errlen, "duplicate registry \"%s\"", w->regs[i].name);
@@ -612,7 +615,8 @@ snapw_build(struct snap_writer *w, void **bufp, size_t *lenp, char *err, size_t 
 	names = xcalloc(w->ndeps, sizeof(*names));
 	for (size_t i = 0; i < w->ndeps; i++)
 		names[i] = w->deps[i].name;
-	qsort(names, w->ndeps, sizeof(*names), str_cmp);
+	if (w->ndeps > 1)
+		qsort(names, w->ndeps, sizeof(*names), str_cmp);
 	for (size_t i = 1; i < w->ndeps; i++) {
 		if (strcmp(names[i - 1], names[i]) == 0) {
 			snprintf(err, errlen, "duplicate dependency \"%s\"", names[i]);

@@ -15,6 +15,9 @@ PIDS=()
 # A private scratch dir the web server user can read (www-data spawns the responder).
 WORK=$(mktemp -d /tmp/dh-it.XXXXXX)
 chmod 755 "$WORK"
+# valgrind logs of responders spawned as the web server user
+mkdir -p "$WORK/vg"
+chmod 1777 "$WORK/vg"
 
 ok() {
 	T_N=$((T_N + 1)); T_PASS=$((T_PASS + 1)); echo "ok $T_N - $1"
@@ -60,6 +63,9 @@ sanitizer_scan() {
 			bad=1; echo "# sanitizer/valgrind report in $f:"; grep -E 'ERROR|runtime error|Invalid|lost' "$f" | head -20 | sed 's/^/#   /'
 		fi
 	done
+	if [ -n "${DH_VALGRIND:-}" ] && ! ls "$WORK"/vg/*.log >/dev/null 2>&1; then
+		bad=1; echo "# DH_VALGRIND is set but no responder ran under valgrind"
+	fi
 	if [ $bad -eq 0 ]; then ok "no sanitizer or valgrind reports in responder logs"; else not_ok "sanitizer or valgrind reports found"; fi
 }
 
@@ -104,7 +110,7 @@ snap() {
 # The responder command without -c (for the shipped snippets, which add their own).
 fcgi_cmd_bin() {
 	if [ -n "${DH_VALGRIND:-}" ]; then
-		echo "/usr/bin/valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file=$WORK/vg.%p.log $FCGI"
+		echo "/usr/bin/valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file=$WORK/vg/%p.log $FCGI"
 	else
 		echo "$FCGI"
 	fi

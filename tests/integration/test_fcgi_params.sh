@@ -13,7 +13,7 @@ EOF2
 printf 'created now\ndep sa1 fail storage critical\nreg fabrikam fail by=sa1\nreg contoso pass\n' | snap "$S/snapshot"
 SOCK=$S/fcgi.sock
 if [ -n "${DH_VALGRIND:-}" ]; then
-	valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file="$WORK/vg.%p.log" \
+	valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file="$WORK/vg/%p.log" \
 		"$FCGI" -c "$S/dh.conf" -s "$SOCK" 2>"$S/responder.log" &
 else
 	"$FCGI" -c "$S/dh.conf" -s "$SOCK" 2>"$S/responder.log" &

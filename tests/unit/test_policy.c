@@ -1,0 +1,394 @@
+/* test_policy.c: every branch of policy_decide, each shown to beat everything below it. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deephealth.h"
+#include "t.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#define CREATED ((int64_t)1700000000)
+
+/* A healthy, a degraded, a failed and a failed single-region registry. */
+static struct snapshot *
+make_snap(int64_t created, unsigned flags)
+{
+	struct snap_writer *w = snapw_new(created, 30, flags);
+	struct snapshot *s = NULL;
+	void *b = NULL;
+	size_t len = 0;
+	char err[128] = "";
+
+	T_EQ_INT(snapw_add_dep(w, "storage-1", VERDICT_FAIL, DEP_KIND_STORAGE, SEV_CRITICAL, 0,
+	                       CREATED - 600, "disk"),
+	         0);
+	T_EQ_INT(snapw_add_reg(w, "healthy", VERDICT_PASS, 0, SNAP_NO_DEP, CREATED - 1000), 0);
+	T_EQ_INT(snapw_add_reg(w, "warned", VERDICT_WARN, 0, SNAP_NO_DEP, CREATED - 1001), 0);
+	T_EQ_INT(snapw_add_reg(w, "failed", VERDICT_FAIL, 0, 0, CREATED - 1002), 0);
+	T_EQ_INT(snapw_add_reg(w, "single", VERDICT_FAIL, SNAP_REG_SINGLE_REGION, 0, CREATED - 1003),
+	         0);
+	T_EQ_INT(snapw_build(w, &b, &len, err, sizeof(err)), 0);
+	/* Parsed at its own creation time: the future check is not what these tests are about. */
+	T_EQ_INT(snap_parse(b, len, (time_t)(created > 0 ? created : 0), &s, NULL, 0), SNAP_OK);
+	free(b);
+	snapw_free(w);
+	return s;
+}
+
+static struct snapshot *snap_ok, *snap_blind;
+
+/* The input that, left alone, ends in a 503: every test below overrides part of it. */
+static struct policy_in
+base_in(void)
+{
+	struct policy_in in = {
+		.config_ok = 1,
+		.mode = MODE_ENFORCE,
+		.kill_switch = 0,
+		.snap_state = SNAP_OK,
+		.snap = snap_ok,
+		.now = (time_t)(CREATED + 10),
+		.max_age = 180,
+		.host = RESOLVE_FOUND,
+		.registry = "failed",
+		.unknown_host = UNKNOWN_REJECT,
+	};
+
+	return in;
+}
+
+static void
+expect(const struct policy_in *in, int http, enum verdict st, enum reason why, int64_t age,
+       int line)
+{
+	struct policy_out o;
+
+	memset(&o, 0x5A, sizeof(o)); /* garbage in: the decision must set everything */
+	policy_decide(in, &o);
+	if (o.http != http || o.status != st || o.reason != why || o.age != age)
+		fprintf(stderr, "  from line %d: got %d %s %s age %lld\n", line, o.http,
+		        verdict_str(o.status), reason_str(o.reason), (long long)o.age);
+	T_EQ_INT(o.http, http);
+	T_EQ_INT(o.status, st);
+	T_EQ_INT(o.reason, why);
+	T_EQ_INT(o.age, age);
+	if (in->mode != MODE_SHADOW)
+		T_EQ_INT(o.shadow, 0);
+}
+#define EXPECT(in, http, st, why, age) expect((in), (http), (st), (why), (age), __LINE__)
+
+static void
+test_base_is_503(void)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, 10);
+	policy_decide(&in, &o);
+	T_EQ_INT(o.have_reg, 1);
+	T_CHECK(o.reg.name_len == 6 && memcmp(o.reg.name, "failed", 6) == 0);
+	T_EQ_INT(o.reg.verdict, VERDICT_FAIL);
+	T_EQ_INT(o.reg.decided_by, 0);
+	T_EQ_INT(o.shadow, 0);
+}
+
+/* A configuration that did not load beats every other signal, shadow included. */
+static void
+test_config_error(void)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	in.config_ok = 0;
+	EXPECT(&in, 200, VERDICT_WARN, R_CONFIG_ERROR, -1);
+	in.kill_switch = 1;
+	in.mode = MODE_PASSTHROUGH;
+	in.snap_state = SNAP_MISSING;
+	in.snap = NULL;
+	in.host = RESOLVE_UNKNOWN;
+	EXPECT(&in, 200, VERDICT_WARN, R_CONFIG_ERROR, -1);
+
+	in = base_in();
+	in.config_ok = 0;
+	in.mode = MODE_SHADOW;
+	policy_decide(&in, &o);
+	T_EQ_INT(o.http, 200);
+	T_EQ_INT(o.reason, R_CONFIG_ERROR);
+	T_EQ_INT(o.shadow, 0);
+	T_EQ_INT(o.have_reg, 0);
+}
+
+static void
+test_passthrough(void)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	in.kill_switch = 1;
+	EXPECT(&in, 200, VERDICT_PASS, R_PASSTHROUGH, -1);
+	/* The kill switch beats everything after it. */
+	in.snap_state = SNAP_BAD_CHECKSUM;
+	in.snap = NULL;
+	in.host = RESOLVE_UNKNOWN;
+	EXPECT(&in, 200, VERDICT_PASS, R_PASSTHROUGH, -1);
+
+	in = base_in();
+	in.mode = MODE_PASSTHROUGH;
+	EXPECT(&in, 200, VERDICT_PASS, R_PASSTHROUGH, -1);
+	in.snap_state = SNAP_MISSING;
+	in.snap = NULL;
+	EXPECT(&in, 200, VERDICT_PASS, R_PASSTHROUGH, -1);
+
+	/* Kill switch in shadow mode: a plain pass-through, no shadow report. */
+	in = base_in();
+	in.mode = MODE_SHADOW;
+	in.kill_switch = 1;
+	policy_decide(&in, &o);
+	T_EQ_INT(o.http, 200);
+	T_EQ_INT(o.reason, R_PASSTHROUGH);
+	T_EQ_INT(o.shadow, 0);
+}
+
+static void
+test_snapshot_unusable(void)
+{
+	struct policy_in in = base_in();
+
+	in.snap_state = SNAP_MISSING;
+	in.snap = NULL;
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_MISSING, -1);
+	in.host = RESOLVE_UNKNOWN;
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_MISSING, -1);
+	/* Every other reason a snapshot is unusable is "corrupt", and fails open. */
+	for (int e = SNAP_UNREADABLE; e <= SNAP_FUTURE; e++) {
+		in.snap_state = (enum snap_err)e;
+		EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT, -1);
+	}
+}
+
+static void
+test_stale(void)
+{
+	struct policy_in in = base_in();
+
+	in.now = (time_t)(CREATED + 181);
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_STALE, 181);
+	/* Stale beats blind and an unknown host. */
+	in.snap = snap_blind;
+	in.host = RESOLVE_UNKNOWN;
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_STALE, 181);
+
+	/* Exactly max_age old is still fresh. */
+	in = base_in();
+	in.now = (time_t)(CREATED + 180);
+	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, 180);
+	in.max_age = 179;
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_STALE, 180);
+
+	/* Created a little in the future (clock skew): age 0, fresh. */
+	in = base_in();
+	in.now = (time_t)(CREATED - 3);
+	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, 0);
+}
+
+/*
+ * The oldest snapshot the reader accepts (created at the epoch) is stale at
+ * any reasonable clock, and the age arithmetic must not overflow even at the
+ * end of time_t.  Older (negative) creation times never reach the policy:
+ * the reader refuses them (test_snap.c).
+ */
+static void
+test_stale_extreme(void)
+{
+	struct snapshot *old = make_snap(0, 0);
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	T_CHECK(old != NULL);
+	if (old == NULL)
+		return;
+	in.snap = old;
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_STALE, CREATED + 10);
+	in.now = (time_t)INT64_MAX;
+	in.max_age = 86400;
+	policy_decide(&in, &o);
+	T_EQ_INT(o.reason, R_SNAPSHOT_STALE);
+	T_EQ_INT(o.age, INT64_MAX);
+	snap_free(old);
+}
+
+static void
+test_blind(void)
+{
+	struct policy_in in = base_in();
+
+	in.snap = snap_blind;
+	EXPECT(&in, 200, VERDICT_WARN, R_PROBER_BLIND, 10);
+	in.host = RESOLVE_UNKNOWN;
+	EXPECT(&in, 200, VERDICT_WARN, R_PROBER_BLIND, 10);
+	in.host = RESOLVE_FOUND;
+	in.registry = "nope";
+	EXPECT(&in, 200, VERDICT_WARN, R_PROBER_BLIND, 10);
+}
+
+static void
+test_unknown_host(void)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	in.registry = NULL; /* not read unless the host resolved */
+	in.host = RESOLVE_UNKNOWN;
+	in.unknown_host = UNKNOWN_PASS;
+	EXPECT(&in, 200, VERDICT_WARN, R_UNKNOWN_HOST, 10);
+	in.unknown_host = UNKNOWN_REJECT;
+	EXPECT(&in, 404, VERDICT_FAIL, R_UNKNOWN_HOST, 10);
+	in.host = RESOLVE_INVALID;
+	EXPECT(&in, 404, VERDICT_FAIL, R_UNKNOWN_HOST, 10);
+	in.unknown_host = UNKNOWN_PASS;
+	EXPECT(&in, 200, VERDICT_WARN, R_UNKNOWN_HOST, 10);
+	/* A resolver that could not decide never causes a 404. */
+	in.host = RESOLVE_ERROR;
+	EXPECT(&in, 200, VERDICT_WARN, R_UNKNOWN_HOST, 10);
+	in.unknown_host = UNKNOWN_REJECT;
+	EXPECT(&in, 200, VERDICT_WARN, R_UNKNOWN_HOST, 10);
+	policy_decide(&in, &o);
+	T_EQ_INT(o.have_reg, 0);
+}
+
+static void
+test_unknown_registry(void)
+{
+	static const char *const names[] = { "nope", "fail", "failed2", "Failed", "" };
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	for (size_t i = 0; i < NELEM(names); i++) {
+		in.registry = names[i];
+		EXPECT(&in, 200, VERDICT_WARN, R_UNKNOWN_REGISTRY, 10);
+		policy_decide(&in, &o);
+		T_EQ_INT(o.have_reg, 0);
+	}
+}
+
+static void
+test_verdicts(void)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	/* Single region beats its own fail verdict: there is nowhere else to go. */
+	in.registry = "single";
+	EXPECT(&in, 200, VERDICT_PASS, R_SINGLE_REGION, 10);
+	policy_decide(&in, &o);
+	T_EQ_INT(o.have_reg, 1);
+	T_EQ_INT(o.reg.verdict, VERDICT_FAIL);
+	T_EQ_INT(o.reg.flags, SNAP_REG_SINGLE_REGION);
+
+	in.registry = "healthy";
+	EXPECT(&in, 200, VERDICT_PASS, R_HEALTHY, 10);
+	in.registry = "warned";
+	EXPECT(&in, 200, VERDICT_WARN, R_DEGRADED, 10);
+	in.registry = "failed";
+	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, 10);
+	policy_decide(&in, &o);
+	T_EQ_INT(o.have_reg, 1);
+	T_EQ_INT(o.reg.since, CREATED - 1002);
+}
+
+static void
+shadow_case(const char *registry, enum resolve_result host, int http, enum verdict st,
+            enum reason why, int would_http, enum verdict would_st)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	in.mode = MODE_SHADOW;
+	in.registry = registry;
+	in.host = host;
+	policy_decide(&in, &o);
+	T_EQ_INT(o.shadow, 1);
+	T_EQ_INT(o.http, http);
+	T_EQ_INT(o.status, st);
+	T_EQ_INT(o.reason, why);
+	T_EQ_INT(o.would_http, would_http);
+	T_EQ_INT(o.would_status, would_st);
+	T_EQ_INT(o.would_reason, why);
+	T_EQ_INT(o.age, 10);
+}
+
+/* Shadow answers 200 whatever enforce would say, and reports what that was. */
+static void
+test_shadow(void)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	shadow_case("failed", RESOLVE_FOUND, 200, VERDICT_PASS, R_DEPENDENCY_FAILED, 503,
+	            VERDICT_FAIL);
+	shadow_case(NULL, RESOLVE_UNKNOWN, 200, VERDICT_PASS, R_UNKNOWN_HOST, 404, VERDICT_FAIL);
+	shadow_case("healthy", RESOLVE_FOUND, 200, VERDICT_PASS, R_HEALTHY, 200, VERDICT_PASS);
+	shadow_case("warned", RESOLVE_FOUND, 200, VERDICT_WARN, R_DEGRADED, 200, VERDICT_WARN);
+
+	/* Fail-open answers in shadow mode are reported the same way. */
+	in.mode = MODE_SHADOW;
+	in.snap_state = SNAP_MISSING;
+	in.snap = NULL;
+	policy_decide(&in, &o);
+	T_EQ_INT(o.shadow, 1);
+	T_EQ_INT(o.http, 200);
+	T_EQ_INT(o.reason, R_SNAPSHOT_MISSING);
+	T_EQ_INT(o.would_http, 200);
+	T_EQ_INT(o.would_reason, R_SNAPSHOT_MISSING);
+	T_EQ_INT(o.age, -1);
+}
+
+static void
+test_reason_str(void)
+{
+	for (int r = 0; r < R_COUNT; r++) {
+		const char *s = reason_str((enum reason)r);
+
+		T_CHECK(s != NULL && strcmp(s, "?") != 0 && s[0] != '\0');
+		for (int k = 0; k < r; k++)
+			T_CHECK(strcmp(s, reason_str((enum reason)k)) != 0);
+	}
+	T_EQ_STR(reason_str(R_COUNT), "?");
+	T_EQ_STR(reason_str((enum reason)-1), "?");
+	T_EQ_STR(reason_str(R_DEPENDENCY_FAILED), "dependency-failed");
+	T_EQ_STR(reason_str(R_HEALTHY), "healthy");
+	T_EQ_STR(reason_str(R_DEGRADED), "degraded");
+}
+
+int
+main(void)
+{
+	static const struct t_case cases[] = {
+		T_CASE(test_base_is_503),
+		T_CASE(test_config_error),
+		T_CASE(test_passthrough),
+		T_CASE(test_snapshot_unusable),
+		T_CASE(test_stale),
+		T_CASE(test_stale_extreme),
+		T_CASE(test_blind),
+		T_CASE(test_unknown_host),
+		T_CASE(test_unknown_registry),
+		T_CASE(test_verdicts),
+		T_CASE(test_shadow),
+		T_CASE(test_reason_str),
+	};
+	int rc;
+
+	snap_ok = make_snap(CREATED, 0);
+	snap_blind = make_snap(CREATED, SNAP_FLAG_BLIND);
+	if (snap_ok == NULL || snap_blind == NULL) {
+		fprintf(stderr, "cannot build the test snapshots\n");
+		return 1;
+	}
+	rc = t_run("policy", cases, NELEM(cases));
+	snap_free(snap_ok);
+	snap_free(snap_blind);
+	return rc;
+}
