@@ -17,10 +17,11 @@ override CFLAGS += -std=c11 $(OPT) $(WARN) -D_DEFAULT_SOURCE -Isrc \
                    $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-LIB_SRC  := src/log.c src/util.c src/resolve.c src/snap.c src/conf.c src/policy.c src/reply.c
+MAINS    := src/snaptool.c src/probe.c
+LIB_SRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
-PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap
+PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe
 
 .PHONY: all check _check unit demo asan valgrind install clean deps
 all: $(PROGS)
@@ -36,6 +37,13 @@ $(BUILD)/deephealth.fcgi: $(BUILD)/obj/responder.o $(LIB_OBJ)
 
 $(BUILD)/deephealth-snap: $(BUILD)/obj/snaptool.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/deephealth-probe: $(BUILD)/obj/probe.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The HTTP fixture server integration tests use as a dependency stand-in.
+$(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/obj/t.o: tests/unit/t.c tests/unit/t.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
@@ -55,10 +63,10 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory _check
 
-_check: all $(UNIT)
+_check: all $(BUILD)/httpfix $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh $(UNIT)
 
-unit: all $(UNIT)
+unit: all $(BUILD)/httpfix $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh --unit-only $(UNIT)
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
@@ -74,7 +82,7 @@ asan: deps
 
 # The same suite with every unit test and every responder process under valgrind memcheck.
 valgrind: deps
-	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O0 -g" all \
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O0 -g" all build/valgrind/httpfix \
 	        $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 	@BUILD=build/valgrind DH_VALGRIND=1 bash tests/run.sh $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 
@@ -83,6 +91,7 @@ install: all
 	           $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)/etc/deephealth
 	install -m 0755 $(BUILD)/deephealth.fcgi $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi
 	install -m 0755 $(BUILD)/deephealth-snap $(DESTDIR)$(PREFIX)/bin/deephealth-snap
+	install -m 0755 $(BUILD)/deephealth-probe $(DESTDIR)$(PREFIX)/bin/deephealth-probe
 	install -m 0644 conf/deephealth.conf conf/lighttpd.conf conf/apache-deephealth.conf \
 	           docs/snapshot.md README.md $(DESTDIR)$(PREFIX)/share/doc/deephealth/
 	test -e $(DESTDIR)/etc/deephealth/deephealth.conf || \

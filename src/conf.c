@@ -1,61 +1,150 @@
-/* conf.c: load and validate deephealth.conf (libconfig) against one table of options. */
+/* conf.c: load and validate deephealth.conf (libconfig) against tables of options. */
 #define _POSIX_C_SOURCE 200809L
+#define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
+#include <pcre2.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deephealth.h"
 
-enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_RULES };
+enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_STRLIST };
 
 static const char *const mode_names[] = { "enforce", "shadow", "passthrough", NULL };
 static const char *const unknown_names[] = { "pass", "reject", NULL };
 static const char *const detail_names[] = { "status", "cause", NULL };
 static const char *const level_names[] = { "error", "warning", "info", "debug", NULL };
+static const char *const kind_names[] = { "storage", "cache", "auth", "containers",
+	                                  "metadata", "other", NULL };
+static const char *const severity_names[] = { "critical", "degraded", NULL };
+static const char *const type_names[] = { "http", "tcp", "exec", NULL };
 
 /*
- * Every option, its range and its default, in one place.  A key missing from
- * this table is an error; so is a value outside [min, max] or not in names.
+ * One option: its type, range and default.  A key missing from its table is
+ * an error; so is a value outside [min, max] or not in names.  Numbers and
+ * enums are stored as int at off; strings as char *; lists as char **.
  */
 struct opt {
-	const char *section;
 	const char *key;
 	enum opt_type type;
 	long min, max;
-	long def;                 /* OPT_INT, OPT_BOOL, OPT_ENUM (index) */
-	const char *def_str;      /* OPT_STR, OPT_PATH; NULL = required */
-	const char *const *names; /* OPT_ENUM */
-	size_t off;               /* into struct conf (int-sized for numbers and enums) */
+	long def;                 /* INT, BOOL, ENUM (index; -1 = derived later) */
+	const char *def_str;      /* STR, PATH; NULL = required */
+	const char *const *names; /* ENUM */
+	size_t off;
+	unsigned types;           /* dependency keys: bit (1 << check_type) allowed; 0 = any */
 };
 
-#define OFF(f) offsetof(struct conf, f)
-#define NOFIELD SIZE_MAX /* read by conf_load itself, not stored as is */
-static const struct opt opts[] = {
-	{ "snapshot", "path", OPT_PATH, 0, 0, 0, NULL, NULL, OFF(snapshot_path) },
-	{ "snapshot", "max_age", OPT_INT, 1, 86400, 180, NULL, NULL, OFF(max_age) },
-	{ "responder", "mode", OPT_ENUM, 0, 0, MODE_ENFORCE, NULL, mode_names, OFF(mode) },
-	{ "responder", "kill_switch", OPT_PATH, 0, 0, 0, "/etc/deephealth/disable", NULL,
-	  OFF(kill_switch) },
-	{ "responder", "unknown_host", OPT_ENUM, 0, 0, UNKNOWN_PASS, NULL, unknown_names,
-	  OFF(unknown_host) },
-	{ "responder", "detail", OPT_ENUM, 0, 0, DETAIL_STATUS, NULL, detail_names, OFF(detail) },
-	{ "responder", "recheck_ms", OPT_INT, 0, 60000, 1000, NULL, NULL, OFF(recheck_ms) },
-	{ "resolver", "host_map", OPT_PATH, 0, 0, 0, "", NULL, OFF(host_map) },
-	{ "resolver", "rules", OPT_RULES, 0, 0, 0, NULL, NULL, NOFIELD },
-	{ "resolver", "match_limit", OPT_INT, 100, 10000000, 20000, NULL, NULL, NOFIELD },
-	{ "resolver", "depth_limit", OPT_INT, 10, 1000000, 1000, NULL, NULL, NOFIELD },
-	{ "log", "syslog", OPT_BOOL, 0, 1, 0, NULL, NULL, OFF(log_syslog) },
-	{ "log", "level", OPT_ENUM, 0, 0, LOG_LVL_INFO, NULL, level_names, OFF(log_level) },
+#define MAXOPTS 40
+struct table {
+	const char *name;
+	const struct opt *opts;
+	size_t n;
 };
-#undef OFF
-#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+#define C(f) offsetof(struct conf, f)
+static const struct opt snapshot_opts[] = {
+	{ "path", OPT_PATH, 0, 0, 0, NULL, NULL, C(snapshot_path), 0 },
+	{ "max_age", OPT_INT, 1, 86400, 180, NULL, NULL, C(max_age), 0 },
+};
+static const struct opt responder_opts[] = {
+	{ "mode", OPT_ENUM, 0, 0, MODE_ENFORCE, NULL, mode_names, C(mode), 0 },
+	{ "kill_switch", OPT_PATH, 0, 0, 0, "/etc/deephealth/disable", NULL, C(kill_switch), 0 },
+	{ "unknown_host", OPT_ENUM, 0, 0, UNKNOWN_PASS, NULL, unknown_names, C(unknown_host), 0 },
+	{ "detail", OPT_ENUM, 0, 0, DETAIL_STATUS, NULL, detail_names, C(detail), 0 },
+	{ "recheck_ms", OPT_INT, 0, 60000, 1000, NULL, NULL, C(recheck_ms), 0 },
+};
+static const struct opt resolver_opts[] = {
+	{ "host_map", OPT_PATH, 0, 0, 0, "", NULL, C(host_map), 0 },
+	{ "rules", OPT_STRLIST, 0, 0, 0, NULL, NULL, C(rules), 0 },
+	{ "match_limit", OPT_INT, 100, 10000000, 20000, NULL, NULL, C(match_limit), 0 },
+	{ "depth_limit", OPT_INT, 10, 1000000, 1000, NULL, NULL, C(depth_limit), 0 },
+};
+static const struct opt log_opts[] = {
+	{ "syslog", OPT_BOOL, 0, 1, 0, NULL, NULL, C(log_syslog), 0 },
+	{ "level", OPT_ENUM, 0, 0, LOG_LVL_INFO, NULL, level_names, C(log_level), 0 },
+};
+static const struct opt prober_opts[] = {
+	{ "registries", OPT_PATH, 0, 0, 0, "", NULL, C(registries), 0 },
+	{ "region", OPT_STR, 0, 0, 0, "", NULL, C(region), 0 },
+	{ "state", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/probe.state", NULL, C(state_path), 0 },
+	{ "lock", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/probe.lock", NULL, C(lock_path), 0 },
+	{ "event_log", OPT_PATH, 0, 0, 0, "", NULL, C(event_log), 0 },
+	{ "interval", OPT_INT, 1, 3600, 30, NULL, NULL, C(interval), 0 },
+	{ "deadline", OPT_INT, 1, 3600, 20, NULL, NULL, C(deadline), 0 },
+	{ "parallel", OPT_INT, 1, 4096, 64, NULL, NULL, C(parallel), 0 },
+	{ "fall", OPT_INT, 1, 1000, 3, NULL, NULL, C(fall), 0 },
+	{ "rise", OPT_INT, 1, 1000, 2, NULL, NULL, C(rise), 0 },
+	{ "ok", OPT_INT, 1, 1000, 5, NULL, NULL, C(ok), 0 },
+	{ "intermittent", OPT_BOOL, 0, 1, 0, NULL, NULL, C(intermittent), 0 },
+	{ "blind_unknown_pct", OPT_INT, 1, 100, 50, NULL, NULL, C(blind_unknown_pct), 0 },
+};
+#undef C
+
+/* A dependency as written, before it becomes a dep_conf and a check_spec. */
+struct dep_raw {
+	char *name, *applies, *url, *method, *expect, *body_match, *ca_file, *credentials;
+	char *address, *send, *reply_match;
+	char **headers, **command;
+	int kind, severity, witness, fall, rise, ok, intermittent, type;
+	int body_negate, body_bytes, tls_verify, follow_redirects;
+	int connect_timeout_ms, timeout_ms;
+};
+
+#define D(f) offsetof(struct dep_raw, f)
+#define HTTP (1u << CHECK_HTTP)
+#define TCP (1u << CHECK_TCP)
+#define EXEC (1u << CHECK_EXEC)
+static const struct opt dep_opts[] = {
+	{ "name", OPT_STR, 0, 0, 0, NULL, NULL, D(name), 0 },
+	{ "kind", OPT_ENUM, 0, 0, 0, NULL, kind_names, D(kind), 0 },
+	{ "severity", OPT_ENUM, 0, 0, -1, NULL, severity_names, D(severity), 0 },
+	{ "applies", OPT_STR, 0, 0, 0, "", NULL, D(applies), 0 },
+	{ "witness", OPT_BOOL, 0, 1, 0, NULL, NULL, D(witness), 0 },
+	{ "fall", OPT_INT, 1, 1000, -1, NULL, NULL, D(fall), 0 },
+	{ "rise", OPT_INT, 1, 1000, -1, NULL, NULL, D(rise), 0 },
+	{ "ok", OPT_INT, 1, 1000, -1, NULL, NULL, D(ok), 0 },
+	{ "intermittent", OPT_BOOL, 0, 1, -1, NULL, NULL, D(intermittent), 0 },
+	{ "type", OPT_ENUM, 0, 0, -1, NULL, type_names, D(type), 0 },
+	{ "connect_timeout_ms", OPT_INT, 1, 60000, -1, NULL, NULL, D(connect_timeout_ms),
+	  HTTP | TCP },
+	{ "timeout_ms", OPT_INT, 1, 600000, 5000, NULL, NULL, D(timeout_ms), 0 },
+	{ "url", OPT_STR, 0, 0, 0, "", NULL, D(url), HTTP },
+	{ "method", OPT_STR, 0, 0, 0, "GET", NULL, D(method), HTTP },
+	{ "headers", OPT_STRLIST, 0, 0, 0, NULL, NULL, D(headers), HTTP },
+	{ "expect", OPT_STR, 0, 0, 0, "200-299", NULL, D(expect), HTTP },
+	{ "body_match", OPT_STR, 0, 0, 0, "", NULL, D(body_match), HTTP },
+	{ "body_negate", OPT_BOOL, 0, 1, 0, NULL, NULL, D(body_negate), HTTP },
+	{ "body_bytes", OPT_INT, 1, 1048576, 65536, NULL, NULL, D(body_bytes), HTTP },
+	{ "tls_verify", OPT_BOOL, 0, 1, 1, NULL, NULL, D(tls_verify), HTTP },
+	{ "ca_file", OPT_PATH, 0, 0, 0, "", NULL, D(ca_file), HTTP },
+	{ "follow_redirects", OPT_BOOL, 0, 1, 0, NULL, NULL, D(follow_redirects), HTTP },
+	{ "credentials", OPT_PATH, 0, 0, 0, "", NULL, D(credentials), HTTP },
+	{ "address", OPT_STR, 0, 0, 0, "", NULL, D(address), TCP },
+	{ "send", OPT_STR, 0, 0, 0, "", NULL, D(send), TCP },
+	{ "reply_match", OPT_STR, 0, 0, 0, "", NULL, D(reply_match), TCP },
+	{ "command", OPT_STRLIST, 0, 0, 0, NULL, NULL, D(command), EXEC },
+};
+#undef D
+
+/* Indexes into sections[], in its order. */
+enum { SEC_SNAPSHOT, SEC_RESPONDER, SEC_RESOLVER, SEC_LOG, SEC_PROBER };
+#define T(name, o) { name, o, sizeof(o) / sizeof(o[0]) }
+static const struct table sections[] = {
+	T("snapshot", snapshot_opts), T("responder", responder_opts),
+	T("resolver", resolver_opts), T("log", log_opts), T("prober", prober_opts),
+};
+static const struct table dep_table = T("dependencies", dep_opts);
+#undef T
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 const char *
 mode_str(enum mode m)
@@ -63,19 +152,33 @@ mode_str(enum mode m)
 	return (unsigned)m < 3 ? mode_names[m] : "?";
 }
 
+/* Index of key in t (a programming error if absent). */
+static size_t
+oi(const struct table *t, const char *key)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->opts[i].key, key) == 0)
+			return i;
+	fatalx("conf: no option %s.%s", t->name, key);
+}
+
+/* What one group held, per option of its table. */
+struct grp {
+	const config_setting_t *set;  /* the group itself, or NULL when absent */
+	const config_setting_t *found[MAXOPTS]; /* present and valid */
+	const config_setting_t *seen[MAXOPTS];  /* present, valid or not */
+	char label[64];               /* "snapshot", "dependencies[3]" */
+};
+
 struct loader {
 	const char *path;
 	char *dir;          /* for relative paths */
 	errfn_t errfn;
 	void *arg;
 	int errors;
-	const config_setting_t *found[NOPTS]; /* present and valid */
-	const config_setting_t *seen[NOPTS];  /* present, valid or not */
-	long ints[NOPTS];
 };
 
-static void
-lerr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
+static void lerr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -119,189 +222,440 @@ enum_list(const char *const *names, char *buf, size_t len)
 }
 
 static void
-set_value(struct loader *l, struct conf *c, size_t i, const config_setting_t *s)
+free_strv(char **v)
 {
-	const struct opt *o = &opts[i];
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Store one present value; report and leave the default on any problem. */
+static void
+set_value(struct loader *l, struct grp *g, const struct opt *o, size_t i,
+          const config_setting_t *s, void *base)
+{
+	char *field = (char *)base + o->off;
 	const char *sv;
 	long long iv;
 	char list[128];
+	int n;
 
 	switch (o->type) {
 	case OPT_INT:
 		if (config_setting_type(s) != CONFIG_TYPE_INT &&
 		    config_setting_type(s) != CONFIG_TYPE_INT64) {
-			lerr(l, s, "%s.%s: expected an integer", o->section, o->key);
+			lerr(l, s, "%s.%s: expected an integer", g->label, o->key);
 			return;
 		}
 		iv = config_setting_get_int64(s);
 		if (iv < o->min || iv > o->max) {
-			lerr(l, s, "%s.%s: %lld out of range [%ld, %ld]", o->section, o->key, iv,
-			     o->min, o->max);
+			lerr(l, s, "%s.%s: %lld out of range [%ld, %ld]", g->label, o->key, iv, o->min,
+			     o->max);
 			return;
 		}
-		l->ints[i] = (long)iv;
+		*(int *)field = (int)iv;
 		break;
 	case OPT_BOOL:
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-			lerr(l, s, "%s.%s: expected true or false", o->section, o->key);
+			lerr(l, s, "%s.%s: expected true or false", g->label, o->key);
 			return;
 		}
-		l->ints[i] = config_setting_get_bool(s);
+		*(int *)field = config_setting_get_bool(s);
 		break;
 	case OPT_STR:
 	case OPT_PATH:
 	case OPT_ENUM:
 		sv = config_setting_get_string(s);
 		if (sv == NULL) {
-			lerr(l, s, "%s.%s: expected a string", o->section, o->key);
+			lerr(l, s, "%s.%s: expected a string", g->label, o->key);
 			return;
 		}
 		if (o->type == OPT_ENUM) {
-			for (long k = 0; o->names[k] != NULL; k++) {
+			for (int k = 0; o->names[k] != NULL; k++) {
 				if (strcmp(sv, o->names[k]) == 0) {
-					l->ints[i] = k;
+					*(int *)field = k;
 					goto found;
 				}
 			}
-			lerr(l, s, "%s.%s: \"%s\" is not one of: %s", o->section, o->key, sv,
+			lerr(l, s, "%s.%s: \"%s\" is not one of: %s", g->label, o->key, sv,
 			     enum_list(o->names, list, sizeof(list)));
 			return;
 		}
-		if (o->type == OPT_PATH && sv[0] == '\0' && o->def_str == NULL) {
-			lerr(l, s, "%s.%s: must not be empty", o->section, o->key);
+		if (sv[0] == '\0' && o->def_str == NULL) {
+			lerr(l, s, "%s.%s: must not be empty", g->label, o->key);
 			return;
 		}
-		*(char **)((char *)c + o->off) = o->type == OPT_PATH ? make_path(l, sv) : xstrdup(sv);
+		*(char **)field = o->type == OPT_PATH ? make_path(l, sv) : xstrdup(sv);
 		break;
-	case OPT_RULES:
+	case OPT_STRLIST:
 		if (!config_setting_is_aggregate(s) || config_setting_is_group(s)) {
-			lerr(l, s, "%s.%s: expected a list of pattern strings", o->section, o->key);
+			lerr(l, s, "%s.%s: expected a list of strings", g->label, o->key);
 			return;
 		}
-		break; /* compiled once the limits are known */
-	}
-found:
-	l->found[i] = s;
-}
-
-static void
-load_rules(struct loader *l, struct conf *c, const config_setting_t *list)
-{
-	int n = config_setting_length(list);
-
-	for (int k = 0; k < n; k++) {
-		const config_setting_t *e = config_setting_get_elem(list, (unsigned)k);
-		const char *pat = config_setting_get_string(e);
-		char err[512];
-
-		if (pat == NULL) {
-			lerr(l, e, "resolver.rules[%d]: expected a pattern string", k);
-			continue;
-		}
-		if (resolver_add_rule(c->resolver, pat, err, sizeof(err)) != 0)
-			lerr(l, e, "resolver.rules[%d]: %s", k, err);
-	}
-}
-
-static size_t
-opt_index(const char *section, const char *key)
-{
-	for (size_t i = 0; i < NOPTS; i++)
-		if (strcmp(opts[i].section, section) == 0 && strcmp(opts[i].key, key) == 0)
-			return i;
-	return NOPTS;
-}
-
-static int
-section_known(const char *name)
-{
-	for (size_t i = 0; i < NOPTS; i++)
-		if (strcmp(opts[i].section, name) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-conf_walk(struct loader *l, struct conf *c, const config_setting_t *root)
-{
-	int n = config_setting_length(root);
-
-	for (int k = 0; k < n; k++) {
-		const config_setting_t *sec = config_setting_get_elem(root, (unsigned)k);
-		const char *sname = config_setting_name(sec);
-
-		if (!section_known(sname)) {
-			lerr(l, sec, "unknown section \"%s\"", sname);
-			continue;
-		}
-		if (!config_setting_is_group(sec)) {
-			lerr(l, sec, "%s: expected a group { ... }", sname);
-			continue;
-		}
-		for (int j = 0; j < config_setting_length(sec); j++) {
-			const config_setting_t *s = config_setting_get_elem(sec, (unsigned)j);
-			size_t i = opt_index(sname, config_setting_name(s));
-
-			if (i == NOPTS) {
-				lerr(l, s, "%s: unknown key \"%s\"", sname, config_setting_name(s));
-			} else {
-				l->seen[i] = s;
-				set_value(l, c, i, s);
+		n = config_setting_length(s);
+		for (int k = 0; k < n; k++) {
+			if (config_setting_get_string_elem(s, k) == NULL) {
+				lerr(l, config_setting_get_elem(s, (unsigned)k),
+				     "%s.%s[%d]: expected a string", g->label, o->key, k);
+				return;
 			}
 		}
+		{
+			char **v = xcalloc((size_t)n + 1, sizeof(*v));
+
+			for (int k = 0; k < n; k++)
+				v[k] = xstrdup(config_setting_get_string_elem(s, k));
+			*(char ***)field = v;
+		}
+		break;
+	}
+found:
+	g->found[i] = s;
+}
+
+/* Read every member of g->set against t into base; unknown keys are errors. */
+static void
+apply_values(struct loader *l, const struct table *t, struct grp *g, void *base)
+{
+	int n = g->set ? config_setting_length(g->set) : 0;
+
+	for (int k = 0; k < n; k++) {
+		const config_setting_t *s = config_setting_get_elem(g->set, (unsigned)k);
+		const char *key = config_setting_name(s);
+		size_t i;
+
+		for (i = 0; i < t->n && strcmp(t->opts[i].key, key) != 0; i++)
+			;
+		if (i == t->n) {
+			lerr(l, s, "%s: unknown key \"%s\"", g->label, key ? key : "?");
+			continue;
+		}
+		g->seen[i] = s;
+		set_value(l, g, &t->opts[i], i, s, base);
 	}
 }
 
+/* Fill in every option not given; missing required ones are errors. */
 static void
-conf_defaults(struct loader *l, struct conf *c, const config_setting_t *root)
+apply_defaults(struct loader *l, const struct table *t, struct grp *g, void *base)
 {
-	for (size_t i = 0; i < NOPTS; i++) {
-		const struct opt *o = &opts[i];
+	for (size_t i = 0; i < t->n; i++) {
+		const struct opt *o = &t->opts[i];
+		char *field = (char *)base + o->off;
 
-		if (l->found[i] != NULL)
+		if (g->found[i] != NULL)
 			continue;
 		switch (o->type) {
 		case OPT_INT:
 		case OPT_BOOL:
 		case OPT_ENUM:
-			l->ints[i] = o->def;
+			*(int *)field = (int)o->def;
 			break;
 		case OPT_STR:
 		case OPT_PATH:
-			if (o->def_str == NULL) {
-				const config_setting_t *sec = config_setting_get_member(root, o->section);
-
+			if (o->def_str != NULL) {
+				*(char **)field = o->type == OPT_PATH ? make_path(l, o->def_str)
+				                                      : xstrdup(o->def_str);
+			} else if (g->seen[i] == NULL) {
 				/* Present but invalid was reported already, at its own line. */
-				if (l->seen[i] == NULL)
-					lerr(l, sec, "%s.%s: required", o->section, o->key);
-				break;
+				lerr(l, g->set, "%s.%s: required", g->label, o->key);
 			}
-			*(char **)((char *)c + o->off) =
-			    o->type == OPT_PATH ? make_path(l, o->def_str) : xstrdup(o->def_str);
 			break;
-		case OPT_RULES:
+		case OPT_STRLIST:
 			break;
 		}
 	}
-	for (size_t i = 0; i < NOPTS; i++) {
-		const struct opt *o = &opts[i];
+}
 
-		if (o->off != NOFIELD &&
-		    (o->type == OPT_INT || o->type == OPT_BOOL || o->type == OPT_ENUM))
-			*(int *)((char *)c + o->off) = (int)l->ints[i];
+static void
+load_rules(struct loader *l, struct conf *c, const config_setting_t *list)
+{
+	for (int k = 0; c->rules != NULL && c->rules[k] != NULL; k++) {
+		char err[512];
+
+		if (resolver_add_rule(c->resolver, c->rules[k], err, sizeof(err)) != 0)
+			lerr(l, config_setting_get_elem(list, (unsigned)k), "resolver.rules[%d]: %s", k,
+			     err);
+	}
+}
+
+/* "200-299,301" -> ranges.  Returns the count, or -1. */
+static ssize_t
+parse_ranges(const char *s, struct status_range **out)
+{
+	struct status_range *r = NULL;
+	size_t n = 0;
+	const char *p = s;
+
+	*out = NULL;
+	while (*p != '\0') {
+		char *end;
+		long lo, hi;
+
+		errno = 0;
+		lo = strtol(p, &end, 10);
+		if (end == p || errno != 0)
+			goto bad;
+		hi = lo;
+		p = end;
+		if (*p == '-') {
+			hi = strtol(p + 1, &end, 10);
+			if (end == p + 1 || errno != 0)
+				goto bad;
+			p = end;
+		}
+		if (lo < 100 || hi > 599 || lo > hi)
+			goto bad;
+		r = realloc(r, (n + 1) * sizeof(*r));
+		if (r == NULL)
+			fatal("realloc");
+		r[n].lo = (int)lo;
+		r[n].hi = (int)hi;
+		n++;
+		if (*p == ',')
+			p++;
+		else if (*p != '\0')
+			goto bad;
+	}
+	if (n == 0)
+		goto bad;
+	*out = r;
+	return (ssize_t)n;
+bad:
+	free(r);
+	return -1;
+}
+
+static void *
+compile_re(struct loader *l, const config_setting_t *s, const char *label, const char *key,
+           const char *pattern)
+{
+	int ec;
+	PCRE2_SIZE off;
+	pcre2_code *re;
+
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+	if (re == NULL) {
+		PCRE2_UCHAR msg[256];
+
+		pcre2_get_error_message(ec, msg, sizeof(msg));
+		lerr(l, s, "%s.%s: bad pattern \"%s\": %s at offset %zu", label, key, pattern,
+		     (char *)msg, (size_t)off);
+		return NULL;
+	}
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	return re;
+}
+
+static int
+name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DH_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!util_is_name_byte((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* dep_raw -> dep_conf + check_spec, checking what depends on the check type. */
+static void
+dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t,
+          struct dep_raw *r, struct dep_conf *d)
+{
+	struct check_spec *cs = xcalloc(1, sizeof(*cs));
+	const config_setting_t *at = g->set;
+
+	d->check = cs;
+	d->line = at ? config_setting_source_line(at) : 0;
+	if (r->type < 0)
+		return; /* reported as required */
+	cs->type = (enum check_type)r->type;
+	for (size_t i = 0; i < t->n; i++) {
+		if (g->seen[i] != NULL && t->opts[i].types != 0 &&
+		    !(t->opts[i].types & (1u << cs->type)))
+			lerr(l, g->seen[i], "%s.%s: not a key of a %s check", g->label, t->opts[i].key,
+			     type_names[cs->type]);
+	}
+	if (r->name != NULL) {
+		if (!name_ok(r->name))
+			lerr(l, g->found[oi(t, "name")], "%s.name: \"%s\" is not 1-253 of A-Z a-z 0-9 . _ -",
+			     g->label, r->name);
+		else if (conf_dep_index(c, r->name) >= 0)
+			lerr(l, g->found[oi(t, "name")], "%s.name: duplicate dependency \"%s\"", g->label, r->name);
+		d->name = r->name;
+		r->name = NULL;
+	}
+	d->kind = (enum dep_kind)r->kind;
+	/* A cache failure slows things down but rarely stops them: degraded unless told. */
+	d->severity = r->severity >= 0 ? (enum severity)r->severity
+	                               : d->kind == DEP_KIND_CACHE ? SEV_DEGRADED : SEV_CRITICAL;
+	d->witness = r->witness;
+	d->fall = r->fall > 0 ? r->fall : c->fall;
+	d->rise = r->rise > 0 ? r->rise : c->rise;
+	d->ok = r->ok > 0 ? r->ok : c->ok;
+	d->intermittent = r->intermittent >= 0 ? r->intermittent : c->intermittent;
+	if (r->applies[0] == '\0')
+		d->applies = d->kind == DEP_KIND_STORAGE ? APPLY_LISTED
+		             : d->kind == DEP_KIND_METADATA ? APPLY_FEATURE : APPLY_ALL;
+	else if (strcmp(r->applies, "all") == 0)
+		d->applies = APPLY_ALL;
+	else if (strcmp(r->applies, "listed") == 0)
+		d->applies = APPLY_LISTED;
+	else if (strncmp(r->applies, "feature:", 8) == 0 && name_ok(r->applies + 8))
+		d->applies = APPLY_FEATURE;
+	else
+		lerr(l, g->seen[oi(t, "applies")], "%s.applies: \"%s\" is not one of: all, listed, feature:NAME",
+		     g->label, r->applies);
+	if (d->applies == APPLY_FEATURE)
+		d->feature = xstrdup(r->applies[0] ? r->applies + 8 : "metadata-search");
+
+	cs->timeout_ms = r->timeout_ms;
+	/* Unset: 2 s, or the whole timeout when that is shorter. */
+	cs->connect_timeout_ms = r->connect_timeout_ms > 0 ? r->connect_timeout_ms
+	                         : r->timeout_ms < 2000 ? r->timeout_ms : 2000;
+	if (cs->connect_timeout_ms > cs->timeout_ms)
+		lerr(l, at, "%s: connect_timeout_ms (%d) above timeout_ms (%d)", g->label,
+		     cs->connect_timeout_ms, cs->timeout_ms);
+	if ((long)cs->timeout_ms > (long)c->deadline * 1000)
+		lerr(l, at, "%s: timeout_ms (%d) above prober.deadline (%d s)", g->label,
+		     cs->timeout_ms, c->deadline);
+	switch (cs->type) {
+	case CHECK_HTTP:
+		if (strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0)
+			lerr(l, at, "%s.url: required, http:// or https://", g->label);
+		cs->url = r->url;
+		r->url = NULL;
+		cs->method = r->method;
+		r->method = NULL;
+		cs->headers = r->headers;
+		r->headers = NULL;
+		for (size_t k = 0; cs->headers != NULL && cs->headers[k] != NULL; k++)
+			if (strchr(cs->headers[k], ':') == NULL || strpbrk(cs->headers[k], "\r\n"))
+				lerr(l, at, "%s.headers[%zu]: expected \"Name: value\"", g->label, k);
+		{
+			ssize_t nr = parse_ranges(r->expect, &cs->expect);
+
+			if (nr < 0)
+				lerr(l, at, "%s.expect: \"%s\" is not a list of statuses or ranges like "
+				     "200-299,301", g->label, r->expect);
+			else
+				cs->nexpect = (size_t)nr;
+		}
+		if (r->body_match[0] != '\0')
+			cs->body_re = compile_re(l, at, g->label, "body_match", r->body_match);
+		cs->body_negate = r->body_negate;
+		cs->body_bytes = (size_t)r->body_bytes;
+		cs->tls_verify = r->tls_verify;
+		if (r->ca_file[0] != '\0') {
+			cs->ca_file = r->ca_file;
+			r->ca_file = NULL;
+		}
+		cs->follow_redirects = r->follow_redirects;
+		/* curl would hand custom headers (secrets) to whatever host a redirect names. */
+		if (r->follow_redirects && r->credentials[0] != '\0')
+			lerr(l, at, "%s: credentials and follow_redirects cannot go together", g->label);
+		if (r->credentials[0] != '\0') {
+			cs->cred_file = r->credentials;
+			r->credentials = NULL;
+			d->cred_line = config_setting_source_line(g->seen[oi(t, "credentials")]);
+		}
+		break;
+	case CHECK_TCP:
+		if (r->address[0] == '\0' || strrchr(r->address, ':') == NULL)
+			lerr(l, at, "%s.address: required, \"host:port\"", g->label);
+		cs->address = r->address;
+		r->address = NULL;
+		if (r->send[0] != '\0') {
+			cs->send_len = strlen(r->send);
+			cs->send = r->send;
+			r->send = NULL;
+		}
+		if (r->reply_match[0] != '\0')
+			cs->expect_re = compile_re(l, at, g->label, "reply_match", r->reply_match);
+		break;
+	case CHECK_EXEC:
+		if (r->command == NULL || r->command[0] == NULL || r->command[0][0] != '/')
+			lerr(l, at, "%s.command: required, a list starting with an absolute path",
+			     g->label);
+		cs->argv = r->command;
+		r->command = NULL;
+		break;
+	}
+}
+
+static void
+dep_raw_free(struct dep_raw *r)
+{
+	free(r->name);
+	free(r->applies);
+	free(r->url);
+	free(r->method);
+	free(r->expect);
+	free(r->body_match);
+	free(r->ca_file);
+	free(r->credentials);
+	free(r->address);
+	free(r->send);
+	free(r->reply_match);
+	free_strv(r->headers);
+	free_strv(r->command);
+}
+
+static void
+load_deps(struct loader *l, struct conf *c, const config_setting_t *list)
+{
+	int n;
+
+	if (list == NULL)
+		return;
+	if (!config_setting_is_list(list)) {
+		lerr(l, list, "dependencies: expected a list ( { ... }, ... )");
+		return;
+	}
+	n = config_setting_length(list);
+	c->deps = xcalloc((size_t)n, sizeof(*c->deps));
+	for (int k = 0; k < n; k++) {
+		struct grp g;
+		struct dep_raw r;
+
+		memset(&g, 0, sizeof(g));
+		memset(&r, 0, sizeof(r));
+		g.set = config_setting_get_elem(list, (unsigned)k);
+		snprintf(g.label, sizeof(g.label), "dependencies[%d]", k);
+		if (!config_setting_is_group(g.set)) {
+			lerr(l, g.set, "%s: expected a group { ... }", g.label);
+			continue;
+		}
+		apply_values(l, &dep_table, &g, &r);
+		apply_defaults(l, &dep_table, &g, &r);
+		dep_build(l, c, &g, &dep_table, &r, &c->deps[c->ndeps++]);
+		dep_raw_free(&r);
 	}
 }
 
 /* Relations between options that no single range can express. */
 static void
-conf_relations(struct loader *l, struct conf *c)
+conf_relations(struct loader *l, struct conf *c, struct grp *grps)
 {
-	size_t ir = opt_index("responder", "recheck_ms");
+	const config_setting_t *at;
 
-	if ((long)c->recheck_ms >= (long)c->max_age * 1000)
-		lerr(l, l->found[ir] ? l->found[ir] : l->found[opt_index("snapshot", "max_age")],
-		     "responder.recheck_ms (%d) must be below snapshot.max_age (%d s)", c->recheck_ms,
-		     c->max_age);
+	if ((long)c->recheck_ms >= (long)c->max_age * 1000) {
+		at = grps[SEC_RESPONDER].found[oi(&sections[SEC_RESPONDER], "recheck_ms")];
+		if (at == NULL)
+			at = grps[SEC_SNAPSHOT].found[oi(&sections[SEC_SNAPSHOT], "max_age")];
+		lerr(l, at, "responder.recheck_ms (%d) must be below snapshot.max_age (%d s)",
+		     c->recheck_ms, c->max_age);
+	}
+	if (c->deadline > c->interval) {
+		at = grps[SEC_PROBER].found[oi(&sections[SEC_PROBER], "deadline")];
+		if (at == NULL)
+			at = grps[SEC_PROBER].set;
+		lerr(l, at, "prober.deadline (%d s) must not exceed prober.interval (%d s)",
+		     c->deadline, c->interval);
+	}
 }
 
 static void
@@ -321,10 +675,13 @@ struct conf *
 conf_load(const char *path, errfn_t errfn, void *arg)
 {
 	struct loader l = { .path = path, .errfn = errfn, .arg = arg };
+	struct grp grps[NSECTIONS];
+	const config_setting_t *root, *deps = NULL;
 	config_t cfg;
 	struct conf *c = xcalloc(1, sizeof(*c));
 	char *slash;
 
+	memset(grps, 0, sizeof(grps));
 	config_init(&cfg);
 	c->path = xstrdup(path);
 	l.dir = xstrdup(path);
@@ -344,21 +701,49 @@ conf_load(const char *path, errfn_t errfn, void *arg)
 		l.errors++;
 		goto out;
 	}
-	conf_walk(&l, c, config_root_setting(&cfg));
-	conf_defaults(&l, c, config_root_setting(&cfg));
-	c->resolver = resolver_new((uint32_t)l.ints[opt_index("resolver", "match_limit")],
-	                           (uint32_t)l.ints[opt_index("resolver", "depth_limit")]);
-	if (l.found[opt_index("resolver", "rules")] != NULL)
-		load_rules(&l, c, l.found[opt_index("resolver", "rules")]);
+	root = config_root_setting(&cfg);
+	/* Values first, in file order; then defaults; then what needs them all. */
+	for (int k = 0; k < config_setting_length(root); k++) {
+		const config_setting_t *sec = config_setting_get_elem(root, (unsigned)k);
+		const char *sname = config_setting_name(sec);
+		size_t i;
+
+		if (strcmp(sname, "dependencies") == 0) {
+			deps = sec;
+			continue;
+		}
+		for (i = 0; i < NSECTIONS && strcmp(sections[i].name, sname) != 0; i++)
+			;
+		if (i == NSECTIONS) {
+			lerr(&l, sec, "unknown section \"%s\"", sname);
+			continue;
+		}
+		if (!config_setting_is_group(sec)) {
+			lerr(&l, sec, "%s: expected a group { ... }", sname);
+			continue;
+		}
+		grps[i].set = sec;
+		snprintf(grps[i].label, sizeof(grps[i].label), "%s", sname);
+		apply_values(&l, &sections[i], &grps[i], c);
+	}
+	for (size_t i = 0; i < NSECTIONS; i++) {
+		if (grps[i].label[0] == '\0')
+			snprintf(grps[i].label, sizeof(grps[i].label), "%s", sections[i].name);
+		apply_defaults(&l, &sections[i], &grps[i], c);
+	}
+	c->resolver = resolver_new((uint32_t)c->match_limit, (uint32_t)c->depth_limit);
+	if (grps[SEC_RESOLVER].found[oi(&sections[SEC_RESOLVER], "rules")] != NULL)
+		load_rules(&l, c, grps[SEC_RESOLVER].found[oi(&sections[SEC_RESOLVER], "rules")]);
+	load_deps(&l, c, deps);
 	if (c->host_map != NULL && c->host_map[0] != '\0') {
 		if (access(c->host_map, R_OK) != 0)
-			lerr(&l, l.found[opt_index("resolver", "host_map")],
-			     "resolver.host_map: cannot read \"%s\": %s", c->host_map, strerror(errno));
+			lerr(&l, grps[SEC_RESOLVER].found[oi(&sections[SEC_RESOLVER], "host_map")], "resolver.host_map: cannot read \"%s\": %s",
+			     c->host_map, strerror(errno));
 		else
 			l.errors += resolver_load_map(c->resolver, c->host_map, load_errfn_adapter, &l);
 	}
 	if (l.errors == 0)
-		conf_relations(&l, c);
+		conf_relations(&l, c, grps);
 out:
 	config_destroy(&cfg);
 	free(l.dir);
@@ -367,6 +752,50 @@ out:
 		return NULL;
 	}
 	return c;
+}
+
+int
+conf_dep_index(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->ndeps; i++)
+		if (c->deps[i].name != NULL && strcmp(c->deps[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
+{
+	int errors = 0;
+
+	if (c->registries[0] == '\0') {
+		errfn(arg, "%s:1: prober.registries: required by deephealth-probe", c->path);
+		errors++;
+	}
+	if (c->ndeps == 0) {
+		errfn(arg, "%s:1: dependencies: deephealth-probe needs at least one", c->path);
+		errors++;
+	}
+	for (size_t i = 0; i < c->ndeps; i++) {
+		const char *cred = c->deps[i].check->cred_file;
+		struct stat st;
+
+		if (cred == NULL)
+			continue;
+		/* Secrets readable by others are refused, like ssh refuses a loose key. */
+		if (stat(cred, &st) == -1) {
+			errfn(arg, "%s:%u: dependency \"%s\": credentials \"%s\": %s", c->path,
+			      c->deps[i].cred_line, c->deps[i].name, cred, strerror(errno));
+			errors++;
+		} else if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
+		           (st.st_uid != geteuid() && st.st_uid != 0)) {
+			errfn(arg, "%s:%u: dependency \"%s\": credentials \"%s\" must be a regular file "
+			      "owned by this user or root and not group/world accessible (chmod 600)",
+			      c->path, c->deps[i].cred_line, c->deps[i].name, cred);
+			errors++;
+		}
+	}
+	return errors;
 }
 
 void
@@ -378,6 +807,18 @@ conf_free(struct conf *c)
 	free(c->snapshot_path);
 	free(c->kill_switch);
 	free(c->host_map);
+	free_strv(c->rules);
 	resolver_free(c->resolver);
+	free(c->registries);
+	free(c->region);
+	free(c->state_path);
+	free(c->lock_path);
+	free(c->event_log);
+	for (size_t i = 0; i < c->ndeps; i++) {
+		free(c->deps[i].name);
+		free(c->deps[i].feature);
+		check_spec_free(c->deps[i].check);
+	}
+	free(c->deps);
 	free(c);
 }

@@ -228,12 +228,90 @@ int snapw_build(struct snap_writer *w, void **buf, size_t *len, char *err, size_
  */
 int snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen);
 
+/* ---------------------------------------------------------------- check.c */
+
+/*
+ * One dependency check as configured.  Built by conf.c, immutable while a
+ * pass runs.  Every pointer member is owned by the spec (check_spec_free).
+ */
+enum check_type { CHECK_HTTP, CHECK_TCP, CHECK_EXEC };
+const char *check_type_str(enum check_type t);
+
+struct status_range {
+	int lo, hi; /* inclusive */
+};
+
+struct check_spec {
+	enum check_type type;
+	int connect_timeout_ms;     /* http, tcp */
+	int timeout_ms;             /* whole check, every type */
+	/* http / https */
+	char *url;
+	char *method;               /* "GET", "HEAD", ... */
+	char **headers;             /* "Name: value" lines, NULL-terminated or NULL */
+	struct status_range *expect;/* accepted statuses; NULL = 200-299 */
+	size_t nexpect;
+	void *body_re;              /* pcre2_code *, or NULL */
+	int body_negate;            /* pass when body_re does NOT match */
+	size_t body_bytes;          /* how much of the body body_re sees */
+	int tls_verify;
+	char *ca_file;              /* NULL = system store */
+	int follow_redirects;
+	char *cred_file;            /* header lines read at each run; never logged */
+	/* tcp */
+	char *address;              /* "host:port" or "[v6]:port" */
+	char *send;                 /* bytes to send after connect, or NULL */
+	size_t send_len;
+	void *expect_re;            /* pcre2_code * the reply must match, or NULL */
+	/* exec */
+	char **argv;                /* NULL-terminated; argv[0] an absolute path */
+};
+
+void check_spec_free(struct check_spec *s); /* NULL is fine; frees members and s */
+
+/* What one check said.  cause is for operators' logs only, never for answers. */
+struct check_outcome {
+	enum verdict result;   /* pass, warn, fail, or unknown (we could not evaluate) */
+	char cause[256];       /* e.g. "HTTP 500", "connect: refused", "timed out after 5000 ms" */
+	int64_t elapsed_ms;
+};
+
+/*
+ * Run the n checks concurrently, at most `parallel` at a time, and return
+ * when all have an outcome.  deadline_ms is a util_now_ms() instant: checks
+ * not finished by then are abandoned with result unknown (and exec children
+ * killed).  out[i] receives the outcome of specs[i].  parallel < 1 means 1.
+ * Returns 0, or -1 when the engine itself failed: at start every outcome is
+ * unknown; mid-pass, finished checks keep their outcomes and the rest are
+ * unknown.  The caller must not set SIGCHLD to SIG_IGN (plugin exit statuses
+ * would be lost; such checks report unknown).
+ */
+int check_run(struct check_spec *const *specs, size_t n, int parallel, int64_t deadline_ms,
+              struct check_outcome *out);
+
 /* ---------------------------------------------------------------- conf.c */
 
 enum mode { MODE_ENFORCE, MODE_SHADOW, MODE_PASSTHROUGH };
 const char *mode_str(enum mode m);
 enum unknown_action { UNKNOWN_PASS, UNKNOWN_REJECT };
 enum detail { DETAIL_STATUS, DETAIL_CAUSE };
+
+/* Which registries a dependency applies to. */
+enum applies { APPLY_ALL, APPLY_LISTED, APPLY_FEATURE };
+
+/* One configured dependency (dependencies = ( {...}, ... )). */
+struct dep_conf {
+	char *name;
+	enum dep_kind kind;
+	enum severity severity;
+	enum applies applies;
+	char *feature;       /* APPLY_FEATURE: the registry feature that brings it in */
+	int witness;
+	int fall, rise, ok, intermittent;
+	struct check_spec *check;
+	unsigned line;       /* where it is configured, for later errors */
+	unsigned cred_line;
+};
 
 struct conf {
 	char *path;
@@ -251,7 +329,21 @@ struct conf {
 	enum log_level log_level;
 	/* resolver { } */
 	char *host_map;
+	char **rules;       /* NULL-terminated patterns, as configured */
+	int match_limit, depth_limit;
 	struct resolver *resolver;
+	/* prober { } */
+	char *registries;   /* registry map file; "" = none configured */
+	char *region;
+	char *state_path;
+	char *lock_path;
+	char *event_log;    /* "" = none */
+	int interval, deadline, parallel;
+	int fall, rise, ok, intermittent;
+	int blind_unknown_pct;
+	/* dependencies ( ) */
+	struct dep_conf *deps;
+	size_t ndeps;
 };
 
 /*
@@ -261,6 +353,100 @@ struct conf {
  */
 struct conf *conf_load(const char *path, errfn_t errfn, void *arg);
 void conf_free(struct conf *c); /* NULL is fine */
+
+/*
+ * The prober's own requirements on a loaded configuration: a registry map,
+ * at least one dependency, credential files that only their owner can read.
+ * Reports through errfn as "file:line: message"; returns the error count.
+ */
+int conf_check_prober(const struct conf *c, errfn_t errfn, void *arg);
+
+/* Index of the dependency called name, or -1. */
+int conf_dep_index(const struct conf *c, const char *name);
+
+/* ---------------------------------------------------------------- regmap.c */
+
+/* One registry of the registry map: which dependencies it uses beyond the region-wide ones. */
+struct reg_entry {
+	char *name;
+	unsigned nregions;   /* 1 = single-region: never failed over */
+	uint32_t *deps;      /* indexes into conf->deps: listed storage and feature dependencies */
+	uint32_t ndeps;
+	unsigned line;
+};
+
+struct regmap {
+	struct reg_entry *regs; /* sorted by name, unique */
+	size_t n;
+	char *arena;            /* names */
+	uint32_t *deparena;     /* every reg_entry.deps points in here */
+};
+
+/*
+ * Load the registry map at path (format: docs/registries.md) against the
+ * configured dependencies.  Bad lines are reported through errfn as
+ * "path:line: message" (at most 20, then a count) and left out: a registry
+ * missing from the snapshot is answered fail-open.  Returns the map, or NULL
+ * when the file cannot be read at all (reported too).  *bad gets the number
+ * of lines left out.
+ */
+struct regmap *regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg,
+                           size_t *bad);
+void regmap_free(struct regmap *m); /* NULL is fine */
+
+/* ---------------------------------------------------------------- state.c */
+
+/* A dependency's stable state and the counters that move it (docs/thresholds.md). */
+struct dep_state {
+	int down;              /* stable state: 0 up, 1 down */
+	enum verdict last;     /* last result that was not unknown (pass/warn/fail); pass at start */
+	int consec_fail;       /* consecutive failures (consecutive accounting) */
+	int consec_ok;         /* consecutive successes */
+	int fail_count;        /* failures not yet cleared (intermittent accounting) */
+	int64_t since;         /* when the reported state last changed */
+	char cause[256];       /* the latest result's cause */
+};
+
+/* What a dependency reports: fail when down, else warn when its last result warned, else pass. */
+enum verdict state_reported(const struct dep_state *st);
+
+/*
+ * Fold one check result into st under d's thresholds at time now.  unknown
+ * changes nothing.  Returns 1 when the reported state changed (a transition
+ * to log), else 0.
+ */
+int state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict result,
+               const char *cause, int64_t now);
+
+/*
+ * Load the states of c's dependencies from path into st[c->ndeps] (new ones
+ * start up, since now).  A missing file is a fresh start; a damaged one is
+ * reported through errfn and also a fresh start.  Never fails.
+ */
+void state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
+                errfn_t errfn, void *arg);
+/* Save atomically (temp, fsync, rename, fsync dir).  Returns 0, or -1 with err set. */
+int state_save(const char *path, const struct conf *c, const struct dep_state *st, char *err,
+               size_t errlen);
+
+/* ---------------------------------------------------------------- eval.c */
+
+struct eval_stats {
+	size_t pass, warn, fail, single; /* registries by verdict */
+	size_t changed;                  /* registries whose verdict differs from the last snapshot */
+	size_t *users;                   /* per dependency: registries that use it */
+};
+
+/*
+ * Compute every registry's verdict from the dependency states (the worst
+ * contribution over the dependencies it uses; critical fail -> fail,
+ * degraded fail or any warn -> warn) and build the snapshot.  prev (may be
+ * NULL) supplies each registry's previous verdict and since.  stats->users
+ * must have room for c->ndeps.  Returns a writer the caller publishes and frees.
+ */
+struct snap_writer *eval_build(const struct conf *c, const struct regmap *m,
+                               const struct dep_state *st, const struct snapshot *prev,
+                               int64_t now, unsigned flags, struct eval_stats *stats);
 
 /* ---------------------------------------------------------------- policy.c */
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# demo.sh: real lighttpd on 127.0.0.1 spawning deephealth.fcgi over a sample snapshot.
-# Shows a probe's answer for each kind of registry, then (on a terminal) keeps serving
-# until Ctrl-C.  Run it through `make demo`.
+# demo.sh: the whole product on 127.0.0.1: stand-in dependencies (HTTP fixture servers and a
+# real redis-server), the prober publishing snapshots, and real lighttpd spawning the
+# responder.  Breaks a storage account and the cache, and shows the answers change.
+# On a terminal it then keeps probing every 10 s and serving until Ctrl-C.  Run: make demo.
 set -eu
 ROOT=$(pwd)
 BUILD=${BUILD:-build}
@@ -12,14 +13,66 @@ D=$(mktemp -d /tmp/deephealth-demo.XXXXXX)
 chmod 755 "$D"
 mkdir -p "$D/run" "$D/www"
 chown www-data:www-data "$D/run"; chmod 700 "$D/run"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	echo "demo: stopped; files kept in $D"
+}
+trap cleanup EXIT
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+	echo "demo: port $PORT is taken; run: make demo DEMO_PORT=8081" >&2; exit 1
+fi
+
+# Stand-in dependencies: each HTTP one answers as its mode file says (200, 500, hang...).
+declare -A FIX
+fixture() {
+	echo 200 >"$D/$1.mode"
+	"$BUILD/httpfix" -p 0 -f "$D/$1.mode" -P "$D/$1.pid" -l "$D/$1.log" 2>>"$D/$1.log" &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$D/$1.pid.port" ] && break; sleep 0.05; done
+	FIX[$1]=$(cat "$D/$1.pid.port")
+}
+mode() { echo "$2" >"$D/$1.mode.new"; mv "$D/$1.mode.new" "$D/$1.mode"; sleep 0.06; }
+for f in storage-sa001 storage-sa002 auth containers metadata; do fixture $f; done
+REDIS_PORT=$((PORT + 1000))
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$D/redis.log" 2>&1 &
+REDIS=$!
+PIDS+=($REDIS)
+
 cp www/index.html "$D/www/"
 cp tests/fixtures/demo.hosts "$D/hosts.map"
-# The shipped config, pointed at the demo's files.
+cat >"$D/registries.map" <<'EOF'
+# name      regions               storage          features
+contoso     westeurope,eastus2    storage-sa001    metadata-search
+fabrikam    westeurope,eastus2    storage-sa002    -
+litware     westeurope,eastus2    storage-sa001    -
+northwind   westeurope            storage-sa002    -
+EOF
+# The shipped config with the demo's paths, then the demo's own dependencies.
 sed -e "s#/var/lib/deephealth/snapshot#$D/snapshot#" -e "s#/etc/deephealth/disable#$D/disable#" \
-    -e "s#host_map = \"\";#host_map = \"$D/hosts.map\";#" conf/deephealth.conf >"$D/deephealth.conf"
-"$BUILD/deephealth-snap" compile tests/fixtures/demo.fixture "$D/snapshot"
+    -e "s#host_map = \"\";#host_map = \"$D/hosts.map\";#" \
+    -e "s#/etc/deephealth/registries.map#$D/registries.map#" \
+    -e "s#/var/lib/deephealth/probe#$D/probe#" -e "s#event_log = \"\";#event_log = \"$D/events.jsonl\";#" \
+    -e 's#interval = 30;#interval = 10;#' -e 's#deadline = 20;#deadline = 8;#' \
+    -e '/^dependencies = (/,$d' conf/deephealth.conf >"$D/deephealth.conf"
+cat >>"$D/deephealth.conf" <<EOF
+dependencies = (
+  { name = "storage-sa001"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIX[storage-sa001]}/health"; timeout_ms = 2000; },
+  { name = "storage-sa002"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIX[storage-sa002]}/health"; timeout_ms = 2000; },
+  { name = "auth"; kind = "auth"; type = "http"; witness = true; url = "http://127.0.0.1:${FIX[auth]}/health"; timeout_ms = 2000; },
+  { name = "containers"; kind = "containers"; type = "exec"; timeout_ms = 3000;
+    command = [ "/usr/lib/nagios/plugins/check_tcp", "-H", "127.0.0.1", "-p", "${FIX[containers]}" ]; },
+  { name = "metadata"; kind = "metadata"; type = "http"; url = "http://127.0.0.1:${FIX[metadata]}/health"; timeout_ms = 2000; },
+  { name = "cache"; kind = "cache"; type = "tcp"; address = "127.0.0.1:$REDIS_PORT";
+    send = "PING\\r\\n"; reply_match = "^\\\\+PONG"; timeout_ms = 1000; }
+);
+EOF
 chmod -R a+rX "$D"
 "$BUILD/deephealth.fcgi" -t -c "$D/deephealth.conf"
+for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+"$BUILD/deephealth-probe" -t -c "$D/deephealth.conf"
+
 cat >"$D/lighttpd.conf" <<CONF
 server.document-root = "$D/www"
 server.bind = "127.0.0.1"
@@ -34,47 +87,73 @@ mimetype.assign = ( ".html" => "text/html" )
 CONF
 localize_conf conf/lighttpd.conf "$BUILD/deephealth.fcgi" "$D/deephealth.conf" "$D/run/deephealth.sock" >>"$D/lighttpd.conf"
 touch "$D/error.log" "$D/responder.log"; chown www-data "$D/error.log" "$D/responder.log"
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-	echo "demo: port $PORT is taken; run: make demo DEMO_PORT=8081" >&2; exit 1
-fi
 lighttpd -D -f "$D/lighttpd.conf" &
-LPID=$!
-trap 'kill $LPID 2>/dev/null; wait $LPID 2>/dev/null; echo "demo: stopped; files kept in $D"' EXIT
+PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
+pass() { "$BUILD/deephealth-probe" -c "$D/deephealth.conf" 2>>"$D/probe.log"; sleep 1.1; }
 probe() {
-	printf '%-58s ' "curl -H 'Host: $1' ${2:+$2 }.../health"
-	curl -s -o /dev/null -H "Host: $1" ${2:+"$2"} -w '%{http_code}  %header{x-deephealth-status}  %header{x-deephealth-reason}\n' \
+	printf '  %-34s ' "$1"
+	curl -s -o /dev/null -H "Host: $1" -w '%{http_code}  %header{x-deephealth-status}  %header{x-deephealth-reason}\n' \
 		"http://127.0.0.1:$PORT/health"
 }
+table() { for h in contoso.azurecr.io litware.azurecr.io fabrikam.azurecr.io northwind.azurecr.io "$@"; do probe "$h"; done; }
+
 echo
-echo "deephealth demo: lighttpd on http://127.0.0.1:$PORT, responder config $D/deephealth.conf"
-echo "snapshot: $D/snapshot (from tests/fixtures/demo.fixture)"
+echo "deephealth demo: lighttpd on http://127.0.0.1:$PORT, files in $D"
+echo "  responder: $D/deephealth.conf; prober log: $D/probe.log; events: $D/events.jsonl"
 echo
-printf '%-58s %s\n' probe "code status reason"
-probe contoso.azurecr.io
-probe litware.azurecr.io
+echo "== before any prober pass (no snapshot yet: fail open)"
 probe fabrikam.azurecr.io
-probe northwind.azurecr.io
-probe registry.fabrikam.example
-probe FABRIKAM.AzureCR.io.:443
-probe newcomer.azurecr.io
-probe www.example.org
+pass
 echo
-echo "kill switch: touch $D/disable"
+echo "== after one prober pass: every dependency healthy"
+table registry.fabrikam.example FABRIKAM.AzureCR.io.:443 newcomer.azurecr.io www.example.org
+echo
+echo "== storage-sa002 starts answering 500 (fabrikam and single-region northwind live there)"
+mode storage-sa002 500
+for i in 1 2 3; do
+	pass
+	echo "  after failed pass $i:"; probe fabrikam.azurecr.io; probe northwind.azurecr.io
+done
+echo
+echo "== redis (the cache) stops: degraded, so warn (still 200) after 3 passes"
+kill -STOP "$REDIS"
+pass; pass; pass
+table
+echo
+echo "== both heal: back after rise = 2 good passes"
+kill -CONT "$REDIS"
+mode storage-sa002 200
+pass
+echo "  after 1 good pass:"; probe fabrikam.azurecr.io
+pass
+echo "  after 2 good passes:"; probe fabrikam.azurecr.io
+echo
+echo "== kill switch: touch $D/disable (no restart)"
+mode storage-sa002 500
+pass; pass; pass
+probe fabrikam.azurecr.io
 touch "$D/disable"; sleep 1.1
 probe fabrikam.azurecr.io
 rm -f "$D/disable"; sleep 1.1
-echo "removed:"
+echo
+echo "== the auth witness unreachable: the prober is blind, responders fail open"
+mode auth refuse
+pass
 probe fabrikam.azurecr.io
+mode auth 200
+mode storage-sa002 200
+pass; pass
 echo
-echo "health+json with detail = cause is opt-in; default detail = status:"
-curl -s -H 'Host: fabrikam.azurecr.io' -H 'Accept: application/health+json' "http://127.0.0.1:$PORT/health"
-echo
-echo "responder log ($D/responder.log):"
-sed 's/^/  /' "$D/responder.log"
+echo "prober log:"
+sed 's/^/  /' "$D/probe.log"
+echo "event log (first 3 of $(wc -l <"$D/events.jsonl")):"
+head -n 3 "$D/events.jsonl" | sed 's/^/  /'
 if [ -t 0 ]; then
 	echo
-	echo "Serving until Ctrl-C.  Try: curl -i -H 'Host: fabrikam.azurecr.io' http://127.0.0.1:$PORT/health"
-	wait $LPID
+	echo "Probing every 10 s and serving until Ctrl-C.  Try:"
+	echo "  echo 500 > $D/storage-sa001.mode      # break contoso's and litware's storage"
+	echo "  curl -i -H 'Host: contoso.azurecr.io' http://127.0.0.1:$PORT/health"
+	while :; do "$BUILD/deephealth-probe" -c "$D/deephealth.conf" -r 10 -d 60 2>>"$D/probe.log" || true; done
 fi

@@ -1,0 +1,83 @@
+/* eval.c: registry verdicts from dependency states, into a snapshot writer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "deephealth.h"
+
+/* What a dependency in state st means for a registry that uses it. */
+static enum verdict
+contribution(const struct dep_conf *d, const struct dep_state *st)
+{
+	enum verdict r = state_reported(st);
+
+	if (r == VERDICT_FAIL)
+		return d->severity == SEV_CRITICAL ? VERDICT_FAIL : VERDICT_WARN;
+	return r;
+}
+
+/* Keep the worst; on a tie the first in configuration order decides. */
+static void
+worst(enum verdict v, uint32_t di, enum verdict *best, uint32_t *by)
+{
+	if (v > *best || (v == *best && v != VERDICT_PASS && di < *by)) {
+		*best = v;
+		*by = di;
+	}
+}
+
+struct snap_writer *
+eval_build(const struct conf *c, const struct regmap *m, const struct dep_state *st,
+           const struct snapshot *prev, int64_t now, unsigned flags, struct eval_stats *stats)
+{
+	struct snap_writer *w = snapw_new(now, (uint32_t)c->interval, flags);
+	enum verdict *contrib = xcalloc(c->ndeps, sizeof(*contrib));
+	enum verdict global = VERDICT_PASS;
+	uint32_t global_by = SNAP_NO_DEP;
+
+	memset(stats->users, 0, c->ndeps * sizeof(*stats->users));
+	stats->pass = stats->warn = stats->fail = stats->single = stats->changed = 0;
+	for (size_t i = 0; i < c->ndeps; i++) {
+		const struct dep_conf *d = &c->deps[i];
+
+		contrib[i] = contribution(d, &st[i]);
+		if (snapw_add_dep(w, d->name, state_reported(&st[i]), d->kind, d->severity,
+		                  d->witness ? SNAP_DEP_WITNESS : 0, st[i].since, st[i].cause) < 0)
+			fatalx("eval: dependency %s rejected by the snapshot writer", d->name);
+		/* Region-wide dependencies: one worst value shared by every registry. */
+		if (d->applies == APPLY_ALL)
+			worst(contrib[i], (uint32_t)i, &global, &global_by);
+	}
+	for (size_t i = 0; i < c->ndeps; i++)
+		if (c->deps[i].applies == APPLY_ALL)
+			stats->users[i] = m->n;
+
+	for (size_t r = 0; r < m->n; r++) {
+		const struct reg_entry *e = &m->regs[r];
+		enum verdict v = global;
+		uint32_t by = global_by;
+		unsigned rflags = e->nregions == 1 ? SNAP_REG_SINGLE_REGION : 0;
+		int64_t since = now;
+		struct snap_reg old;
+
+		for (uint32_t k = 0; k < e->ndeps; k++) {
+			worst(contrib[e->deps[k]], e->deps[k], &v, &by);
+			stats->users[e->deps[k]]++;
+		}
+		if (v == VERDICT_PASS)
+			by = SNAP_NO_DEP;
+		if (prev != NULL && snap_find_reg(prev, e->name, strlen(e->name), &old)) {
+			if (old.verdict == v)
+				since = old.since;
+			else
+				stats->changed++;
+		}
+		if (snapw_add_reg(w, e->name, v, rflags, by, since) != 0)
+			fatalx("eval: registry %s rejected by the snapshot writer", e->name);
+		stats->pass += v == VERDICT_PASS;
+		stats->warn += v == VERDICT_WARN;
+		stats->fail += v == VERDICT_FAIL;
+		stats->single += rflags != 0;
+	}
+	free(contrib);
+	return w;
+}

@@ -1,0 +1,431 @@
+/* probe.c: deephealth-probe: check dependencies, apply thresholds, publish the snapshot. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deephealth.h"
+
+#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
+
+/* Exit codes, also in README "Prober". */
+enum {
+	EX_PASS_OK = 0,     /* every pass published its snapshot */
+	EX_CONFIG = 1,      /* configuration invalid, or a local setup problem */
+	EX_USAGE = 2,
+	EX_LOCKED = 3,      /* another run holds the lock */
+	EX_REGMAP = 4,      /* registry map unreadable: nothing published */
+	EX_PUBLISH = 5,     /* a snapshot could not be published: the old one stays */
+	EX_STATE = 6        /* the state file could not be saved */
+};
+
+struct prober {
+	struct conf *conf;
+	struct regmap *map;
+	struct dep_state *st;
+	struct check_spec **specs;
+	struct check_outcome *out;
+	size_t *users;
+	enum verdict *from;  /* per dependency, reported state before this pass's fold */
+	int *moved;          /* per dependency, the fold changed the reported state */
+	struct snapshot *prev;
+	int events_fd;       /* -1 = no event log */
+};
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void
+print_errfn(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (arg != NULL)
+		fprintf(stderr, "%s\n", msg);
+	else
+		log_warnx("%s", msg);
+}
+
+static void
+iso_now(char *out, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, len, "?");
+}
+
+/* JSON string body for s: quotes, backslashes and controls escaped. */
+static void
+json_escape(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 7 < len; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch < 0x20 || ch > 0x7e) {
+			o += (size_t)snprintf(out + o, len - o, "\\u%04x", ch);
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* One JSON line per transition, appended in one write(2) so lines never interleave. */
+static void
+event_log(struct prober *p, size_t i, enum verdict from, enum verdict to)
+{
+	const struct dep_state *st = &p->st[i];
+	char line[1024], when[32], cause[600];
+	int n;
+
+	if (p->events_fd == -1)
+		return;
+	iso_now(when, sizeof(when));
+	json_escape(st->cause, cause, sizeof(cause));
+	n = snprintf(line, sizeof(line),
+	             "{\"time\":\"%s\",\"region\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
+	             "\"to\":\"%s\",\"cause\":\"%s\",\"elapsed_ms\":%lld,"
+	             "\"consecutive_failures\":%d,\"consecutive_successes\":%d,"
+	             "\"uncleared_failures\":%d,\"registries_affected\":%zu}\n",
+	             when, p->conf->region, p->conf->deps[i].name, verdict_str(from), verdict_str(to),
+	             cause, (long long)p->out[i].elapsed_ms, st->consec_fail, st->consec_ok,
+	             st->fail_count, p->users[i]);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	if (write(p->events_fd, line, (size_t)n) != n)
+		log_warn("event log %s: write", p->conf->event_log);
+}
+
+/* Remove temp files a killed run left behind; we hold the lock, so none is in use. */
+static void
+clean_temps(const char *path, const char *fmt)
+{
+	char *dcopy = xstrdup(path), *bcopy = xstrdup(path), prefix[300];
+	const char *dir = dirname(dcopy), *base = basename(bcopy);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	snprintf(prefix, sizeof(prefix), fmt, base);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char full[4096];
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
+		if (unlink(full) == 0)
+			log_info("removed %s, left by an interrupted run", full);
+	}
+	if (d != NULL)
+		closedir(d);
+	free(dcopy);
+	free(bcopy);
+}
+
+static int
+take_lock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	char buf[32];
+	ssize_t n;
+
+	if (fd == -1) {
+		log_warn("lock %s: open", path);
+		return -EX_CONFIG;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		int e = errno;
+
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			log_warnx("another deephealth-probe run holds %s (pid %s): exiting", path,
+			          buf[0] ? buf : "?");
+			return -EX_LOCKED;
+		}
+		errno = e;
+		log_warn("lock %s: flock", path);
+		return -EX_CONFIG;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("lock %s: writing our pid", path);
+	return fd;
+}
+
+/* Log one state change, with its cause, and append it to the event log. */
+static void
+log_transition(struct prober *p, size_t i)
+{
+	const struct dep_conf *d = &p->conf->deps[i];
+	const struct dep_state *st = &p->st[i];
+	enum verdict from = p->from[i], to = state_reported(st);
+	long long ms = (long long)p->out[i].elapsed_ms;
+
+	if (to == VERDICT_FAIL)
+		log_info("dependency %s: %s -> fail after %d failures (%s, %lld ms); %zu registries use it",
+		         d->name, verdict_str(from), d->intermittent ? st->fail_count : st->consec_fail,
+		         p->out[i].cause, ms, p->users[i]);
+	else if (from == VERDICT_FAIL)
+		log_info("dependency %s: fail -> %s after %d successes (%s, %lld ms)", d->name,
+		         verdict_str(to), st->consec_ok, p->out[i].cause, ms);
+	else
+		log_info("dependency %s: %s -> %s (%s, %lld ms)", d->name, verdict_str(from),
+		         verdict_str(to), p->out[i].cause, ms);
+	event_log(p, i, from, to);
+}
+
+/* One pass: probe, fold (unless blind), evaluate, publish, save.  Returns an exit code. */
+static int
+run_pass(struct prober *p)
+{
+	const struct conf *c = p->conf;
+	int64_t start = util_now_ms();
+	size_t nwit = 0, witok = 0, nunknown = 0;
+	struct eval_stats stats;
+	struct snap_writer *w;
+	char err[512], why[128] = "";
+	int blind, rc = EX_PASS_OK;
+	time_t now;
+
+	if (check_run(p->specs, c->ndeps, c->parallel, start + (int64_t)c->deadline * 1000,
+	              p->out) != 0)
+		log_warnx("the check engine failed: unfinished checks count as unknown");
+	now = time(NULL);
+	for (size_t i = 0; i < c->ndeps; i++) {
+		enum verdict r = p->out[i].result;
+
+		log_debug("probe %s: %s (%s, %lld ms)", c->deps[i].name, verdict_str(r),
+		          p->out[i].cause, (long long)p->out[i].elapsed_ms);
+		nunknown += r == VERDICT_UNKNOWN;
+		if (c->deps[i].witness) {
+			nwit++;
+			witok += r == VERDICT_PASS || r == VERDICT_WARN;
+		}
+	}
+	if (nwit > 0 && witok == 0)
+		snprintf(why, sizeof(why), "all %zu witness checks failed", nwit);
+	else if (nunknown * 100 > (size_t)c->blind_unknown_pct * c->ndeps)
+		snprintf(why, sizeof(why), "%zu of %zu checks could not be evaluated", nunknown,
+		         c->ndeps);
+	blind = why[0] != '\0';
+
+	if (blind) {
+		log_warnx("pass is blind (%s): dependency states kept, snapshot marked blind so "
+		          "responders fail open", why);
+	} else {
+		for (size_t i = 0; i < c->ndeps; i++) {
+			p->from[i] = state_reported(&p->st[i]);
+			p->moved[i] = state_fold(&p->st[i], &c->deps[i], p->out[i].result,
+			                         p->out[i].cause, now);
+		}
+	}
+	stats.users = p->users;
+	w = eval_build(c, p->map, p->st, p->prev, (int64_t)now, blind ? SNAP_FLAG_BLIND : 0, &stats);
+	/* Transitions are told after the build, which counts the registries each one touches. */
+	for (size_t i = 0; !blind && i < c->ndeps; i++) {
+		if (p->moved[i])
+			log_transition(p, i);
+	}
+	if (snapw_publish(w, c->snapshot_path, err, sizeof(err)) != 0) {
+		log_warnx("snapshot %s NOT published, the previous one stays: %s", c->snapshot_path,
+		          err);
+		rc = EX_PUBLISH;
+	} else {
+		struct snapshot *s = NULL;
+
+		if (stats.changed > 0)
+			log_info("%zu registries changed verdict (now %zu pass, %zu warn, %zu fail, %zu "
+			         "single-region)",
+			         stats.changed, stats.pass, stats.warn, stats.fail, stats.single);
+		log_debug("published %s: %zu registries, %zu dependencies%s in %lld ms",
+		          c->snapshot_path, p->map->n, c->ndeps, blind ? ", BLIND" : "",
+		          (long long)(util_now_ms() - start));
+		/* The next pass compares verdicts with what we just published. */
+		if (snap_load(c->snapshot_path, time(NULL), &s, NULL, 0) == SNAP_OK) {
+			snap_free(p->prev);
+			p->prev = s;
+		}
+	}
+	snapw_free(w);
+	if (!blind && state_save(c->state_path, c, p->st, err, sizeof(err)) != 0) {
+		log_warnx("state %s NOT saved: %s", c->state_path, err);
+		if (rc == EX_PASS_OK)
+			rc = EX_STATE;
+	}
+	return rc;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	        "usage: deephealth-probe [-tvV] [-c config] [-r seconds [-d seconds]]\n"
+	        "  -c config   configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
+	        "  -t          check the configuration and the registry map, then exit\n"
+	        "  -r seconds  repeat a pass every this many seconds ...\n"
+	        "  -d seconds  ... for up to this long in all (default 60: one cron minute)\n"
+	        "  -v          log every probe (debug)\n"
+	        "  -V          print the version and exit\n",
+	        DEFAULT_CONF);
+	exit(EX_USAGE);
+}
+
+static long
+num_arg(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+		usage();
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct prober p;
+	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
+	int ch, test_only = 0, verbose = 0, lockfd, rc = EX_PASS_OK;
+	long every = 0, total = 60;
+	int64_t began;
+	size_t bad = 0;
+	struct sigaction sa;
+
+	while ((ch = getopt(argc, argv, "c:tvr:d:Vh")) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 't': test_only = 1; break;
+		case 'v': verbose = 1; break;
+		case 'r': every = num_arg(optarg, 1, 3600); break;
+		case 'd': total = num_arg(optarg, 1, 86400); break;
+		case 'V': printf("deephealth-probe %s\n", DH_VERSION); return 0;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (conf_path == NULL || conf_path[0] == '\0')
+		conf_path = DEFAULT_CONF;
+	log_init("deephealth-probe", 0, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	memset(&p, 0, sizeof(p));
+	p.events_fd = -1;
+	p.conf = conf_load(conf_path, print_errfn, &test_only);
+	if (p.conf == NULL || conf_check_prober(p.conf, print_errfn, &test_only) != 0) {
+		conf_free(p.conf);
+		return EX_CONFIG;
+	}
+	p.map = regmap_load(p.conf->registries, p.conf, print_errfn, &test_only, &bad);
+	if (test_only) {
+		if (p.map != NULL && bad == 0)
+			printf("%s: configuration OK (%zu dependencies, %zu registries)\n", conf_path,
+			       p.conf->ndeps, p.map->n);
+		rc = p.map == NULL ? EX_REGMAP : bad ? EX_CONFIG : EX_PASS_OK;
+		goto out;
+	}
+	if (p.map == NULL) {
+		rc = EX_REGMAP;
+		goto out;
+	}
+	log_init("deephealth-probe", p.conf->log_syslog,
+	         verbose ? LOG_LVL_DEBUG : p.conf->log_level);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* A file-size limit must fail our write with EFBIG, not kill us mid-publish. */
+	sigaction(SIGXFSZ, &sa, NULL);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	lockfd = take_lock(p.conf->lock_path);
+	if (lockfd < 0) {
+		rc = -lockfd;
+		goto out;
+	}
+	clean_temps(p.conf->snapshot_path, ".%s.tmp.");
+	clean_temps(p.conf->state_path, "%s.tmp.");
+	if (p.conf->event_log[0] != '\0') {
+		p.events_fd = open(p.conf->event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (p.events_fd == -1)
+			log_warn("event log %s: open (transitions are still logged here)",
+			         p.conf->event_log);
+	}
+	p.st = xcalloc(p.conf->ndeps, sizeof(*p.st));
+	p.out = xcalloc(p.conf->ndeps, sizeof(*p.out));
+	p.users = xcalloc(p.conf->ndeps, sizeof(*p.users));
+	p.from = xcalloc(p.conf->ndeps, sizeof(*p.from));
+	p.moved = xcalloc(p.conf->ndeps, sizeof(*p.moved));
+	p.specs = xcalloc(p.conf->ndeps, sizeof(*p.specs));
+	for (size_t i = 0; i < p.conf->ndeps; i++)
+		p.specs[i] = p.conf->deps[i].check;
+	state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), print_errfn, NULL);
+	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
+
+	began = util_now_ms();
+	for (;;) {
+		int64_t pass_start = util_now_ms(), next;
+		int r = run_pass(&p);
+
+		if (r != EX_PASS_OK)
+			rc = r;
+		next = pass_start + every * 1000;
+		if (every == 0 || stopping || next + (int64_t)p.conf->deadline * 1000 >
+		                                  began + total * 1000)
+			break;
+		while (!stopping && util_now_ms() < next) {
+			int64_t left = next - util_now_ms();
+			struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (stopping)
+			break;
+	}
+	close(lockfd);
+out:
+	if (p.events_fd != -1)
+		close(p.events_fd);
+	snap_free(p.prev);
+	free(p.st);
+	free(p.out);
+	free(p.users);
+	free(p.from);
+	free(p.moved);
+	free(p.specs);
+	regmap_free(p.map);
+	conf_free(p.conf);
+	return rc;
+}

@@ -1,0 +1,279 @@
+/* regmap.c: the registry map: which storage accounts, features and regions each registry has. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deephealth.h"
+
+#define MAX_REPORTED 20
+
+/* Dependency name -> index, for the few thousand names a map refers to. */
+struct depidx {
+	const char **names;
+	uint32_t *idx;
+	size_t cap;
+};
+
+static void
+depidx_init(struct depidx *h, const struct conf *c)
+{
+	h->cap = 16;
+	while (h->cap < c->ndeps * 2 + 2)
+		h->cap *= 2;
+	h->names = xcalloc(h->cap, sizeof(*h->names));
+	h->idx = xcalloc(h->cap, sizeof(*h->idx));
+	for (size_t i = 0; i < c->ndeps; i++) {
+		size_t j = util_hash64(c->deps[i].name, strlen(c->deps[i].name)) & (h->cap - 1);
+
+		while (h->names[j] != NULL)
+			j = (j + 1) & (h->cap - 1);
+		h->names[j] = c->deps[i].name;
+		h->idx[j] = (uint32_t)i;
+	}
+}
+
+static int
+depidx_find(const struct depidx *h, const char *name, size_t len)
+{
+	size_t j = util_hash64(name, len) & (h->cap - 1);
+
+	for (; h->names[j] != NULL; j = (j + 1) & (h->cap - 1))
+		if (strncmp(h->names[j], name, len) == 0 && h->names[j][len] == '\0')
+			return (int)h->idx[j];
+	return -1;
+}
+
+struct loadctx {
+	const char *path;
+	errfn_t errfn;
+	void *arg;
+	size_t bad;
+};
+
+static void lbad(struct loadctx *x, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+lbad(struct loadctx *x, unsigned line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (x->bad++ >= MAX_REPORTED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	x->errfn(x->arg, "%s:%u: %s", x->path, line, msg);
+}
+
+static int
+name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > DH_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!util_is_name_byte((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* Split p at runs of blanks into at most max fields; returns the count (max + 1 = too many). */
+static size_t
+split(char *p, char **f, size_t max)
+{
+	size_t n = 0;
+
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if (*p == '\0' || *p == '#')
+			return n;
+		if (n == max)
+			return max + 1;
+		f[n++] = p;
+		p += strcspn(p, " \t\r\n");
+		if (*p == '\0')
+			return n;
+		*p++ = '\0';
+	}
+}
+
+static int
+reg_cmp(const void *a, const void *b)
+{
+	const struct reg_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Growable arrays of the loader; the arenas are rebased once loading is done. */
+struct acc {
+	char *arena;
+	size_t alen, acap;
+	uint32_t *deps;
+	size_t dlen, dcap;
+	struct reg_entry *regs;
+	size_t n, cap;
+};
+
+static void
+acc_reserve(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return;
+	while (*cap < need)
+		*cap = *cap ? *cap * 2 : 1024;
+	*p = realloc(*p, *cap * size);
+	if (*p == NULL)
+		fatal("realloc");
+}
+
+/* Parse one non-comment line into a new entry; 0 on success. */
+static int
+parse_line(struct loadctx *x, const struct conf *c, const struct depidx *h, struct acc *a,
+           char *line, unsigned lineno)
+{
+	char *f[5];
+	size_t nf = split(line, f, 4), nlen = 0;
+	struct reg_entry *e;
+	size_t dstart = a->dlen;
+
+	if (nf == 0)
+		return 0;
+	if (nf != 4) {
+		lbad(x, lineno, "expected \"name regions storage features\" (4 fields, - for none)");
+		return -1;
+	}
+	nlen = strlen(f[0]);
+	if (!name_ok(f[0], nlen)) {
+		lbad(x, lineno, "bad registry name \"%.80s\"", f[0]);
+		return -1;
+	}
+	/* Listed dependencies (storage accounts). */
+	if (strcmp(f[2], "-") != 0) {
+		for (char *p = f[2], *q; *p != '\0'; p = *q ? q + 1 : q) {
+			int di;
+
+			q = p + strcspn(p, ",");
+			di = depidx_find(h, p, (size_t)(q - p));
+			if (di < 0 || c->deps[di].applies != APPLY_LISTED) {
+				lbad(x, lineno, "registry %s: \"%.*s\" is not a configured dependency with "
+				     "applies = listed", f[0], (int)(q - p), p);
+				a->dlen = dstart;
+				return -1;
+			}
+			acc_reserve((void **)&a->deps, &a->dcap, a->dlen + 1, sizeof(*a->deps));
+			a->deps[a->dlen++] = (uint32_t)di;
+		}
+	}
+	/* Features bring in the dependencies configured for them; others are not ours. */
+	if (strcmp(f[3], "-") != 0) {
+		for (char *p = f[3], *q; *p != '\0'; p = *q ? q + 1 : q) {
+			q = p + strcspn(p, ",");
+			for (size_t di = 0; di < c->ndeps; di++) {
+				const char *feat = c->deps[di].feature;
+
+				if (c->deps[di].applies == APPLY_FEATURE &&
+				    strncmp(feat, p, (size_t)(q - p)) == 0 && feat[q - p] == '\0') {
+					acc_reserve((void **)&a->deps, &a->dcap, a->dlen + 1, sizeof(*a->deps));
+					a->deps[a->dlen++] = (uint32_t)di;
+				}
+			}
+		}
+	}
+	acc_reserve((void **)&a->regs, &a->cap, a->n + 1, sizeof(*a->regs));
+	e = &a->regs[a->n++];
+	e->nregions = strcmp(f[1], "-") == 0 ? 0 : 1;
+	for (const char *p = f[1]; *p != '\0'; p++)
+		e->nregions += *p == ',';
+	/* Offsets for now: the arenas may still move. */
+	acc_reserve((void **)&a->arena, &a->acap, a->alen + nlen + 1, 1);
+	memcpy(a->arena + a->alen, f[0], nlen + 1);
+	e->name = (char *)(uintptr_t)a->alen;
+	a->alen += nlen + 1;
+	e->deps = (uint32_t *)(uintptr_t)dstart;
+	e->ndeps = (uint32_t)(a->dlen - dstart);
+	e->line = lineno;
+	return 0;
+}
+
+struct regmap *
+regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, size_t *bad)
+{
+	struct loadctx x = { path, errfn, arg, 0 };
+	struct acc a;
+	struct depidx h;
+	struct regmap *m = NULL;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0, kept = 0;
+	unsigned lineno = 0;
+
+	*bad = 0;
+	memset(&a, 0, sizeof(a));
+	f = fopen(path, "r");
+	if (f == NULL) {
+		errfn(arg, "%s: cannot open registry map: %s", path, strerror(errno));
+		return NULL;
+	}
+	depidx_init(&h, c);
+	while (getline(&line, &cap, f) != -1) {
+		lineno++;
+		parse_line(&x, c, &h, &a, line, lineno);
+	}
+	if (ferror(f)) {
+		errfn(arg, "%s: read error: %s", path, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < a.n; i++) {
+		a.regs[i].name = a.arena + (uintptr_t)a.regs[i].name;
+		a.regs[i].deps = a.deps + (uintptr_t)a.regs[i].deps;
+	}
+	if (a.n > 1)
+		qsort(a.regs, a.n, sizeof(*a.regs), reg_cmp);
+	/* Duplicates: keep the first line, report the others. */
+	for (size_t i = 0; i < a.n; i++) {
+		if (kept > 0 && strcmp(a.regs[kept - 1].name, a.regs[i].name) == 0) {
+			lbad(&x, a.regs[i].line, "duplicate registry \"%s\" (first at line %u)",
+			     a.regs[i].name, a.regs[kept - 1].line);
+			continue;
+		}
+		a.regs[kept++] = a.regs[i];
+	}
+	if (x.bad > MAX_REPORTED)
+		errfn(arg, "%s: %zu more bad lines not shown", path, x.bad - MAX_REPORTED);
+	m = xcalloc(1, sizeof(*m));
+	m->regs = a.regs;
+	m->n = kept;
+	m->arena = a.arena;
+	m->deparena = a.deps;
+	a.regs = NULL;
+	a.arena = NULL;
+	a.deps = NULL;
+	*bad = x.bad;
+out:
+	free(a.regs);
+	free(a.arena);
+	free(a.deps);
+	free(h.names);
+	free(h.idx);
+	free(line);
+	fclose(f);
+	return m;
+}
+
+void
+regmap_free(struct regmap *m)
+{
+	if (m == NULL)
+		return;
+	free(m->regs);
+	free(m->arena);
+	free(m->deparena);
+	free(m);
+}

@@ -1,0 +1,193 @@
+/* state.c: per-dependency stability state machine (fall/rise/ok) and its file between runs. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deephealth.h"
+
+#define STATE_MAGIC "deephealth-probe-state 1"
+
+enum verdict
+state_reported(const struct dep_state *st)
+{
+	if (st->down)
+		return VERDICT_FAIL;
+	return st->last == VERDICT_WARN ? VERDICT_WARN : VERDICT_PASS;
+}
+
+/*
+ * The rules, written out in docs/thresholds.md.  Success is pass or warn;
+ * failure is fail; unknown is neither.  Up -> down after `fall` failures in a
+ * row (consecutive) or `fall` failures not yet cleared by `ok` successes in a
+ * row (intermittent).  Down -> up after `rise` successes in a row.  The
+ * warn/pass distinction of an up dependency follows the latest result at once:
+ * it never moves traffic, so it needs no hysteresis.
+ */
+int
+state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict result, const char *cause,
+           int64_t now)
+{
+	enum verdict before = state_reported(st);
+	int failed = result == VERDICT_FAIL;
+
+	if (result == VERDICT_UNKNOWN)
+		return 0;
+	snprintf(st->cause, sizeof(st->cause), "%s", cause ? cause : "");
+	st->last = result;
+	if (!st->down) {
+		if (failed) {
+			st->consec_fail++;
+			st->fail_count++;
+			st->consec_ok = 0;
+			if ((d->intermittent ? st->fail_count : st->consec_fail) >= d->fall) {
+				st->down = 1;
+				st->consec_ok = 0;
+			}
+		} else {
+			st->consec_fail = 0;
+			st->consec_ok++;
+			if (!d->intermittent || st->consec_ok >= d->ok)
+				st->fail_count = 0;
+		}
+	} else {
+		if (failed) {
+			st->consec_ok = 0;
+			st->consec_fail++;
+		} else if (++st->consec_ok >= d->rise) {
+			st->down = 0;
+			st->consec_fail = 0;
+			st->fail_count = 0;
+		}
+	}
+	if (state_reported(st) == before)
+		return 0;
+	st->since = now;
+	return 1;
+}
+
+static void
+state_reset(struct dep_state *st, int64_t now)
+{
+	memset(st, 0, sizeof(*st));
+	st->last = VERDICT_PASS;
+	st->since = now;
+}
+
+void
+state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
+           errfn_t errfn, void *arg)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+
+	for (size_t i = 0; i < c->ndeps; i++)
+		state_reset(&st[i], now);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		if (errno != ENOENT)
+			errfn(arg, "%s: cannot read state, starting fresh: %s", path, strerror(errno));
+		return;
+	}
+	while (getline(&line, &cap, f) != -1) {
+		char name[DH_NAME_MAX + 1], updown[8], last[8];
+		struct dep_state s;
+		long long since;
+		int di, n;
+
+		lineno++;
+		if (lineno == 1) {
+			if (strncmp(line, STATE_MAGIC, strlen(STATE_MAGIC)) != 0) {
+				errfn(arg, "%s:1: not a deephealth-probe state file, starting fresh", path);
+				break;
+			}
+			continue;
+		}
+		memset(&s, 0, sizeof(s));
+		n = sscanf(line, "%253s %7s %7s %d %d %d %lld", name, updown, last, &s.consec_fail,
+		           &s.consec_ok, &s.fail_count, &since);
+		if (n != 7 || (strcmp(updown, "up") != 0 && strcmp(updown, "down") != 0) ||
+		    s.consec_fail < 0 || s.consec_ok < 0 || s.fail_count < 0) {
+			errfn(arg, "%s:%u: damaged line, that dependency starts fresh", path, lineno);
+			continue;
+		}
+		di = conf_dep_index(c, name);
+		if (di < 0)
+			continue; /* no longer configured */
+		s.down = strcmp(updown, "down") == 0;
+		s.last = strcmp(last, "warn") == 0 ? VERDICT_WARN
+		         : strcmp(last, "fail") == 0 ? VERDICT_FAIL : VERDICT_PASS;
+		s.since = since;
+		st[di] = s;
+	}
+	free(line);
+	fclose(f);
+}
+
+int
+state_save(const char *path, const struct conf *c, const struct dep_state *st, char *err,
+           size_t errlen)
+{
+	char *tmp, *dcopy = xstrdup(path);
+	const char *dir = dirname(dcopy);
+	size_t tlen = strlen(path) + 16;
+	FILE *f = NULL;
+	int fd, dfd, rc = -1;
+
+	tmp = xmalloc(tlen);
+	snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: mkstemp: %s", tmp, strerror(errno));
+		goto out;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		snprintf(err, errlen, "%s: fdopen: %s", tmp, strerror(errno));
+		goto out_unlink;
+	}
+	fprintf(f, "%s\n", STATE_MAGIC);
+	for (size_t i = 0; i < c->ndeps; i++)
+		fprintf(f, "%s %s %s %d %d %d %" PRId64 "\n", c->deps[i].name,
+		        st[i].down ? "down" : "up", verdict_str(st[i].last), st[i].consec_fail,
+		        st[i].consec_ok, st[i].fail_count, st[i].since);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
+		goto out_unlink;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
+		goto out_unlink;
+	}
+	f = NULL;
+	if (rename(tmp, path) == -1) {
+		snprintf(err, errlen, "rename %s -> %s: %s", tmp, path, strerror(errno));
+		goto out_unlink;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+	goto out;
+out_unlink:
+	if (f != NULL)
+		fclose(f);
+	unlink(tmp);
+out:
+	free(tmp);
+	free(dcopy);
+	return rc;
+}
