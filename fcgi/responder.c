@@ -46,22 +46,6 @@ struct responder {
 	unsigned long long requests;
 };
 
-/* Config errors: plain "file:line: message" lines under -t, log lines otherwise. */
-static void
-conf_errfn(void *arg, const char *fmt, ...)
-{
-	va_list ap;
-	char msg[1024];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (arg != NULL)
-		fprintf(stderr, "%s\n", msg);
-	else
-		log_warnx("config: %s", msg);
-}
-
 static void
 file_id_of(const struct stat *st, struct file_id *id)
 {
@@ -308,7 +292,7 @@ main(int argc, char **argv)
 	r.invalid.what = "invalid Host header";
 	r.error.what = "Host undecided (resolver error)";
 	r.snap_err = SNAP_MISSING;
-	r.conf = conf_load(conf_path, conf_errfn, test_only ? &test_only : NULL);
+	r.conf = conf_load(conf_path, log_errfn, test_only ? &test_only : NULL);
 	if (test_only) {
 		if (r.conf == NULL)
 			return 1;

@@ -123,3 +123,18 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+void
+log_errfn(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (arg != NULL)
+		fprintf(stderr, "%s\n", msg);
+	else
+		log_warnx("%s", msg);
+}

@@ -52,21 +52,6 @@ on_term(int sig)
 }
 
 static void
-print_errfn(void *arg, const char *fmt, ...)
-{
-	va_list ap;
-	char msg[1024];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (arg != NULL)
-		fprintf(stderr, "%s\n", msg);
-	else
-		log_warnx("%s", msg);
-}
-
-static void
 iso_now(char *out, size_t len)
 {
 	time_t t = time(NULL);
@@ -341,12 +326,12 @@ main(int argc, char **argv)
 	log_init("deephealth-probe", 0, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
-	p.conf = conf_load(conf_path, print_errfn, &test_only);
-	if (p.conf == NULL || conf_check_prober(p.conf, print_errfn, &test_only) != 0) {
+	p.conf = conf_load(conf_path, log_errfn, &test_only);
+	if (p.conf == NULL || conf_check_prober(p.conf, log_errfn, &test_only) != 0) {
 		conf_free(p.conf);
 		return EX_CONFIG;
 	}
-	p.map = regmap_load(p.conf->registries, p.conf, print_errfn, &test_only, &bad);
+	p.map = regmap_load(p.conf->registries, p.conf, log_errfn, &test_only, &bad);
 	if (test_only) {
 		if (p.map != NULL && bad == 0)
 			printf("%s: configuration OK (%zu dependencies, %zu registries)\n", conf_path,
@@ -391,7 +376,7 @@ main(int argc, char **argv)
 	p.specs = xcalloc(p.conf->ndeps, sizeof(*p.specs));
 	for (size_t i = 0; i < p.conf->ndeps; i++)
 		p.specs[i] = p.conf->deps[i].check;
-	state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), print_errfn, NULL);
+	state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), log_errfn, NULL);
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
 
 	began = util_now_ms();

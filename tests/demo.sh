@@ -7,12 +7,11 @@ set -eu
 ROOT=$(pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-. tests/localize.sh
+. tests/common.sh
 PORT=${DEMO_PORT:-8080}
 D=$(mktemp -d /tmp/deephealth-demo.XXXXXX)
 chmod 755 "$D"
-mkdir -p "$D/run" "$D/www"
-chown www-data:www-data "$D/run"; chmod 700 "$D/run"
+mkdir -p "$D/www"
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -26,14 +25,8 @@ fi
 
 # Stand-in dependencies: each HTTP one answers as its mode file says (200, 500, hang...).
 declare -A FIX
-fixture() {
-	echo 200 >"$D/$1.mode"
-	"$BUILD/httpfix" -p 0 -f "$D/$1.mode" -P "$D/$1.pid" -l "$D/$1.log" 2>>"$D/$1.log" &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$D/$1.pid.port" ] && break; sleep 0.05; done
-	FIX[$1]=$(cat "$D/$1.pid.port")
-}
-mode() { echo "$2" >"$D/$1.mode.new"; mv "$D/$1.mode.new" "$D/$1.mode"; sleep 0.06; }
+fixture() { httpfix_start "$BUILD/httpfix" "$D" "$1"; FIX[$1]=$HTTPFIX_PORT; }
+mode() { httpfix_mode "$D" "$1" "$2"; }
 for f in storage-sa001 storage-sa002 auth containers metadata; do fixture $f; done
 REDIS_PORT=$((PORT + 1000))
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$D/redis.log" 2>&1 &
@@ -73,20 +66,8 @@ chmod -R a+rX "$D"
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 "$BUILD/deephealth-probe" -t -c "$D/deephealth.conf"
 
-cat >"$D/lighttpd.conf" <<CONF
-server.document-root = "$D/www"
-server.bind = "127.0.0.1"
-server.port = $PORT
-server.username = "www-data"
-server.groupname = "www-data"
-server.errorlog = "$D/error.log"
-server.breakagelog = "$D/responder.log"
-server.pid-file = "$D/lighttpd.pid"
-index-file.names = ( "index.html" )
-mimetype.assign = ( ".html" => "text/html" )
-CONF
+lighttpd_base "$D" "$PORT" "$D/www"
 localize_conf conf/lighttpd.conf "$BUILD/deephealth.fcgi" "$D/deephealth.conf" "$D/run/deephealth.sock" >>"$D/lighttpd.conf"
-touch "$D/error.log" "$D/responder.log"; chown www-data "$D/error.log" "$D/responder.log"
 lighttpd -D -f "$D/lighttpd.conf" &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done

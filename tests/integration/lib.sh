@@ -3,6 +3,7 @@
 
 set -u
 ROOT=$(pwd)
+. tests/common.sh
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 FCGI=$BUILD/deephealth.fcgi

@@ -36,28 +36,13 @@ stop_server() {
 
 start_lighttpd_routes() {
 	local port=$1 dir=$WORK/lighttpd routes="" sock; shift
-	mkdir -p "$dir/run"
-	chown www-data:www-data "$dir/run"
-	chmod 700 "$dir/run"
+	lighttpd_base "$dir" "$port" "$dir"
 	while [ $# -ge 2 ]; do
 		sock=$dir/run/${1//\//_}.sock
 		routes+="\"$1\" => (( \"bin-path\" => \"$(fcgi_cmd "$S/$2.conf")\", \"socket\" => \"$sock\", \"max-procs\" => 1, \"check-local\" => \"disable\" )),"$'\n'
 		shift 2
 	done
-	cat >"$dir/lighttpd.conf" <<EOF
-server.document-root = "$dir"
-server.bind = "127.0.0.1"
-server.port = $port
-server.username = "www-data"
-server.groupname = "www-data"
-server.errorlog = "$dir/error.log"
-server.breakagelog = "$dir/responder.log"
-server.pid-file = "$dir/lighttpd.pid"
-server.modules += ( "mod_fastcgi" )
-fastcgi.server = ( $routes )
-EOF
-	: >"$dir/error.log"; : >"$dir/responder.log"
-	chown www-data "$dir/error.log" "$dir/responder.log"
+	printf 'server.modules += ( "mod_fastcgi" )\nfastcgi.server = ( %s )\n' "$routes" >>"$dir/lighttpd.conf"
 	lighttpd -D -f "$dir/lighttpd.conf" >>"$dir/stdout.log" 2>&1 &
 	PIDS+=($!)
 	wait_http "http://127.0.0.1:$port/"

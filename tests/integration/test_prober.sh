@@ -14,15 +14,8 @@ chmod 755 "$P"
 
 # start_fix NAME: an HTTP fixture server; sets FIXPORT[NAME].
 declare -A FIXPORT
-start_fix() {
-	echo 200 >"$P/$1.mode"
-	"$HTTPFIX" -p 0 -f "$P/$1.mode" -P "$P/$1.pid" -l "$P/$1.log" 2>>"$P/$1.log" &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$P/$1.pid.port" ] && break; sleep 0.05; done
-	FIXPORT[$1]=$(cat "$P/$1.pid.port")
-}
-# The fixture notices a new mode within 20 ms (a switch to or from refuse at its next check).
-mode() { echo "$2" >"$P/$1.mode.new" && mv "$P/$1.mode.new" "$P/$1.mode"; sleep 0.06; }
+start_fix() { httpfix_start "$HTTPFIX" "$P" "$1"; FIXPORT[$1]=$HTTPFIX_PORT; }
+mode() { httpfix_mode "$P" "$1" "$2"; }
 
 start_fix sa1
 start_fix sa2

@@ -2,7 +2,6 @@
 # test_shipped_conf.sh: the web-server snippets we ship (conf/lighttpd.conf,
 # conf/apache-deephealth.conf) work as written, with only install paths localized.
 . tests/integration/lib.sh
-. tests/localize.sh
 
 S=$WORK/state
 mkdir -p "$S"
@@ -15,20 +14,9 @@ check "shipped deephealth.conf passes -t" "conf/deephealth.conf: configuration O
 
 # lighttpd: our snippet appended to a minimal server config.
 L=$WORK/lighttpd
-mkdir -p "$L/run"; chown www-data:www-data "$L/run"; chmod 700 "$L/run"
 PORT=$(free_port)
-cat >"$L/lighttpd.conf" <<EOF2
-server.document-root = "$L"
-server.bind = "127.0.0.1"
-server.port = $PORT
-server.username = "www-data"
-server.groupname = "www-data"
-server.errorlog = "$L/error.log"
-server.breakagelog = "$L/responder.log"
-server.pid-file = "$L/lighttpd.pid"
-EOF2
+lighttpd_base "$L" "$PORT" "$L"
 localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$L/run/deephealth.sock" >>"$L/lighttpd.conf"
-: >"$L/error.log"; : >"$L/responder.log"; chown www-data "$L/error.log" "$L/responder.log"
 out=$(lighttpd -tt -f "$L/lighttpd.conf" 2>&1)
 check "lighttpd -tt accepts the snippet" "" "$out"
 lighttpd -D -f "$L/lighttpd.conf" >"$L/stdout.log" 2>&1 &

@@ -1,0 +1,50 @@
+# common.sh: shell helpers shared by the demo and the integration tests.
+# Callers keep a PIDS array of background processes to stop.
+
+# localize_conf FILE FCGI_CMD CONF SOCKET: print a shipped web-server snippet with
+# the install paths replaced.
+localize_conf() {
+	sed -e "s#/usr/local/lib/deephealth/deephealth.fcgi -c /etc/deephealth/deephealth.conf#$2 -c $3#" \
+	    -e "s#/run/lighttpd/deephealth.sock#$4#" "$1"
+}
+
+# lighttpd_base DIR PORT DOCROOT: write DIR/lighttpd.conf, a loopback server running
+# as www-data with its logs in DIR (responders' stderr in DIR/responder.log) and a
+# www-data-only DIR/run for sockets.  Callers append their fastcgi.server.
+lighttpd_base() {
+	mkdir -p "$1/run"
+	chown www-data:www-data "$1/run"
+	chmod 700 "$1/run"
+	cat >"$1/lighttpd.conf" <<LIGHTTPD_CONF
+server.document-root = "$3"
+server.bind = "127.0.0.1"
+server.port = $2
+server.username = "www-data"
+server.groupname = "www-data"
+server.errorlog = "$1/error.log"
+server.breakagelog = "$1/responder.log"
+server.pid-file = "$1/lighttpd.pid"
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html" )
+LIGHTTPD_CONF
+	: >"$1/error.log"
+	: >"$1/responder.log"
+	chown www-data "$1/error.log" "$1/responder.log"
+}
+
+# httpfix_start HTTPFIX DIR NAME: an HTTP fixture server whose behaviour DIR/NAME.mode
+# sets; its port in HTTPFIX_PORT.  (Not for $(...): the server would hold the pipe.)
+httpfix_start() {
+	echo 200 >"$2/$3.mode"
+	"$1" -p 0 -f "$2/$3.mode" -P "$2/$3.pid" -l "$2/$3.log" >/dev/null 2>>"$2/$3.log" &
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$2/$3.pid.port" ] && break; sleep 0.05; done
+	HTTPFIX_PORT=$(cat "$2/$3.pid.port")
+}
+
+# httpfix_mode DIR NAME MODE: switch a fixture server; it notices within 20 ms (a switch
+# to or from refuse at its next check, hence the pause).
+httpfix_mode() {
+	echo "$3" >"$1/$2.mode.new" && mv "$1/$2.mode.new" "$1/$2.mode"
+	sleep 0.06
+}
