@@ -23,7 +23,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe
 
-.PHONY: all check _check unit demo asan valgrind install clean deps
+.PHONY: all check _check unit demo bench asan valgrind install clean deps
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: src/%.c src/deephealth.h | $(BUILD)/obj
@@ -44,6 +44,13 @@ $(BUILD)/deephealth-probe: $(BUILD)/obj/probe.o $(LIB_OBJ)
 # The HTTP fixture server integration tests use as a dependency stand-in.
 $(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# Benchmark programs: the bare libfcgi baseline and the in-process figures.
+$(BUILD)/bench-bare: bench/bare.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/bench-micro: bench/micro.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/obj/t.o: tests/unit/t.c tests/unit/t.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
@@ -73,6 +80,11 @@ unit: all $(BUILD)/httpfix $(UNIT)
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bash tests/demo.sh
+
+# Figures against same-run baselines (never a pass/fail test): see bench/run.sh.
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/bench-bare $(BUILD)/bench-micro
+	@BUILD=$(BUILD) bash bench/run.sh
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
 ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -1,5 +1,4 @@
 /* check.c: run http, tcp and exec dependency checks concurrently under one pass deadline. */
-#define _GNU_SOURCE /* pipe2, waitid, NSIG, strerrordesc_np */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <curl/curl.h>
@@ -8,7 +7,6 @@
 #include <limits.h>
 #include <pcre2.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +14,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "deephealth.h"
@@ -27,7 +23,8 @@
  * curl multi handle, and curl_multi_poll() also waits on our own descriptors
  * (plugin output pipes, connected tcp sockets) through extra_fds.  Plugins
  * exit without telling us (a SIGCHLD handler would be the caller's business),
- * so while one runs the wait is cut to EXEC_TICK_MS and waitid() asks again.
+ * so while one runs the wait is cut to EXEC_TICK_MS and exec_exited() asks
+ * again.  Starting, reading and reaping plugins is exec.c's.
  *
  * tcp checks connect through curl with CURLOPT_CONNECT_ONLY, so resolution is
  * asynchronous and the connect timeout is curl's.  Measured on curl 7.88.1:
@@ -43,7 +40,6 @@
 
 #define MATCH_LIMIT   100000 /* PCRE2 match limit for body and reply patterns */
 #define TCP_REPLY_MAX 4096   /* a tcp reply that has not matched by then is a mismatch */
-#define EXEC_LINE_MAX 200    /* first plugin output line kept for the cause */
 #define EXEC_TICK_MS  20     /* how often a running plugin is asked whether it exited */
 #define EOF_TICK_MS   5      /* the same once it closed its output: it is likely exiting */
 #define CURL_GRACE_MS 500    /* curl ends its transfers at timeout_ms; past this we do */
@@ -71,11 +67,7 @@ struct job {
 	curl_socket_t sock;
 	size_t sent;
 	/* exec */
-	pid_t pid;                   /* > 0 until reaped, which may be after the outcome */
-	int fd;                      /* read end of the output pipe, -1 once closed */
-	char line[EXEC_LINE_MAX + 1];
-	size_t line_len;
-	int line_done;
+	struct exec_proc proc;       /* proc.pid > 0 until reaped, which may be after the outcome */
 };
 
 struct run {
@@ -150,34 +142,6 @@ xclose(int *fd, const char *what)
 	*fd = -1;
 }
 
-/* Reap j's plugin if it is gone; *status gets its wait status (-1 if lost). */
-static void
-exec_reap(struct job *j, int *status)
-{
-	int st = -1;
-	pid_t p = waitpid(j->pid, &st, WNOHANG);
-
-	if (p == 0 || (p == -1 && errno == EINTR))
-		return;
-	if (p == -1) /* ECHILD: reaped behind our back, e.g. SIGCHLD set to SIG_IGN */
-		log_warn("exec check: waitpid %ld", (long)j->pid);
-	j->pid = -1;
-	if (status != NULL)
-		*status = p == -1 ? -1 : st;
-}
-
-/*
- * SIGKILL the plugin's process group: the plugin leads it, and whatever it
- * started is in it.  Call while the plugin is unreaped (running or zombie),
- * so its pid, and so the group id, cannot have been reused.
- */
-static void
-exec_kill_group(struct job *j)
-{
-	if (kill(-j->pid, SIGKILL) == -1 && errno != ESRCH)
-		log_warn("exec check: kill process group %ld", (long)j->pid);
-}
-
 static void
 slist_wipe_free(struct curl_slist *l)
 {
@@ -200,11 +164,7 @@ job_release(struct run *r, struct job *j)
 	j->hdrs = NULL;
 	free(j->buf);
 	j->buf = NULL;
-	xclose(&j->fd, "plugin pipe");
-	if (j->pid > 0) {
-		exec_kill_group(j);
-		exec_reap(j, NULL); /* if not yet, run_sweep and run_reap_all try again */
-	}
+	exec_stop(&j->proc); /* if not reaped yet, run_sweep and run_reap_all try again */
 }
 
 static void job_finish(struct run *, struct job *, enum verdict, const char *, ...)
@@ -613,179 +573,13 @@ tcp_connected(struct run *r, struct job *j)
 	tcp_io(r, j);
 }
 
-/* ---------------------------------------------------------------- exec */
-
-/*
- * The forked child: own process group, stdin /dev/null, stdout and stderr
- * the pipe, every other descriptor closed, default signal dispositions, then
- * exec.  Async-signal-safe calls only: curl's resolver threads may have been
- * running in the parent.  Exits 127 when exec fails.
- */
-static void __attribute__((noreturn))
-exec_child(char *const argv[], int nullfd, int wfd, int maxfd)
-{
-	const char *parts[] = { "cannot execute ", argv[0], ": ", "exec failed", "\n" }, *why;
-	struct sigaction dfl, old;
-	char msg[512];
-	size_t n = 0;
-	sigset_t none;
-	int out, in;
-
-	/* The parent does this too; whichever comes first wins, so failure here is harmless. */
-	(void)setpgid(0, 0);
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	/* Ignored signals stay ignored across exec (SIGPIPE above all); handled ones reset. */
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-			(void)sigaction(sig, &dfl, NULL);
-	if (sigemptyset(&none) == -1 || sigprocmask(SIG_SETMASK, &none, NULL) == -1)
-		_exit(127);
-	/* Copies above 2 first, so dup2 never meets its own descriptor when stdio was closed. */
-	if ((out = fcntl(wfd, F_DUPFD, 3)) == -1 || (in = fcntl(nullfd, F_DUPFD, 3)) == -1 ||
-	    dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(out, 2) == -1)
-		_exit(127);
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
-#endif
-		for (int fd = 3; fd < maxfd; fd++)
-			(void)close(fd);
-	execv(argv[0], argv);
-	/* strerrordesc_np is a table lookup; strerror may translate, which is not signal-safe. */
-	if ((why = strerrordesc_np(errno)) != NULL)
-		parts[3] = why;
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		for (const char *c = parts[i]; *c != '\0' && n < sizeof(msg); c++)
-			msg[n++] = *c;
-	if (write(2, msg, n) == -1)
-		_exit(127);
-	_exit(127);
-}
-
-static void
-exec_start(struct run *r, struct job *j)
-{
-	const struct check_spec *s = j->spec;
-	int p[2] = { -1, -1 }, nullfd = -1, fl, e;
-	pid_t pid;
-
-	if (s->argv == NULL || s->argv[0] == NULL || s->argv[0][0] != '/') {
-		job_finish(r, j, VERDICT_UNKNOWN, "bad check: command is not an absolute path");
-		return;
-	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		e = errno;
-		p[0] = p[1] = -1; /* not touched on failure, except under valgrind */
-	} else if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	           (fl = fcntl(p[0], F_GETFL)) == -1 || fcntl(p[0], F_SETFL, fl | O_NONBLOCK) == -1 ||
-	           (pid = fork()) == -1) {
-		e = errno;
-	} else {
-		if (pid == 0)
-			exec_child(s->argv, nullfd, p[1], r->maxfd);
-		/* Here too, so the group exists before we may signal it.  EACCES: it exec'd. */
-		if (setpgid(pid, pid) == -1 && errno != EACCES && errno != ESRCH)
-			log_warn("exec check: setpgid %ld", (long)pid);
-		j->pid = pid;
-		j->fd = p[0];
-		xclose(&p[1], "plugin pipe");
-		xclose(&nullfd, "/dev/null");
-		return;
-	}
-	xclose(&p[0], "plugin pipe");
-	xclose(&p[1], "plugin pipe");
-	xclose(&nullfd, "/dev/null");
-	if (e == EMFILE || e == ENFILE)
-		job_finish(r, j, VERDICT_UNKNOWN, "out of file descriptors");
-	else
-		job_finish(r, j, VERDICT_UNKNOWN, "cannot start: %s", strerror(e));
-}
-
-/* Read what the plugin wrote, keeping its first line.  Closes the pipe at EOF. */
-static void
-exec_read(struct job *j)
-{
-	char buf[4096];
-	ssize_t n;
-
-	/* Bounded, so a plugin that never stops writing cannot starve the others. */
-	for (int round = 0; round < 16 && j->fd != -1; round++) {
-		n = read(j->fd, buf, sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n == -1)
-			log_warn("exec check: read from plugin");
-		if (n <= 0)
-			xclose(&j->fd, "plugin pipe");
-		for (ssize_t i = 0; i < n && !j->line_done; i++) {
-			if (buf[i] == '\n' || j->line_len == EXEC_LINE_MAX)
-				j->line_done = 1;
-			else
-				j->line[j->line_len++] = buf[i];
-		}
-	}
-}
-
-/* The plugin exited with wait status st (-1: lost): its outcome, and "exit N: FIRST LINE". */
-static void
-exec_finish(struct run *r, struct job *j, int st)
-{
-	static const enum verdict by_code[] = { VERDICT_PASS, VERDICT_WARN, VERDICT_FAIL };
-	char *line = j->line;
-	size_t len;
-	int code;
-
-	exec_read(j); /* what it wrote just before exiting */
-	line[j->line_len] = '\0';
-	/* Nagios plugins put performance data after '|'; operators want the text. */
-	len = strcspn(line, "|");
-	while (len > 0 && strchr(" \t\r", line[len - 1]) != NULL)
-		len--;
-	line[len] = '\0';
-	code = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	if (st == -1)
-		job_finish(r, j, VERDICT_UNKNOWN, "exit status lost (SIGCHLD ignored?)");
-	else if (WIFSIGNALED(st))
-		job_finish(r, j, VERDICT_UNKNOWN, "killed by signal %d", WTERMSIG(st));
-	else
-		job_finish(r, j, code >= 0 && code < 3 ? by_code[code] : VERDICT_UNKNOWN,
-		           len > 0 ? "exit %d: %s" : "exit %d%s", code, line);
-}
-
-/*
- * Has j's plugin exited?  waitid(WNOWAIT) sees it without reaping: the zombie
- * keeps its pid, so what it left running in its group (holding our pipe open)
- * can be killed safely before it is reaped and its outcome set.
- */
-static void
-exec_check_exit(struct run *r, struct job *j)
-{
-	siginfo_t si;
-	int st = -1;
-
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)j->pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1) {
-		if (errno == EINTR)
-			return;
-		log_warn("exec check: waitid %ld", (long)j->pid);
-		j->pid = -1;
-	} else if (si.si_pid == 0) {
-		return;
-	} else {
-		exec_kill_group(j);
-		exec_reap(j, &st);
-	}
-	exec_finish(r, j, st);
-}
-
 /* ---------------------------------------------------------------- the pass */
 
 static void
 job_start(struct run *r, struct job *j)
 {
 	const struct check_spec *s = j->spec;
+	char cause[sizeof(j->out->cause)];
 
 	j->state = JOB_RUNNING;
 	r->running++;
@@ -799,10 +593,10 @@ job_start(struct run *r, struct job *j)
 		http_start(r, j);
 	else if (s->type == CHECK_TCP)
 		tcp_start(r, j);
-	else if (s->type == CHECK_EXEC)
-		exec_start(r, j);
-	else
+	else if (s->type != CHECK_EXEC)
 		job_finish(r, j, VERDICT_UNKNOWN, "bad check: type %d", (int)s->type);
+	else if (exec_start(&j->proc, s->argv, r->maxfd, cause, sizeof(cause)) == -1)
+		job_finish(r, j, VERDICT_UNKNOWN, "%s", cause);
 }
 
 /* Start waiting checks while there is room; a check may end as it starts. */
@@ -844,12 +638,15 @@ run_sweep(struct run *r, int64_t now)
 {
 	for (size_t i = 0; i < r->next; i++) {
 		struct job *j = &r->jobs[i];
+		char cause[sizeof(j->out->cause)];
+		enum verdict v;
 		int own; /* timeouts that are ours to enforce, not curl's */
 
-		if (j->state == JOB_DONE && j->pid > 0)
-			exec_reap(j, NULL);
-		if (j->state == JOB_RUNNING && j->spec->type == CHECK_EXEC)
-			exec_check_exit(r, j);
+		if (j->state == JOB_DONE && j->proc.pid > 0)
+			exec_reap(&j->proc);
+		if (j->state == JOB_RUNNING && j->spec->type == CHECK_EXEC &&
+		    exec_exited(&j->proc, &v, cause, sizeof(cause)))
+			job_finish(r, j, v, "%s", cause);
 		if (j->state != JOB_RUNNING)
 			continue;
 		own = j->spec->type == CHECK_EXEC ||
@@ -871,12 +668,12 @@ run_wait(struct run *r, int64_t now, int64_t deadline)
 		struct job *j = &r->jobs[i];
 		int64_t due = j->due;
 
-		if (j->pid > 0 && until > now + (j->fd == -1 ? EOF_TICK_MS : EXEC_TICK_MS))
-			until = now + (j->fd == -1 ? EOF_TICK_MS : EXEC_TICK_MS);
+		if (j->proc.pid > 0 && until > now + (j->proc.fd == -1 ? EOF_TICK_MS : EXEC_TICK_MS))
+			until = now + (j->proc.fd == -1 ? EOF_TICK_MS : EXEC_TICK_MS);
 		if (j->state != JOB_RUNNING)
 			continue;
-		if (j->fd != -1) {
-			r->wfd[nw] = (struct curl_waitfd){ j->fd, CURL_WAIT_POLLIN, 0 };
+		if (j->proc.fd != -1) {
+			r->wfd[nw] = (struct curl_waitfd){ j->proc.fd, CURL_WAIT_POLLIN, 0 };
 			r->wjob[nw++] = j;
 		} else if (j->spec->type == CHECK_TCP && j->phase != TCP_CONNECTING) {
 			r->wfd[nw] = (struct curl_waitfd){
@@ -896,7 +693,7 @@ run_wait(struct run *r, int64_t now, int64_t deadline)
 	}
 	for (unsigned k = 0; k < nw; k++) {
 		if (r->wfd[k].revents != 0 && r->wjob[k]->spec->type == CHECK_EXEC)
-			exec_read(r->wjob[k]);
+			exec_read(&r->wjob[k]->proc);
 		else if (r->wfd[k].revents != 0)
 			tcp_io(r, r->wjob[k]);
 	}
@@ -960,15 +757,14 @@ run_reap_all(struct run *r)
 	do {
 		left = 0;
 		for (size_t i = 0; i < r->next; i++) {
-			if (r->jobs[i].pid > 0)
-				exec_reap(&r->jobs[i], NULL);
-			left += r->jobs[i].pid > 0;
+			exec_reap(&r->jobs[i].proc);
+			left += r->jobs[i].proc.pid > 0;
 		}
 	} while (left > 0 && util_now_ms() < until && (poll(NULL, 0, 1) != -1 || errno == EINTR));
 	for (size_t i = 0; i < r->next; i++)
-		if (r->jobs[i].pid > 0)
+		if (r->jobs[i].proc.pid > 0)
 			log_warnx("exec check: process %ld still there after SIGKILL; left unreaped",
-			          (long)r->jobs[i].pid);
+			          (long)r->jobs[i].proc.pid);
 }
 
 int
@@ -1004,8 +800,7 @@ check_run(struct check_spec *const *specs, size_t n, int parallel, int64_t deadl
 	for (size_t i = 0; i < n; i++) {
 		r.jobs[i].spec = specs[i];
 		r.jobs[i].out = &out[i];
-		r.jobs[i].fd = -1;
-		r.jobs[i].pid = -1;
+		exec_init(&r.jobs[i].proc);
 		r.jobs[i].sock = CURL_SOCKET_BAD;
 	}
 	rc = run_loop(&r, deadline_ms);

@@ -460,6 +460,8 @@ name_ok(const char *s)
 	return 1;
 }
 
+static void dep_index_add(struct conf *c, size_t i);
+
 /* dep_raw -> dep_conf + check_spec, checking what depends on the check type. */
 static void
 dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t,
@@ -480,13 +482,17 @@ dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t
 			     type_names[cs->type]);
 	}
 	if (r->name != NULL) {
+		int dup = conf_dep_index(c, r->name) >= 0;
+
 		if (!name_ok(r->name))
 			lerr(l, g->found[oi(t, "name")], "%s.name: \"%s\" is not 1-253 of A-Z a-z 0-9 . _ -",
 			     g->label, r->name);
-		else if (conf_dep_index(c, r->name) >= 0)
+		else if (dup)
 			lerr(l, g->found[oi(t, "name")], "%s.name: duplicate dependency \"%s\"", g->label, r->name);
 		d->name = r->name;
 		r->name = NULL;
+		if (!dup)
+			dep_index_add(c, (size_t)(d - c->deps));
 	}
 	d->kind = (enum dep_kind)r->kind;
 	/* A cache failure slows things down but rarely stops them: degraded unless told. */
@@ -755,12 +761,57 @@ out:
 }
 
 int
+conf_dep_find(const struct conf *c, const char *name, size_t len)
+{
+	size_t mask = c->dep_slot_cap - 1;
+
+	if (c->dep_slot_cap == 0) {
+		/* A configuration built by hand (tests) has no index: scan. */
+		for (size_t i = 0; i < c->ndeps; i++)
+			if (c->deps[i].name != NULL && strncmp(c->deps[i].name, name, len) == 0 &&
+			    c->deps[i].name[len] == '\0')
+				return (int)i;
+		return -1;
+	}
+	for (size_t j = util_hash64(name, len) & mask; c->dep_slots[j] != 0; j = (j + 1) & mask) {
+		const char *n = c->deps[c->dep_slots[j] - 1].name;
+
+		if (strncmp(n, name, len) == 0 && n[len] == '\0')
+			return (int)(c->dep_slots[j] - 1);
+	}
+	return -1;
+}
+
+int
 conf_dep_index(const struct conf *c, const char *name)
 {
-	for (size_t i = 0; i < c->ndeps; i++)
-		if (c->deps[i].name != NULL && strcmp(c->deps[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	return conf_dep_find(c, name, strlen(name));
+}
+
+/* Index c->deps[i] by name; the table stays at most half full. */
+static void
+dep_index_add(struct conf *c, size_t i)
+{
+	if ((i + 1) * 2 > c->dep_slot_cap) {
+		uint32_t *old = c->dep_slots;
+		size_t oldcap = c->dep_slot_cap;
+
+		c->dep_slot_cap = oldcap ? oldcap * 2 : 64;
+		c->dep_slots = xcalloc(c->dep_slot_cap, sizeof(*c->dep_slots));
+		for (size_t k = 0; k < oldcap; k++) {
+			if (old[k] != 0)
+				dep_index_add(c, old[k] - 1);
+		}
+		free(old);
+	}
+	for (size_t j = util_hash64(c->deps[i].name, strlen(c->deps[i].name)) &
+	                (c->dep_slot_cap - 1);
+	     ; j = (j + 1) & (c->dep_slot_cap - 1)) {
+		if (c->dep_slots[j] == 0) {
+			c->dep_slots[j] = (uint32_t)i + 1;
+			return;
+		}
+	}
 }
 
 int
@@ -820,5 +871,6 @@ conf_free(struct conf *c)
 		check_spec_free(c->deps[i].check);
 	}
 	free(c->deps);
+	free(c->dep_slots);
 	free(c);
 }

@@ -233,6 +233,67 @@ int snapw_build(struct snap_writer *w, void **buf, size_t *len, char *err, size_
  */
 int snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen);
 
+/* ---------------------------------------------------------------- exec.c */
+
+/* How much of a plugin's first output line is kept for the cause. */
+#define EXEC_LINE_MAX 200
+
+/*
+ * One exec check's plugin: a child leading its own process group, its stdout
+ * and stderr in a pipe.  The caller embeds it (no allocation) and reads only
+ * pid and fd; the rest is exec.c's.  (pid_t: <time.h> defines it, per POSIX.)
+ */
+struct exec_proc {
+	pid_t pid;                    /* > 0 until reaped, which may be after the outcome */
+	int fd;                       /* read end of the output pipe, -1 once closed */
+	char line[EXEC_LINE_MAX + 1]; /* first output line, as far as read */
+	size_t line_len;
+	int line_done;
+};
+
+/* Set p to nothing started (pid and fd -1).  Call before any other exec_ function on p. */
+void exec_init(struct exec_proc *p);
+
+/*
+ * Start argv[0], which must be an absolute path, with argv: stdin /dev/null,
+ * stdout and stderr into a non-blocking pipe, its own process group, every
+ * descriptor above 2 closed (3..maxfd-1 where close_range(2) is missing),
+ * default signal dispositions.  argv stays the caller's.  Returns 0 with
+ * p->pid and p->fd set; end with exec_stop.  On failure returns -1 with
+ * nothing left open or running and a reason in cause ("bad check: ...",
+ * "out of file descriptors", "cannot start: ..."): the check is unknown.  A
+ * plugin that cannot be exec'd exits 127 and says why on its output.
+ */
+int exec_start(struct exec_proc *p, char *const argv[], int maxfd, char *cause, size_t causelen);
+
+/*
+ * Read what the plugin wrote so far (bounded, never blocks), keeping its
+ * first line.  Call when p->fd is readable.  At EOF or a read error (logged)
+ * p->fd is closed and set to -1.
+ */
+void exec_read(struct exec_proc *p);
+
+/*
+ * Has p's plugin exited?  Returns 0 while it runs (or the wait was
+ * interrupted).  Else returns 1 with *v and cause set: exit 0, 1, 2 pass,
+ * warn, fail, other codes unknown, cause "exit N: FIRST LINE" (performance
+ * data after '|' removed); killed by a signal, or exit status lost (waitid
+ * failure, logged; SIGCHLD ignored), unknown.  Before it is reaped, whatever
+ * it left in its process group is SIGKILLed.  Call only after exec_start
+ * succeeded and before exec_stop.  cause is raw plugin text: not sanitized.
+ */
+int exec_exited(struct exec_proc *p, enum verdict *v, char *cause, size_t causelen);
+
+/*
+ * Release p: close the pipe, SIGKILL the process group of a plugin not yet
+ * reaped and reap it if already gone.  If it is not, p->pid stays > 0: call
+ * exec_reap until it is -1.  Safe on a p never started, and twice.
+ */
+void exec_stop(struct exec_proc *p);
+
+/* Reap p's killed plugin if it is gone, setting p->pid to -1.  Never blocks; no-op if pid <= 0. */
+void exec_reap(struct exec_proc *p);
+
 /* ---------------------------------------------------------------- check.c */
 
 /*
@@ -349,6 +410,8 @@ struct conf {
 	/* dependencies ( ) */
 	struct dep_conf *deps;
 	size_t ndeps;
+	uint32_t *dep_slots;    /* name index: open addressing, dependency index + 1, 0 = empty */
+	size_t dep_slot_cap;    /* power of two */
 };
 
 /*
@@ -366,7 +429,9 @@ void conf_free(struct conf *c); /* NULL is fine */
  */
 int conf_check_prober(const struct conf *c, errfn_t errfn, void *arg);
 
-/* Index of the dependency called name, or -1. */
+/* Index of the dependency called name (len bytes, no NUL needed), or -1.  O(1). */
+int conf_dep_find(const struct conf *c, const char *name, size_t len);
+/* Same for a NUL-terminated name. */
 int conf_dep_index(const struct conf *c, const char *name);
 
 /* ---------------------------------------------------------------- regmap.c */

@@ -11,42 +11,6 @@
 
 #define MAX_REPORTED 20
 
-/* Dependency name -> index, for the few thousand names a map refers to. */
-struct depidx {
-	const char **names;
-	uint32_t *idx;
-	size_t cap;
-};
-
-static void
-depidx_init(struct depidx *h, const struct conf *c)
-{
-	h->cap = 16;
-	while (h->cap < c->ndeps * 2 + 2)
-		h->cap *= 2;
-	h->names = xcalloc(h->cap, sizeof(*h->names));
-	h->idx = xcalloc(h->cap, sizeof(*h->idx));
-	for (size_t i = 0; i < c->ndeps; i++) {
-		size_t j = util_hash64(c->deps[i].name, strlen(c->deps[i].name)) & (h->cap - 1);
-
-		while (h->names[j] != NULL)
-			j = (j + 1) & (h->cap - 1);
-		h->names[j] = c->deps[i].name;
-		h->idx[j] = (uint32_t)i;
-	}
-}
-
-static int
-depidx_find(const struct depidx *h, const char *name, size_t len)
-{
-	size_t j = util_hash64(name, len) & (h->cap - 1);
-
-	for (; h->names[j] != NULL; j = (j + 1) & (h->cap - 1))
-		if (strncmp(h->names[j], name, len) == 0 && h->names[j][len] == '\0')
-			return (int)h->idx[j];
-	return -1;
-}
-
 struct loadctx {
 	const char *path;
 	errfn_t errfn;
@@ -135,7 +99,7 @@ acc_reserve(void **p, size_t *cap, size_t need, size_t size)
 
 /* Parse one non-comment line into a new entry; 0 on success. */
 static int
-parse_line(struct loadctx *x, const struct conf *c, const struct depidx *h, struct acc *a,
+parse_line(struct loadctx *x, const struct conf *c, struct acc *a,
            char *line, unsigned lineno)
 {
 	char *f[5];
@@ -160,7 +124,7 @@ parse_line(struct loadctx *x, const struct conf *c, const struct depidx *h, stru
 			int di;
 
 			q = p + strcspn(p, ",");
-			di = depidx_find(h, p, (size_t)(q - p));
+			di = conf_dep_find(c, p, (size_t)(q - p));
 			if (di < 0 || c->deps[di].applies != APPLY_LISTED) {
 				lbad(x, lineno, "registry %s: \"%.*s\" is not a configured dependency with "
 				     "applies = listed", f[0], (int)(q - p), p);
@@ -207,7 +171,6 @@ regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, si
 {
 	struct loadctx x = { path, errfn, arg, 0 };
 	struct acc a;
-	struct depidx h;
 	struct regmap *m = NULL;
 	FILE *f;
 	char *line = NULL;
@@ -221,10 +184,9 @@ regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, si
 		errfn(arg, "%s: cannot open registry map: %s", path, strerror(errno));
 		return NULL;
 	}
-	depidx_init(&h, c);
 	while (getline(&line, &cap, f) != -1) {
 		lineno++;
-		parse_line(&x, c, &h, &a, line, lineno);
+		parse_line(&x, c, &a, line, lineno);
 	}
 	if (ferror(f)) {
 		errfn(arg, "%s: read error: %s", path, strerror(errno));
@@ -260,8 +222,6 @@ out:
 	free(a.regs);
 	free(a.arena);
 	free(a.deps);
-	free(h.names);
-	free(h.idx);
 	free(line);
 	fclose(f);
 	return m;

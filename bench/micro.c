@@ -1,0 +1,171 @@
+/* micro.c: in-process figures: snapshot load, per-request cost per host form, worst resolver case. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deephealth.h"
+
+static double
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void
+errfn(void *arg, const char *fmt, ...)
+{
+	(void)arg;
+	(void)fmt;
+}
+
+/* What the responder does per GET, minus libfcgi: resolve, decide, format. */
+static size_t
+one_request(const struct conf *c, const struct snapshot *s, const char *host, time_t now)
+{
+	char norm[DH_HOST_MAX + 1], registry[DH_NAME_MAX + 1], resp[4096];
+	struct policy_in in;
+	struct policy_out out;
+	struct reply_opts ro;
+	enum host_err he;
+
+	memset(&in, 0, sizeof(in));
+	memset(&ro, 0, sizeof(ro));
+	in.config_ok = 1;
+	in.mode = c->mode;
+	in.snap_state = SNAP_OK;
+	in.snap = s;
+	in.now = now;
+	in.max_age = c->max_age;
+	in.unknown_host = c->unknown_host;
+	in.host = resolver_lookup(c->resolver, host, norm, registry, &he);
+	if (in.host == RESOLVE_FOUND) {
+		in.registry = registry;
+		ro.registry = registry;
+	}
+	policy_decide(&in, &out);
+	ro.snap = s;
+	return reply_format(&out, &ro, resp, sizeof(resp));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const forms[][2] = {
+		{ "global", "reg050123.azurecr.io" },
+		{ "regional", "reg050123.westeurope.data.azurecr.io" },
+		{ "custom", "cd004242.custom.example" },
+		{ "mixed-case-port", "REG050123.AzureCR.io.:443" },
+		{ "unknown", "nobody-here.example.org" },
+	};
+	enum { NFORMS = sizeof(forms) / sizeof(forms[0]), ROUNDS = 7, ITER = 100000 };
+	struct conf *c;
+	struct snapshot *s = NULL;
+	double loads[21], first, cost[NFORMS], cheapest = 1e18, worst = 0;
+	char adv[8][DH_HOST_MAX + 8], norm[DH_HOST_MAX + 1], reg[DH_NAME_MAX + 1];
+	volatile size_t sink = 0;
+	time_t now = time(NULL);
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: micro CONFIG SNAPSHOT\n");
+		return 2;
+	}
+	c = conf_load(argv[1], errfn, NULL);
+	if (c == NULL) {
+		fprintf(stderr, "micro: %s does not load\n", argv[1]);
+		return 1;
+	}
+	for (int i = 0; i < 21; i++) {
+		struct snapshot *t;
+		double t0 = now_ns();
+
+		if (snap_load(argv[2], now, &t, NULL, 0) != SNAP_OK) {
+			fprintf(stderr, "micro: %s does not load\n", argv[2]);
+			return 1;
+		}
+		loads[i] = (now_ns() - t0) / 1e6;
+		if (i == 0)
+			first = loads[0];
+		if (s == NULL)
+			s = t;
+		else
+			snap_free(t);
+	}
+	printf("snapshot_registries %zu\n", snap_reg_count(s));
+	printf("snapshot_load_first_ms %.2f\n", first);
+	printf("snapshot_load_median_ms %.2f\n", median(loads + 1, 20));
+
+	for (int f = 0; f < NFORMS; f++) {
+		double r[ROUNDS];
+
+		for (int k = 0; k < ROUNDS; k++) {
+			double t0 = now_ns();
+
+			for (int i = 0; i < ITER; i++)
+				sink += one_request(c, s, forms[f][1], now);
+			r[k] = (now_ns() - t0) / ITER;
+		}
+		cost[f] = median(r, ROUNDS);
+		if (cost[f] < cheapest)
+			cheapest = cost[f];
+	}
+	for (int f = 0; f < NFORMS; f++)
+		printf("request_ns_%s %.0f %.2f\n", forms[f][0], cost[f], cost[f] / cheapest);
+
+	/* Adversarial hosts: long, near misses of every rule, no match. */
+	memset(adv, 0, sizeof(adv));
+	memset(adv[0], 'a', 253);
+	for (int i = 0; i < 252; i += 2) {
+		adv[1][i] = 'a';
+		adv[1][i + 1] = '.';
+	}
+	adv[1][252] = 'a';
+	memset(adv[2], 'a', 220);
+	memcpy(adv[2] + 220, ".westeurope.data.azurecr.iox", 28);
+	memset(adv[3], '9', 200);
+	memcpy(adv[3] + 200, ".azurecr.io.azurecr.io.azurecr.io.x", 35);
+	memset(adv[4], 'a', 50);
+	for (int i = 50; i < 250; i += 5)
+		memcpy(adv[4] + i, ".data", 5);
+	snprintf(adv[5], sizeof(adv[5]), "%s", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z");
+	for (int a = 0; a < 6; a++) {
+		double r[ROUNDS];
+		enum host_err he;
+
+		for (int k = 0; k < ROUNDS; k++) {
+			double t0 = now_ns();
+
+			for (int i = 0; i < 1000; i++)
+				sink += (size_t)resolver_lookup(c->resolver, adv[a], norm, reg, &he);
+			r[k] = (now_ns() - t0) / 1000;
+		}
+		if (median(r, ROUNDS) > worst)
+			worst = median(r, ROUNDS);
+	}
+	printf("resolver_worst_us %.2f\n", worst / 1000);
+	printf("resolver_rules %zu\n", resolver_rule_count(c->resolver));
+	printf("resolver_hosts %zu\n", resolver_host_count(c->resolver));
+	snap_free(s);
+	conf_free(c);
+	return sink == 42 ? 3 : 0;
+}

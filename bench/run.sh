@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# run.sh: make bench: deephealth measured against baselines taken in the same run, on loopback.
+# Prints one table and writes build/bench.json.  Figures that matter are ratios: the machines
+# are shared and noisy.  Never part of make check.
+set -u
+ROOT=$(pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+. tests/common.sh
+B=$(mktemp -d /tmp/dh-bench.XXXXXX)
+chmod 755 "$B"
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$B"' EXIT
+DUR=${BENCH_SECONDS:-5}
+ROWS=()
+JSON=()
+
+row() { # figure, value, baseline, ratio, target, verdict
+	ROWS+=("$(printf '%-52s %14s %14s %8s %-14s %s' "$1" "$2" "$3" "$4" "$5" "$6")")
+}
+json() { JSON+=("\"$1\": $2"); }
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+	done
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
+meets() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "MISSED" }'; }
+
+echo "bench: generating the workload (100,000 registries, 2,000 storage accounts, 10,000 custom domains, 20 rules)" >&2
+awk 'BEGIN {
+	srand(7);
+	print "created now"; print "interval 30";
+	for (i = 1; i <= 2000; i++) printf "dep sa%04d %s storage critical\n", i, (i % 97 == 0 ? "fail" : "pass");
+	print "dep cache pass cache degraded"; print "dep auth pass auth critical witness";
+	for (i = 0; i < 100000; i++) {
+		m = i % 100; v = (m == 0 ? "fail" : (m <= 2 ? "warn" : "pass"));
+		printf "reg reg%06d %s%s%s\n", i, v, (v == "fail" ? " by=sa0097" : (v == "warn" ? " by=cache" : "")), (i % 50 == 7 ? " single" : "");
+	}
+}' >"$B/snap.fixture"
+"$BUILD/deephealth-snap" compile "$B/snap.fixture" "$B/snapshot" || exit 1
+awk 'BEGIN { for (i = 0; i < 10000; i++) printf "cd%06d.custom.example reg%06d\n", i, (i * 7) % 100000 }' >"$B/hosts.map"
+{
+	echo 'snapshot = { path = "snapshot"; max_age = 86400; };'
+	echo 'responder = { kill_switch = "disable"; };'
+	echo 'resolver = { host_map = "hosts.map"; rules = ('
+	for i in $(seq 18); do echo "  \"^(?<registry>[a-z0-9]{5,50})\\\\.zone$i\\\\.example\\\\.net\$\","; done
+	echo '  "^(?<registry>[a-z0-9]{5,50})\\.azurecr\\.io$",'
+	echo '  "^(?<registry>[a-z0-9]{5,50})\\.[a-z0-9]+\\.data\\.azurecr\\.io$" ); };'
+} >"$B/dh.conf"
+chmod -R a+rX "$B"
+
+# --- in-process figures
+make -s --no-print-directory "$BUILD/bench-micro" "$BUILD/bench-bare" >&2 || exit 1
+"$BUILD/bench-micro" "$B/dh.conf" "$B/snapshot" >"$B/micro.out" || exit 1
+get() { awk -v k="$1" -v f="${2:-2}" '$1 == k { print $f }' "$B/micro.out"; }
+v=$(get snapshot_load_median_ms)
+row "snapshot load, 100k registries (median of 20)" "${v} ms" "-" "-" "<= 10 ms" "$(meets "$v" "<=" 10)"
+json snapshot_load_ms "$v"
+row "snapshot load, first (cold allocation)" "$(get snapshot_load_first_ms) ms" "-" "-" "" ""
+json snapshot_load_first_ms "$(get snapshot_load_first_ms)"
+maxr=0
+for f in global regional custom mixed-case-port unknown; do
+	ns=$(get "request_ns_$f" 2); r=$(get "request_ns_$f" 3)
+	row "per-request CPU, host form $f" "${ns} ns" "cheapest" "$r" "<= 2x" "$(meets "$r" "<=" 2)"
+	json "request_ns_${f//-/_}" "$ns"
+	maxr=$(awk -v a="$maxr" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+done
+json request_cost_max_ratio "$maxr"
+v=$(get resolver_worst_us)
+row "worst resolver time, adversarial hosts, 20 rules" "${v} us" "-" "-" "<= 1000 us" "$(meets "$v" "<=" 1000)"
+json resolver_worst_us "$v"
+
+# --- the responder behind real lighttpd, against a bare libfcgi responder and static files
+PORT=$(free_port)
+lighttpd_base "$B/l" "$PORT" "$B/l"
+echo pass >"$B/l/static.txt"
+chmod -R a+rX "$B/l"
+cat >>"$B/l/lighttpd.conf" <<EOF
+server.modules += ( "mod_fastcgi" )
+fastcgi.server = (
+  "/bare" => (( "bin-path" => "$BUILD/bench-bare", "socket" => "$B/l/run/bare.sock", "max-procs" => 2, "check-local" => "disable" )),
+  "/health" => (( "bin-path" => "$BUILD/deephealth.fcgi -c $B/dh.conf", "socket" => "$B/l/run/dh.sock", "max-procs" => 2, "check-local" => "disable" )) )
+EOF
+lighttpd -D -f "$B/l/lighttpd.conf" >"$B/l/stdout.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/static.txt" && break; sleep 0.05; done
+cat >"$B/hosts.lua" <<'EOF'
+-- Rotate over every host form, deterministic.
+local hosts = { "reg050123.azurecr.io", "reg000042.westeurope.data.azurecr.io", "cd004242.custom.example",
+                "REG070007.AzureCR.io.:443", "nobody-here.example.org", "reg099999.azurecr.io" }
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", nil, { Host = hosts[(i % #hosts) + 1] })
+end
+EOF
+wrkrun() { # URL [script] -> "rps p50_ms p99_ms"
+	wrk -t2 -c16 -d"${DUR}s" --latency ${2:+-s "$2"} "$1" 2>/dev/null | awk '
+		/Requests\/sec/ { rps = $2 }
+		$1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 }
+		END {
+			n50 = p50 + 0; if (p50 ~ /us$/) n50 /= 1000; if (p50 ~ /[^m]s$/ && p50 !~ /us$/ && p50 !~ /ms$/) n50 *= 1000
+			n99 = p99 + 0; if (p99 ~ /us$/) n99 /= 1000; if (p99 ~ /[^m]s$/ && p99 !~ /us$/ && p99 !~ /ms$/) n99 *= 1000
+			printf "%.0f %.3f %.3f\n", rps, n50, n99 }'
+}
+for u in bare health; do curl -s -o /dev/null -H 'Host: reg050123.azurecr.io' "http://127.0.0.1:$PORT/$u"; done
+read -r st_rps st50 st99 <<<"$(wrkrun "http://127.0.0.1:$PORT/static.txt")"
+read -r bare_rps bare50 bare99 <<<"$(wrkrun "http://127.0.0.1:$PORT/bare")"
+read -r dh_rps dh50 dh99 <<<"$(wrkrun "http://127.0.0.1:$PORT/health" "$B/hosts.lua")"
+# A second round, alternating, so drift on a shared machine hits both alike.
+read -r bare_rps2 _ bare99b <<<"$(wrkrun "http://127.0.0.1:$PORT/bare")"
+read -r dh_rps2 _ dh99b <<<"$(wrkrun "http://127.0.0.1:$PORT/health" "$B/hosts.lua")"
+bare_rps=$(( (bare_rps + bare_rps2) / 2 )); dh_rps=$(( (dh_rps + dh_rps2) / 2 ))
+r=$(ratio "$dh_rps" "$bare_rps")
+row "lighttpd: requests/s (wrk, 16 conns, host mix)" "$dh_rps" "$bare_rps" "$r" ">= 0.95x" "$(meets "$r" ">=" 0.95)"
+row "lighttpd: static file requests/s (server's own limit)" "$st_rps" "-" "-" "context" ""
+r99=$(ratio "$dh99b" "$bare99b")
+row "lighttpd: p99 latency ms (closed loop, 16 conns)" "$dh99b" "$bare99b" "$r99" "<= 1.1x" "$(meets "$r99" "<=" 1.1)"
+json lighttpd_rps "$dh_rps"; json lighttpd_bare_rps "$bare_rps"; json lighttpd_static_rps "$st_rps"
+json lighttpd_p99_ms "$dh99b"; json lighttpd_bare_p99_ms "$bare99b"
+rss() { local t=0 n=0 p; for p in $(pgrep -f "$1"); do t=$((t + $(awk '/VmRSS/ { print $2 }' /proc/$p/status))); n=$((n + 1)); done; echo $((t / (n ? n : 1))); }
+dh_rss=$(rss "deephealth.fcgi -c $B/dh.conf"); bare_rss=$(rss "$BUILD/bench-bare")
+extra=$(awk -v a="$dh_rss" -v b="$bare_rss" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
+row "resident memory per responder, 100k registries" "${dh_rss} kB" "${bare_rss} kB" "+${extra} MB" "<= +16 MB" "$(meets "$extra" "<=" 16)"
+json responder_rss_kb "$dh_rss"; json bare_rss_kb "$bare_rss"
+kill "$(cat "$B/l/lighttpd.pid")" 2>/dev/null
+
+# --- Apache + mod_fcgid with the shipped pool settings
+APORT=$(free_port)
+mkdir -p "$B/a/run" "$B/a/htdocs"
+localize_conf conf/apache-deephealth.conf "$BUILD/deephealth.fcgi" "$B/dh.conf" "" >"$B/a/deephealth.conf"
+cat >"$B/a/httpd.conf" <<EOF
+ServerRoot "$B/a"
+DefaultRuntimeDir "$B/a/run"
+PidFile "$B/a/run/httpd.pid"
+ErrorLog "$B/a/error.log"
+Listen 127.0.0.1:$APORT
+ServerName 127.0.0.1
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+DocumentRoot "$B/a/htdocs"
+FcgidIPCDir $B/a/run/fcgidsock
+FcgidProcessTableFile $B/a/run/fcgid_shm
+Include $B/a/deephealth.conf
+EOF
+apache2 -f "$B/a/httpd.conf" -DFOREGROUND >"$B/a/stdout.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$APORT/" && break; sleep 0.05; done
+# Warm the pool (mod_fcgid grows it one process per second of queueing), then measure.
+wrk -t2 -c16 -d3s -s "$B/hosts.lua" "http://127.0.0.1:$APORT/health" >/dev/null 2>&1
+read -r ap_rps ap50 ap99 <<<"$(wrkrun "http://127.0.0.1:$APORT/health" "$B/hosts.lua")"
+row "apache+mod_fcgid: requests/s (shipped pool of 16)" "$ap_rps" "$dh_rps" "$(ratio "$ap_rps" "$dh_rps")" "vs lighttpd" ""
+row "apache+mod_fcgid: p50 / p99 latency ms" "$ap50 / $ap99" "$dh50 / $dh99" "" "context" ""
+json apache_rps "$ap_rps"; json apache_p99_ms "$ap99"
+kill "$(cat "$B/a/run/httpd.pid")" 2>/dev/null
+
+# --- the prober: 10,000 HTTP checks against lighttpd serving a file, vs curl --parallel
+PPORT=$(free_port)
+lighttpd_base "$B/s" "$PPORT" "$B/s"
+echo ok >"$B/s/ok.txt"
+chmod -R a+rX "$B/s"
+echo 'server.max-connections = 4096' >>"$B/s/lighttpd.conf"
+lighttpd -D -f "$B/s/lighttpd.conf" >"$B/s/stdout.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PPORT/ok.txt" && break; sleep 0.05; done
+probe_conf() { # N [hung-name]: config with N http dependencies
+	{
+		echo "snapshot = { path = \"$B/p/snapshot\"; };"
+		echo "prober = { registries = \"$B/p/reg.map\"; state = \"$B/p/state\"; lock = \"$B/p/lock\"; parallel = 64; deadline = 60; interval = 60; };"
+		echo 'dependencies = ('
+		awk -v n="$1" -v port="$PPORT" -v hung="${2:-}" -v hport="${3:-0}" 'BEGIN {
+			for (i = 1; i <= n; i++)
+				printf "  { name = \"sa%05d\"; kind = \"storage\"; type = \"http\"; url = \"http://127.0.0.1:%s/ok.txt?%d\"; timeout_ms = 2000; }%s\n",
+				       i, (("sa" sprintf("%05d", i)) == hung ? hport : port), i, (i < n ? "," : "")
+		}'
+		echo ');'
+	} >"$B/p/dh.conf"
+}
+mkdir -p "$B/p"
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "reg%06d westeurope,eastus sa%05d -\n", i, i % 2000 + 1 }' >"$B/p/reg.map.100k"
+awk 'BEGIN { for (i = 1; i <= 10000; i++) printf "r%05d westeurope,eastus sa%05d -\n", i, i }' >"$B/p/reg.map"
+probe_conf 10000
+secs() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e9 }'; }
+awk -v port="$PPORT" 'BEGIN { for (i = 1; i <= 10000; i++) printf "url = \"http://127.0.0.1:%s/ok.txt?%d\"\noutput = \"/dev/null\"\n", port, i }' >"$B/p/curl.cfg"
+t_curl=$(secs curl -s --parallel --parallel-max 64 --parallel-immediate -K "$B/p/curl.cfg")
+t_probe=$(secs "$BUILD/deephealth-probe" -c "$B/p/dh.conf")
+"$BUILD/deephealth-snap" check "$B/p/snapshot" >/dev/null 2>&1 || t_probe="failed"
+r=$(ratio "$t_curl" "$t_probe")
+row "prober: one pass of 10,000 HTTP checks (s)" "$t_probe" "$t_curl" "$r" ">= 0.8x curl" "$(meets "$r" ">=" 0.8)"
+json probe_10k_s "$t_probe"; json curl_10k_s "$t_curl"
+
+# 200 checks vs a shell loop of check_http.
+probe_conf 200
+head -n 200 "$B/p/reg.map" >"$B/p/reg.map.200"; cp "$B/p/reg.map.200" "$B/p/reg.map"
+t_probe=$(secs "$BUILD/deephealth-probe" -c "$B/p/dh.conf")
+t_plug=$(secs bash -c "for i in \$(seq 200); do /usr/lib/nagios/plugins/check_http -H 127.0.0.1 -p $PPORT -u /ok.txt >/dev/null; done")
+r=$(ratio "$t_plug" "$t_probe")
+row "prober: 200 HTTP checks (s)" "$t_probe" "$t_plug" "${r}x" ">= 50x faster" "$(meets "$r" ">=" 50)"
+json probe_200_s "$t_probe"; json check_http_loop_200_s "$t_plug"
+
+# Load a 100k-registry map, evaluate, publish (2,000 fast local checks included).
+probe_conf 2000
+cp "$B/p/reg.map.100k" "$B/p/reg.map"
+t0=$(date +%s%N)
+/usr/bin/time -f '%M' -o "$B/p/peak" "$BUILD/deephealth-probe" -c "$B/p/dh.conf" >/dev/null 2>&1
+t_all=$(awk -v d=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.3f", d / 1e9 }')
+peak=$(cat "$B/p/peak" 2>/dev/null || echo 0)
+row "prober: 100k-registry map + 2,000 checks + publish (s)" "$t_all" "-" "-" "<= 1 s" "$(meets "$t_all" "<=" 1)"
+row "prober: peak resident memory for that pass" "$((peak / 1024)) MB" "-" "-" "<= 200 MB" "$(meets "$((peak / 1024))" "<=" 200)"
+json probe_100k_s "$t_all"; json probe_100k_peak_kb "$peak"
+
+# One of 2,000 dependencies hung (accepts, never answers): costs at most its timeout (2 s).
+HPORT=$(free_port)
+echo hang >"$B/p/hang.mode"
+"$BUILD/httpfix" -p "$HPORT" -f "$B/p/hang.mode" >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.3
+t_none=$(secs "$BUILD/deephealth-probe" -c "$B/p/dh.conf")
+probe_conf 2000 sa01000 "$HPORT"
+t_hung=$(secs "$BUILD/deephealth-probe" -c "$B/p/dh.conf")
+extra=$(awk -v a="$t_hung" -v b="$t_none" 'BEGIN { printf "%.3f", a - b }')
+row "prober: pass with 1 of 2,000 hung, extra time (s)" "$extra" "$t_none" "-" "<= 2 s timeout" "$(meets "$extra" "<=" 2)"
+json probe_hung_extra_s "$extra"
+
+{
+	printf '%-52s %14s %14s %8s %-14s %s\n' figure value baseline ratio target verdict
+	printf '%s\n' "${ROWS[@]}"
+} | tee "$BUILD/bench.txt"
+{
+	printf '{\n  "date": "%s",\n  "machine": "%s, %s cores",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -m)" "$(nproc)"
+	for i in "${!JSON[@]}"; do printf '  %s%s\n' "${JSON[$i]}" "$([ "$i" -lt $((${#JSON[@]} - 1)) ] && echo ,)"; done
+	printf '}\n'
+} >"$BUILD/bench.json"
+echo "bench: wrote $BUILD/bench.json"
