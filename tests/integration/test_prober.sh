@@ -66,7 +66,15 @@ EOF
 }
 write_conf
 
-probe() { "$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.out" 2>&1; }
+# The ordinary passes run under valgrind with make valgrind (timing and kill tests do not).
+if [ -n "${DH_VALGRIND:-}" ]; then
+	probe() { valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file="$WORK/vg/probe.%p.log" \
+		"$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.out" 2>&1; }
+else
+	probe() { "$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.out" 2>&1; }
+fi
+# Passes whose duration is asserted never run under valgrind.
+probe_timed() { "$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.out" 2>&1; }
 # verdict REG: "VERDICT [by=DEP]" from the published snapshot
 verdict() { "$SNAPTOOL" dump "$P/snapshot" | awk -v r="$1" '$1 == "reg" && $2 == r { v=$3; for (i=4;i<=NF;i++) if ($i ~ /^by=/) v=v" "$i; print v }'; }
 depstate() { "$SNAPTOOL" dump "$P/snapshot" | awk -v d="$1" '$1 == "dep" && $2 == d { print $3 }'; }
@@ -122,7 +130,7 @@ check "meta back" pass "$(depstate meta)"
 # Cache: degraded by default: warn for everyone, no fail.  Redis paused (SIGSTOP) = a hang.
 kill -STOP "$REDIS_PID"
 start=$(date +%s%N)
-probe; probe; probe
+probe_timed; probe_timed; probe_timed
 elapsed=$((($(date +%s%N) - start) / 1000000))
 kill -CONT "$REDIS_PID"
 check "hung redis: cache down" fail "$(depstate cache)"
@@ -144,7 +152,7 @@ probe; probe
 # A hung HTTP dependency costs at most its own timeout.
 mode sa2 hang
 start=$(date +%s%N)
-probe
+probe_timed
 elapsed=$((($(date +%s%N) - start) / 1000000))
 if [ "$elapsed" -lt 3000 ]; then ok "a hung HTTP dependency costs its timeout (pass took ${elapsed} ms, timeout 1500)"
 else not_ok "hung HTTP dependency bounded" "pass took ${elapsed} ms"; fi
@@ -170,7 +178,7 @@ write_conf 'parallel = 1;'
 sed -i 's/interval = 10; deadline = 6;/interval = 2; deadline = 2;/; s/timeout_ms = 1500;/timeout_ms = 1900;/g; s/timeout_ms = 3000;/timeout_ms = 1900;/g; s/timeout_ms = 1000;/timeout_ms = 1900;/' "$P/dh.conf"
 mode sa1 hang; mode sa2 hang
 start=$(date +%s%N)
-probe
+probe_timed
 elapsed=$((($(date +%s%N) - start) / 1000000))
 if [ "$elapsed" -lt 3000 ]; then ok "pass deadline (2 s) respected with two hung checks in series (${elapsed} ms)"
 else not_ok "pass deadline respected" "${elapsed} ms"; fi
@@ -231,6 +239,22 @@ check "old snapshot untouched" 0 $?
 check "no temp file left by the failed publish" 0 "$(ls -A "$P" | grep -c '^\.snapshot\.tmp\.')"
 cp "$P/registries.small" "$P/registries.map"
 probe
+
+# Credentials: refused while group/world readable; once 0600, sent, and never written anywhere.
+printf 'Authorization: Bearer s3cr3t-t0ken\n' >"$P/sa2.cred"
+chmod 644 "$P/sa2.cred"
+# sa2 now fetches the fixture's echo of the request head and must find the header in it.
+sed -i "s|:${FIXPORT[sa2]}/blob\";|:${FIXPORT[sa2]}/_fix/headers\"; credentials = \"sa2.cred\"; body_match = \"Authorization: Bearer s3cr3t-t0ken\";|" "$P/dh.conf"
+out=$("$PROBE" -t -c "$P/dh.conf" 2>&1)
+check_match "credentials readable by others: refused with file:line" 'dh.conf:[0-9]+: dependency "sa2": credentials ".*sa2.cred" must be a regular file owned by this user or root and not group/world accessible' "$out"
+chmod 600 "$P/sa2.cred"
+probe -v
+check "credentials 0600: pass runs" pass "$(verdict fabrikam)"
+check_match "credentials header reaches the dependency (body match on its echo)" 'probe sa2: pass \(HTTP 200' "$(cat "$P/probe.out")"
+leaks=$(grep -l 's3cr3t-t0ken' "$P/snapshot" "$P/events.jsonl" "$P/probe.state" 2>/dev/null | wc -l)
+check "the secret is in no snapshot, event log or state file" 0 "$leaks"
+check "the secret is not in the prober's log" 0 "$(grep -c 's3cr3t-t0ken' "$P/probe.out")"
+write_conf
 
 # End to end: prober -> snapshot -> responder under lighttpd.
 PORT=$(free_port)
