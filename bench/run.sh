@@ -130,25 +130,9 @@ kill "$(cat "$B/l/lighttpd.pid")" 2>/dev/null
 
 # --- Apache + mod_fcgid with the shipped pool settings
 APORT=$(free_port)
-mkdir -p "$B/a/run" "$B/a/htdocs"
+apache_base "$B/a" "$APORT"
 localize_conf conf/apache-deephealth.conf "$BUILD/deephealth.fcgi" "$B/dh.conf" "" >"$B/a/deephealth.conf"
-cat >"$B/a/httpd.conf" <<EOF
-ServerRoot "$B/a"
-DefaultRuntimeDir "$B/a/run"
-PidFile "$B/a/run/httpd.pid"
-ErrorLog "$B/a/error.log"
-Listen 127.0.0.1:$APORT
-ServerName 127.0.0.1
-User www-data
-Group www-data
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
-DocumentRoot "$B/a/htdocs"
-FcgidIPCDir $B/a/run/fcgidsock
-FcgidProcessTableFile $B/a/run/fcgid_shm
-Include $B/a/deephealth.conf
-EOF
+echo "Include $B/a/deephealth.conf" >>"$B/a/httpd.conf"
 apache2 -f "$B/a/httpd.conf" -DFOREGROUND >"$B/a/stdout.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$APORT/" && break; sleep 0.05; done

@@ -48,3 +48,35 @@ httpfix_mode() {
 	echo "$3" >"$1/$2.mode.new" && mv "$1/$2.mode.new" "$1/$2.mode"
 	sleep 0.06
 }
+
+# apache_base DIR PORT: write DIR/httpd.conf, a loopback Apache (mpm_event, mod_fcgid) running
+# as www-data with its error log in DIR (responders' stderr lands there too) and its fcgid
+# sockets in DIR/run.  Callers append their Location blocks or Include lines.
+apache_base() {
+	mkdir -p "$1/run" "$1/htdocs"
+	cat >"$1/httpd.conf" <<APACHE_CONF
+ServerRoot "$1"
+DefaultRuntimeDir "$1/run"
+PidFile "$1/run/httpd.pid"
+ErrorLog "$1/error.log"
+LogLevel warn
+Listen 127.0.0.1:$2
+ServerName 127.0.0.1
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+DocumentRoot "$1/htdocs"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "$1/htdocs">
+    Require all granted
+</Directory>
+FcgidIPCDir $1/run/fcgidsock
+FcgidProcessTableFile $1/run/fcgid_shm
+APACHE_CONF
+	: >"$1/error.log"
+}

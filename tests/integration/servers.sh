@@ -50,7 +50,6 @@ start_lighttpd_routes() {
 
 start_apache_routes() {
 	local port=$1 dir=$WORK/apache locs=""; shift
-	mkdir -p "$dir/run" "$dir/htdocs"
 	while [ $# -ge 2 ]; do
 		locs+="<Location \"$1\">
     SetHandler fcgid-script
@@ -61,33 +60,12 @@ start_apache_routes() {
 "
 		shift 2
 	done
-	cat >"$dir/httpd.conf" <<EOF
-ServerRoot "$dir"
-DefaultRuntimeDir "$dir/run"
-PidFile "$dir/run/httpd.pid"
-ErrorLog "$dir/error.log"
-LogLevel warn
-Listen 127.0.0.1:$port
-ServerName 127.0.0.1
-User www-data
-Group www-data
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+	apache_base "$dir" "$port"
+	cat >>"$dir/httpd.conf" <<EOF
 StartServers 1
 ServerLimit 2
 ThreadsPerChild 16
 MaxRequestWorkers 32
-DocumentRoot "$dir/htdocs"
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-<Directory "$dir/htdocs">
-    Require all granted
-</Directory>
-FcgidIPCDir $dir/run/fcgidsock
-FcgidProcessTableFile $dir/run/fcgid_shm
 FcgidMaxProcesses 32
 FcgidMaxProcessesPerClass 4
 FcgidMinProcessesPerClass 1
@@ -98,7 +76,6 @@ FcgidConnectTimeout 10
 FcgidIOTimeout 20
 $locs
 EOF
-	: >"$dir/error.log"
 	apache2 -f "$dir/httpd.conf" -DFOREGROUND >>"$dir/stdout.log" 2>&1 &
 	PIDS+=($!)
 	wait_http "http://127.0.0.1:$port/"

@@ -34,33 +34,12 @@ kill "$(cat "$L/lighttpd.pid")"
 
 # Apache: our snippet included from a minimal server config.
 A=$WORK/apache
-mkdir -p "$A/run" "$A/htdocs"
 PORT=$(free_port)
+apache_base "$A" "$PORT"
 localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" >"$A/deephealth.conf"
-cat >"$A/httpd.conf" <<EOF2
-ServerRoot "$A"
-DefaultRuntimeDir "$A/run"
-PidFile "$A/run/httpd.pid"
-ErrorLog "$A/error.log"
-LogLevel warn
-Listen 127.0.0.1:$PORT
-ServerName 127.0.0.1
-User www-data
-Group www-data
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
-DocumentRoot "$A/htdocs"
-<Directory "$A/htdocs">
-    Require all granted
-</Directory>
-FcgidIPCDir $A/run/fcgidsock
-FcgidProcessTableFile $A/run/fcgid_shm
-Include $A/deephealth.conf
-EOF2
+echo "Include $A/deephealth.conf" >>"$A/httpd.conf"
 out=$(apache2 -t -f "$A/httpd.conf" 2>&1)
 check "apache2 -t accepts the snippet" "Syntax OK" "$out"
-: >"$A/error.log"
 apache2 -f "$A/httpd.conf" -DFOREGROUND >"$A/stdout.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$PORT/"
