@@ -185,6 +185,21 @@ else not_ok "pass deadline respected" "${elapsed} ms"; fi
 mode sa1 200; mode sa2 200
 write_conf
 
+# Repeated passes inside one run (-r every second for -d 4 s, deadline 2 s): passes start at
+# 0, 1 and 2 s; a fourth would end past 4 s.  The run stops by itself.
+sed -i 's/interval = 10; deadline = 6;/interval = 1; deadline = 1;/' "$P/dh.conf"
+sed -i 's/timeout_ms = 1500;/timeout_ms = 900;/g; s/timeout_ms = 3000;/timeout_ms = 900;/g; s/timeout_ms = 1000;/timeout_ms = 900;/' "$P/dh.conf"
+: >"$P/repeat.out"
+start=$(date +%s%N)
+"$PROBE" -v -r 1 -d 4 -c "$P/dh.conf" >"$P/repeat.out" 2>&1
+rc=$?
+elapsed=$((($(date +%s%N) - start) / 1000000))
+check "-r 1 -d 4: exit 0" 0 "$rc"
+n=$(grep -c 'debug: published' "$P/repeat.out")
+if [ "$n" -ge 3 ] && [ "$n" -le 4 ]; then ok "-r 1 -d 4: $n passes in ${elapsed} ms"; else not_ok "-r 1 -d 4: 3 or 4 passes" "$n passes in ${elapsed} ms"; fi
+if [ "$elapsed" -lt 5000 ]; then ok "-r 1 -d 4 stops by itself within its duration (${elapsed} ms)"; else not_ok "-r/-d bounded" "${elapsed} ms"; fi
+write_conf
+
 # Overlapping runs: the lock makes the second exit at once with a clear message.
 flock "$P/probe.lock" sleep 3 &
 FL=$!
