@@ -105,7 +105,8 @@ install: all
 	install -m 0755 $(BUILD)/deephealth-snap $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	install -m 0755 $(BUILD)/deephealth-probe $(DESTDIR)$(PREFIX)/bin/deephealth-probe
 	install -m 0644 conf/deephealth.conf conf/lighttpd.conf conf/apache-deephealth.conf \
-	           docs/snapshot.md README.md $(DESTDIR)$(PREFIX)/share/doc/deephealth/
+	           conf/deephealth.cron conf/deephealth-probe.service conf/deephealth-probe.timer \
+	           docs/*.md README.md $(DESTDIR)$(PREFIX)/share/doc/deephealth/
 	test -e $(DESTDIR)/etc/deephealth/deephealth.conf || \
 	    install -m 0644 conf/deephealth.conf $(DESTDIR)/etc/deephealth/deephealth.conf
 
