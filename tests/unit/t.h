@@ -43,6 +43,13 @@ struct t_case {
 
 #define T_CASE(f) { #f, f }
 
+/* An errfn_t sink: keeps every formatted line so a test can compare them exactly. */
+struct t_errs {
+	char line[64][600];
+	int n; /* may exceed 64: the count goes on, the text stops */
+};
+void t_collect(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Run every case, print one line per failing case and the closing line; returns exit code. */
 int t_run(const char *suite, const struct t_case *cases, size_t n);
 

@@ -19,31 +19,9 @@
 
 static char tmpdir[64];
 
-/* errfn sink: keeps every formatted line so a test can compare them exactly. */
-struct errs {
-	char line[64][600];
-	int n;
-};
-
-static void collect(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
-collect(void *arg, const char *fmt, ...)
-{
-	struct errs *e = arg;
-	va_list ap;
-
-	if (e->n >= (int)NELEM(e->line)) {
-		e->n++;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(e->line[e->n++], sizeof(e->line[0]), fmt, ap);
-	va_end(ap);
-}
-
-static void
-dump(const struct errs *e)
+dump(const struct t_errs *e)
 {
 	for (int i = 0; i < e->n && i < (int)NELEM(e->line); i++)
 		fprintf(stderr, "  got: %s\n", e->line[i]);
@@ -52,8 +30,8 @@ dump(const struct errs *e)
 static struct conf *
 load_ok(const char *path)
 {
-	struct errs e = { .n = 0 };
-	struct conf *c = conf_load(path, collect, &e);
+	struct t_errs e = { .n = 0 };
+	struct conf *c = conf_load(path, t_collect, &e);
 
 	T_CHECK(c != NULL);
 	T_EQ_INT(e.n, 0);
@@ -198,9 +176,9 @@ test_recheck_edge(void)
 static void
 test_missing_file(void)
 {
-	struct errs e = { .n = 0 };
+	struct t_errs e = { .n = 0 };
 
-	T_CHECK(conf_load(FIXTURES "/does-not-exist.conf", collect, &e) == NULL);
+	T_CHECK(conf_load(FIXTURES "/does-not-exist.conf", t_collect, &e) == NULL);
 	T_EQ_INT(e.n, 1);
 	T_EQ_STR(e.line[0], FIXTURES "/does-not-exist.conf: cannot read: No such file or directory");
 }
@@ -210,14 +188,14 @@ static void
 check_bad(const char *name)
 {
 	char conf[512], exp[512], line[600];
-	struct errs e = { .n = 0 };
+	struct t_errs e = { .n = 0 };
 	struct conf *c;
 	FILE *f;
 	int n = 0, mismatch = 0;
 
 	snprintf(conf, sizeof(conf), FIXTURES "/%s.conf", name);
 	snprintf(exp, sizeof(exp), FIXTURES "/%s.expected", name);
-	c = conf_load(conf, collect, &e);
+	c = conf_load(conf, t_collect, &e);
 	if (c != NULL)
 		fprintf(stderr, "  %s loaded\n", conf);
 	T_CHECK(c == NULL);
@@ -329,7 +307,7 @@ static void
 test_generated(void)
 {
 	char path[128], want[256];
-	struct errs e = { .n = 0 };
+	struct t_errs e = { .n = 0 };
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/gen.conf", tmpdir);
@@ -341,7 +319,7 @@ test_generated(void)
 	      "\trecheck_ms = 60000;\n};\n",
 	      f);
 	fclose(f);
-	T_CHECK(conf_load(path, collect, &e) == NULL);
+	T_CHECK(conf_load(path, t_collect, &e) == NULL);
 	/* max_age 0 is refused; the relation against it is not also reported. */
 	T_EQ_INT(e.n, 1);
 	snprintf(want, sizeof(want), "%s:3: snapshot.max_age: 0 out of range [1, 86400]", path);
@@ -354,7 +332,7 @@ test_generated(void)
 	fputs("snapshot = {\n\tpath = \"snap\";\n};\n", f);
 	fclose(f);
 	{
-		struct conf *c = conf_load(path, collect, &e);
+		struct conf *c = conf_load(path, t_collect, &e);
 
 		T_CHECK(c != NULL);
 		T_EQ_INT(e.n, 0);

@@ -9,28 +9,6 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/* errfn sink: keeps every formatted line so a test can compare them exactly. */
-struct errs {
-	char line[16][512];
-	int n;
-};
-
-static void collect(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-collect(void *arg, const char *fmt, ...)
-{
-	struct errs *e = arg;
-	va_list ap;
-
-	if (e->n >= (int)NELEM(e->line)) {
-		e->n++;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(e->line[e->n++], sizeof(e->line[0]), fmt, ap);
-	va_end(ap);
-}
 
 /*
  * A syntactically plausible host of exactly n bytes: labels of 63 letters
@@ -440,11 +418,11 @@ static void
 test_load_map_good(void)
 {
 	struct resolver *r = resolver_new(1000, 100);
-	struct errs e = { .n = 0 };
+	struct t_errs e = { .n = 0 };
 	char reg[DH_NAME_MAX + 1], out[DH_HOST_MAX + 1];
 	enum host_err he;
 
-	T_EQ_INT(resolver_load_map(r, "tests/fixtures/hosts/good.map", collect, &e), 0);
+	T_EQ_INT(resolver_load_map(r, "tests/fixtures/hosts/good.map", t_collect, &e), 0);
 	T_EQ_INT(e.n, 0);
 	T_EQ_INT(resolver_host_count(r), 5);
 	T_EQ_INT(resolver_lookup(r, "registry.contoso.com", out, reg, &he), RESOLVE_FOUND);
@@ -478,11 +456,11 @@ test_load_map_bad(void)
 		"tests/fixtures/hosts/bad.map:8: expected \"hostname registry\"",
 	};
 	struct resolver *r = resolver_new(1000, 100);
-	struct errs e = { .n = 0 };
+	struct t_errs e = { .n = 0 };
 	char reg[DH_NAME_MAX + 1], out[DH_HOST_MAX + 1];
 	enum host_err he;
 
-	T_EQ_INT(resolver_load_map(r, path, collect, &e), (int)NELEM(want));
+	T_EQ_INT(resolver_load_map(r, path, t_collect, &e), (int)NELEM(want));
 	T_EQ_INT(e.n, (int)NELEM(want));
 	for (size_t i = 0; i < NELEM(want) && i < (size_t)e.n; i++)
 		T_EQ_STR(e.line[i], want[i]);
@@ -497,9 +475,9 @@ static void
 test_load_map_missing(void)
 {
 	struct resolver *r = resolver_new(1000, 100);
-	struct errs e = { .n = 0 };
+	struct t_errs e = { .n = 0 };
 
-	T_EQ_INT(resolver_load_map(r, "tests/fixtures/hosts/no-such.map", collect, &e), 1);
+	T_EQ_INT(resolver_load_map(r, "tests/fixtures/hosts/no-such.map", t_collect, &e), 1);
 	T_EQ_INT(e.n, 1);
 	T_EQ_STR(e.line[0],
 	         "tests/fixtures/hosts/no-such.map: cannot open host map: No such file or directory");
