@@ -39,6 +39,7 @@ struct prober {
 	enum verdict *from;  /* per dependency, reported state before this pass's fold */
 	int *moved;          /* per dependency, the fold changed the reported state */
 	struct snapshot *prev;
+	int64_t folded;      /* when a pass was last folded into st (s), 0 = never */
 	int events_fd;       /* -1 = no event log */
 };
 
@@ -227,6 +228,16 @@ run_pass(struct prober *p)
 		log_warnx("pass is blind (%s): dependency states kept, snapshot marked blind so "
 		          "responders fail open", why);
 	} else {
+		/* The same rule as for a state file: counters older than max_age (every pass
+		 * since was blind) are not trusted. */
+		if (p->folded != 0 && (int64_t)now - p->folded > (int64_t)c->max_age) {
+			log_warnx("no pass folded for %lld s, more than snapshot.max_age (%d s): "
+			          "every dependency starts fresh", (long long)((int64_t)now - p->folded),
+			          c->max_age);
+			for (size_t i = 0; i < c->ndeps; i++)
+				state_reset(&p->st[i], (int64_t)now);
+		}
+		p->folded = (int64_t)now;
 		for (size_t i = 0; i < c->ndeps; i++) {
 			p->from[i] = state_reported(&p->st[i]);
 			p->moved[i] = state_fold(&p->st[i], &c->deps[i], p->out[i].result,
@@ -377,6 +388,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < p.conf->ndeps; i++)
 		p.specs[i] = p.conf->deps[i].check;
 	state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), log_errfn, NULL);
+	p.folded = (int64_t)time(NULL);
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
 
 	began = util_now_ms();

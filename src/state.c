@@ -73,7 +73,7 @@ state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict result, 
 	return 1;
 }
 
-static void
+void
 state_reset(struct dep_state *st, int64_t now)
 {
 	memset(st, 0, sizeof(*st));
@@ -86,6 +86,7 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
            errfn_t errfn, void *arg)
 {
 	FILE *f;
+	struct stat sb;
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned lineno = 0;
@@ -96,6 +97,15 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
 	if (f == NULL) {
 		if (errno != ENOENT)
 			errfn(arg, "%s: cannot read state, starting fresh: %s", path, strerror(errno));
+		return;
+	}
+	/* Counters are only as good as the passes behind them: a file older than the snapshot's
+	 * max_age (the prober was stopped, or every pass since was blind) is not trusted. */
+	if (fstat(fileno(f), &sb) == 0 && now - (int64_t)sb.st_mtime > (int64_t)c->max_age) {
+		errfn(arg, "%s: saved %lld s ago, more than snapshot.max_age (%d s): its counters are "
+		      "too old to trust, starting fresh", path, (long long)(now - (int64_t)sb.st_mtime),
+		      c->max_age);
+		fclose(f);
 		return;
 	}
 	while (getline(&line, &cap, f) != -1) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deephealth.h"
@@ -184,7 +185,7 @@ collect(void *arg, const char *fmt, ...)
 static void
 test_save_load(void)
 {
-	char dir[] = "/tmp/dh-state-XXXXXX", path[300], cmd[400], err[256];
+	char dir[] = "/tmp/dh-state-XXXXXX", path[300], cmd[600], err[256];
 	struct dep_conf deps[3];
 	struct conf c;
 	struct dep_state st[3], back[3];
@@ -201,6 +202,7 @@ test_save_load(void)
 	deps[2].name = (char *)(uintptr_t) "auth";
 	c.deps = deps;
 	c.ndeps = 3;
+	c.max_age = 180;
 
 	/* Missing file: fresh start, no complaint. */
 	nerrs = 0;
@@ -224,6 +226,27 @@ test_save_load(void)
 	T_EQ_INT(state_reported(&back[1]), VERDICT_WARN);
 	T_EQ_INT(back[1].consec_fail, 2);
 	T_EQ_INT(back[2].fail_count, 4);
+
+	/* Saved more than max_age ago: counters not trusted, fresh start, said once. */
+	{
+		struct stat sb;
+		int64_t saved;
+
+		T_CHECK(stat(path, &sb) == 0);
+		saved = (int64_t)sb.st_mtime;
+		nerrs = 0;
+		state_load(path, &c, back, saved + 180, collect, NULL);
+		T_EQ_INT(nerrs, 0);
+		T_EQ_INT(back[0].down, 1);
+		state_load(path, &c, back, saved + 181, collect, NULL);
+		T_EQ_INT(nerrs, 1);
+		snprintf(cmd, sizeof(cmd), "%s: saved 181 s ago, more than snapshot.max_age (180 s): its "
+		         "counters are too old to trust, starting fresh", path);
+		T_EQ_STR(errs[0], cmd);
+		T_EQ_INT(back[0].down, 0);
+		T_EQ_INT(back[0].since, saved + 181);
+		T_EQ_INT(back[2].fail_count, 0);
+	}
 
 	/* No temp file left behind. */
 	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1", dir);
