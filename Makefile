@@ -23,7 +23,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe
 
-.PHONY: all check _check unit demo bench asan valgrind install clean deps
+.PHONY: all check _check unit e2e demo bench asan valgrind install clean deps
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: src/%.c src/deephealth.h | $(BUILD)/obj
@@ -44,6 +44,10 @@ $(BUILD)/deephealth-probe: $(BUILD)/obj/probe.o $(LIB_OBJ)
 # The HTTP fixture server integration tests use as a dependency stand-in.
 $(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# The Traffic-Manager-style probe emulator of the end-to-end failover suite.
+$(BUILD)/tmprobe: tests/e2e/tmprobe.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # Benchmark programs: the bare libfcgi baseline and the in-process figures.
 $(BUILD)/bench-bare: bench/bare.c | $(BUILD)/obj
@@ -70,11 +74,16 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory _check
 
-_check: all $(BUILD)/httpfix $(UNIT)
+_check: all $(BUILD)/httpfix $(BUILD)/tmprobe $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh $(UNIT)
 
 unit: all $(BUILD)/httpfix $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh --unit-only $(UNIT)
+
+# Every failover scenario end to end: two regions, a load-balancer emulator (tests/e2e/run.sh).
+e2e: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/tmprobe
+	@BUILD=$(BUILD) bash tests/e2e/run.sh
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
 demo: deps
@@ -94,7 +103,7 @@ asan: deps
 
 # The same suite with every unit test and every responder process under valgrind memcheck.
 valgrind: deps
-	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O0 -g" all build/valgrind/httpfix \
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O0 -g" all build/valgrind/httpfix build/valgrind/tmprobe \
 	        $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 	@BUILD=build/valgrind DH_VALGRIND=1 bash tests/run.sh $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 
