@@ -51,7 +51,7 @@ sed -e "s#/var/lib/deephealth/snapshot#$D/snapshot#" -e "s#/etc/deephealth/disab
     -e '/^dependencies = (/,$d' conf/deephealth.conf >"$D/deephealth.conf"
 cat >>"$D/deephealth.conf" <<EOF
 dependencies = (
-  { name = "storage-sa001"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIX[storage-sa001]}/health"; timeout_ms = 2000; },
+  { name = "storage-sa001"; kind = "storage"; type = "http"; witness = true; url = "http://127.0.0.1:${FIX[storage-sa001]}/health"; timeout_ms = 2000; },
   { name = "storage-sa002"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIX[storage-sa002]}/health"; timeout_ms = 2000; },
   { name = "auth"; kind = "auth"; type = "http"; witness = true; url = "http://127.0.0.1:${FIX[auth]}/health"; timeout_ms = 2000; },
   { name = "containers"; kind = "containers"; type = "exec"; timeout_ms = 3000;
@@ -119,11 +119,13 @@ touch "$D/disable"; sleep 1.1
 probe fabrikam.azurecr.io
 rm -f "$D/disable"; sleep 1.1
 echo
-echo "== the auth witness unreachable: the prober is blind, responders fail open"
+echo "== both witnesses (auth, storage-sa001) unreachable: the prober is blind, responders fail open"
 mode auth refuse
+mode storage-sa001 refuse
 pass
 probe fabrikam.azurecr.io
 mode auth 200
+mode storage-sa001 200
 mode storage-sa002 200
 pass; pass
 echo

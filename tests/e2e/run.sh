@@ -363,12 +363,12 @@ sc_storage() {
 	hold 1500
 	t0=$(now_ms); fix_mode A sa1 "$fmode"
 	tf=$(group_route "$CONTOSO" B "$t0" "$(wait_bound $B_FAIL)") || fail_because "contoso did not move to B"
-	np=$(passes A "$t0" "${tf:-0}")
+	np=$(passes A "$t0" "$((${tf:-0} + TM_TIMEOUT))")
 	[ -n "$tf" ] && [ "$np" -lt "$P_FALL" ] && fail_because "moved after $np passes (< fall $P_FALL)"
 	hold 1000
 	th=$(now_ms); fix_mode A sa1 200
 	tb=$(group_route "$CONTOSO" A "$th" "$(wait_bound $B_BACK)") || fail_because "contoso did not come back to A"
-	nb=$(passes A "$th" "${tb:-0}")
+	nb=$(passes A "$th" "$((${tb:-0} + TM_TIMEOUT))")
 	[ -n "$tb" ] && [ "$nb" -lt "$P_RISE" ] && fail_because "came back after $nb passes (< rise $P_RISE)"
 	hold 1500
 	tm_stop
@@ -401,12 +401,12 @@ sc_region_dep() {
 	hold 1500
 	t0=$(now_ms); fix_mode A "$dep" "$fmode"
 	tf=$(group_route "$movers" B "$t0" "$(wait_bound $B_FAIL)") || fail_because "$movers did not all move to B"
-	np=$(passes A "$t0" "${tf:-0}")
+	np=$(passes A "$t0" "$((${tf:-0} + TM_TIMEOUT))")
 	[ -n "$tf" ] && [ "$np" -lt "$P_FALL" ] && fail_because "moved after $np passes (< fall $P_FALL)"
 	hold 1000
 	th=$(now_ms); fix_mode A "$dep" 200
 	tb=$(group_route "$movers" A "$th" "$(wait_bound $B_BACK)") || fail_because "$movers did not come back to A"
-	nb=$(passes A "$th" "${tb:-0}")
+	nb=$(passes A "$th" "$((${tb:-0} + TM_TIMEOUT))")
 	[ -n "$tb" ] && [ "$nb" -lt "$P_RISE" ] && fail_because "came back after $nb passes (< rise $P_RISE)"
 	hold 1500
 	tm_stop
@@ -506,7 +506,7 @@ sc_stale() { # 10
 	# starts fresh, and contoso leaves again only after fall new passes.
 	tr=$(now_ms); start_prober A
 	tf2=$(group_route "$CONTOSO" B "$tr" "$(wait_bound $B_FAIL)") || fail_because "contoso did not leave again after the restart"
-	np=$(passes A "$tr" "${tf2:-0}")
+	np=$(passes A "$tr" "$((${tf2:-0} + TM_TIMEOUT))")
 	[ -n "$tf2" ] && [ "$np" -lt "$P_FALL" ] && fail_because "left again after $np passes of the restarted prober (< fall $P_FALL)"
 	grep -q 'too old to trust, starting fresh' "$WORK/A/probe.out" || fail_because "the restarted prober did not discard its old counters"
 	th=$(now_ms); fix_mode A sa1 200
