@@ -100,6 +100,13 @@ size_t resolver_host_count(const struct resolver *r);
  */
 int resolver_add_rule(struct resolver *r, const char *pattern, char *err, size_t errlen);
 size_t resolver_rule_count(const struct resolver *r);
+/*
+ * The literal every match of pattern must end with (for example ".azurecr.io"
+ * from "^(?<registry>[a-z0-9]+)\\.azurecr\\.io$"), written to out; returns its
+ * length, 0 when the pattern has none or is too clever to tell.  The lookup
+ * skips a rule whose suffix the host does not end with.
+ */
+size_t resolver_rule_suffix(const char *pattern, char *out, size_t outsize);
 
 /*
  * Load "host registry" lines from path into the exact map.  Every bad line is
@@ -490,11 +497,14 @@ int state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict resu
 
 /*
  * Load the states of c's dependencies from path into st[c->ndeps] (new ones
- * start up, since now).  A missing file is a fresh start; a damaged one is
- * reported through errfn and also a fresh start.  Never fails.
+ * start up, since now).  A missing file is a fresh start; a damaged one, or one
+ * last saved more than c->max_age seconds before now, is reported through errfn
+ * and also a fresh start.  Never fails.
  */
 void state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
                 errfn_t errfn, void *arg);
+/* Every dependency up with clean counters, since now. */
+void state_reset(struct dep_state *st, int64_t now);
 /* Save atomically (temp, fsync, rename, fsync dir).  Returns 0, or -1 with err set. */
 int state_save(const char *path, const struct conf *c, const struct dep_state *st, char *err,
                size_t errlen);

@@ -20,6 +20,8 @@ struct map_entry {
 struct rule {
 	pcre2_code *code;
 	uint32_t group;  /* number of the "registry" group */
+	size_t suflen;   /* 0, or every host the rule matches ends with suffix */
+	char suffix[DH_HOST_MAX + 1];
 };
 
 struct resolver {
@@ -233,6 +235,92 @@ resolver_rule_count(const struct resolver *r)
 	return r->nrules;
 }
 
+/* Backslashes right before pattern[i]: odd means pattern[i] is escaped. */
+static size_t
+backslashes_before(const char *pattern, size_t i)
+{
+	size_t n = 0;
+
+	while (i > n && pattern[i - n - 1] == '\\')
+		n++;
+	return n;
+}
+
+size_t
+resolver_rule_suffix(const char *pattern, char *out, size_t outsize)
+{
+	size_t len = strlen(pattern), end, n = 0, depth = 0;
+
+	if (outsize > 0)
+		out[0] = '\0';
+
+	/* Give up on anything that could change what a literal means or where it ends:
+	 * quoting, option settings, verbs, comments, and escapes longer than 2 bytes. */
+	for (size_t i = 0; i < len; i++) {
+		if (pattern[i] == '\\' && i + 1 < len) {
+			if (strchr("QxcgoNkE0123456789", pattern[i + 1]) != NULL)
+				return 0;
+			i++;
+		} else if (pattern[i] == '(' && i + 1 < len && (pattern[i + 1] == '*' ||
+		           (pattern[i + 1] == '?' && (i + 2 >= len ||
+		            strchr("<P:=!'>", pattern[i + 2]) == NULL)))) {
+			return 0;
+		}
+	}
+	/* A top-level alternative could end anywhere. */
+	for (size_t i = 0; i < len; i++) {
+		if (pattern[i] == '\\') {
+			i++;
+		} else if (pattern[i] == '[') {
+			i += 1 + (i + 1 < len && pattern[i + 1] == '^');
+			i += i < len && pattern[i] == ']'; /* a leading ] is literal */
+			while (i < len && !(pattern[i] == ']' && backslashes_before(pattern, i) % 2 == 0))
+				i++;
+		} else if (pattern[i] == '(') {
+			depth++;
+		} else if (pattern[i] == ')') {
+			depth -= depth > 0;
+		} else if (pattern[i] == '|' && depth == 0) {
+			return 0;
+		}
+	}
+	/* Anchored at the end: an unescaped $, or \z, or \Z. */
+	if (len >= 1 && pattern[len - 1] == '$' && backslashes_before(pattern, len - 1) % 2 == 0)
+		end = len - 1;
+	else if (len >= 2 && (pattern[len - 1] == 'z' || pattern[len - 1] == 'Z') &&
+	         backslashes_before(pattern, len - 1) % 2 == 1)
+		end = len - 2;
+	else
+		return 0;
+	/* Walk back over plain lowercase letters, digits, - and _, and escaped dots: the bytes
+	 * a normalized host is made of.  Anything else (a quantifier, a class, a group, an
+	 * uppercase letter) ends the literal. */
+	while (end > 0 && n + 1 < outsize) {
+		char c = pattern[end - 1];
+		size_t bs = backslashes_before(pattern, end - 1);
+
+		if (bs % 2 == 0 && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		                    c == '_')) {
+			out[n++] = c;
+			end--;
+		} else if (c == '.' && bs % 2 == 1) {
+			out[n++] = '.';
+			end -= 2;
+		} else {
+			break;
+		}
+	}
+	for (size_t i = 0; i < n / 2; i++) {
+		char t = out[i];
+
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = t;
+	}
+	if (outsize > 0)
+		out[n] = '\0';
+	return n;
+}
+
 int
 resolver_add_rule(struct resolver *r, const char *pattern, char *err, size_t errlen)
 {
@@ -277,6 +365,8 @@ resolver_add_rule(struct resolver *r, const char *pattern, char *err, size_t err
 		fatal("realloc");
 	r->rules[r->nrules].code = code;
 	r->rules[r->nrules].group = (uint32_t)group;
+	r->rules[r->nrules].suflen = resolver_rule_suffix(pattern, r->rules[r->nrules].suffix,
+	                                                  sizeof(r->rules[r->nrules].suffix));
 	r->nrules++;
 	return 0;
 }
@@ -384,6 +474,10 @@ resolver_lookup(struct resolver *r, const char *raw_host, char *host_out, char *
 		PCRE2_SIZE *ov, glen;
 		int rc;
 
+		/* The literal end of the pattern rules most hosts out without running it. */
+		if (ru->suflen > 0 && (len < ru->suflen ||
+		                       memcmp(host_out + len - ru->suflen, ru->suffix, ru->suflen) != 0))
+			continue;
 		rc = pcre2_match(ru->code, (PCRE2_SPTR)host_out, len, 0, 0, r->md, r->mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			continue;

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "deephealth.h"
 #include "t.h"
 
@@ -329,6 +332,97 @@ test_rule_order(void)
 	resolver_free(r2);
 }
 
+/*
+ * The literal-suffix prefilter: what it extracts, what it refuses, and that a rule it
+ * would skip never matches (checked against PCRE2 itself over a host corpus).
+ */
+static void
+test_rule_suffix(void)
+{
+	static const struct { const char *pattern, *suffix; } cases[] = {
+		{ "^(?<registry>[a-z0-9]{5,50})\\.azurecr\\.io$", ".azurecr.io" },
+		{ "^(?<registry>[a-z0-9]+)\\.[a-z0-9]+\\.data\\.azurecr\\.io$", ".data.azurecr.io" },
+		{ "^(?<registry>[a-z]+)-cr\\.example_1\\.net\\z", "-cr.example_1.net" },
+		{ "^(?<registry>[a-z]+)\\.io\\Z", ".io" },
+		{ "^(?<registry>[a-z]+)x\\.io$", "x.io" },
+		{ "^(?<registry>[a-z]+)(?:\\.west|\\.east)\\.example$", ".example" },
+		{ "^(?<registry>[a-z]+)\\.example\\.net", "" },      /* not anchored at the end */
+		{ "^(?<registry>[a-z]+)\\.io$|^(?<r2>x)\\.net$", "" }, /* top-level alternative */
+		{ "(?i)^(?<registry>[a-z]+)\\.io$", "" },             /* options change literals */
+		{ "^(?<registry>[a-z]+)\\x2eio$", "" },               /* \x2e is one byte */
+		{ "^(?<registry>[a-z]+)\\056io$", "" },               /* octal escape */
+		{ "^(?<registry>[a-z]+)\\Q.io\\E$", "" },             /* quoting */
+		{ "^(?<registry>[a-z]+)\\.io+$", "" },                /* o+: not a literal end */
+		{ "^(?<registry>[a-z]+)\\.i(o)$", "" },
+		{ "^(?<registry>[a-z]+)\\.io\\$", "" },               /* an escaped $ is a byte */
+		{ "^(?<registry>[a-z]+)\\.IO$", "" },                 /* hosts are lowercase */
+		{ "^(?<registry>[a-z]+)\\d\\.io$", ".io" },           /* \d is not a d */
+		{ "^(?<registry>[a-z]+).io$", "io" },                 /* an unescaped . is any byte */
+		{ "^(?<registry>[a-z|]+)\\.io$", ".io" },             /* | inside a class */
+		{ "^(?<registry>[]a-z|]+)\\.io$", ".io" },
+		{ "^(?<registry>(a|b)+)\\.io$", ".io" },              /* | inside a group */
+		{ "^(?<registry>[a-z]+)\\\\.io$", "io" },            /* \\ then any byte, then io */
+	};
+	static const char *const hosts[] = {
+		"contoso.azurecr.io", "contoso.westeurope.data.azurecr.io", "abc-cr.example_1.net",
+		"a.io", "ax.io", "abx.io", "b.west.example", "c.east.example", "q.example.net",
+		"q.example.net.evil", "x.net", "a.ioo", "a.i", "io", ".io", "a9.io", "aaio", "a|.io",
+		"ab.io", "a.io.a.io", "zzz", "",
+	};
+	char suf[DH_HOST_MAX + 1], reg[DH_NAME_MAX + 1], out[DH_HOST_MAX + 1];
+	enum host_err he;
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		size_t n = resolver_rule_suffix(cases[i].pattern, suf, sizeof(suf));
+
+		T_EQ_INT(n, strlen(cases[i].suffix));
+		T_EQ_STR(suf, cases[i].suffix);
+		if (strcmp(suf, cases[i].suffix) != 0)
+			printf("# pattern %s\n", cases[i].pattern);
+	}
+	/* A tiny buffer truncates to the literal's tail, never overflows. */
+	T_EQ_INT(resolver_rule_suffix("^(?<registry>a)\\.azurecr\\.io$", suf, 4), 3);
+	T_EQ_STR(suf, ".io");
+
+	/* Prefilter on or off, every lookup agrees with PCRE2 run on every rule. */
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct resolver *r = resolver_new(10000, 1000);
+		char err[256];
+		int ec;
+		PCRE2_SIZE off;
+		pcre2_code *code = pcre2_compile((PCRE2_SPTR)cases[i].pattern, PCRE2_ZERO_TERMINATED,
+		                                 PCRE2_NEVER_UTF, &ec, &off, NULL);
+		pcre2_match_data *md;
+
+		if (code == NULL || resolver_add_rule(r, cases[i].pattern, err, sizeof(err)) != 0) {
+			/* every pattern here compiles: this would be a bug in the table */
+			T_CHECK(code != NULL);
+			pcre2_code_free(code);
+			resolver_free(r);
+			continue;
+		}
+		md = pcre2_match_data_create_from_pattern(code, NULL);
+		for (size_t h = 0; h < NELEM(hosts); h++) {
+			int m = pcre2_match(code, (PCRE2_SPTR)hosts[h], strlen(hosts[h]), 0, 0, md, NULL);
+			int grp = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "registry");
+			int expect_found = m >= 0 && hosts[h][0] != '\0' && strchr(hosts[h], '|') == NULL &&
+			                   pcre2_get_ovector_pointer(md)[2 * grp] != PCRE2_UNSET &&
+			                   pcre2_get_ovector_pointer(md)[2 * grp + 1] >
+			                   pcre2_get_ovector_pointer(md)[2 * grp];
+			enum resolve_result got = resolver_lookup(r, hosts[h], out, reg, &he);
+
+			if (he != HOST_OK)
+				continue; /* not a host the resolver would try rules on */
+			T_EQ_INT(got == RESOLVE_FOUND, expect_found);
+			if ((got == RESOLVE_FOUND) != expect_found)
+				printf("# pattern %s host %s\n", cases[i].pattern, hosts[h]);
+		}
+		pcre2_match_data_free(md);
+		pcre2_code_free(code);
+		resolver_free(r);
+	}
+}
+
 static void
 test_rule_group_not_participating(void)
 {
@@ -497,6 +591,7 @@ main(void)
 		T_CASE(test_map_duplicate),
 		T_CASE(test_lookup_invalid),
 		T_CASE(test_rule_order),
+		T_CASE(test_rule_suffix),
 		T_CASE(test_rule_group_not_participating),
 		T_CASE(test_rule_errors),
 		T_CASE(test_rule_redos),
