@@ -12,23 +12,52 @@ struct buf {
 	int overflow;
 };
 
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append n bytes; past the end the buffer only remembers that it overflowed. */
+static void
+bputn(struct buf *b, const char *s, size_t n)
+{
+	if (b->overflow || n >= b->len - b->used) {
+		b->overflow = 1;
+		return;
+	}
+	memcpy(b->p + b->used, s, n);
+	b->used += n;
+	b->p[b->used] = '\0';
+}
 
 static void
-bprintf(struct buf *b, const char *fmt, ...)
+bput(struct buf *b, const char *s)
+{
+	bputn(b, s, strlen(s));
+}
+
+/* Several strings in a row, up to a NULL (no printf: a reply is on every request's path). */
+static void
+bputs(struct buf *b, ...)
 {
 	va_list ap;
-	int n;
+	const char *s;
 
-	if (b->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
+	va_start(ap, b);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		bput(b, s);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= b->len - b->used)
-		b->overflow = 1;
-	else
-		b->used += (size_t)n;
+}
+
+static void
+bnum(struct buf *b, long long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		d[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		d[--i] = '-';
+	bputn(b, d + i, sizeof(d) - i);
 }
 
 static const char *
@@ -65,10 +94,10 @@ json_checks(struct buf *b, const struct policy_out *o, const struct reply_opts *
 		return;
 	snap_dep_at(ro->snap, o->reg.decided_by, &d);
 	iso_time(d.since, when, sizeof(when));
-	bprintf(b,
-	        ",\"checks\":{\"%.*s:status\":[{\"componentType\":\"%s\",\"status\":\"%s\","
-	        "\"time\":\"%s\"}]}",
-	        (int)d.name_len, d.name, dep_kind_str(d.kind), verdict_str(d.state), when);
+	bput(b, ",\"checks\":{\"");
+	bputn(b, d.name, d.name_len);
+	bputs(b, ":status\":[{\"componentType\":\"", dep_kind_str(d.kind), "\",\"status\":\"",
+	      verdict_str(d.state), "\",\"time\":\"", when, "\"}]}", (char *)NULL);
 }
 
 static void
@@ -76,19 +105,19 @@ body_json(struct buf *b, const struct policy_out *o, const struct reply_opts *ro
 {
 	char when[32];
 
-	bprintf(b, "{\"status\":\"%s\"", verdict_str(o->status));
+	bputs(b, "{\"status\":\"", verdict_str(o->status), "\"", (char *)NULL);
 	if (ro->detail == DETAIL_CAUSE) {
-		bprintf(b, ",\"output\":\"%s\"", reason_str(o->reason));
+		bputs(b, ",\"output\":\"", reason_str(o->reason), "\"", (char *)NULL);
 		if (ro->registry != NULL)
-			bprintf(b, ",\"serviceId\":\"%s\"", ro->registry);
+			bputs(b, ",\"serviceId\":\"", ro->registry, "\"", (char *)NULL);
 		if (o->have_reg) {
 			iso_time(o->reg.since, when, sizeof(when));
-			bprintf(b, ",\"notes\":[\"verdict %s since %s\"]", verdict_str(o->reg.verdict),
-			        when);
+			bputs(b, ",\"notes\":[\"verdict ", verdict_str(o->reg.verdict), " since ", when,
+			      "\"]", (char *)NULL);
 		}
 		json_checks(b, o, ro);
 	}
-	bprintf(b, "}\n");
+	bput(b, "}\n");
 }
 
 size_t
@@ -101,26 +130,36 @@ reply_format(const struct policy_out *o, const struct reply_opts *ro, char *out,
 	if (ro->json)
 		body_json(&bb, o, ro);
 	else
-		bprintf(&bb, "%s\n", verdict_str(o->status));
+		bputs(&bb, verdict_str(o->status), "\n", (char *)NULL);
 	if (bb.overflow)
 		return 0;
 
-	bprintf(&hb, "Status: %d %s\r\n", o->http, status_text(o->http));
-	bprintf(&hb, "Content-Type: %s\r\n", ro->json ? "application/health+json" : "text/plain");
-	bprintf(&hb, "Cache-Control: no-store\r\n");
+	bput(&hb, "Status: ");
+	bnum(&hb, o->http);
+	bputs(&hb, " ", status_text(o->http), "\r\nContent-Type: ",
+	      ro->json ? "application/health+json" : "text/plain", "\r\nCache-Control: no-store\r\n",
+	      (char *)NULL);
 	if (o->http == 405)
-		bprintf(&hb, "Allow: GET, HEAD\r\n");
-	bprintf(&hb, "X-Deephealth-Status: %s\r\n", verdict_str(o->status));
-	bprintf(&hb, "X-Deephealth-Reason: %s\r\n", reason_str(o->reason));
-	if (o->age >= 0)
-		bprintf(&hb, "X-Deephealth-Snapshot-Age: %lld\r\n", (long long)o->age);
+		bput(&hb, "Allow: GET, HEAD\r\n");
+	bputs(&hb, "X-Deephealth-Status: ", verdict_str(o->status), "\r\nX-Deephealth-Reason: ",
+	      reason_str(o->reason), "\r\n", (char *)NULL);
+	if (o->age >= 0) {
+		bput(&hb, "X-Deephealth-Snapshot-Age: ");
+		bnum(&hb, (long long)o->age);
+		bput(&hb, "\r\n");
+	}
 	if (ro->registry != NULL)
-		bprintf(&hb, "X-Deephealth-Registry: %s\r\n", ro->registry);
-	if (o->shadow)
-		bprintf(&hb, "X-Deephealth-Shadow: %d %s %s\r\n", o->would_http,
-		        verdict_str(o->would_status), reason_str(o->would_reason));
-	bprintf(&hb, "Content-Length: %zu\r\n\r\n", bb.used);
+		bputs(&hb, "X-Deephealth-Registry: ", ro->registry, "\r\n", (char *)NULL);
+	if (o->shadow) {
+		bput(&hb, "X-Deephealth-Shadow: ");
+		bnum(&hb, o->would_http);
+		bputs(&hb, " ", verdict_str(o->would_status), " ", reason_str(o->would_reason), "\r\n",
+		      (char *)NULL);
+	}
+	bput(&hb, "Content-Length: ");
+	bnum(&hb, (long long)bb.used);
+	bput(&hb, "\r\n\r\n");
 	if (!ro->head)
-		bprintf(&hb, "%s", body);
+		bputn(&hb, body, bb.used);
 	return hb.overflow ? 0 : hb.used;
 }
