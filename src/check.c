@@ -250,8 +250,6 @@ easy_go(struct run *r, struct job *j, CURLcode rc, const char *url, const char *
 	SETOPT(CURLOPT_PROTOCOLS_STR, protocols); /* curl >= 7.85 */
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, cto);
 	SETOPT(CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-	/* A pooled connection would hide a dependency that stopped accepting new ones. */
-	SETOPT(CURLOPT_FRESH_CONNECT, 1L);
 	SETOPT(CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
 	SETOPT(CURLOPT_OPENSOCKETDATA, (void *)j);
 #if LIBCURL_VERSION_NUM >= 0x075700
@@ -421,7 +419,11 @@ http_start(struct run *r, struct job *j)
 	}
 	if (s->body_re != NULL)
 		j->buf = xmalloc(s->body_bytes);
-	SETOPT(CURLOPT_FORBID_REUSE, 1L); /* never on tcp checks: see top */
+	/*
+	 * Connections live in this pass's multi handle and die with it, so every pass
+	 * connects to every origin afresh; within a pass, checks of one origin (scheme,
+	 * host, port) may share keep-alive connections, as any HTTP client would.
+	 */
 	SETOPT(CURLOPT_USERAGENT, "deephealth-probe/" DH_VERSION);
 	if (strcasecmp(method, "HEAD") == 0)
 		SETOPT(CURLOPT_NOBODY, 1L);
@@ -499,8 +501,10 @@ tcp_start(struct run *r, struct job *j)
 		job_finish(r, j, VERDICT_UNKNOWN, "curl init failed");
 		return;
 	}
-	/* Connect only: curl resolves and connects, and sends nothing of HTTP. */
+	/* Connect only: curl resolves and connects, and sends nothing of HTTP.  Always a
+	 * new connection: connecting is what a tcp check checks. */
 	SETOPT(CURLOPT_CONNECT_ONLY, 1L);
+	SETOPT(CURLOPT_FRESH_CONNECT, 1L);
 	/* A tcp check reaches the address itself, never a proxy from the environment. */
 	SETOPT(CURLOPT_PROXY, "");
 	j->phase = TCP_CONNECTING;
@@ -778,6 +782,11 @@ check_run(struct check_spec *const *specs, size_t n, int parallel, int64_t deadl
 
 	memset(&r, 0, sizeof(r));
 	if (n > 0 && (curl_ready() == -1 || (r.multi = curl_multi_init()) == NULL))
+		fail = "curl init failed";
+	/* Idle keep-alive connections kept for later checks of the same origin: one per
+	 * transfer that can be in flight. */
+	else if (n > 0 && curl_multi_setopt(r.multi, CURLMOPT_MAXCONNECTS,
+	                           (long)(parallel < 1 ? 1 : parallel)) != CURLM_OK)
 		fail = "curl init failed";
 	else if (n > 0 && ((r.mctx = pcre2_match_context_create(NULL)) == NULL ||
 	                   pcre2_set_match_limit(r.mctx, MATCH_LIMIT) != 0))
