@@ -53,6 +53,9 @@ $(BUILD)/tmprobe: tests/e2e/tmprobe.c | $(BUILD)/obj
 $(BUILD)/bench-bare: bench/bare.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+$(BUILD)/bench-openloop: bench/openloop.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(BUILD)/bench-micro: bench/micro.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
@@ -92,7 +95,8 @@ demo: deps
 
 # Figures against same-run baselines (never a pass/fail test): see bench/run.sh.
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/bench-bare $(BUILD)/bench-micro
+	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/bench-bare $(BUILD)/bench-micro \
+	        $(BUILD)/bench-openloop
 	@BUILD=$(BUILD) bash bench/run.sh
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.

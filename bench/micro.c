@@ -39,8 +39,9 @@ errfn(void *arg, const char *fmt, ...)
 	(void)fmt;
 }
 
-/* What the responder does per GET, minus libfcgi: resolve, decide, format. */
-static size_t
+/* What the responder does per GET, minus libfcgi: resolve, decide, format.  Never inlined:
+ * `micro -n` runs it under callgrind with --toggle-collect=one_request. */
+__attribute__((noinline)) static size_t
 one_request(const struct conf *c, const struct snapshot *s, const char *host, time_t now)
 {
 	char norm[DH_HOST_MAX + 1], registry[DH_NAME_MAX + 1], resp[4096];
@@ -86,8 +87,26 @@ main(int argc, char **argv)
 	volatile size_t sink = 0;
 	time_t now = time(NULL);
 
+	/* micro -n N FORM CONFIG SNAPSHOT: only N requests of one host form (for callgrind). */
+	if (argc == 6 && strcmp(argv[1], "-n") == 0) {
+		long n = strtol(argv[2], NULL, 10);
+		int f;
+
+		for (f = 0; f < NFORMS && strcmp(forms[f][0], argv[3]) != 0; f++)
+			;
+		c = conf_load(argv[4], errfn, NULL);
+		if (f == NFORMS || c == NULL || snap_load(argv[5], now, &s, NULL, 0) != SNAP_OK) {
+			fprintf(stderr, "micro: unknown form, or %s / %s do not load\n", argv[4], argv[5]);
+			return 1;
+		}
+		for (long i = 0; i < n; i++)
+			sink += one_request(c, s, forms[f][1], now);
+		snap_free(s);
+		conf_free(c);
+		return sink == 42 ? 3 : 0;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: micro CONFIG SNAPSHOT\n");
+		fprintf(stderr, "usage: micro CONFIG SNAPSHOT | micro -n N FORM CONFIG SNAPSHOT\n");
 		return 2;
 	}
 	c = conf_load(argv[1], errfn, NULL);
@@ -148,7 +167,12 @@ main(int argc, char **argv)
 	for (int i = 50; i < 250; i += 5)
 		memcpy(adv[4] + i, ".data", 5);
 	snprintf(adv[5], sizeof(adv[5]), "%s", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z");
-	for (int a = 0; a < 6; a++) {
+	/* Near misses that do end with a rule's literal suffix, so the regex itself runs. */
+	memset(adv[6], 'a', 230);
+	memcpy(adv[6] + 230, ".x.data.azurecr.io", 18);
+	memset(adv[7], '7', 230);
+	memcpy(adv[7] + 230, ".zone18.example.net", 19);
+	for (int a = 0; a < 8; a++) {
 		double r[ROUNDS];
 		enum host_err he;
 
