@@ -255,10 +255,11 @@ resolver_rule_suffix(const char *pattern, char *out, size_t outsize)
 		out[0] = '\0';
 
 	/* Give up on anything that could change what a literal means or where it ends:
-	 * quoting, option settings, verbs, comments, and escapes longer than 2 bytes. */
+	 * quoting, option settings, verbs, comments, and escapes longer than 2 bytes
+	 * (\pL: a property named by the letter after it). */
 	for (size_t i = 0; i < len; i++) {
 		if (pattern[i] == '\\' && i + 1 < len) {
-			if (strchr("QxcgoNkE0123456789", pattern[i + 1]) != NULL)
+			if (strchr("QxcgoNkEpP0123456789", pattern[i + 1]) != NULL)
 				return 0;
 			i++;
 		} else if (pattern[i] == '(' && i + 1 < len && (pattern[i + 1] == '*' ||
@@ -274,8 +275,13 @@ resolver_rule_suffix(const char *pattern, char *out, size_t outsize)
 		} else if (pattern[i] == '[') {
 			i += 1 + (i + 1 < len && pattern[i + 1] == '^');
 			i += i < len && pattern[i] == ']'; /* a leading ] is literal */
-			while (i < len && !(pattern[i] == ']' && backslashes_before(pattern, i) % 2 == 0))
+			while (i < len && !(pattern[i] == ']' && backslashes_before(pattern, i) % 2 == 0)) {
+				/* [:alpha:] and friends have a ] of their own: where the class
+				 * ends is PCRE2's business, so no suffix. */
+				if (pattern[i] == '[' && backslashes_before(pattern, i) % 2 == 0)
+					return 0;
 				i++;
+			}
 		} else if (pattern[i] == '(') {
 			depth++;
 		} else if (pattern[i] == ')') {

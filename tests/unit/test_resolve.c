@@ -362,12 +362,20 @@ test_rule_suffix(void)
 		{ "^(?<registry>[]a-z|]+)\\.io$", ".io" },
 		{ "^(?<registry>(a|b)+)\\.io$", ".io" },              /* | inside a group */
 		{ "^(?<registry>[a-z]+)\\\\.io$", "io" },            /* \\ then any byte, then io */
+		/* Found by differential fuzzing against PCRE2 (each once returned a suffix). */
+		{ "\\pl$", "" },                                      /* \pl is \p{L} */
+		{ "\\Pmt-02$", "" },
+		{ "^(?<registry>\\w+)\\.\\pl$", "" },
+		{ "[[:alpha:](]|foo$", "" },                            /* [:x:] has its own ] */
+		{ "^(?<registry>[[:alpha:][]+)|foo\\.com$", "" },
+		{ "[^[:digit:](]|foo$", "" },
+		{ "^(?<registry>[[:alnum:]]+)\\.io$", "" },            /* safe, but given up */
 	};
 	static const char *const hosts[] = {
 		"contoso.azurecr.io", "contoso.westeurope.data.azurecr.io", "abc-cr.example_1.net",
 		"a.io", "ax.io", "abx.io", "b.west.example", "c.east.example", "q.example.net",
 		"q.example.net.evil", "x.net", "a.ioo", "a.i", "io", ".io", "a9.io", "aaio", "a|.io",
-		"ab.io", "a.io.a.io", "zzz", "",
+		"ab.io", "a.io.a.io", "zzz", "", "a", "1", "w2.w", "at-02", "foo.co", "x.com",
 	};
 	char suf[DH_HOST_MAX + 1], reg[DH_NAME_MAX + 1], out[DH_HOST_MAX + 1];
 	enum host_err he;
