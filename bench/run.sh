@@ -20,11 +20,18 @@ row() { # figure, value, baseline, ratio, target, verdict
 }
 json() { JSON+=("\"$1\": $2"); }
 free_port() {
-	local p
+	local p lo hi base span
+	# Below the kernel's ephemeral range: a port a client connection happens to hold
+	# locally makes bind() fail even with nothing listening on it.
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { lo=32768; hi=60999; }
+	if [ "$lo" -ge 13000 ]; then base=$((lo - 12768)); span=12768
+	elif [ "$hi" -le 52767 ]; then base=$((hi + 1)); span=12768
+	else base=20000; span=20000; fi
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((base + RANDOM % span))
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
 	done
+	echo "no free port" >&2; return 1
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
 meets() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "MISSED" }'; }

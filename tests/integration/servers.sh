@@ -45,7 +45,7 @@ start_lighttpd_routes() {
 	printf 'server.modules += ( "mod_fastcgi" )\nfastcgi.server = ( %s )\n' "$routes" >>"$dir/lighttpd.conf"
 	lighttpd -D -f "$dir/lighttpd.conf" >>"$dir/stdout.log" 2>&1 &
 	PIDS+=($!)
-	wait_http "http://127.0.0.1:$port/"
+	wait_http "http://127.0.0.1:$port/" || { tail -n 5 "$dir/stdout.log" "$dir/error.log" 2>&1 | sed 's/^/# /'; return 1; }
 }
 
 start_apache_routes() {
@@ -78,5 +78,5 @@ $locs
 EOF
 	apache2 -f "$dir/httpd.conf" -DFOREGROUND >>"$dir/stdout.log" 2>&1 &
 	PIDS+=($!)
-	wait_http "http://127.0.0.1:$port/"
+	wait_http "http://127.0.0.1:$port/" || { tail -n 5 "$dir/stdout.log" "$dir/error.log" 2>&1 | sed 's/^/# /'; return 1; }
 }
