@@ -200,6 +200,34 @@ if [ "$n" -ge 3 ] && [ "$n" -le 4 ]; then ok "-r 1 -d 4: $n passes in ${elapsed}
 if [ "$elapsed" -lt 5000 ]; then ok "-r 1 -d 4 stops by itself within its duration (${elapsed} ms)"; else not_ok "-r/-d bounded" "${elapsed} ms"; fi
 write_conf
 
+# Counters older than snapshot.max_age (3 s here) are not trusted: a state file saved
+# long ago, and in a -r run a blind stretch longer than max_age, both start fresh, so
+# one good pass brings sa1 up instead of rise = 2.  Never under valgrind: a pass slower
+# than max_age would make the counters stale between passes.
+sed -i 's/max_age = 120;/max_age = 3;/; s/interval = 10; deadline = 6;/interval = 1; deadline = 1;/' "$P/dh.conf"
+sed -i 's/timeout_ms = 1500;/timeout_ms = 900;/g; s/timeout_ms = 3000;/timeout_ms = 900;/g; s/timeout_ms = 1000;/timeout_ms = 900;/' "$P/dh.conf"
+mode sa1 500
+probe_timed; probe_timed; probe_timed
+check "max_age 3: sa1 down after fall" fail "$(depstate sa1)"
+touch -d '-10 seconds' "$P/probe.state"
+mode sa1 200
+n0=$(wc -l <"$P/probe.out")
+probe_timed
+check "state file 10 s old: sa1 up after one good pass" pass "$(depstate sa1)"
+check_match "old state file said so" 'saved [0-9]+ s ago, more than snapshot.max_age \(3 s\): its counters are too old to trust' "$(tail -n +$((n0 + 1)) "$P/probe.out")"
+mode sa1 500
+probe_timed; probe_timed; probe_timed
+mode auth refuse
+"$PROBE" -v -r 1 -d 7 -c "$P/dh.conf" >"$P/stale.out" 2>&1 &
+SP=$!
+sleep 4.5
+mode auth 200
+mode sa1 200
+wait "$SP"
+check_match "-r: blind for more than max_age, then fresh" 'no pass folded for [0-9]+ s, more than snapshot.max_age \(3 s\): every dependency starts fresh' "$(cat "$P/stale.out")"
+check "-r: sa1 up after the blind stretch" pass "$(depstate sa1)"
+write_conf
+
 # Overlapping runs: the lock makes the second exit at once with a clear message.
 flock "$P/probe.lock" sleep 3 &
 FL=$!
