@@ -19,20 +19,6 @@ row() { # figure, value, baseline, ratio, target, verdict
 	ROWS+=("$(printf '%-52s %14s %14s %8s %-14s %s' "$1" "$2" "$3" "$4" "$5" "$6")")
 }
 json() { JSON+=("\"$1\": $2"); }
-free_port() {
-	local p lo hi base span
-	# Below the kernel's ephemeral range: a port a client connection happens to hold
-	# locally makes bind() fail even with nothing listening on it.
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { lo=32768; hi=60999; }
-	if [ "$lo" -ge 13000 ]; then base=$((lo - 12768)); span=12768
-	elif [ "$hi" -le 52767 ]; then base=$((hi + 1)); span=12768
-	else base=20000; span=20000; fi
-	for _ in $(seq 200); do
-		p=$((base + RANDOM % span))
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo "no free port" >&2; return 1
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
 meets() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "met" : "MISSED" }'; }
 
@@ -134,7 +120,8 @@ wrkrun() { # URL [script] -> "rps p50_ms p99_ms"
 			printf "%.0f %.3f %.3f\n", rps, n50, n99 }'
 }
 for u in bare health; do curl -s -o /dev/null -H 'Host: reg050123.azurecr.io' "http://127.0.0.1:$PORT/$u"; done
-median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+# median VALUES...: the middle one (the lower middle of an even count)
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 read -r st_rps st50 st99 <<<"$(wrkrun "http://127.0.0.1:$PORT/static.txt")"
 # Three rounds, alternating, so drift on a shared machine hits both alike; medians.
 BR=() DR=() B99=() D99=() D50=()
@@ -142,8 +129,8 @@ for _ in 1 2 3; do
 	read -r x _ y <<<"$(wrkrun "http://127.0.0.1:$PORT/bare")"; BR+=("$x"); B99+=("$y")
 	read -r x z y <<<"$(wrkrun "http://127.0.0.1:$PORT/health" "$B/hosts.lua")"; DR+=("$x"); D99+=("$y"); D50+=("$z")
 done
-bare_rps=$(median3 "${BR[@]}"); dh_rps=$(median3 "${DR[@]}")
-bare99b=$(median3 "${B99[@]}"); dh99b=$(median3 "${D99[@]}"); dh50=$(median3 "${D50[@]}")
+bare_rps=$(median "${BR[@]}"); dh_rps=$(median "${DR[@]}")
+bare99b=$(median "${B99[@]}"); dh99b=$(median "${D99[@]}"); dh50=$(median "${D50[@]}")
 r=$(ratio "$dh_rps" "$bare_rps")
 row "lighttpd: requests/s (wrk, 16 conns, host mix)" "$dh_rps" "$bare_rps" "$r" ">= 0.95x" "$(meets "$r" ">=" 0.95)"
 row "lighttpd: static file requests/s (server's own limit)" "$st_rps" "-" "-" "context" ""
@@ -160,7 +147,6 @@ RATE=$((bare_rps / 4))
 OLH=(); for h in reg050123.azurecr.io reg000042.westeurope.data.azurecr.io cd004242.custom.example \
 	REG070007.AzureCR.io.:443 nobody-here.example.org reg099999.azurecr.io; do OLH+=(-H "Host: $h"); done
 olget() { tr ' ' '\n' <"$2" | sed -n "s/^$1=//p" | head -n 1; }
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 OB50=() OB99=() OD50=() OD99=() OR99=() olerr=0
 for _ in 1 2 3 4 5; do
 	"$BUILD/bench-openloop" -u "http://127.0.0.1:$PORT/bare" -r "$RATE" -d 4 -c 16 >"$B/ol.bare" &
@@ -249,11 +235,10 @@ json probe_10k_s "$t_probe"; json curl_10k_s "$t_curl"
 probe_conf 200
 head -n 200 "$B/p/reg.map" >"$B/p/reg.map.200"; cp "$B/p/reg.map.200" "$B/p/reg.map"
 t_plug=$(secs bash -c "for i in \$(seq 200); do /usr/lib/nagios/plugins/check_http -H 127.0.0.1 -p $PPORT -u /ok.txt >/dev/null; done")
-t_cold=$(for _ in 1 2 3; do secs "$BUILD/deephealth-probe" -c "$B/p/dh.conf"; echo; done | sort -n | sed -n 2p)
-t_curlv=$(for _ in 1 2 3; do secs curl --version; echo; done | sort -n | sed -n 2p)
-t_pass=$("$BUILD/deephealth-probe" -v -r 1 -d 5 -c "$B/p/dh.conf" 2>&1 |
-	awk '/debug: published/ { for (i = 1; i <= NF; i++) if ($i == "ms") print $(i - 1) / 1000 }' |
-	sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }')
+t_cold=$(median $(for _ in 1 2 3; do secs "$BUILD/deephealth-probe" -c "$B/p/dh.conf"; echo; done))
+t_curlv=$(median $(for _ in 1 2 3; do secs curl --version; echo; done))
+t_pass=$(printf '%.3f' "$(median $("$BUILD/deephealth-probe" -v -r 1 -d 5 -c "$B/p/dh.conf" 2>&1 |
+	awk '/debug: published/ { for (i = 1; i <= NF; i++) if ($i == "ms") print $(i - 1) / 1000 }'))")
 r=$(ratio "$t_plug" "$t_pass")
 row "prober: 200 HTTP checks, one pass (s)" "$t_pass" "$t_plug" "${r}x" ">= 50x faster" "$(meets "$r" ">=" 50)"
 r=$(ratio "$t_plug" "$t_cold")
