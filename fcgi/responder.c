@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,14 +17,6 @@
 
 #define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 #define UNKNOWN_LOG_MS 60000 /* summarize unknown/invalid hosts at most once a minute */
-
-/* Identity of the file we loaded: a publish by rename changes the inode. */
-struct file_id {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim, ctim;
-};
 
 /* Per-class counters of Host headers that resolved to nothing. */
 struct host_stats {
@@ -45,25 +38,6 @@ struct responder {
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
 };
-
-static void
-file_id_of(const struct stat *st, struct file_id *id)
-{
-	memset(id, 0, sizeof(*id));
-	id->dev = st->st_dev;
-	id->ino = st->st_ino;
-	id->size = st->st_size;
-	id->mtim = st->st_mtim;
-	id->ctim = st->st_ctim;
-}
-
-static int
-file_id_eq(const struct file_id *a, const struct file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
-	       a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
-}
 
 static void
 snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *detail)
@@ -253,62 +227,70 @@ install_signals(void)
 }
 
 static void
-usage(void)
+usage(FILE *f, int code)
 {
-	fprintf(stderr, "usage: deephealth.fcgi [-tV] [-c config] [-s socket]\n"
-	                "  -c config  configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
-	                "  -t         check the configuration and exit (0 = OK)\n"
-	                "  -s socket  listen on a unix socket path or :port instead of stdin\n"
-	                "  -V         print the version and exit\n",
+	fprintf(f, "usage: deephealth.fcgi [-htV] [-c config] [-s socket] [-n workers]\n"
+	           "  -c config     configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
+	           "  -t            check the configuration and exit (0 = OK)\n"
+	           "  -s socket     listen on a unix socket path (or :port) instead of stdin\n"
+	           "  -n workers    supervise this many worker processes on the one socket\n"
+	           "                (1..256; for nginx, Apache mod_proxy_fcgi, systemd sockets)\n"
+	           "  -h, --help    this text\n"
+	           "  -V, --version print the version\n"
+	           "exit: 0 OK or stopped, 1 configuration invalid (-t) or cannot start, 2 usage\n",
 	        DEFAULT_CONF);
-	exit(2);
+	exit(code);
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct responder r;
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG"), *sock_path = NULL;
 	FCGX_Request req;
 	int ch, test_only = 0, sock = 0, failures = 0;
+	long workers = 0;
 
-	while ((ch = getopt(argc, argv, "c:s:tVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:s:n:tVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 's': sock_path = optarg; break;
+		case 'n': {
+			char *end;
+
+			errno = 0;
+			workers = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || workers < 1 || workers > 256)
+				usage(stderr, 2);
+			break;
+		}
 		case 't': test_only = 1; break;
 		case 'V': printf("deephealth.fcgi %s\n", DH_VERSION); return 0;
-		default: usage();
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
 	if (conf_path == NULL || conf_path[0] == '\0')
 		conf_path = DEFAULT_CONF;
 	log_init("deephealth.fcgi", 0, LOG_LVL_INFO);
 
-	memset(&r, 0, sizeof(r));
-	r.unknown.what = "unknown Host";
-	r.invalid.what = "invalid Host header";
-	r.error.what = "Host undecided (resolver error)";
-	r.snap_err = SNAP_MISSING;
-	r.conf = conf_load(conf_path, log_errfn, test_only ? &test_only : NULL);
 	if (test_only) {
-		if (r.conf == NULL)
+		struct conf *c = conf_load(conf_path, log_errfn, &test_only);
+
+		if (c == NULL)
 			return 1;
 		printf("%s: configuration OK (%zu hosts, %zu rules)\n", conf_path,
-		       resolver_host_count(r.conf->resolver), resolver_rule_count(r.conf->resolver));
-		conf_free(r.conf);
+		       resolver_host_count(c->resolver), resolver_rule_count(c->resolver));
+		conf_free(c);
 		return 0;
 	}
-	if (r.conf == NULL)
-		log_warnx("%s: configuration not loaded: answering 200 config-error to every "
-		          "request until restarted with a valid one",
-		          conf_path);
-	else
-		log_init("deephealth.fcgi", r.conf->log_syslog, r.conf->log_level);
-
-	install_signals();
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	if (sock_path != NULL) {
@@ -317,8 +299,26 @@ main(int argc, char **argv)
 			fatal("cannot listen on %s", sock_path);
 	} else if (FCGX_IsCGI()) {
 		fatalx("stdin is not a FastCGI socket: run me from a web server (lighttpd bin-path, "
-		       "mod_fcgid) or with -s");
+		       "mod_fcgid), from a systemd socket unit, or with -s");
 	}
+	/* From here on, in the supervisor, pool_run never returns; in a worker it returns 0. */
+	if (workers > 0)
+		(void)pool_run((size_t)workers);
+
+	memset(&r, 0, sizeof(r));
+	r.unknown.what = "unknown Host";
+	r.invalid.what = "invalid Host header";
+	r.error.what = "Host undecided (resolver error)";
+	r.snap_err = SNAP_MISSING;
+	r.conf = conf_load(conf_path, log_errfn, NULL);
+	if (r.conf == NULL)
+		log_warnx("%s: configuration not loaded: answering 200 config-error to every "
+		          "request until restarted with a valid one",
+		          conf_path);
+	else
+		log_init("deephealth.fcgi", r.conf->log_syslog, r.conf->log_level);
+
+	install_signals();
 	if (FCGX_InitRequest(&req, sock, 0) != 0)
 		fatalx("FCGX_InitRequest failed");
 	log_info("ready (config %s%s)", conf_path, r.conf ? "" : " NOT LOADED");

@@ -111,6 +111,7 @@ check_spec_free(struct check_spec *s)
 	pcre2_code_free(s->body_re);
 	free(s->ca_file);
 	free(s->cred_file);
+	free(s->proxy);
 	free(s->address);
 	free(s->send);
 	pcre2_code_free(s->expect_re);
@@ -440,6 +441,14 @@ http_start(struct run *r, struct job *j)
 		SETOPT(CURLOPT_MAXREDIRS, 5L);
 		SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	}
+	/*
+	 * Only a configured proxy: libcurl would otherwise take http_proxy,
+	 * https_proxy, all_proxy and no_proxy from whatever environment started
+	 * us (a shell with a proxy set once sent both witnesses to it and the pass
+	 * went blind).  "" turns the environment off for both.
+	 */
+	SETOPT(CURLOPT_PROXY, s->proxy != NULL ? s->proxy : "");
+	SETOPT(CURLOPT_NOPROXY, "");
 	SETOPT(CURLOPT_WRITEFUNCTION, http_body_cb);
 	SETOPT(CURLOPT_WRITEDATA, (void *)j);
 	easy_go(r, j, rc, s->url, "http,https");

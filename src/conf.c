@@ -6,6 +6,7 @@
 #include <libconfig.h>
 #include <limits.h>
 #include <pcre2.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -78,8 +79,9 @@ static const struct opt prober_opts[] = {
 	{ "state", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/probe.state", NULL, C(state_path), 0 },
 	{ "lock", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/probe.lock", NULL, C(lock_path), 0 },
 	{ "event_log", OPT_PATH, 0, 0, 0, "", NULL, C(event_log), 0 },
-	{ "interval", OPT_INT, 1, 3600, 30, NULL, NULL, C(interval), 0 },
-	{ "deadline", OPT_INT, 1, 3600, 20, NULL, NULL, C(deadline), 0 },
+	{ "proxy", OPT_STR, 0, 0, 0, "", NULL, C(proxy), 0 },
+	{ "interval", OPT_INT, 1, 3600, 10, NULL, NULL, C(interval), 0 },
+	{ "deadline", OPT_INT, 1, 3600, 8, NULL, NULL, C(deadline), 0 },
 	{ "parallel", OPT_INT, 1, 4096, 64, NULL, NULL, C(parallel), 0 },
 	{ "fall", OPT_INT, 1, 1000, 3, NULL, NULL, C(fall), 0 },
 	{ "rise", OPT_INT, 1, 1000, 2, NULL, NULL, C(rise), 0 },
@@ -91,7 +93,7 @@ static const struct opt prober_opts[] = {
 
 /* A dependency as written, before it becomes a dep_conf and a check_spec. */
 struct dep_raw {
-	char *name, *applies, *url, *method, *expect, *body_match, *ca_file, *credentials;
+	char *name, *applies, *url, *method, *expect, *body_match, *ca_file, *credentials, *proxy;
 	char *address, *send, *reply_match;
 	char **headers, **command;
 	int kind, severity, witness, fall, rise, ok, intermittent, type;
@@ -128,6 +130,7 @@ static const struct opt dep_opts[] = {
 	{ "ca_file", OPT_PATH, 0, 0, 0, "", NULL, D(ca_file), HTTP },
 	{ "follow_redirects", OPT_BOOL, 0, 1, 0, NULL, NULL, D(follow_redirects), HTTP },
 	{ "credentials", OPT_PATH, 0, 0, 0, "", NULL, D(credentials), HTTP },
+	{ "proxy", OPT_STR, 0, 0, 0, "", NULL, D(proxy), HTTP },
 	{ "address", OPT_STR, 0, 0, 0, "", NULL, D(address), TCP },
 	{ "send", OPT_STR, 0, 0, 0, "", NULL, D(send), TCP },
 	{ "reply_match", OPT_STR, 0, 0, 0, "", NULL, D(reply_match), TCP },
@@ -462,6 +465,25 @@ name_ok(const char *s)
 
 static void dep_index_add(struct conf *c, size_t i);
 
+/* "" or a proxy URL libcurl takes: a scheme it knows, then a host. */
+static int
+proxy_ok(const char *s)
+{
+	static const char *const schemes[] = { "http://", "https://", "socks4://", "socks4a://",
+		                                   "socks5://", "socks5h://", NULL };
+
+	if (s[0] == '\0')
+		return 1;
+	for (size_t i = 0; schemes[i] != NULL; i++) {
+		size_t n = strlen(schemes[i]);
+
+		if (strncmp(s, schemes[i], n) == 0 && s[n] != '\0' && s[n] != '/' &&
+		    strpbrk(s, " \t\r\n") == NULL)
+			return 1;
+	}
+	return 0;
+}
+
 /* dep_raw -> dep_conf + check_spec, checking what depends on the check type. */
 static void
 dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t,
@@ -568,6 +590,16 @@ dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t
 			r->credentials = NULL;
 			d->cred_line = config_setting_source_line(g->seen[oi(t, "credentials")]);
 		}
+		/* Its own proxy ("" = direct) wins over prober.proxy. */
+		if (g->found[oi(t, "proxy")] != NULL) {
+			if (!proxy_ok(r->proxy))
+				lerr(l, g->found[oi(t, "proxy")], "%s.proxy: \"%s\" is not a proxy URL "
+				     "(http://, https://, socks5h://... host[:port])", g->label, r->proxy);
+			cs->proxy = r->proxy;
+			r->proxy = NULL;
+		} else if (c->proxy != NULL && c->proxy[0] != '\0') {
+			cs->proxy = xstrdup(c->proxy);
+		}
 		break;
 	case CHECK_TCP:
 		if (r->address[0] == '\0' || strrchr(r->address, ':') == NULL)
@@ -603,6 +635,7 @@ dep_raw_free(struct dep_raw *r)
 	free(r->body_match);
 	free(r->ca_file);
 	free(r->credentials);
+	free(r->proxy);
 	free(r->address);
 	free(r->send);
 	free(r->reply_match);
@@ -662,6 +695,17 @@ conf_relations(struct loader *l, struct conf *c, struct grp *grps)
 		lerr(l, at, "prober.deadline (%d s) must not exceed prober.interval (%d s)",
 		     c->deadline, c->interval);
 	}
+}
+
+/* The line of key in g, else of g itself, else 1. */
+static unsigned
+key_line(const struct grp *g, const struct table *t, const char *key)
+{
+	const config_setting_t *s = g->found[oi(t, key)];
+
+	if (s == NULL)
+		s = g->set;
+	return s != NULL && config_setting_source_line(s) > 0 ? config_setting_source_line(s) : 1;
 }
 
 static void
@@ -737,6 +781,17 @@ conf_load(const char *path, errfn_t errfn, void *arg)
 			snprintf(grps[i].label, sizeof(grps[i].label), "%s", sections[i].name);
 		apply_defaults(&l, &sections[i], &grps[i], c);
 	}
+	{
+		const config_setting_t *at = grps[SEC_PROBER].found[oi(&sections[SEC_PROBER], "proxy")];
+
+		if (at != NULL && !proxy_ok(c->proxy))
+			lerr(&l, at, "prober.proxy: \"%s\" is not a proxy URL (http://, https://, "
+			     "socks5h://... host[:port])", c->proxy);
+	}
+	c->snapshot_line = key_line(&grps[SEC_SNAPSHOT], &sections[SEC_SNAPSHOT], "path");
+	c->state_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "state");
+	c->lock_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "lock");
+	c->event_log_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "event_log");
 	c->resolver = resolver_new((uint32_t)c->match_limit, (uint32_t)c->depth_limit);
 	if (grps[SEC_RESOLVER].found[oi(&sections[SEC_RESOLVER], "rules")] != NULL)
 		load_rules(&l, c, grps[SEC_RESOLVER].found[oi(&sections[SEC_RESOLVER], "rules")]);
@@ -814,11 +869,66 @@ dep_index_add(struct conf *c, size_t i)
 	}
 }
 
+/* "uid 0 (root)": who this process is, for reports about permissions. */
+static void
+user_name(char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL)
+		snprintf(out, len, "uid %ld (%s)", (long)geteuid(), pw->pw_name);
+	else
+		snprintf(out, len, "uid %ld", (long)geteuid());
+}
+
+/*
+ * Can this user create, rename and remove files next to path (the prober
+ * publishes by rename and cleans temp files), and write path itself if it
+ * exists and must be written in place?  Reports and returns 1 when not.
+ */
+static int
+writable_at(const struct conf *c, unsigned line, const char *key, const char *path,
+            int in_place, errfn_t errfn, void *arg)
+{
+	char *dcopy = xstrdup(path), *slash = strrchr(dcopy, '/');
+	const char *dir = ".";
+	char who[64];
+	int bad = 0;
+
+	user_name(who, sizeof(who));
+	if (slash == dcopy)
+		dir = "/";
+	else if (slash != NULL) {
+		*slash = '\0';
+		dir = dcopy;
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		if (errno == ENOENT)
+			errfn(arg, "%s:%u: %s: directory \"%s\" does not exist", c->path, line, key, dir);
+		else
+			errfn(arg, "%s:%u: %s: directory \"%s\" is not writable by %s: %s", c->path,
+			      line, key, dir, who, strerror(errno));
+		bad = 1;
+	} else if (in_place && access(path, W_OK) == -1 && errno != ENOENT) {
+		errfn(arg, "%s:%u: %s: \"%s\" is not writable by %s: %s", c->path, line, key, path,
+		      who, strerror(errno));
+		bad = 1;
+	}
+	free(dcopy);
+	return bad;
+}
+
 int
 conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
 {
 	int errors = 0;
 
+	errors += writable_at(c, c->snapshot_line, "snapshot.path", c->snapshot_path, 0, errfn, arg);
+	errors += writable_at(c, c->state_line, "prober.state", c->state_path, 0, errfn, arg);
+	errors += writable_at(c, c->lock_line, "prober.lock", c->lock_path, 1, errfn, arg);
+	if (c->event_log[0] != '\0')
+		errors += writable_at(c, c->event_log_line, "prober.event_log", c->event_log, 1,
+		                      errfn, arg);
 	if (c->registries[0] == '\0') {
 		errfn(arg, "%s:1: prober.registries: required by deephealth-probe", c->path);
 		errors++;
@@ -844,6 +954,13 @@ conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
 			      "owned by this user or root and not group/world accessible (chmod 600)",
 			      c->path, c->deps[i].cred_line, c->deps[i].name, cred);
 			errors++;
+		} else if (access(cred, R_OK) == -1) {
+			char who[64];
+
+			user_name(who, sizeof(who));
+			errfn(arg, "%s:%u: dependency \"%s\": credentials \"%s\" not readable by %s: %s",
+			      c->path, c->deps[i].cred_line, c->deps[i].name, cred, who, strerror(errno));
+			errors++;
 		}
 	}
 	return errors;
@@ -865,6 +982,7 @@ conf_free(struct conf *c)
 	free(c->state_path);
 	free(c->lock_path);
 	free(c->event_log);
+	free(c->proxy);
 	for (size_t i = 0; i < c->ndeps; i++) {
 		free(c->deps[i].name);
 		free(c->deps[i].feature);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define DH_VERSION "0.1.0"
@@ -17,9 +18,12 @@
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* ident is kept by pointer; use_syslog sends everything to syslog(3) instead of stderr. */
+/*
+ * ident is kept by pointer; use_syslog sends everything to syslog(3) instead of
+ * stderr.  On stderr under systemd ($JOURNAL_STREAM names our stderr) lines
+ * carry sd-daemon(3) priority prefixes instead of a time; else an ISO time.
+ */
 void log_init(const char *ident, int use_syslog, enum log_level level);
-void log_set_level(enum log_level level);
 /* log_warn appends ": strerror(errno)"; the x variants do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -45,6 +49,19 @@ char *xstrdup(const char *s);
 int64_t util_now_ms(void);
 /* 64-bit FNV-1a over bytes; the snapshot checksum and the host map hash. */
 uint64_t util_hash64(const void *data, size_t len);
+/* The one time format: "2026-11-30T04:22:29Z" (UTC) into out; "?" if t cannot be shown. */
+void util_iso_time(time_t t, char *out, size_t len);
+
+/* Identity of a file as loaded: a publish by rename changes the inode, an edit the rest. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+struct stat;
+void file_id_of(const struct stat *st, struct file_id *id);
+int file_id_eq(const struct file_id *a, const struct file_id *b);
 
 /* ---------------------------------------------------------------- resolve.c */
 
@@ -331,6 +348,7 @@ struct check_spec {
 	char *ca_file;              /* NULL = system store */
 	int follow_redirects;
 	char *cred_file;            /* header lines read at each run; never logged */
+	char *proxy;                /* proxy URL, NULL or "" = direct; never the environment's */
 	/* tcp */
 	char *address;              /* "host:port" or "[v6]:port" */
 	char *send;                 /* bytes to send after connect, or NULL */
@@ -411,6 +429,7 @@ struct conf {
 	char *state_path;
 	char *lock_path;
 	char *event_log;    /* "" = none */
+	char *proxy;        /* default proxy of http checks; "" = none */
 	int interval, deadline, parallel;
 	int fall, rise, ok, intermittent;
 	int blind_unknown_pct;
@@ -419,6 +438,8 @@ struct conf {
 	size_t ndeps;
 	uint32_t *dep_slots;    /* name index: open addressing, dependency index + 1, 0 = empty */
 	size_t dep_slot_cap;    /* power of two */
+	/* where the prober's paths are configured (or their section, or 1), for -t reports */
+	unsigned snapshot_line, state_line, lock_line, event_log_line;
 };
 
 /*
@@ -430,9 +451,11 @@ struct conf *conf_load(const char *path, errfn_t errfn, void *arg);
 void conf_free(struct conf *c); /* NULL is fine */
 
 /*
- * The prober's own requirements on a loaded configuration: a registry map,
- * at least one dependency, credential files that only their owner can read.
- * Reports through errfn as "file:line: message"; returns the error count.
+ * The prober's own requirements on a loaded configuration, for the user
+ * running it: a registry map, at least one dependency, credential files that
+ * only their owner can read and this user can, and directories of the
+ * snapshot, state, lock and event log this user can write into.  Reports
+ * through errfn as "file:line: message"; returns the error count.
  */
 int conf_check_prober(const struct conf *c, errfn_t errfn, void *arg);
 
@@ -532,7 +555,8 @@ struct snap_writer *eval_build(const struct conf *c, const struct regmap *m,
 
 /* Every answer's cause; the X-Deephealth-Reason header. */
 enum reason {
-	R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING, R_SNAPSHOT_CORRUPT, R_SNAPSHOT_STALE,
+	R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING, R_SNAPSHOT_UNREADABLE, R_SNAPSHOT_CORRUPT,
+	R_SNAPSHOT_STALE,
 	R_PROBER_BLIND, R_UNKNOWN_HOST, R_UNKNOWN_REGISTRY, R_SINGLE_REGION, R_HEALTHY,
 	R_DEGRADED, R_DEPENDENCY_FAILED, R_BAD_METHOD, R_COUNT
 };
@@ -568,6 +592,17 @@ struct policy_out {
 
 /* Pure decision: the order documented in README "Response contract". */
 void policy_decide(const struct policy_in *in, struct policy_out *out);
+
+/* ---------------------------------------------------------------- fcgi/pool.c */
+
+/*
+ * Supervise n worker processes that share the listening socket the caller
+ * opened (or inherited).  Returns 0 in each worker, which then serves.  In the
+ * supervisor never returns: it restarts workers that die (backing off when
+ * they die right after starting), replaces them one at a time on SIGHUP, and
+ * on SIGTERM or SIGINT stops them all and exits 0.
+ */
+int pool_run(size_t n);
 
 /* ---------------------------------------------------------------- reply.c */
 

@@ -1,9 +1,10 @@
-/* log.c: the one logging API; stderr by default, syslog(3) when asked. */
+/* log.c: the one logging API; stderr by default (journald-aware), syslog(3) when asked. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,23 +14,39 @@
 static const char *log_ident = "deephealth";
 static int log_to_syslog;
 static enum log_level log_max = LOG_LVL_INFO;
+static int log_to_journal;
+
+/*
+ * Is our stderr the journal?  systemd says so in $JOURNAL_STREAM ("dev:ino" of
+ * the stream it connected); a child whose stderr was redirected elsewhere
+ * inherits the variable, hence the comparison.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *ident, int use_syslog, enum log_level level)
 {
 	log_ident = ident;
+	log_to_journal = !use_syslog && stderr_is_journal();
 	log_max = level;
 	if (use_syslog && !log_to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	else if (!use_syslog && log_to_syslog)
 		closelog();
 	log_to_syslog = use_syslog;
-}
-
-void
-log_set_level(enum log_level level)
-{
-	log_max = level;
 }
 
 static void
@@ -46,14 +63,17 @@ log_emit(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 		syslog(prio[lvl], "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
 		return;
 	}
+	if (log_to_journal) {
+		/* sd-daemon(3) prefix: journald files the line at this priority and
+		 * adds time, pid and identifier itself. */
+		fprintf(stderr, "<%d>%s: %s%s%s\n", prio[lvl], tag[lvl], msg, suffix ? ": " : "",
+		        suffix ? suffix : "");
+		return;
+	}
 	{
 		char when[32];
-		time_t now = time(NULL);
-		struct tm tm;
 
-		if (gmtime_r(&now, &tm) == NULL ||
-		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-			when[0] = '\0';
+		util_iso_time(time(NULL), when, sizeof(when));
 		/* One fprintf per line so concurrent writers do not interleave mid-line. */
 		fprintf(stderr, "%s %s[%ld]: %s: %s%s%s\n", when, log_ident, (long)getpid(), tag[lvl],
 		        msg, suffix ? ": " : "", suffix ? suffix : "");

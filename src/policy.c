@@ -7,6 +7,7 @@ static const char *const reason_names[R_COUNT] = {
 	[R_CONFIG_ERROR] = "config-error",
 	[R_PASSTHROUGH] = "passthrough",
 	[R_SNAPSHOT_MISSING] = "snapshot-missing",
+	[R_SNAPSHOT_UNREADABLE] = "snapshot-unreadable",
 	[R_SNAPSHOT_CORRUPT] = "snapshot-corrupt",
 	[R_SNAPSHOT_STALE] = "snapshot-stale",
 	[R_PROBER_BLIND] = "prober-blind",
@@ -56,6 +57,12 @@ decide_enforce(const struct policy_in *in, struct policy_out *o)
 		break;
 	case SNAP_MISSING:
 		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_MISSING);
+		return;
+	case SNAP_UNREADABLE:
+	case SNAP_NOT_REGULAR:
+		/* There but not ours to read (permissions, a directory...): an operator's
+		 * mistake to tell apart from a damaged file. */
+		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_UNREADABLE);
 		return;
 	default:
 		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT);

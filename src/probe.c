@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,8 @@ enum {
 struct prober {
 	struct conf *conf;
 	struct regmap *map;
+	struct file_id map_id;   /* the registry map file as last loaded */
+	int have_map_id;
 	struct dep_state *st;
 	struct check_spec **specs;
 	struct check_outcome *out;
@@ -52,61 +56,75 @@ on_term(int sig)
 	stopping = 1;
 }
 
-static void
-iso_now(char *out, size_t len)
+/*
+ * A JSON string's body for s, malloc'd: quotes, backslashes, controls and
+ * bytes outside ASCII escaped (\u00XX), so any bytes make valid JSON.
+ */
+static char *
+json_str(const char *s)
 {
-	time_t t = time(NULL);
-	struct tm tm;
+	size_t n = strlen(s), o = 0;
+	char *out = xmalloc(n * 6 + 1);
 
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, len, "?");
-}
-
-/* JSON string body for s: quotes, backslashes and controls escaped. */
-static void
-json_escape(const char *s, char *out, size_t len)
-{
-	size_t o = 0;
-
-	for (; *s != '\0' && o + 7 < len; s++) {
+	for (; *s != '\0'; s++) {
 		unsigned char ch = (unsigned char)*s;
 
 		if (ch == '"' || ch == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)ch;
 		} else if (ch < 0x20 || ch > 0x7e) {
-			o += (size_t)snprintf(out + o, len - o, "\\u%04x", ch);
+			o += (size_t)snprintf(out + o, 7, "\\u%04x", ch);
 		} else {
 			out[o++] = (char)ch;
 		}
 	}
 	out[o] = '\0';
+	return out;
 }
 
-/* One JSON line per transition, appended in one write(2) so lines never interleave. */
+/*
+ * One JSON line per transition, every string escaped, appended in one
+ * write(2) (O_APPEND) so lines from concurrent runs never interleave.  The
+ * line is as long as it needs to be: nothing is cut or dropped.
+ */
 static void
 event_log(struct prober *p, size_t i, enum verdict from, enum verdict to)
 {
 	const struct dep_state *st = &p->st[i];
-	char line[1024], when[32], cause[600];
-	int n;
+	char when[32], *region, *dep, *cause, *line = NULL;
+	size_t len = 0;
+	FILE *m;
 
 	if (p->events_fd == -1)
 		return;
-	iso_now(when, sizeof(when));
-	json_escape(st->cause, cause, sizeof(cause));
-	n = snprintf(line, sizeof(line),
-	             "{\"time\":\"%s\",\"region\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
-	             "\"to\":\"%s\",\"cause\":\"%s\",\"elapsed_ms\":%lld,"
-	             "\"consecutive_failures\":%d,\"consecutive_successes\":%d,"
-	             "\"uncleared_failures\":%d,\"registries_affected\":%zu}\n",
-	             when, p->conf->region, p->conf->deps[i].name, verdict_str(from), verdict_str(to),
-	             cause, (long long)p->out[i].elapsed_ms, st->consec_fail, st->consec_ok,
-	             st->fail_count, p->users[i]);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return;
-	if (write(p->events_fd, line, (size_t)n) != n)
+	util_iso_time(time(NULL), when, sizeof(when));
+	region = json_str(p->conf->region);
+	dep = json_str(p->conf->deps[i].name);
+	cause = json_str(st->cause);
+	m = open_memstream(&line, &len);
+	if (m == NULL) {
+		log_warn("event log %s: line for %s not written", p->conf->event_log, dep);
+		goto out;
+	}
+	fprintf(m,
+	        "{\"time\":\"%s\",\"region\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
+	        "\"to\":\"%s\",\"cause\":\"%s\",\"elapsed_ms\":%lld,"
+	        "\"consecutive_failures\":%d,\"consecutive_successes\":%d,"
+	        "\"uncleared_failures\":%d,\"registries_affected\":%zu}\n",
+	        when, region, dep, verdict_str(from), verdict_str(to), cause,
+	        (long long)p->out[i].elapsed_ms, st->consec_fail, st->consec_ok, st->fail_count,
+	        p->users[i]);
+	if (fclose(m) != 0) {
+		log_warn("event log %s: line for %s not written", p->conf->event_log, dep);
+		goto out;
+	}
+	if (write(p->events_fd, line, len) != (ssize_t)len)
 		log_warn("event log %s: write", p->conf->event_log);
+out:
+	free(line);
+	free(region);
+	free(dep);
+	free(cause);
 }
 
 /* Remove temp files a killed run left behind; we hold the lock, so none is in use. */
@@ -187,6 +205,42 @@ log_transition(struct prober *p, size_t i)
 		log_info("dependency %s: %s -> %s (%s, %lld ms)", d->name, verdict_str(from),
 		         verdict_str(to), p->out[i].cause, ms);
 	event_log(p, i, from, to);
+}
+
+/*
+ * Load the registry map when it is new or its file changed since the last
+ * load (a control plane rewrites it between passes).  Returns 0 with p->map
+ * current, or -1 when it cannot be read: the pass then does what a fresh run
+ * does, nothing (the previous snapshot stays and ages towards fail-open).
+ * Bad lines are reported and left out, as at start.
+ */
+static int
+map_refresh(struct prober *p)
+{
+	const char *path = p->conf->registries;
+	struct regmap *m;
+	struct file_id id;
+	struct stat st;
+	size_t bad = 0;
+
+	if (stat(path, &st) == -1) {
+		log_warn("registry map %s", path);
+		return -1;
+	}
+	file_id_of(&st, &id);
+	if (p->map != NULL && p->have_map_id && file_id_eq(&id, &p->map_id))
+		return 0;
+	m = regmap_load(path, p->conf, log_errfn, NULL, &bad);
+	if (m == NULL)
+		return -1;
+	if (p->map != NULL)
+		log_info("registry map %s changed: %zu registries%s", path, m->n,
+		         bad ? " (bad lines left out)" : "");
+	regmap_free(p->map);
+	p->map = m;
+	p->map_id = id;
+	p->have_map_id = 1;
+	return 0;
 }
 
 /* One pass: probe, fold (unless blind), evaluate, publish, save.  Returns an exit code. */
@@ -281,18 +335,23 @@ run_pass(struct prober *p)
 }
 
 static void
-usage(void)
+usage(FILE *f, int code)
 {
-	fprintf(stderr,
-	        "usage: deephealth-probe [-tvV] [-c config] [-r seconds [-d seconds]]\n"
-	        "  -c config   configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
-	        "  -t          check the configuration and the registry map, then exit\n"
-	        "  -r seconds  repeat a pass every this many seconds ...\n"
-	        "  -d seconds  ... for up to this long in all (default 60: one cron minute)\n"
-	        "  -v          log every probe (debug)\n"
-	        "  -V          print the version and exit\n",
+	fprintf(f,
+	        "usage: deephealth-probe [-hStvV] [-c config] [-r seconds [-d seconds]]\n"
+	        "  -c config     configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
+	        "  -t            check the configuration, the registry map and, for this user,\n"
+	        "                the writable paths and credentials; then exit\n"
+	        "  -r seconds    repeat a pass every this many seconds ...\n"
+	        "  -d seconds    ... for up to this long in all (default 60: one cron minute)\n"
+	        "  -S, --syslog  log to syslog (daemon) whatever log.syslog says\n"
+	        "  -v            log every probe (debug)\n"
+	        "  -h, --help    this text\n"
+	        "  -V, --version print the version\n"
+	        "exit: 0 published, 1 configuration or setup, 2 usage, 3 locked, 4 registry map\n"
+	        "      unreadable, 5 snapshot not published, 6 state not saved (deephealth-probe(8))\n",
 	        DEFAULT_CONF);
-	exit(EX_USAGE);
+	exit(code);
 }
 
 static long
@@ -304,58 +363,69 @@ num_arg(const char *s, long min, long max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
-		usage();
+		usage(stderr, EX_USAGE);
 	return v;
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct prober p;
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
-	int ch, test_only = 0, verbose = 0, lockfd, rc = EX_PASS_OK;
+	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = EX_PASS_OK;
 	long every = 0, total = 60;
 	int64_t began;
-	size_t bad = 0;
 	struct sigaction sa;
 
-	while ((ch = getopt(argc, argv, "c:tvr:d:Vh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 't': test_only = 1; break;
 		case 'v': verbose = 1; break;
 		case 'r': every = num_arg(optarg, 1, 3600); break;
 		case 'd': total = num_arg(optarg, 1, 86400); break;
+		case 'S': to_syslog = 1; break;
 		case 'V': printf("deephealth-probe %s\n", DH_VERSION); return 0;
-		default: usage();
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, EX_USAGE);
 	if (conf_path == NULL || conf_path[0] == '\0')
 		conf_path = DEFAULT_CONF;
-	log_init("deephealth-probe", 0, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_init("deephealth-probe", to_syslog && !test_only,
+	         verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
-	p.conf = conf_load(conf_path, log_errfn, &test_only);
-	if (p.conf == NULL || conf_check_prober(p.conf, log_errfn, &test_only) != 0) {
+	/* With -t every report is a plain line on stderr; else through the log. */
+	p.conf = conf_load(conf_path, log_errfn, test_only ? &test_only : NULL);
+	if (p.conf == NULL || conf_check_prober(p.conf, log_errfn, test_only ? &test_only : NULL) != 0) {
 		conf_free(p.conf);
 		return EX_CONFIG;
 	}
-	p.map = regmap_load(p.conf->registries, p.conf, log_errfn, &test_only, &bad);
 	if (test_only) {
+		size_t bad = 0;
+
+		p.map = regmap_load(p.conf->registries, p.conf, log_errfn, &test_only, &bad);
 		if (p.map != NULL && bad == 0)
 			printf("%s: configuration OK (%zu dependencies, %zu registries)\n", conf_path,
 			       p.conf->ndeps, p.map->n);
 		rc = p.map == NULL ? EX_REGMAP : bad ? EX_CONFIG : EX_PASS_OK;
 		goto out;
 	}
-	if (p.map == NULL) {
+	log_init("deephealth-probe", to_syslog || p.conf->log_syslog,
+	         verbose ? LOG_LVL_DEBUG : p.conf->log_level);
+	if (map_refresh(&p) != 0) {
 		rc = EX_REGMAP;
 		goto out;
 	}
-	log_init("deephealth-probe", p.conf->log_syslog,
-	         verbose ? LOG_LVL_DEBUG : p.conf->log_level);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
@@ -392,10 +462,18 @@ main(int argc, char **argv)
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
 
 	began = util_now_ms();
-	for (;;) {
+	for (int first = 1;; first = 0) {
 		int64_t pass_start = util_now_ms(), next;
-		int r = run_pass(&p);
+		int r;
 
+		/* Every pass sees the map as it is now; one that cannot read it does nothing. */
+		if (!first && map_refresh(&p) != 0) {
+			log_warnx("pass skipped: nothing probed or published until the registry map "
+			          "can be read");
+			r = EX_REGMAP;
+		} else {
+			r = run_pass(&p);
+		}
 		if (r != EX_PASS_OK)
 			rc = r;
 		next = pass_start + every * 1000;

@@ -72,16 +72,6 @@ status_text(int http)
 	return "Unknown";
 }
 
-static void
-iso_time(int64_t t, char *out, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, len, "1970-01-01T00:00:00Z");
-}
-
 /* The deciding dependency, when the detail level allows naming it. */
 static void
 json_checks(struct buf *b, const struct policy_out *o, const struct reply_opts *ro)
@@ -93,7 +83,7 @@ json_checks(struct buf *b, const struct policy_out *o, const struct reply_opts *
 	    o->reg.decided_by >= snap_dep_count(ro->snap))
 		return;
 	snap_dep_at(ro->snap, o->reg.decided_by, &d);
-	iso_time(d.since, when, sizeof(when));
+	util_iso_time((time_t)d.since, when, sizeof(when));
 	bput(b, ",\"checks\":{\"");
 	bputn(b, d.name, d.name_len);
 	bputs(b, ":status\":[{\"componentType\":\"", dep_kind_str(d.kind), "\",\"status\":\"",
@@ -111,7 +101,7 @@ body_json(struct buf *b, const struct policy_out *o, const struct reply_opts *ro
 		if (ro->registry != NULL)
 			bputs(b, ",\"serviceId\":\"", ro->registry, "\"", (char *)NULL);
 		if (o->have_reg) {
-			iso_time(o->reg.since, when, sizeof(when));
+			util_iso_time((time_t)o->reg.since, when, sizeof(when));
 			bputs(b, ",\"notes\":[\"verdict ", verdict_str(o->reg.verdict), " since ", when,
 			      "\"]", (char *)NULL);
 		}

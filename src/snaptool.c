@@ -282,23 +282,31 @@ check(const char *path, int dump)
 }
 
 static void
-usage(void)
+usage(FILE *f, int code)
 {
-	fprintf(stderr, "usage: deephealth-snap compile FIXTURE SNAPSHOT\n"
-	                "       deephealth-snap check SNAPSHOT\n"
-	                "       deephealth-snap dump SNAPSHOT\n");
-	exit(2);
+	fprintf(f, "usage: deephealth-snap compile FIXTURE SNAPSHOT\n"
+	           "       deephealth-snap check SNAPSHOT\n"
+	           "       deephealth-snap dump SNAPSHOT\n"
+	           "       deephealth-snap -h | --help | -V | --version\n"
+	           "exit: 0 OK, 1 snapshot unusable or fixture errors, 2 usage\n");
+	exit(code);
 }
 
 int
 main(int argc, char **argv)
 {
 	log_init("deephealth-snap", 0, LOG_LVL_INFO);
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+		usage(stdout, 0);
+	if (argc == 2 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+		printf("deephealth-snap %s\n", DH_VERSION);
+		return 0;
+	}
 	if (argc == 4 && strcmp(argv[1], "compile") == 0)
 		return compile(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "check") == 0)
 		return check(argv[2], 0);
 	if (argc == 3 && strcmp(argv[1], "dump") == 0)
 		return check(argv[2], 1);
-	usage();
+	usage(stderr, 2);
 }

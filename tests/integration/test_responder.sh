@@ -157,8 +157,12 @@ matrix() {
 	rm -f "$SNAP"
 	expect missing "$U/e/health" fabrikam.azurecr.io 200 snapshot-missing warn
 	mkdir "$SNAP"
-	expect directory "$U/e/health" fabrikam.azurecr.io 200 snapshot-corrupt warn
+	expect directory "$U/e/health" fabrikam.azurecr.io 200 snapshot-unreadable warn
 	rmdir "$SNAP"
+	base_snapshot
+	# The web server's user may not read it: a permissions mistake, not damage.
+	chmod 600 "$SNAP"
+	expect permissions "$U/e/health" fabrikam.azurecr.io 200 snapshot-unreadable warn
 	base_snapshot
 	expect restored "$U/e/health" fabrikam.azurecr.io 503 dependency-failed fail
 }

@@ -161,8 +161,13 @@ test_snapshot_unusable(void)
 	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_MISSING, -1);
 	in.host = RESOLVE_UNKNOWN;
 	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_MISSING, -1);
+	/* There but not readable (permissions, not a regular file): its own reason. */
+	in.snap_state = SNAP_UNREADABLE;
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_UNREADABLE, -1);
+	in.snap_state = SNAP_NOT_REGULAR;
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_UNREADABLE, -1);
 	/* Every other reason a snapshot is unusable is "corrupt", and fails open. */
-	for (int e = SNAP_UNREADABLE; e <= SNAP_FUTURE; e++) {
+	for (int e = SNAP_TOO_SMALL; e <= SNAP_FUTURE; e++) {
 		in.snap_state = (enum snap_err)e;
 		EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT, -1);
 	}
