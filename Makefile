@@ -29,10 +29,10 @@ all: $(PROGS)
 $(BUILD)/obj/%.o: src/%.c src/deephealth.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/obj/responder.o: fcgi/responder.c src/deephealth.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: fcgi/%.c src/deephealth.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/deephealth.fcgi: $(BUILD)/obj/responder.o $(LIB_OBJ)
+$(BUILD)/deephealth.fcgi: $(BUILD)/obj/responder.o $(BUILD)/obj/pool.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/deephealth-snap: $(BUILD)/obj/snaptool.o $(LIB_OBJ)
@@ -90,7 +90,7 @@ e2e: deps
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/httpfix
 	@BUILD=$(BUILD) bash tests/demo.sh
 
 # Figures against same-run baselines (never a pass/fail test): see bench/run.sh.
@@ -111,17 +111,87 @@ valgrind: deps
 	        $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 	@BUILD=build/valgrind DH_VALGRIND=1 bash tests/run.sh $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/deephealth \
-	           $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)/etc/deephealth
+# ---- install / uninstall.  Paths in the shipped files are written for PREFIX=/usr/local,
+# SYSCONFDIR=/etc, LOCALSTATEDIR=/var; install substitutes the real ones.  As root with no
+# DESTDIR it also creates the prober's user and its state directory; a staged install
+# (DESTDIR) leaves that to the package (debian/deephealth.postinst).
+SYSCONFDIR     ?= /etc
+LOCALSTATEDIR  ?= /var
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DH_USER        ?= deephealth
+CONFDIR  := $(SYSCONFDIR)/deephealth
+STATEDIR := $(LOCALSTATEDIR)/lib/deephealth
+MANPAGES := $(wildcard docs/man/*.[158])
+# What install puts where, as "source destination" pairs of generated files.
+DIST     := $(BUILD)/dist
+DIST_SUBST = sed -e 's\#/usr/local\#$(PREFIX)\#g' -e 's\#/etc/deephealth\#$(CONFDIR)\#g' \
+                 -e 's\#/var/lib/deephealth\#$(STATEDIR)\#g' -e 's\#/etc/cron.d\#$(SYSCONFDIR)/cron.d\#g'
+DIST_FILES := deephealth.conf registries.map deephealth.cron deephealth-probe.service \
+              deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service lighttpd.conf \
+              apache-deephealth.conf apache-deephealth-proxy.conf nginx-deephealth.conf
+# Installed config-like files: removed by uninstall only while unchanged.
+KEPT := $(CONFDIR)/deephealth.conf:deephealth.conf $(CONFDIR)/registries.map:registries.map \
+        $(SYSCONFDIR)/cron.d/deephealth:deephealth.cron \
+        $(SYSCONFDIR)/lighttpd/conf-available/50-deephealth.conf:lighttpd.conf \
+        $(SYSCONFDIR)/apache2/conf-available/deephealth.conf:apache-deephealth.conf \
+        $(SYSCONFDIR)/apache2/conf-available/deephealth-proxy-fcgi.conf:apache-deephealth-proxy.conf \
+        $(SYSCONFDIR)/nginx/snippets/deephealth.conf:nginx-deephealth.conf
+UNITS := deephealth-probe.service deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service
+
+.PHONY: dist-files uninstall
+dist-files:
+	@mkdir -p $(DIST)
+	@for f in $(DIST_FILES); do \
+	    [ -e conf/$$f ] || { echo "missing conf/$$f" >&2; exit 1; }; \
+	    $(DIST_SUBST) conf/$$f >$(DIST)/$$f.new && mv $(DIST)/$$f.new $(DIST)/$$f; done
+
+install: all dist-files
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/deephealth \
+	           $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)$(PREFIX)/share/man/man1 \
+	           $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	           $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(SYSCONFDIR)/cron.d \
+	           $(DESTDIR)$(SYSCONFDIR)/lighttpd/conf-available \
+	           $(DESTDIR)$(SYSCONFDIR)/apache2/conf-available $(DESTDIR)$(SYSCONFDIR)/nginx/snippets
 	install -m 0755 $(BUILD)/deephealth.fcgi $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi
+	install -m 0755 $(BUILD)/deephealth-probe $(DESTDIR)$(PREFIX)/sbin/deephealth-probe
 	install -m 0755 $(BUILD)/deephealth-snap $(DESTDIR)$(PREFIX)/bin/deephealth-snap
-	install -m 0755 $(BUILD)/deephealth-probe $(DESTDIR)$(PREFIX)/bin/deephealth-probe
-	install -m 0644 conf/deephealth.conf conf/lighttpd.conf conf/apache-deephealth.conf \
-	           conf/deephealth.cron conf/deephealth-probe.service conf/deephealth-probe.timer \
-	           docs/*.md README.md $(DESTDIR)$(PREFIX)/share/doc/deephealth/
-	test -e $(DESTDIR)/etc/deephealth/deephealth.conf || \
-	    install -m 0644 conf/deephealth.conf $(DESTDIR)/etc/deephealth/deephealth.conf
+	for m in $(MANPAGES); do \
+	    install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
+	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/deephealth/
+	for u in $(UNITS); do install -m 0644 $(DIST)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
+	@# Configuration: never overwrite what is there (the operator's).
+	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
+	    if [ -e $$dst ]; then echo "kept $$dst (exists; the shipped one is $$src)"; \
+	    else echo "install -m 0644 $$src $$dst"; install -m 0644 $$src $$dst || exit 1; fi; done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    if ! getent passwd $(DH_USER) >/dev/null; then \
+	        echo "creating system user $(DH_USER)"; \
+	        useradd --system --user-group --home-dir $(STATEDIR) --no-create-home \
+	                --shell /usr/sbin/nologin --comment "deephealth prober" $(DH_USER) || exit 1; fi; \
+	    install -d -o $(DH_USER) -g $(DH_USER) -m 0755 $(STATEDIR); \
+	    echo "state directory $(STATEDIR): $(DH_USER):$(DH_USER) 0755"; \
+	else \
+	    install -d -m 0755 $(DESTDIR)$(STATEDIR); \
+	    echo "state directory $(DESTDIR)$(STATEDIR) created; chown it to the prober's user ($(DH_USER))"; \
+	fi
+
+# Removes what install put there; never a configuration file the operator changed, never
+# the state directory or the prober's user (remove them by hand: userdel deephealth).
+uninstall: dist-files
+	rm -f $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi $(DESTDIR)$(PREFIX)/sbin/deephealth-probe \
+	      $(DESTDIR)$(PREFIX)/bin/deephealth-snap
+	for m in $(MANPAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/deephealth
+	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
+	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
+	    [ -e $$dst ] || continue; \
+	    if ! cmp -s $$src $$dst; then echo "kept $$dst: changed since install"; \
+	    elif [ -n "$$(find $(DESTDIR)$(SYSCONFDIR)/lighttpd/conf-enabled $(DESTDIR)$(SYSCONFDIR)/apache2/conf-enabled \
+	              -lname "*/$${dst##*/}" 2>/dev/null)" ]; then \
+	        echo "kept $$dst: enabled (lighty-disable-mod deephealth / a2disconf deephealth first)"; \
+	    else echo "rm -f $$dst"; rm -f $$dst; fi; done
+	-rmdir $(DESTDIR)$(PREFIX)/lib/deephealth $(DESTDIR)$(CONFDIR) 2>/dev/null
+	@echo "left in place: $(STATEDIR) and the user $(DH_USER), if any"
 
 clean:
 	rm -rf build

@@ -3,6 +3,8 @@
 # real redis-server), the prober publishing snapshots, and real lighttpd spawning the
 # responder.  Breaks a storage account and the cache, and shows the answers change.
 # On a terminal it then keeps probing every 10 s and serving until Ctrl-C.  Run: make demo.
+# It checks its own story: it exits 1 unless every expected answer (the 503s, the recovery,
+# the kill switch and the fail-open answers) was seen, so CI can run it (.ci/run).
 set -eu
 ROOT=$(pwd)
 BUILD=${BUILD:-build}
@@ -47,7 +49,7 @@ sed -e "s#/var/lib/deephealth/snapshot#$D/snapshot#" -e "s#/etc/deephealth/disab
     -e "s#host_map = \"\";#host_map = \"$D/hosts.map\";#" \
     -e "s#/etc/deephealth/registries.map#$D/registries.map#" \
     -e "s#/var/lib/deephealth/probe#$D/probe#" -e "s#event_log = \"\";#event_log = \"$D/events.jsonl\";#" \
-    -e "s#region = \"\";#region = \"demo\";#" -e "s#interval = 30;#interval = 10;#" -e 's#deadline = 20;#deadline = 8;#' \
+    -e "s#region = \"\";#region = \"demo\";#" \
     -e '/^dependencies = (/,$d' conf/deephealth.conf >"$D/deephealth.conf"
 cat >>"$D/deephealth.conf" <<EOF
 dependencies = (
@@ -73,11 +75,19 @@ PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
 pass() { "$BUILD/deephealth-probe" -c "$D/deephealth.conf" 2>>"$D/probe.log"; sleep 1.1; }
+SEEN=$D/answers
+: >"$SEEN"
 probe() {
-	printf '  %-34s ' "$1"
-	curl -s -o /dev/null -H "Host: $1" -w '%{http_code}  %header{x-deephealth-status}  %header{x-deephealth-reason}\n' \
-		"http://127.0.0.1:$PORT/health"
+	local got
+	got=$(curl -s -o /dev/null -H "Host: $1" -w '%{http_code}  %header{x-deephealth-status}  %header{x-deephealth-reason}' \
+		"http://127.0.0.1:$PORT/health")
+	printf '  %-34s %s\n' "$1" "$got"
+	echo "$STEP $1 $got" >>"$SEEN"
 }
+# expect STEP HOST "CODE  STATUS  REASON": the demo's story, checked at the end.
+EXPECT=()
+expect() { EXPECT+=("$1 $2 $3"); }
+STEP=start
 table() { for h in contoso.azurecr.io litware.azurecr.io fabrikam.azurecr.io northwind.azurecr.io "$@"; do probe "$h"; done; }
 
 echo
@@ -86,44 +96,65 @@ echo "  responder: $D/deephealth.conf; prober log: $D/probe.log; events: $D/even
 echo
 echo "== before any prober pass (no snapshot yet: fail open)"
 probe fabrikam.azurecr.io
+expect start fabrikam.azurecr.io "200  warn  snapshot-missing"
 pass
+STEP=healthy
 echo
 echo "== after one prober pass: every dependency healthy"
 table registry.fabrikam.example FABRIKAM.AzureCR.io.:443 newcomer.azurecr.io www.example.org
+expect healthy fabrikam.azurecr.io "200  pass  healthy"
+expect healthy northwind.azurecr.io "200  pass  single-region"
 echo
 echo "== storage-sa002 starts answering 500 (fabrikam and single-region northwind live there)"
 mode storage-sa002 500
 for i in 1 2 3; do
 	pass
+	STEP=failed$i
 	echo "  after failed pass $i:"; probe fabrikam.azurecr.io; probe northwind.azurecr.io
 done
+expect failed2 fabrikam.azurecr.io "200  pass  healthy"
+expect failed3 fabrikam.azurecr.io "503  fail  dependency-failed"
+expect failed3 northwind.azurecr.io "200  pass  single-region"
 echo
 echo "== redis (the cache) pauses: degraded, so warn (still 200) after 3 passes (sa002 still failing)"
 kill -STOP "$REDIS"
 pass; pass; pass
+STEP=cache
 table
+expect cache contoso.azurecr.io "200  warn  degraded"
+expect cache fabrikam.azurecr.io "503  fail  dependency-failed"
 echo
 echo "== both heal: back after rise = 2 good passes"
 kill -CONT "$REDIS"
 mode storage-sa002 200
 pass
+STEP=heal1
 echo "  after 1 good pass:"; probe fabrikam.azurecr.io
 pass
+STEP=heal2
 echo "  after 2 good passes:"; probe fabrikam.azurecr.io
+expect heal1 fabrikam.azurecr.io "503  fail  dependency-failed"
+expect heal2 fabrikam.azurecr.io "200  pass  healthy"
 echo
 echo "== kill switch: touch $D/disable (no restart)"
 mode storage-sa002 500
 pass; pass; pass
+STEP=broken-again
 probe fabrikam.azurecr.io
 touch "$D/disable"; sleep 1.1
+STEP=kill-switch
 probe fabrikam.azurecr.io
 rm -f "$D/disable"; sleep 1.1
+expect broken-again fabrikam.azurecr.io "503  fail  dependency-failed"
+expect kill-switch fabrikam.azurecr.io "200  pass  passthrough"
 echo
 echo "== both witnesses (auth, storage-sa001) unreachable: the prober is blind, responders fail open"
 mode auth refuse
 mode storage-sa001 refuse
 pass
+STEP=blind
 probe fabrikam.azurecr.io
+expect blind fabrikam.azurecr.io "200  warn  prober-blind"
 mode auth 200
 mode storage-sa001 200
 mode storage-sa002 200
@@ -133,6 +164,19 @@ echo "prober log:"
 sed 's/^/  /' "$D/probe.log"
 echo "event log (first 3 of $(wc -l <"$D/events.jsonl")):"
 head -n 3 "$D/events.jsonl" | sed 's/^/  /'
+echo
+missing=0
+for e in "${EXPECT[@]}"; do
+	if ! grep -qxF "$e" "$SEEN"; then
+		echo "demo: expected at step ${e%% *}: ${e#* } -- not seen" >&2
+		missing=$((missing + 1))
+	fi
+done
+if [ "$missing" -gt 0 ]; then
+	echo "demo: FAILED: $missing of ${#EXPECT[@]} expected answers not seen (all answers: $SEEN)" >&2
+	exit 1
+fi
+echo "demo: all ${#EXPECT[@]} expected answers seen (503s, recovery, kill switch, fail-open)"
 if [ -t 0 ]; then
 	echo
 	echo "Probing every 10 s and serving until Ctrl-C.  Try:"
