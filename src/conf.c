@@ -903,15 +903,19 @@ writable_at(const struct conf *c, unsigned line, const char *key, const char *pa
 		dir = dcopy;
 	}
 	if (access(dir, W_OK | X_OK) == -1) {
-		if (errno == ENOENT)
+		int e = errno;
+
+		if (e == ENOENT)
 			errfn(arg, "%s:%u: %s: directory \"%s\" does not exist", c->path, line, key, dir);
 		else
 			errfn(arg, "%s:%u: %s: directory \"%s\" is not writable by %s: %s", c->path,
-			      line, key, dir, who, strerror(errno));
+			      line, key, dir, who, strerror(e));
 		bad = 1;
 	} else if (in_place && access(path, W_OK) == -1 && errno != ENOENT) {
+		int e = errno;
+
 		errfn(arg, "%s:%u: %s: \"%s\" is not writable by %s: %s", c->path, line, key, path,
-		      who, strerror(errno));
+		      who, strerror(e));
 		bad = 1;
 	}
 	free(dcopy);
@@ -955,11 +959,12 @@ conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
 			      c->path, c->deps[i].cred_line, c->deps[i].name, cred);
 			errors++;
 		} else if (access(cred, R_OK) == -1) {
+			int e = errno;
 			char who[64];
 
 			user_name(who, sizeof(who));
 			errfn(arg, "%s:%u: dependency \"%s\": credentials \"%s\" not readable by %s: %s",
-			      c->path, c->deps[i].cred_line, c->deps[i].name, cred, who, strerror(errno));
+			      c->path, c->deps[i].cred_line, c->deps[i].name, cred, who, strerror(e));
 			errors++;
 		}
 	}

@@ -56,26 +56,59 @@ on_term(int sig)
 	stopping = 1;
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
+			return 0; /* overlong, or a UTF-16 surrogate */
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+			return 0; /* overlong, or above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
 /*
- * A JSON string's body for s, malloc'd: quotes, backslashes, controls and
- * bytes outside ASCII escaped (\u00XX), so any bytes make valid JSON.
+ * A JSON string's body for s, malloc'd: quotes, backslashes and controls
+ * escaped, valid UTF-8 kept, any other byte replaced by U+FFFD, so whatever a
+ * plugin printed or a config holds makes valid JSON.
  */
 static char *
 json_str(const char *s)
 {
-	size_t n = strlen(s), o = 0;
-	char *out = xmalloc(n * 6 + 1);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+	char *out = xmalloc(strlen(s) * 6 + 1);
 
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
+	while (*p != '\0') {
+		size_t n;
 
-		if (ch == '"' || ch == '\\') {
+		if (*p == '"' || *p == '\\') {
 			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch > 0x7e) {
-			o += (size_t)snprintf(out + o, 7, "\\u%04x", ch);
+			out[o++] = (char)*p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04x", *p++);
+		} else if (*p < 0x80) {
+			out[o++] = (char)*p++;
+		} else if ((n = utf8_len(p)) > 0) {
+			memcpy(out + o, p, n);
+			o += n;
+			p += n;
 		} else {
-			out[o++] = (char)ch;
+			memcpy(out + o, "\\ufffd", 6);
+			o += 6;
+			p++;
 		}
 	}
 	out[o] = '\0';
