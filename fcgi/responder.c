@@ -217,6 +217,8 @@ install_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* A stray SIGHUP must not take a worker away: only the supervisor acts on it. */
+	sigaction(SIGHUP, &sa, NULL);
 	/* No SA_RESTART: accept(2) must return EINTR so libfcgi sees the shutdown. */
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
@@ -253,7 +255,7 @@ main(int argc, char **argv)
 	struct responder r;
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG"), *sock_path = NULL;
 	FCGX_Request req;
-	int ch, test_only = 0, sock = 0, failures = 0;
+	int ch, test_only = 0, sock = 0, failures = 0, status = 0;
 	long workers = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:s:n:tVh", longopts, NULL)) != -1) {
@@ -331,6 +333,7 @@ main(int argc, char **argv)
 			/* A transient accept error (EMFILE...) must not kill us; a dead socket will. */
 			if (errno != EINTR && ++failures > 100) {
 				log_warn("accept keeps failing, exiting");
+				status = 1;
 				break;
 			}
 			if (errno != EINTR)
@@ -345,5 +348,5 @@ main(int argc, char **argv)
 	FCGX_Free(&req, 1);
 	snap_free(r.snap);
 	conf_free(r.conf);
-	return 0;
+	return status;
 }

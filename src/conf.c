@@ -107,7 +107,7 @@ struct dep_raw {
 #define EXEC (1u << CHECK_EXEC)
 static const struct opt dep_opts[] = {
 	{ "name", OPT_STR, 0, 0, 0, NULL, NULL, D(name), 0 },
-	{ "kind", OPT_ENUM, 0, 0, 0, NULL, kind_names, D(kind), 0 },
+	{ "kind", OPT_ENUM, 0, 0, -1, NULL, kind_names, D(kind), 0 },
 	{ "severity", OPT_ENUM, 0, 0, -1, NULL, severity_names, D(severity), 0 },
 	{ "applies", OPT_STR, 0, 0, 0, "", NULL, D(applies), 0 },
 	{ "witness", OPT_BOOL, 0, 1, 0, NULL, NULL, D(witness), 0 },
@@ -494,8 +494,15 @@ dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t
 
 	d->check = cs;
 	d->line = at ? config_setting_source_line(at) : 0;
-	if (r->type < 0)
-		return; /* reported as required */
+	if (r->kind < 0 && g->seen[oi(t, "kind")] == NULL)
+		lerr(l, at, "%s.kind: required (%s)", g->label,
+		     "storage, cache, auth, containers, metadata or other");
+	if (r->type < 0) {
+		/* Present but invalid was reported at its own line. */
+		if (g->seen[oi(t, "type")] == NULL)
+			lerr(l, at, "%s.type: required (http, tcp or exec)", g->label);
+		return;
+	}
 	cs->type = (enum check_type)r->type;
 	for (size_t i = 0; i < t->n; i++) {
 		if (g->seen[i] != NULL && t->opts[i].types != 0 &&

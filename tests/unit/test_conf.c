@@ -243,6 +243,7 @@ static const char *const required_bad[] = {
 	"bad-hostmap",         /* host map errors as mapfile:line: message */
 	"bad-hostmap-missing", /* host map that cannot be opened */
 	"bad-several",         /* many errors, all reported in one run */
+	"bad-dep-required",    /* a dependency without type or kind; proxies where wrong */
 };
 
 static void

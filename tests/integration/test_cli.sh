@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# test_cli.sh: every program answers -h/--help on stdout with exit 0, -V/--version, refuses a
+# bad option with exit 2 on stderr; every man page is mandoc-lint clean and lists every exit
+# code its program's usage names.
+. tests/integration/lib.sh
+
+for prog in deephealth.fcgi deephealth-probe deephealth-snap; do
+	bin=$BUILD/$prog
+	for opt in -h --help; do
+		out=$("$bin" "$opt" 2>"$WORK/err"); rc=$?
+		check "$prog $opt: exit 0" 0 "$rc"
+		check_match "$prog $opt: usage on stdout" "^usage: $prog" "$out"
+		check "$prog $opt: nothing on stderr" "" "$(cat "$WORK/err")"
+	done
+	for opt in -V --version; do
+		check "$prog $opt" "$prog 0.1.0" "$("$bin" "$opt" 2>&1)"
+	done
+	out=$("$bin" --no-such-option 2>&1 >/dev/null); rc=$?
+	check "$prog --no-such-option: exit 2" 2 "$rc"
+	check_match "$prog --no-such-option: usage on stderr" "usage: $prog" "$out"
+done
+
+declare -A PAGE=([deephealth.fcgi]=docs/man/deephealth.fcgi.8 [deephealth-probe]=docs/man/deephealth-probe.8
+	[deephealth-snap]=docs/man/deephealth-snap.1)
+for page in docs/man/deephealth.fcgi.8 docs/man/deephealth-probe.8 docs/man/deephealth-snap.1 docs/man/deephealth.conf.5; do
+	check "$page: mandoc -T lint -W warning clean" "" "$(mandoc -T lint -W warning "$page" 2>&1)"
+done
+for prog in "${!PAGE[@]}"; do
+	# The codes the usage text names ("exit: 0 ..., 1 ..."), each an .It in EXIT STATUS.
+	codes=$("$BUILD/$prog" --help | sed -n '/^exit:/,$p' | grep -oE '(^exit: |, |^ +)[0-9]+' | grep -oE '[0-9]+' | sort -u | xargs)
+	listed=$(sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "${PAGE[$prog]}" | sed -n 's/^\.It \([0-9][0-9]*\)$/\1/p' | sort -u | xargs)
+	check "$prog: man page EXIT STATUS lists every exit code of --help" "$codes" "$listed"
+done
+# Every config key the loader knows is documented in deephealth.conf(5).
+keys=$(sed -n 's/^\t{ "\([a-z_]*\)", OPT_.*/\1/p' src/conf.c | sort -u)
+missing=""
+for k in $keys; do grep -qE "^\.It Ic ($k|[a-z]+\.$k)( |$)" docs/man/deephealth.conf.5 || missing+=" $k"; done
+check "every configuration key is in deephealth.conf(5)" "" "$missing"
+finish
