@@ -20,6 +20,12 @@ chmod 755 "$WORK"
 mkdir -p "$WORK/vg"
 chmod 1777 "$WORK/vg"
 
+# HTTP fixture servers standing in for dependencies (tests/fixtures/httpfix.md), in
+# $FIXDIR: start_fix NAME sets FIXPORT[NAME]; mode NAME MODE switches one.
+declare -A FIXPORT
+start_fix() { httpfix_start "$BUILD/httpfix" "${FIXDIR:?}" "$1"; FIXPORT[$1]=$HTTPFIX_PORT; }
+mode() { httpfix_mode "${FIXDIR:?}" "$1" "$2"; }
+
 ok() {
 	T_N=$((T_N + 1)); T_PASS=$((T_PASS + 1)); echo "ok $T_N - $1"
 }

@@ -89,8 +89,9 @@ snapshot_fs >"$WORK/fs.before"
 getent passwd deephealth >/dev/null && had_user=1 || had_user=0
 
 # Stand-in dependencies for the operator's edit of the config.
-declare -A FIXPORT
-for f in sa1 auth; do httpfix_start "$BUILD/httpfix" "$WORK" "$f"; FIXPORT[$f]=$HTTPFIX_PORT; done
+FIXDIR=$WORK
+start_fix sa1
+start_fix auth
 chmod 755 "$WORK"
 edit_config() {
 	sed -i -e '/^dependencies = (/,$d' /etc/deephealth/deephealth.conf
@@ -131,7 +132,7 @@ done <<<"$block"
 
 check "state directory deephealth:deephealth 0755" "deephealth deephealth 755" "$(stat -c '%U %G %a' /var/lib/deephealth)"
 check "the snapshot is the prober user's, readable by the web server" "deephealth 644" "$(stat -c '%U %a' /var/lib/deephealth/snapshot)"
-httpfix_mode "$WORK" sa1 500
+mode sa1 500
 for _ in 1 2 3; do runuser -u deephealth -- deephealth-probe >>"$WORK/passes.out" 2>&1; done
 sleep 1.2
 answer=$(curl -s -o /dev/null -H 'Host: contoso.azurecr.io' -w '%{http_code} %header{x-deephealth-reason}' http://127.0.0.1/health)

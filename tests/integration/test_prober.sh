@@ -6,16 +6,12 @@
 . tests/integration/servers.sh
 
 PROBE=$BUILD/deephealth-probe
-HTTPFIX=$BUILD/httpfix
 P=$WORK/p
 S=$P   # servers.sh reads configs from $S
 mkdir -p "$P"
 chmod 755 "$P"
 
-# start_fix NAME: an HTTP fixture server; sets FIXPORT[NAME].
-declare -A FIXPORT
-start_fix() { httpfix_start "$HTTPFIX" "$P" "$1"; FIXPORT[$1]=$HTTPFIX_PORT; }
-mode() { httpfix_mode "$P" "$1" "$2"; }
+FIXDIR=$P
 
 start_fix sa1
 start_fix sa2

@@ -5,14 +5,11 @@
 . tests/integration/lib.sh
 
 PROBE=$BUILD/deephealth-probe
-HTTPFIX=$BUILD/httpfix
 P=$WORK/p
 mkdir -p "$P"
 chmod 755 "$P"
 
-declare -A FIXPORT
-start_fix() { httpfix_start "$HTTPFIX" "$P" "$1"; FIXPORT[$1]=$HTTPFIX_PORT; }
-mode() { httpfix_mode "$P" "$1" "$2"; }
+FIXDIR=$P
 start_fix sa1
 start_fix sa2
 start_fix auth
