@@ -188,7 +188,7 @@ uninstall: dist-files
 	    if ! cmp -s $$src $$dst; then echo "kept $$dst: changed since install"; \
 	    elif [ -n "$$(find $(DESTDIR)$(SYSCONFDIR)/lighttpd/conf-enabled $(DESTDIR)$(SYSCONFDIR)/apache2/conf-enabled \
 	              -lname "*/$${dst##*/}" 2>/dev/null)" ]; then \
-	        echo "kept $$dst: enabled (lighty-disable-mod deephealth / a2disconf deephealth first)"; \
+	        echo "kept $$dst: still enabled (lighty-disable-mod deephealth, or a2disconf $$(basename $$dst .conf), first)"; \
 	    else echo "rm -f $$dst"; rm -f $$dst; fi; done
 	-rmdir $(DESTDIR)$(PREFIX)/lib/deephealth $(DESTDIR)$(CONFDIR) 2>/dev/null
 	@echo "left in place: $(STATEDIR) and the user $(DH_USER), if any"

@@ -170,6 +170,65 @@ dh_rss=$(rss "deephealth.fcgi -c $B/dh.conf"); bare_rss=$(rss "$BUILD/bench-bare
 extra=$(awk -v a="$dh_rss" -v b="$bare_rss" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
 row "resident memory per responder, 100k registries" "${dh_rss} kB" "${bare_rss} kB" "+${extra} MB" "<= +16 MB" "$(meets "$extra" "<=" 16)"
 json responder_rss_kb "$dh_rss"; json bare_rss_kb "$bare_rss"
+
+# --- the pool (deephealth.fcgi -n 4, as conf/deephealth-fcgi.service runs it, as www-data)
+# behind nginx (conf/nginx-deephealth.conf) and Apache + mod_proxy_fcgi
+# (conf/apache-deephealth-proxy.conf), the shipped snippets with only the socket localized,
+# against lighttpd measured again in the same run: requests/s in 3 alternating rounds of the
+# same wrk load, medians; and the open-loop p99 at the lighttpd rows' rate, the pool's stream
+# and lighttpd's at the same time, one ratio per round, median of 5.
+www_dir "$B/pool"
+pool_start "$B/pool/fcgi.sock" "$B/pool/responder.log" 4 "$B/dh.conf" "$BUILD/deephealth.fcgi" || exit 1
+NPORT=$(free_port)
+mkdir -p "$B/n"
+localize_pool_conf conf/nginx-deephealth.conf "$B/pool/fcgi.sock" >"$B/n/deephealth.conf"
+nginx_base "$B/n" "$NPORT" "$B/n/deephealth.conf" off
+nginx_start "$B/n"
+XPORT=$(free_port)
+apache_proxy_base "$B/x" "$XPORT"
+localize_pool_conf conf/apache-deephealth-proxy.conf "$B/pool/fcgi.sock" >"$B/x/deephealth-proxy-fcgi.conf"
+echo "Include $B/x/deephealth-proxy-fcgi.conf" >>"$B/x/httpd.conf"
+apache2 -f "$B/x/httpd.conf" -DFOREGROUND >"$B/x/stdout.log" 2>&1 &
+PIDS+=($!)
+for u in "http://127.0.0.1:$NPORT/health" "http://127.0.0.1:$XPORT/health"; do
+	for _ in $(seq 100); do curl -s -o /dev/null -H 'Host: reg050123.azurecr.io' "$u" && break; sleep 0.05; done
+done
+LR=() NR=() XR=()
+for _ in 1 2 3; do
+	read -r x _ <<<"$(wrkrun "http://127.0.0.1:$PORT/health" "$B/hosts.lua")"; LR+=("$x")
+	read -r x _ <<<"$(wrkrun "http://127.0.0.1:$NPORT/health" "$B/hosts.lua")"; NR+=("$x")
+	read -r x _ <<<"$(wrkrun "http://127.0.0.1:$XPORT/health" "$B/hosts.lua")"; XR+=("$x")
+done
+l_rps=$(median "${LR[@]}")
+# pool_openloop NAME URL: 5 rounds, NAME's stream and lighttpd's at RATE each at the same time;
+# sets PL99 (median p99 ms), PLL99 (lighttpd's), PR99 (median ratio), PRS (the 5 ratios), PERR.
+pool_openloop() {
+	local r99=() p99=() l99=() _r
+	PERR=0
+	for _r in 1 2 3 4 5; do
+		"$BUILD/bench-openloop" -u "http://127.0.0.1:$PORT/health" -r "$RATE" -d 4 -c 16 "${OLH[@]}" >"$B/ol.l" &
+		olpid=$!
+		"$BUILD/bench-openloop" -u "$2" -r "$RATE" -d 4 -c 16 "${OLH[@]}" >"$B/ol.p"
+		wait "$olpid"
+		p99+=("$(olget p99_ms "$B/ol.p")"); l99+=("$(olget p99_ms "$B/ol.l")")
+		r99+=("$(ratio "${p99[-1]}" "${l99[-1]}")")
+		PERR=$((PERR + $(olget errors "$B/ol.p")))
+	done
+	PL99=$(median "${p99[@]}"); PLL99=$(median "${l99[@]}"); PR99=$(median "${r99[@]}"); PRS="${r99[*]}"
+}
+for srv in "nginx+pool $NPORT nginx" "apache+proxy_fcgi $XPORT apache_proxy"; do
+	read -r name sport key <<<"$srv"
+	if [ "$key" = nginx ]; then rps=$(median "${NR[@]}"); else rps=$(median "${XR[@]}"); fi
+	row "$name: requests/s (pool of 4, wrk, 16 conns)" "$rps" "$l_rps" "$(ratio "$rps" "$l_rps")" "vs lighttpd" ""
+	pool_openloop "$name" "http://127.0.0.1:$sport/health"
+	row "$name: p99 ms, 2 x $RATE/s (open loop)" "$PL99" "$PLL99" "$PR99" "<= 2x lighttpd" "$(meets "$PR99" "<=" 2)"
+	row "  p99 ratio in each of the 5 rounds" "$PRS" "-" "-" "context" ""
+	json "${key}_pool_rps" "$rps"; json "${key}_pool_lighttpd_rps" "$l_rps"
+	json "${key}_pool_p99_ms" "$PL99"; json "${key}_pool_lighttpd_p99_ms" "$PLL99"
+	json "${key}_pool_p99_ratio" "$PR99"; json "${key}_pool_openloop_errors" "$PERR"
+done
+kill "$(cat "$B/n/nginx.pid")" "$(cat "$B/x/run/httpd.pid")" 2>/dev/null
+pool_stop "$POOL_PID"
 kill "$(cat "$B/l/lighttpd.pid")" 2>/dev/null
 
 # --- Apache + mod_fcgid with the shipped pool settings

@@ -96,3 +96,137 @@ free_port() {
 	done
 	echo "no free port" >&2; return 1
 }
+
+# www_dir DIR: create DIR private to www-data (0700), for sockets the web server connects to.
+www_dir() {
+	mkdir -p "$1"
+	chown www-data:www-data "$1"
+	chmod 700 "$1"
+}
+
+# localize_pool_conf FILE SOCKET: print a shipped snippet that connects to the responder pool
+# (conf/nginx-deephealth.conf, conf/apache-deephealth-proxy.conf) with the pool's socket
+# /run/deephealth/fcgi.sock replaced by SOCKET; nothing else changes.
+localize_pool_conf() {
+	sed -e "s#/run/deephealth/fcgi.sock#$2#g" "$1"
+}
+
+# pool_start SOCKET LOG WORKERS CONF CMD...: start CMD -s SOCKET -n WORKERS -c CONF (CMD: the
+# responder, possibly valgrind-wrapped) as www-data in the background, the way a service
+# manager would, stderr appended to LOG; wait until it answers over FastCGI and runs WORKERS
+# workers (at most 60 s: valgrind starts slowly).  The supervisor's pid in POOL_PID (also added
+# to PIDS).  Returns non-zero if it did not come up.
+pool_start() {
+	local sock=$1 log=$2 n=$3 conf=$4 i; shift 4
+	rm -f "$sock"
+	setpriv --reuid=www-data --regid=www-data --init-groups "$@" -s "$sock" -n "$n" -c "$conf" \
+		</dev/null >/dev/null 2>>"$log" &
+	POOL_PID=$!
+	PIDS+=("$POOL_PID")
+	for i in $(seq 600); do
+		proc_gone "$POOL_PID" && break
+		if [ "$(pool_workers "$POOL_PID")" -ge "$n" ] && pool_answers "$sock"; then return 0; fi
+		sleep 0.1
+	done
+	echo "# pool on $sock did not come up ($(pool_workers "$POOL_PID") of $n workers):" >&2
+	tail -n 5 "$log" | sed 's/^/#   /' >&2
+	return 1
+}
+
+# pool_answers SOCKET: true when a FastCGI request on SOCKET gets a deephealth answer.
+pool_answers() {
+	timeout 5 env -i REQUEST_METHOD=GET HTTP_HOST=pool-check.invalid cgi-fcgi -bind -connect "$1" \
+		</dev/null 2>/dev/null | grep -q '^X-Deephealth-Reason:'
+}
+
+# pool_workers PID: how many workers the supervisor PID has (its live child processes).
+pool_workers() {
+	local c n=0
+	for c in $(pgrep -P "$1"); do proc_gone "$c" || n=$((n + 1)); done
+	echo "$n"
+}
+
+# proc_gone PID: true once PID has exited (no such process, or a zombie not reaped yet).
+proc_gone() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null)
+	[ -z "$st" ] || [ "${st:0:1}" = Z ]
+}
+
+# pool_stop PID [SECONDS]: SIGTERM a supervisor started by pool_start in this shell and wait,
+# at most SECONDS (default 60), for it and its workers to exit.  Its exit status in POOL_STATUS
+# ("timeout" if it had to be killed); POOL_LEFT: workers still running after it exited.
+pool_stop() {
+	local pid=$1 t=${2:-60} kids k i
+	kids=$(pgrep -P "$pid")
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < t * 10; i++)); do proc_gone "$pid" && break; sleep 0.1; done
+	if proc_gone "$pid"; then
+		wait "$pid" 2>/dev/null
+		POOL_STATUS=$?
+	else
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		POOL_STATUS=timeout
+	fi
+	POOL_LEFT=0
+	for k in $kids; do
+		for ((i = 0; i < 50; i++)); do proc_gone "$k" && break; sleep 0.1; done
+		proc_gone "$k" || POOL_LEFT=$((POOL_LEFT + 1))
+	done
+}
+
+# nginx_base DIR PORT INCLUDE [ACCESS_LOG]: write DIR/nginx.conf, a loopback nginx in the
+# foreground (workers as www-data) with its pid file, logs and temp files in DIR and one
+# server whose locations come from the file INCLUDE.  ACCESS_LOG: a path or "off" (default
+# DIR/access.log).  Start it with nginx_start DIR.
+nginx_base() {
+	mkdir -p "$1/htdocs" "$1/tmp"
+	cat >"$1/nginx.conf" <<NGINX_CONF
+daemon off;
+master_process on;
+worker_processes 2;
+user www-data www-data;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log ${4:-$1/access.log};
+    client_body_temp_path $1/tmp/client_body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    server {
+        listen 127.0.0.1:$2;
+        server_name _;
+        root $1/htdocs;
+        include $3;
+    }
+}
+NGINX_CONF
+	: >"$1/error.log"
+}
+
+# nginx_cmd DIR [ARGS...]: run nginx on DIR/nginx.conf (nginx_cmd DIR -t checks it).
+nginx_cmd() {
+	local d=$1; shift
+	nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" "$@"
+}
+
+# nginx_start DIR: start nginx on DIR/nginx.conf in the background, its output appended to
+# DIR/stdout.log; its pid (nginx itself, not a subshell) added to PIDS.
+nginx_start() {
+	nginx -p "$1" -e "$1/error.log" -c "$1/nginx.conf" >>"$1/stdout.log" 2>&1 &
+	PIDS+=($!)
+}
+
+# apache_proxy_base DIR PORT: apache_base plus mod_proxy and mod_proxy_fcgi, for Location
+# blocks that pass to a responder pool.
+apache_proxy_base() {
+	apache_base "$1" "$2"
+	cat >>"$1/httpd.conf" <<APACHE_CONF
+LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
+APACHE_CONF
+}

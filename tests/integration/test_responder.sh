@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test_responder.sh: every decision branch through real lighttpd and real Apache + mod_fcgid,
-# each spawning deephealth.fcgi; both must give the same status and reason for the same matrix.
+# test_responder.sh: every decision branch through real lighttpd and Apache + mod_fcgid, each
+# spawning deephealth.fcgi, and through real nginx and Apache + mod_proxy_fcgi, each connecting
+# to a deephealth.fcgi -n pool; all four must give lighttpd's status and reason for the matrix.
 . tests/integration/lib.sh
 . tests/integration/servers.sh
 
@@ -92,7 +93,19 @@ matrix() {
 	expect map-normalized "$U/e/health" pull.contoso.example 200 healthy pass
 	expect case-dot-port "$U/e/health" FABRIKAM.AzureCR.io.:443 503 dependency-failed fail
 	expect unknown-host "$U/e/health" unknown.example 200 unknown-host warn
-	expect no-host-http10 "$U/e/health" "" 200 unknown-host warn -0
+	if [ "$SERVER" = nginx ]; then
+		# nginx answers an empty Host header itself, 400 "client sent invalid host header",
+		# before any location: the responder never sees it.  The one row where a matrix may
+		# differ from lighttpd's (left out of that comparison, below).
+		expect no-host-http10 "$U/e/health" "" 400 "" "" -0
+	else
+		expect no-host-http10 "$U/e/health" "" 200 unknown-host warn -0
+	fi
+	# No Host header at all (curl sends an empty one above): every server passes it on.
+	got=$(curl -s -o /dev/null --max-time 10 -0 -H 'Host:' \
+		-w '%{http_code} %header{x-deephealth-reason} %header{x-deephealth-status}' "$U/e/health")
+	check "$SERVER: no-host-header-http10" "200 unknown-host warn" "$got"
+	MATRIX+="no-host-header-http10 $got"$'\n'
 	expect post "$U/e/health" fabrikam.azurecr.io 405 method-not-allowed fail -X POST -d ''
 	expect head "$U/e/health" fabrikam.azurecr.io 503 dependency-failed fail -I
 
@@ -203,7 +216,7 @@ routes() { # fills ROUTE_LIST for the server kind given
 
 routes
 results=()
-for SERVER in lighttpd apache; do
+for SERVER in "${SERVER_KINDS[@]}"; do
 	PORT=$(free_port)
 	base_snapshot
 	if ! start_server "$SERVER" "$PORT" "${ROUTE_LIST[@]}"; then
@@ -221,8 +234,15 @@ for SERVER in lighttpd apache; do
 	stop_server "$SERVER"
 	check_match "$SERVER: responder exits cleanly on stop" 'exiting after [0-9]+ requests' "$(cat "$log")"
 done
-if [ -s "$WORK/matrix.lighttpd" ] && [ -s "$WORK/matrix.apache" ]; then
-	d=$(diff "$WORK/matrix.lighttpd" "$WORK/matrix.apache")
-	check "lighttpd and Apache give the same status and reason for the whole matrix" "" "$d"
-fi
+for SERVER in "${SERVER_KINDS[@]}"; do
+	[ "$SERVER" = lighttpd ] && continue
+	if [ -s "$WORK/matrix.lighttpd" ] && [ -s "$WORK/matrix.$SERVER" ]; then
+		skip='^$'
+		[ "$SERVER" = nginx ] && skip='^no-host-http10 ' # an empty Host: nginx's own 400, above
+		d=$(diff <(grep -v "$skip" "$WORK/matrix.lighttpd") <(grep -v "$skip" "$WORK/matrix.$SERVER"))
+		check "lighttpd and $SERVER give the same status and reason for the whole matrix" "" "$d"
+	else
+		not_ok "lighttpd and $SERVER give the same status and reason for the whole matrix" "a matrix is missing"
+	fi
+done
 finish
