@@ -20,6 +20,12 @@ chmod 755 "$WORK"
 mkdir -p "$WORK/vg"
 chmod 1777 "$WORK/vg"
 
+# VG: a command prefix that runs one of our programs under memcheck with make valgrind (its
+# log in $WORK/vg, scanned by finish), nothing otherwise.  Not for runs whose time is asserted.
+VG=()
+[ -n "${DH_VALGRIND:-}" ] && VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
+	--log-file="$WORK/vg/run.%p.log")
+
 # HTTP fixture servers standing in for dependencies (tests/fixtures/httpfix.md), in
 # $FIXDIR: start_fix NAME sets FIXPORT[NAME]; mode NAME MODE switches one.
 declare -A FIXPORT

@@ -7,15 +7,15 @@
 for prog in deephealth.fcgi deephealth-probe deephealth-snap; do
 	bin=$BUILD/$prog
 	for opt in -h --help; do
-		out=$("$bin" "$opt" 2>"$WORK/err"); rc=$?
+		out=$("${VG[@]}" "$bin" "$opt" 2>"$WORK/err"); rc=$?
 		check "$prog $opt: exit 0" 0 "$rc"
 		check_match "$prog $opt: usage on stdout" "^usage: $prog" "$out"
 		check "$prog $opt: nothing on stderr" "" "$(cat "$WORK/err")"
 	done
 	for opt in -V --version; do
-		check "$prog $opt" "$prog 0.1.0" "$("$bin" "$opt" 2>&1)"
+		check "$prog $opt" "$prog 0.1.0" "$("${VG[@]}" "$bin" "$opt" 2>&1)"
 	done
-	out=$("$bin" --no-such-option 2>&1 >/dev/null); rc=$?
+	out=$("${VG[@]}" "$bin" --no-such-option 2>&1 >/dev/null); rc=$?
 	check "$prog --no-such-option: exit 2" 2 "$rc"
 	check_match "$prog --no-such-option: usage on stderr" "usage: $prog" "$out"
 done

@@ -52,7 +52,7 @@ if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }'; then
 else not_ok "systemd-analyze security: prober unit 3.0 or better" "got [$score]"; fi
 # The installed config with the prober user's view: -t passes once the state dir exists.
 check "staged install: the shipped config passes the responder's -t" 0 \
-	"$("$FCGI" -t -c "$D/etc/deephealth/deephealth.conf" >/dev/null 2>&1; echo $?)"
+	"$("${VG[@]}" "$FCGI" -t -c "$D/etc/deephealth/deephealth.conf" >/dev/null 2>&1; echo $?)"
 echo '# edited' >>"$D/etc/deephealth/deephealth.conf"
 make -s --no-print-directory install DESTDIR="$D" PREFIX=/usr >"$WORK/install2.out" 2>&1
 check "make install again keeps an edited config" "# edited" "$(tail -n 1 "$D/etc/deephealth/deephealth.conf")"

@@ -40,14 +40,15 @@ dependencies = (
 EOF
 }
 write_conf
-probe() { "$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.out" 2>&1; }
+# Ordinary passes and -t checks run under memcheck with make valgrind; -r runs do not (timed).
+probe() { "${VG[@]}" "$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.out" 2>&1; }
 verdict() { "$SNAPTOOL" dump "$P/snapshot" | awk -v r="$1" '$1 == "reg" && $2 == r { print $3 }'; }
 depstate() { "$SNAPTOOL" dump "$P/snapshot" | awk -v d="$1" '$1 == "dep" && $2 == d { print $3 }'; }
 
 # --- Proxies: the environment's are ignored; a configured one is used.
 http_proxy=http://127.0.0.1:1 https_proxy=http://127.0.0.1:1 all_proxy=http://127.0.0.1:1 \
 HTTP_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 no_proxy= \
-	"$PROBE" -c "$P/dh.conf" >"$P/env.out" 2>&1
+	"${VG[@]}" "$PROBE" -c "$P/dh.conf" >"$P/env.out" 2>&1
 check "proxy variables in the environment: pass exits 0" 0 $?
 check "proxy variables in the environment are ignored: every check passes" "pass pass pass" \
 	"$(for d in sa1 sa2 auth; do depstate $d; done | xargs)"
@@ -63,10 +64,10 @@ check_match "prober.proxy: the proxy's answer is the check's (HTTP 500)" 'probe 
 check "a dependency's proxy = \"\" goes direct" 0 "$(grep -c "/health" "$P/proxy.log")"
 check "a direct check still passes" pass "$(depstate auth)"
 write_conf 'proxy = "ftp://127.0.0.1:21";'
-out=$("$PROBE" -t -c "$P/dh.conf" 2>&1)
+out=$("${VG[@]}" "$PROBE" -t -c "$P/dh.conf" 2>&1)
 check_match "a bad proxy is a config error at file:line" 'dh.conf:4: prober.proxy: "ftp://127.0.0.1:21" is not a proxy URL' "$out"
 write_conf "" 'proxy = "127.0.0.1:3128";'
-out=$("$PROBE" -t -c "$P/dh.conf" 2>&1)
+out=$("${VG[@]}" "$PROBE" -t -c "$P/dh.conf" 2>&1)
 check_match "a dependency's bad proxy names its own line" 'dh.conf:8: dependencies\[0\].proxy: "127.0.0.1:3128" is not a proxy URL' "$out"
 write_conf
 rm -f "$P/probe.state"
@@ -103,7 +104,7 @@ EOF
 write_conf "region = \"$region\";" "" "" ',
   { name = "plugin"; kind = "other"; type = "exec"; timeout_ms = 900; applies = "all";
     command = [ "/bin/sh", "'"$P"'/hostile.sh" ]; }'
-"$PROBE" -t -c "$P/dh.conf" >"$P/t.out" 2>&1
+"${VG[@]}" "$PROBE" -t -c "$P/dh.conf" >"$P/t.out" 2>&1
 check "hostile region and plugin: config OK" 0 $?
 : >"$P/events.jsonl"
 mode sa2 500
