@@ -20,6 +20,16 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MAINS    := src/snaptool.c src/probe.c
 LIB_SRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+# Each program links only what it uses (tests/integration/test_cli.sh checks with nm and
+# ldd): the web-facing responder has no libcurl and no check code, the snapshot tool none
+# of the four libraries.
+O        := $(BUILD)/obj
+CORE_OBJ := $(O)/conf.o $(O)/resolve.o $(O)/snap.o $(O)/log.o $(O)/util.o
+FCGI_OBJ := $(O)/responder.o $(O)/pool.o $(O)/policy.o $(O)/reply.o $(CORE_OBJ)
+PROBE_OBJ:= $(O)/probe.o $(O)/check.o $(O)/exec.o $(O)/state.o $(O)/eval.o $(O)/regmap.o $(CORE_OBJ)
+SNAP_OBJ := $(O)/snaptool.o $(O)/snap.o $(O)/log.o $(O)/util.o
+FCGI_LIBS := $(shell pkg-config --libs fcgi libconfig libpcre2-8 2>/dev/null)
+PROBE_LIBS:= $(shell pkg-config --libs libcurl libconfig libpcre2-8 2>/dev/null)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe
 
@@ -32,14 +42,14 @@ $(BUILD)/obj/%.o: src/%.c src/deephealth.h | $(BUILD)/obj
 $(BUILD)/obj/%.o: fcgi/%.c src/deephealth.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/deephealth.fcgi: $(BUILD)/obj/responder.o $(BUILD)/obj/pool.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/deephealth.fcgi: $(FCGI_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS)
 
-$(BUILD)/deephealth-snap: $(BUILD)/obj/snaptool.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/deephealth-snap: $(SNAP_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-$(BUILD)/deephealth-probe: $(BUILD)/obj/probe.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/deephealth-probe: $(PROBE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROBE_LIBS)
 
 # The HTTP fixture server integration tests use as a dependency stand-in.
 $(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
@@ -49,9 +59,13 @@ $(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
 $(BUILD)/tmprobe: tests/e2e/tmprobe.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-# Benchmark programs: the bare libfcgi baseline and the in-process figures.
+# Benchmark programs: the bare libfcgi baseline (libfcgi only, as a minimal responder would
+# link) and the in-process figures.
 $(BUILD)/bench-bare: bench/bare.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs fcgi 2>/dev/null)
+
+$(BUILD)/bench-spawn: bench/spawn.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/bench-openloop: bench/openloop.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -96,7 +110,7 @@ demo: deps
 # Figures against same-run baselines (never a pass/fail test): see bench/run.sh.
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/bench-bare $(BUILD)/bench-micro \
-	        $(BUILD)/bench-openloop
+	        $(BUILD)/bench-openloop $(BUILD)/bench-spawn
 	@BUILD=$(BUILD) bash bench/run.sh
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.

@@ -170,6 +170,13 @@ dh_rss=$(rss "deephealth.fcgi -c $B/dh.conf"); bare_rss=$(rss "$BUILD/bench-bare
 extra=$(awk -v a="$dh_rss" -v b="$bare_rss" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
 row "resident memory per responder, 100k registries" "${dh_rss} kB" "${bare_rss} kB" "+${extra} MB" "<= +16 MB" "$(meets "$extra" "<=" 16)"
 json responder_rss_kb "$dh_rss"; json bare_rss_kb "$bare_rss"
+# Spawn to first answer, as lighttpd's bin-path or mod_fcgid sees it: exec, configuration,
+# 100k-registry snapshot, one request; against the bare libfcgi responder (libfcgi only).
+make -s --no-print-directory "$BUILD/bench-spawn" >&2 || exit 1
+sp=$("$BUILD/bench-spawn" 20 reg050123.azurecr.io "$BUILD/deephealth.fcgi" -c "$B/dh.conf" | awk '$1 == "spawn_ms_median" { print $2 }')
+bp=$("$BUILD/bench-spawn" 20 reg050123.azurecr.io "$BUILD/bench-bare" | awk '$1 == "spawn_ms_median" { print $2 }')
+row "spawn to first answer, 100k registries (median of 20)" "${sp} ms" "${bp} ms" "$(ratio "$sp" "$bp")" "context" ""
+json spawn_ms "$sp"; json bare_spawn_ms "$bp"
 
 # --- the pool (deephealth.fcgi -n 4, as conf/deephealth-fcgi.service runs it, as www-data)
 # behind nginx (conf/nginx-deephealth.conf) and Apache + mod_proxy_fcgi

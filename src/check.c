@@ -91,34 +91,6 @@ check_type_str(enum check_type t)
 	return "?";
 }
 
-static void
-free_strv(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-void
-check_spec_free(struct check_spec *s)
-{
-	if (s == NULL)
-		return;
-	free(s->url);
-	free(s->method);
-	free_strv(s->headers);
-	free(s->expect);
-	pcre2_code_free(s->body_re);
-	free(s->ca_file);
-	free(s->cred_file);
-	free(s->proxy);
-	free(s->address);
-	free(s->send);
-	pcre2_code_free(s->expect_re);
-	free_strv(s->argv);
-	free(s);
-}
-
 /*
  * libcurl's global state, set up on first use and never torn down.  The one
  * static in this file: curl_global_init is not thread-safe, and check_run is

@@ -631,6 +631,27 @@ dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t
 	}
 }
 
+/* A check_spec is configuration: built here, freed here (the responder never links the checks). */
+void
+check_spec_free(struct check_spec *s)
+{
+	if (s == NULL)
+		return;
+	free(s->url);
+	free(s->method);
+	free_strv(s->headers);
+	free(s->expect);
+	pcre2_code_free(s->body_re);
+	free(s->ca_file);
+	free(s->cred_file);
+	free(s->proxy);
+	free(s->address);
+	free(s->send);
+	pcre2_code_free(s->expect_re);
+	free_strv(s->argv);
+	free(s);
+}
+
 static void
 dep_raw_free(struct dep_raw *r)
 {

@@ -358,7 +358,8 @@ struct check_spec {
 	char **argv;                /* NULL-terminated; argv[0] an absolute path */
 };
 
-void check_spec_free(struct check_spec *s); /* NULL is fine; frees members and s */
+/* NULL is fine; frees members and s.  In conf.c: specs are configuration. */
+void check_spec_free(struct check_spec *s);
 
 /* What one check said.  cause is for operators' logs only, never for answers. */
 struct check_outcome {

@@ -20,6 +20,14 @@ for prog in deephealth.fcgi deephealth-probe deephealth-snap; do
 	check_match "$prog --no-such-option: usage on stderr" "usage: $prog" "$out"
 done
 
+# Each program links only what it uses: the web-facing responder no libcurl and no check code.
+libs() { ldd "$BUILD/$1" | awk '{ print $1 }' | sed -n 's/^\(libcurl\|libfcgi\|libconfig\|libpcre2-8\)\.so.*/\1/p' | sort | xargs; }
+check "deephealth.fcgi links libconfig, libfcgi, libpcre2-8 and no libcurl" "libconfig libfcgi libpcre2-8" "$(libs deephealth.fcgi)"
+check "deephealth-probe links libconfig, libcurl, libpcre2-8 and no libfcgi" "libconfig libcurl libpcre2-8" "$(libs deephealth-probe)"
+check "deephealth-snap links none of the four libraries" "" "$(libs deephealth-snap)"
+check "no check, exec, threshold, evaluation or registry-map code in the responder" "" \
+	"$(nm "$BUILD/deephealth.fcgi" | awk '$2 == "T" { print $3 }' | grep -E '^(check_run|exec_start|state_fold|eval_build|regmap_load)$' | xargs)"
+
 declare -A PAGE=([deephealth.fcgi]=docs/man/deephealth.fcgi.8 [deephealth-probe]=docs/man/deephealth-probe.8
 	[deephealth-snap]=docs/man/deephealth-snap.1)
 for page in docs/man/deephealth.fcgi.8 docs/man/deephealth-probe.8 docs/man/deephealth-snap.1 docs/man/deephealth.conf.5; do
