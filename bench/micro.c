@@ -52,6 +52,7 @@ one_request(const struct conf *c, const struct snapshot *s, const char *host, ti
 
 	memset(&in, 0, sizeof(in));
 	memset(&ro, 0, sizeof(ro));
+	in.method_ok = 1;
 	in.config_ok = 1;
 	in.mode = c->mode;
 	in.snap_state = SNAP_OK;

@@ -140,6 +140,7 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	const char *raw_host = FCGX_GetParam("HTTP_HOST", envp);
 	char host[DH_HOST_MAX + 1], registry[DH_NAME_MAX + 1], resp[4096];
 	struct reply_opts ro = { 0 };
+	struct policy_in in = { 0 };
 	struct policy_out po;
 	int64_t now_ms = util_now_ms();
 	size_t n;
@@ -147,14 +148,8 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	r->requests++;
 	ro.json = accepts_health_json(FCGX_GetParam("HTTP_ACCEPT", envp));
 	ro.detail = r->conf ? r->conf->detail : DETAIL_STATUS;
-	if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
-		memset(&po, 0, sizeof(po));
-		po.http = 405;
-		po.status = VERDICT_FAIL;
-		po.reason = R_BAD_METHOD;
-		po.age = -1;
-	} else {
-		struct policy_in in = { 0 };
+	in.method_ok = method != NULL && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+	if (in.method_ok) {
 		enum host_err herr = HOST_OK;
 
 		ro.head = strcmp(method, "HEAD") == 0;
@@ -182,9 +177,9 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 				host_stats_note(&r->error, host, now_ms);
 			}
 		}
-		policy_decide(&in, &po);
 		ro.snap = r->snap;
 	}
+	policy_decide(&in, &po);
 	n = reply_format(&po, &ro, resp, sizeof(resp));
 	if (n == 0) {
 		/* Cannot happen with our bounded names; answer the fail-open minimum anyway. */

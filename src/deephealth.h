@@ -565,6 +565,7 @@ const char *reason_str(enum reason r);
 
 /* Everything a decision depends on, gathered by the caller. */
 struct policy_in {
+	int method_ok;              /* GET or HEAD: anything else is 405 whatever else holds */
 	int config_ok;
 	enum mode mode;
 	int kill_switch;            /* kill-switch file present */

@@ -115,6 +115,11 @@ policy_decide(const struct policy_in *in, struct policy_out *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->age = -1;
+	if (!in->method_ok) {
+		/* Not a probe: 405 in every mode (shadow never turns it into a 200). */
+		answer(out, 405, VERDICT_FAIL, R_BAD_METHOD);
+		return;
+	}
 	decide_enforce(in, out);
 	if (in->config_ok && in->mode == MODE_SHADOW && !in->kill_switch) {
 		out->shadow = 1;

@@ -20,15 +20,15 @@
 
 #define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 
-/* Exit codes, also in README "Prober". */
+/* Exit codes, also in README "Prober" and deephealth-probe(8); not <sysexits.h>'s values. */
 enum {
-	EX_PASS_OK = 0,     /* every pass published its snapshot */
-	EX_CONFIG = 1,      /* configuration invalid, or a local setup problem */
-	EX_USAGE = 2,
-	EX_LOCKED = 3,      /* another run holds the lock */
-	EX_REGMAP = 4,      /* registry map unreadable: nothing published */
-	EX_PUBLISH = 5,     /* a snapshot could not be published: the old one stays */
-	EX_STATE = 6        /* the state file could not be saved */
+	PROBE_EXIT_OK = 0,     /* every pass published its snapshot */
+	PROBE_EXIT_CONFIG = 1,      /* configuration invalid, or a local setup problem */
+	PROBE_EXIT_USAGE = 2,
+	PROBE_EXIT_LOCKED = 3,      /* another run holds the lock */
+	PROBE_EXIT_REGMAP = 4,      /* registry map unreadable: nothing published */
+	PROBE_EXIT_PUBLISH = 5,     /* a snapshot could not be published: the old one stays */
+	PROBE_EXIT_STATE = 6        /* the state file could not be saved */
 };
 
 struct prober {
@@ -194,7 +194,7 @@ take_lock(const char *path)
 
 	if (fd == -1) {
 		log_warn("lock %s: open", path);
-		return -EX_CONFIG;
+		return -PROBE_EXIT_CONFIG;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		int e = errno;
@@ -206,11 +206,11 @@ take_lock(const char *path)
 		if (e == EWOULDBLOCK) {
 			log_warnx("another deephealth-probe run holds %s (pid %s): exiting", path,
 			          buf[0] ? buf : "?");
-			return -EX_LOCKED;
+			return -PROBE_EXIT_LOCKED;
 		}
 		errno = e;
 		log_warn("lock %s: flock", path);
-		return -EX_CONFIG;
+		return -PROBE_EXIT_CONFIG;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
@@ -286,7 +286,7 @@ run_pass(struct prober *p)
 	struct eval_stats stats;
 	struct snap_writer *w;
 	char err[512], why[128] = "";
-	int blind, rc = EX_PASS_OK;
+	int blind, rc = PROBE_EXIT_OK;
 	time_t now;
 
 	if (check_run(p->specs, c->ndeps, c->parallel, start + (int64_t)c->deadline * 1000,
@@ -341,7 +341,7 @@ run_pass(struct prober *p)
 	if (snapw_publish(w, c->snapshot_path, err, sizeof(err)) != 0) {
 		log_warnx("snapshot %s NOT published, the previous one stays: %s", c->snapshot_path,
 		          err);
-		rc = EX_PUBLISH;
+		rc = PROBE_EXIT_PUBLISH;
 	} else {
 		struct snapshot *s = NULL;
 
@@ -361,8 +361,8 @@ run_pass(struct prober *p)
 	snapw_free(w);
 	if (!blind && state_save(c->state_path, c, p->st, err, sizeof(err)) != 0) {
 		log_warnx("state %s NOT saved: %s", c->state_path, err);
-		if (rc == EX_PASS_OK)
-			rc = EX_STATE;
+		if (rc == PROBE_EXIT_OK)
+			rc = PROBE_EXIT_STATE;
 	}
 	return rc;
 }
@@ -396,7 +396,7 @@ num_arg(const char *s, long min, long max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
-		usage(stderr, EX_USAGE);
+		usage(stderr, PROBE_EXIT_USAGE);
 	return v;
 }
 
@@ -411,7 +411,7 @@ main(int argc, char **argv)
 	};
 	struct prober p;
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
-	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = EX_PASS_OK;
+	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = PROBE_EXIT_OK;
 	long every = 0, total = 60;
 	int64_t began;
 	struct sigaction sa;
@@ -426,11 +426,11 @@ main(int argc, char **argv)
 		case 'S': to_syslog = 1; break;
 		case 'V': printf("deephealth-probe %s\n", DH_VERSION); return 0;
 		case 'h': usage(stdout, 0); break;
-		default: usage(stderr, EX_USAGE);
+		default: usage(stderr, PROBE_EXIT_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage(stderr, EX_USAGE);
+		usage(stderr, PROBE_EXIT_USAGE);
 	if (conf_path == NULL || conf_path[0] == '\0')
 		conf_path = DEFAULT_CONF;
 	log_init("deephealth-probe", to_syslog && !test_only,
@@ -441,7 +441,7 @@ main(int argc, char **argv)
 	p.conf = conf_load(conf_path, log_errfn, test_only ? &test_only : NULL);
 	if (p.conf == NULL || conf_check_prober(p.conf, log_errfn, test_only ? &test_only : NULL) != 0) {
 		conf_free(p.conf);
-		return EX_CONFIG;
+		return PROBE_EXIT_CONFIG;
 	}
 	if (test_only) {
 		size_t bad = 0;
@@ -450,13 +450,13 @@ main(int argc, char **argv)
 		if (p.map != NULL && bad == 0)
 			printf("%s: configuration OK (%zu dependencies, %zu registries)\n", conf_path,
 			       p.conf->ndeps, p.map->n);
-		rc = p.map == NULL ? EX_REGMAP : bad ? EX_CONFIG : EX_PASS_OK;
+		rc = p.map == NULL ? PROBE_EXIT_REGMAP : bad ? PROBE_EXIT_CONFIG : PROBE_EXIT_OK;
 		goto out;
 	}
 	log_init("deephealth-probe", to_syslog || p.conf->log_syslog,
 	         verbose ? LOG_LVL_DEBUG : p.conf->log_level);
 	if (map_refresh(&p) != 0) {
-		rc = EX_REGMAP;
+		rc = PROBE_EXIT_REGMAP;
 		goto out;
 	}
 
@@ -503,11 +503,11 @@ main(int argc, char **argv)
 		if (!first && map_refresh(&p) != 0) {
 			log_warnx("pass skipped: nothing probed or published until the registry map "
 			          "can be read");
-			r = EX_REGMAP;
+			r = PROBE_EXIT_REGMAP;
 		} else {
 			r = run_pass(&p);
 		}
-		if (r != EX_PASS_OK)
+		if (r != PROBE_EXIT_OK)
 			rc = r;
 		next = pass_start + every * 1000;
 		if (every == 0 || stopping || next + (int64_t)p.conf->deadline * 1000 >

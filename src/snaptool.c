@@ -82,10 +82,6 @@ static const char *const verdicts[] = { "pass", "warn", "fail", "unknown" };
 static const char *const kinds[] = { "storage", "cache", "auth", "containers", "metadata", "other" };
 static const char *const sevs[] = { "critical", "degraded" };
 
-struct depname {
-	char *name;
-};
-
 static int
 compile(const char *in, const char *outpath)
 {

@@ -44,6 +44,7 @@ static struct policy_in
 base_in(void)
 {
 	struct policy_in in = {
+		.method_ok = 1,
 		.config_ok = 1,
 		.mode = MODE_ENFORCE,
 		.kill_switch = 0,
@@ -367,10 +368,26 @@ test_reason_str(void)
 	T_EQ_STR(reason_str(R_DEGRADED), "degraded");
 }
 
+/* Not GET or HEAD: 405 before anything else, in every mode, never turned into a 200. */
+static void
+test_bad_method(void)
+{
+	struct policy_in in = base_in();
+
+	in.method_ok = 0;
+	EXPECT(&in, 405, VERDICT_FAIL, R_BAD_METHOD, -1);
+	in.mode = MODE_SHADOW;
+	EXPECT(&in, 405, VERDICT_FAIL, R_BAD_METHOD, -1);
+	in.config_ok = 0;
+	in.kill_switch = 1;
+	EXPECT(&in, 405, VERDICT_FAIL, R_BAD_METHOD, -1);
+}
+
 int
 main(void)
 {
 	static const struct t_case cases[] = {
+		T_CASE(test_bad_method),
 		T_CASE(test_base_is_503),
 		T_CASE(test_config_error),
 		T_CASE(test_passthrough),

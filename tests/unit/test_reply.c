@@ -43,6 +43,7 @@ static struct policy_out
 decide(enum mode mode, const char *registry)
 {
 	struct policy_in in = {
+		.method_ok = 1,
 		.config_ok = 1,
 		.mode = mode,
 		.snap_state = SNAP_OK,
@@ -175,6 +176,7 @@ test_no_age(void)
 	struct policy_out o;
 	struct reply_opts ro = { .registry = NULL, .snap = NULL };
 	struct policy_in in = {
+		.method_ok = 1,
 		.config_ok = 1,
 		.mode = MODE_ENFORCE,
 		.snap_state = SNAP_MISSING,
