@@ -45,14 +45,14 @@ snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *d
 	const char *path = r->conf->snapshot_path;
 
 	if (e != r->snap_err || !r->snap_seen) {
-		if (e == SNAP_OK)
+		if (e == SNAP_OK && s != NULL)
 			log_info("snapshot %s: %s (%zu registries, %zu dependencies)", path,
 			         r->snap_seen ? "usable again" : "loaded", snap_reg_count(s),
 			         snap_dep_count(s));
 		else
 			log_warnx("snapshot %s: unusable, failing open: %s%s%s", path, snap_err_str(e),
 			          detail && detail[0] ? ": " : "", detail ? detail : "");
-	} else if (e == SNAP_OK) {
+	} else if (e == SNAP_OK && s != NULL) {
 		log_debug("snapshot %s: reloaded (%zu registries)", path, snap_reg_count(s));
 	}
 	snap_free(r->snap);

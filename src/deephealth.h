@@ -618,12 +618,12 @@ struct reply_opts {
 };
 
 /*
- * Format a complete CGI response (Status line, headers, body) for out into
- * buf.  Returns the length, or 0 if buf is too small (4096 always suffices).
+ * Format a complete CGI response (Status line, headers, body) for o into
+ * out.  Returns the length, or 0 if out is too small (4096 always suffices).
  * Pure: no I/O, no allocation.  Names from the snapshot and registry are
  * restricted to [A-Za-z0-9._-], so they need no escaping.
  */
-size_t reply_format(const struct policy_out *out, const struct reply_opts *ro, char *buf,
+size_t reply_format(const struct policy_out *o, const struct reply_opts *ro, char *out,
                     size_t len);
 
 #endif /* DEEPHEALTH_H */

@@ -4,7 +4,7 @@ set -eu
 PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-dev libconfig-dev libpcre2-dev
       lighttpd apache2 libapache2-mod-fcgid redis-server monitoring-plugins-basic
       monitoring-plugins-standard curl valgrind procps wrk time nginx python3 adduser systemd mandoc
-      lintian debhelper dpkg-dev fakeroot blhc"
+      lintian debhelper dpkg-dev fakeroot blhc cppcheck"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -331,7 +331,7 @@ start_httpfix(void)
 	if (write_file(modefile, "200\n", 0644) == -1)
 		return -1;
 	{
-		char **argv = strv(bin, "-p", "0", "-f", modefile, "-P", pidfile, NULL);
+		char **argv = strv(bin, "-p", "0", "-f", modefile, "-P", pidfile, (char *)NULL);
 
 		fix_pid = spawn(argv, fixlog);
 		strv_free(argv);
@@ -357,7 +357,7 @@ start_redis(void)
 		redis_port = free_port();
 		snprintf(port, sizeof(port), "%d", redis_port);
 		argv = strv("/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-		            "--appendonly", "no", "--daemonize", "no", "--dir", tmpdir, NULL);
+		            "--appendonly", "no", "--daemonize", "no", "--dir", tmpdir, (char *)NULL);
 		redis_pid = spawn(argv, log);
 		strv_free(argv);
 		if (wait_port(redis_port, 1) == 0)
@@ -448,7 +448,7 @@ static struct check_spec *
 script_spec(const char *name, const char *body, int timeout_ms)
 {
 	char *path = script(name, body);
-	struct check_spec *s = exec_spec(strv(path, NULL), timeout_ms);
+	struct check_spec *s = exec_spec(strv(path, (char *)NULL), timeout_ms);
 
 	free(path);
 	return s;
@@ -744,7 +744,7 @@ test_http_headers(void)
 	/* /_fix/headers echoes the request head: each pattern proves one header arrived. */
 	for (size_t i = 0; i < NELEM(sp); i++) {
 		sp[i] = http_spec("/_fix/headers", 2000);
-		sp[i]->headers = strv("Host: custom.example", "X-Extra: yes please", NULL);
+		sp[i]->headers = strv("Host: custom.example", "X-Extra: yes please", (char *)NULL);
 	}
 	sp[0]->body_re = re("\r\nHost: custom\\.example\r\n");
 	sp[1]->body_re = re("\r\nX-Extra: yes please\r\n");
@@ -754,7 +754,7 @@ test_http_headers(void)
 		T_OUTCOME(o[i], VERDICT_PASS, "HTTP 200");
 	/* The Host header is sent once: ours replaces curl's. */
 	sp[0] = http_spec("/_fix/headers", 2000);
-	sp[0]->headers = strv("Host: custom.example", NULL);
+	sp[0]->headers = strv("Host: custom.example", (char *)NULL);
 	sp[0]->body_re = re("(?i)\r\nHost:.*\r\nHost:");
 	T_OUTCOME(run1(sp[0]), VERDICT_FAIL, "HTTP 200, body did not match");
 }
@@ -776,7 +776,7 @@ test_http_credentials(void)
 	/* The header lines arrive... */
 	s = http_spec("/_fix/headers", 2000);
 	s->cred_file = xstrdup(cred);
-	s->headers = strv("X-Before: 1", NULL);
+	s->headers = strv("X-Before: 1", (char *)NULL);
 	s->body_re = re("\r\nX-Before: 1\r\nX-Api-Key: " SECRET1 "\r\nAuthorization: Bearer " SECRET2
 	                "\r\n");
 	T_OUTCOME(run1(s), VERDICT_PASS, "HTTP 200");
@@ -955,7 +955,7 @@ test_engine_edges(void)
 	sp[1] = tcp_spec(80, NULL, NULL, 1000);
 	free(sp[1]->address);
 	sp[1]->address = xstrdup("no-port-here");
-	sp[2] = exec_spec(strv("relative/path", NULL), 1000);
+	sp[2] = exec_spec(strv("relative/path", (char *)NULL), 1000);
 	set_mode("200");
 	T_EQ_INT(run(sp, 3, 0, FAR_MS, o), 0);
 	T_OUTCOME(o[0], VERDICT_PASS, "HTTP 200");
@@ -1091,7 +1091,7 @@ test_exec_codes(void)
 	{
 		char *path = script("args", "echo \"$#:$1:$2\"; exit 0");
 
-		T_OUTCOME(run1(exec_spec(strv(path, "one", "two words", NULL), 2000)), VERDICT_PASS,
+		T_OUTCOME(run1(exec_spec(strv(path, "one", "two words", (char *)NULL), 2000)), VERDICT_PASS,
 		          "exit 0: 2:one:two words");
 		free(path);
 	}
@@ -1170,11 +1170,11 @@ test_exec_timeout_kills_group(void)
 static void
 test_exec_missing(void)
 {
-	T_OUTCOME(run1(exec_spec(strv("/nonexistent/check_nothing", "-x", NULL), 2000)),
+	T_OUTCOME(run1(exec_spec(strv("/nonexistent/check_nothing", "-x", (char *)NULL), 2000)),
 	          VERDICT_UNKNOWN,
 	          "exit 127: cannot execute /nonexistent/check_nothing: No such file or directory");
 	{
-		struct check_outcome o = run1(exec_spec(strv(tmpdir, NULL), 2000)); /* a directory */
+		struct check_outcome o = run1(exec_spec(strv(tmpdir, (char *)NULL), 2000)); /* a directory */
 
 		T_EQ_STR(verdict_str(o.result), "unknown");
 		T_CHECK(strncmp(o.cause, "exit 127: cannot execute /tmp/dh-check-", 39) == 0);
@@ -1190,29 +1190,29 @@ test_plugins(void)
 
 	snprintf(port, sizeof(port), "%d", redis_port);
 	snprintf(dead, sizeof(dead), "%d", free_port());
-	o = run1(exec_spec(strv(PLUGINS "/check_tcp", "-H", "127.0.0.1", "-p", port, NULL), 5000));
+	o = run1(exec_spec(strv(PLUGINS "/check_tcp", "-H", "127.0.0.1", "-p", port, (char *)NULL), 5000));
 	T_EQ_STR(verdict_str(o.result), "pass");
 	T_CHECK(strncmp(o.cause, "exit 0: TCP OK - ", 17) == 0);
 	T_CHECK(strchr(o.cause, '|') == NULL);
-	o = run1(exec_spec(strv(PLUGINS "/check_tcp", "-H", "127.0.0.1", "-p", dead, NULL), 5000));
+	o = run1(exec_spec(strv(PLUGINS "/check_tcp", "-H", "127.0.0.1", "-p", dead, (char *)NULL), 5000));
 	T_EQ_STR(verdict_str(o.result), "fail");
 	T_CHECK(strstr(o.cause, "Connection refused") != NULL);
 
 	/* check_http: 5xx is CRITICAL (exit 2), 4xx WARNING (exit 1), as measured on 2.3.3. */
 	snprintf(port, sizeof(port), "%d", fix_port);
 	set_mode("200");
-	o = run1(exec_spec(strv(PLUGINS "/check_http", "-H", "127.0.0.1", "-p", port, NULL), 5000));
+	o = run1(exec_spec(strv(PLUGINS "/check_http", "-H", "127.0.0.1", "-p", port, (char *)NULL), 5000));
 	T_EQ_STR(verdict_str(o.result), "pass");
 	T_CHECK(strncmp(o.cause, "exit 0: HTTP OK: ", 17) == 0);
 	set_mode("500");
-	o = run1(exec_spec(strv(PLUGINS "/check_http", "-H", "127.0.0.1", "-p", port, NULL), 5000));
+	o = run1(exec_spec(strv(PLUGINS "/check_http", "-H", "127.0.0.1", "-p", port, (char *)NULL), 5000));
 	T_EQ_STR(verdict_str(o.result), "fail");
 	T_CHECK(strncmp(o.cause, "exit 2: HTTP CRITICAL: ", 23) == 0);
 	set_mode("404");
-	o = run1(exec_spec(strv(PLUGINS "/check_http", "-H", "127.0.0.1", "-p", port, NULL), 5000));
+	o = run1(exec_spec(strv(PLUGINS "/check_http", "-H", "127.0.0.1", "-p", port, (char *)NULL), 5000));
 	T_EQ_STR(verdict_str(o.result), "warn");
 	set_mode("200");
-	o = run1(exec_spec(strv(PLUGINS "/check_dummy", "3", "dunno", NULL), 5000));
+	o = run1(exec_spec(strv(PLUGINS "/check_dummy", "3", "dunno", (char *)NULL), 5000));
 	T_OUTCOME(o, VERDICT_UNKNOWN, "exit 3: UNKNOWN: dunno");
 }
 

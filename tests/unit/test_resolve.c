@@ -191,7 +191,7 @@ test_normalize_lengths(void)
 static void
 test_str_functions(void)
 {
-	const char *seen[8];
+	const char *seen[8] = { 0 };
 	size_t n = 0;
 
 	for (int e = HOST_OK; e <= HOST_IP_LITERAL; e++) {
