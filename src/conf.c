@@ -507,7 +507,7 @@ dep_build(struct loader *l, struct conf *c, struct grp *g, const struct table *t
 	for (size_t i = 0; i < t->n; i++) {
 		if (g->seen[i] != NULL && t->opts[i].types != 0 &&
 		    !(t->opts[i].types & (1u << cs->type)))
-			lerr(l, g->seen[i], "%s.%s: not a key of a %s check", g->label, t->opts[i].key,
+			lerr(l, g->seen[i], "%s.%s: not a key of %s checks", g->label, t->opts[i].key,
 			     type_names[cs->type]);
 	}
 	if (r->name != NULL) {

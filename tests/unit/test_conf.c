@@ -244,6 +244,7 @@ static const char *const required_bad[] = {
 	"bad-hostmap-missing", /* host map that cannot be opened */
 	"bad-several",         /* many errors, all reported in one run */
 	"bad-dep-required",    /* a dependency without type or kind; proxies where wrong */
+	"bad-dep-each",        /* every other dependency error, one dependency each */
 };
 
 static void
