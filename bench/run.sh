@@ -47,6 +47,10 @@ chmod -R a+rX "$B"
 
 # --- in-process figures
 make -s --no-print-directory "$BUILD/bench-micro" "$BUILD/bench-bare" "$BUILD/bench-openloop" >&2 || exit 1
+# What the web servers spawn as www-data: copies when the clone is private to root.
+mkdir -p "$B/bin"
+FCGI=$(www_bin "$BUILD/deephealth.fcgi" "$B/bin")
+BARE=$(www_bin "$BUILD/bench-bare" "$B/bin")
 "$BUILD/bench-micro" "$B/dh.conf" "$B/snapshot" >"$B/micro.out" || exit 1
 get() { awk -v k="$1" -v f="${2:-2}" '$1 == k { print $f }' "$B/micro.out"; }
 v=$(get snapshot_load_median_ms)
@@ -94,8 +98,8 @@ chmod -R a+rX "$B/l"
 cat >>"$B/l/lighttpd.conf" <<EOF
 server.modules += ( "mod_fastcgi" )
 fastcgi.server = (
-  "/bare" => (( "bin-path" => "$BUILD/bench-bare", "socket" => "$B/l/run/bare.sock", "max-procs" => 2, "check-local" => "disable" )),
-  "/health" => (( "bin-path" => "$BUILD/deephealth.fcgi -c $B/dh.conf", "socket" => "$B/l/run/dh.sock", "max-procs" => 2, "check-local" => "disable" )) )
+  "/bare" => (( "bin-path" => "$BARE", "socket" => "$B/l/run/bare.sock", "max-procs" => 2, "check-local" => "disable" )),
+  "/health" => (( "bin-path" => "$FCGI -c $B/dh.conf", "socket" => "$B/l/run/dh.sock", "max-procs" => 2, "check-local" => "disable" )) )
 EOF
 lighttpd -D -f "$B/l/lighttpd.conf" >"$B/l/stdout.log" 2>&1 &
 PIDS+=($!)
@@ -166,15 +170,15 @@ row "  p99 ratio in each of the 5 rounds" "${OR99[*]}" "-" "-" "context" ""
 json openloop_rate "$RATE"; json openloop_p50_ms "$od50"; json openloop_bare_p50_ms "$ob50"
 json openloop_p99_ms "$od99"; json openloop_bare_p99_ms "$ob99"; json openloop_p99_ratio "$r99"; json openloop_errors "$olerr"
 rss() { local t=0 n=0 p; for p in $(pgrep -f "$1"); do t=$((t + $(awk '/VmRSS/ { print $2 }' /proc/$p/status))); n=$((n + 1)); done; echo $((t / (n ? n : 1))); }
-dh_rss=$(rss "deephealth.fcgi -c $B/dh.conf"); bare_rss=$(rss "$BUILD/bench-bare")
+dh_rss=$(rss "deephealth.fcgi -c $B/dh.conf"); bare_rss=$(rss "$BARE")
 extra=$(awk -v a="$dh_rss" -v b="$bare_rss" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
 row "resident memory per responder, 100k registries" "${dh_rss} kB" "${bare_rss} kB" "+${extra} MB" "<= +16 MB" "$(meets "$extra" "<=" 16)"
 json responder_rss_kb "$dh_rss"; json bare_rss_kb "$bare_rss"
 # Spawn to first answer, as lighttpd's bin-path or mod_fcgid sees it: exec, configuration,
 # 100k-registry snapshot, one request; against the bare libfcgi responder (libfcgi only).
 make -s --no-print-directory "$BUILD/bench-spawn" >&2 || exit 1
-sp=$("$BUILD/bench-spawn" 20 reg050123.azurecr.io "$BUILD/deephealth.fcgi" -c "$B/dh.conf" | awk '$1 == "spawn_ms_median" { print $2 }')
-bp=$("$BUILD/bench-spawn" 20 reg050123.azurecr.io "$BUILD/bench-bare" | awk '$1 == "spawn_ms_median" { print $2 }')
+sp=$("$BUILD/bench-spawn" 20 reg050123.azurecr.io "$FCGI" -c "$B/dh.conf" | awk '$1 == "spawn_ms_median" { print $2 }')
+bp=$("$BUILD/bench-spawn" 20 reg050123.azurecr.io "$BARE" | awk '$1 == "spawn_ms_median" { print $2 }')
 row "spawn to first answer, 100k registries (median of 20)" "${sp} ms" "${bp} ms" "$(ratio "$sp" "$bp")" "context" ""
 json spawn_ms "$sp"; json bare_spawn_ms "$bp"
 
@@ -185,7 +189,7 @@ json spawn_ms "$sp"; json bare_spawn_ms "$bp"
 # same wrk load, medians; and the open-loop p99 at the lighttpd rows' rate, the pool's stream
 # and lighttpd's at the same time, one ratio per round, median of 5.
 www_dir "$B/pool"
-pool_start "$B/pool/fcgi.sock" "$B/pool/responder.log" 4 "$B/dh.conf" "$BUILD/deephealth.fcgi" || exit 1
+pool_start "$B/pool/fcgi.sock" "$B/pool/responder.log" 4 "$B/dh.conf" "$FCGI" || exit 1
 NPORT=$(free_port)
 mkdir -p "$B/n"
 localize_pool_conf conf/nginx-deephealth.conf "$B/pool/fcgi.sock" >"$B/n/deephealth.conf"
@@ -241,7 +245,7 @@ kill "$(cat "$B/l/lighttpd.pid")" 2>/dev/null
 # --- Apache + mod_fcgid with the shipped pool settings
 APORT=$(free_port)
 apache_base "$B/a" "$APORT"
-localize_conf conf/apache-deephealth.conf "$BUILD/deephealth.fcgi" "$B/dh.conf" "" >"$B/a/deephealth.conf"
+localize_conf conf/apache-deephealth.conf "$FCGI" "$B/dh.conf" "" >"$B/a/deephealth.conf"
 echo "Include $B/a/deephealth.conf" >>"$B/a/httpd.conf"
 apache2 -f "$B/a/httpd.conf" -DFOREGROUND >"$B/a/stdout.log" 2>&1 &
 PIDS+=($!)

@@ -8,6 +8,14 @@ localize_conf() {
 	    -e "s#/run/lighttpd/deephealth.sock#$4#" "$1"
 }
 
+# www_bin FILE DIR: print a path the web server's user (www-data) can execute FILE by: FILE
+# itself, or, when it cannot reach it (a clone under a private directory: mktemp -d, /root), a
+# copy in DIR, which must be www-data-readable.
+www_bin() {
+	if [ ! -e "$1" ] || runuser -u www-data -- test -x "$1" 2>/dev/null; then echo "$1"; return; fi
+	cp -p "$1" "$2/" && chmod 755 "$2/${1##*/}" && echo "$2/${1##*/}"
+}
+
 # lighttpd_base DIR PORT DOCROOT: write DIR/lighttpd.conf, a loopback server running
 # as www-data with its logs in DIR (responders' stderr in DIR/responder.log) and a
 # www-data-only DIR/run for sockets.  Callers append their fastcgi.server.

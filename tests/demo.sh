@@ -64,12 +64,14 @@ dependencies = (
 );
 EOF
 chmod -R a+rX "$D"
-"$BUILD/deephealth.fcgi" -t -c "$D/deephealth.conf"
+mkdir -p "$D/bin"
+FCGI=$(www_bin "$BUILD/deephealth.fcgi" "$D/bin")  # lighttpd runs it as www-data
+"$FCGI" -t -c "$D/deephealth.conf"
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 "$BUILD/deephealth-probe" -t -c "$D/deephealth.conf"
 
 lighttpd_base "$D" "$PORT" "$D/www"
-localize_conf conf/lighttpd.conf "$BUILD/deephealth.fcgi" "$D/deephealth.conf" "$D/run/deephealth.sock" >>"$D/lighttpd.conf"
+localize_conf conf/lighttpd.conf "$FCGI" "$D/deephealth.conf" "$D/run/deephealth.sock" >>"$D/lighttpd.conf"
 lighttpd -D -f "$D/lighttpd.conf" &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done

@@ -6,7 +6,6 @@ ROOT=$(pwd)
 . tests/common.sh
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-FCGI=$BUILD/deephealth.fcgi
 SNAPTOOL=$BUILD/deephealth-snap
 T_PASS=0
 T_FAIL=0
@@ -19,6 +18,9 @@ chmod 755 "$WORK"
 # valgrind logs of responders spawned as the web server user
 mkdir -p "$WORK/vg"
 chmod 1777 "$WORK/vg"
+# The responder as the web server's user can run it (a copy when the clone is private).
+mkdir -p "$WORK/bin"
+FCGI=$(www_bin "$BUILD/deephealth.fcgi" "$WORK/bin")
 
 # VG: a command prefix that runs one of our programs under memcheck with make valgrind (its
 # log in $WORK/vg, scanned by finish), nothing otherwise.  Not for runs whose time is asserted.
