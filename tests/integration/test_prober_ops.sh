@@ -164,6 +164,7 @@ mode sa2 200
 
 # --- -t as the prober's user: unwritable paths and unreadable credentials are caught.
 U=www-data
+UPROBE=$(www_bin "$PROBE" "$WORK/bin")   # a copy when the clone is private to root
 Q=$WORK/q
 mkdir -p "$Q/state"
 cp "$P/registries.map" "$Q/"
@@ -176,7 +177,7 @@ sed -e 's#registries = "registries.map"#registries = "'"$Q"'/registries.map"#' \
     -e 's#:'"${FIXPORT[sa1]}"'/blob";#:'"${FIXPORT[sa1]}"'/blob"; credentials = "'"$Q"'/sa1.cred";#' "$P/dh.conf" >"$Q/dh.conf"
 chmod 755 "$Q" "$Q/state"
 chmod 644 "$Q/dh.conf" "$Q/registries.map"
-out=$(runuser -u "$U" -- "$PROBE" -t -c "$Q/dh.conf" 2>&1)
+out=$(runuser -u "$U" -- "$UPROBE" -t -c "$Q/dh.conf" 2>&1)
 rc=$?
 check "-t as $U: exit 1" 1 "$rc"
 check_match "-t as $U: the snapshot directory is not writable, at file:line" "dh.conf:1: snapshot.path: directory \"$Q/state\" is not writable by uid [0-9]+ \\($U\\): Permission denied" "$out"
@@ -185,17 +186,17 @@ check_match "-t as $U: root's credentials file is not readable" "dependency \"sa
 out=$("$PROBE" -t -c "$Q/dh.conf" 2>&1)
 check "-t as root: the same file is OK" "$Q/dh.conf: configuration OK (3 dependencies, 2 registries)" "$out"
 chown -R "$U" "$Q/state" "$Q/sa1.cred"
-out=$(runuser -u "$U" -- "$PROBE" -t -c "$Q/dh.conf" 2>&1)
+out=$(runuser -u "$U" -- "$UPROBE" -t -c "$Q/dh.conf" 2>&1)
 check "-t as $U once it owns them: OK" "$Q/dh.conf: configuration OK (3 dependencies, 2 registries)" "$out"
 # A pass as that user, with the unit's confinement that setpriv can apply: no new privileges,
 # no capabilities.
 setpriv --reuid="$U" --regid="$U" --init-groups --no-new-privs --inh-caps=-all --bounding-set=-all \
-	"$PROBE" -c "$Q/dh.conf" >"$Q/pass.out" 2>&1
+	"$UPROBE" -c "$Q/dh.conf" >"$Q/pass.out" 2>&1
 check "a pass as $U with no privileges: exit 0" 0 $?
 check "a pass as $U: snapshot published, owned by $U, readable by others" "$U 644" "$(stat -c '%U %a' "$Q/state/snapshot")"
 chown "$U" "$Q"
 chmod 700 "$Q/state"
 chown root "$Q/state/probe.lock"
-out=$(runuser -u "$U" -- "$PROBE" -t -c "$Q/dh.conf" 2>&1)
+out=$(runuser -u "$U" -- "$UPROBE" -t -c "$Q/dh.conf" 2>&1)
 check_match "-t as $U: a lock file it cannot write is caught" "prober.lock: \"$Q/state/probe.lock\" is not writable by uid [0-9]+ \\($U\\)" "$out"
 finish
