@@ -6,7 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "deephealth.h"
+#include "responder.h"
+#include "prober.h"
 
 static double
 now_ns(void)

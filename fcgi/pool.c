@@ -13,7 +13,7 @@
 #include <sys/prctl.h>
 #endif
 
-#include "deephealth.h"
+#include "responder.h"
 
 /*
  * Why our own supervisor and not spawn-fcgi: spawn-fcgi forks its children and

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "responder.h"
 
 #define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 #define UNKNOWN_LOG_MS 60000 /* summarize unknown/invalid hosts at most once a minute */

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "deephealth.h"
+#include "responder.h"
+#include "prober.h"
 
 enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_STRLIST };
 

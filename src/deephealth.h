@@ -1,4 +1,7 @@
-/* deephealth.h: the one internal header, sectioned by source file. */
+/*
+ * deephealth.h: what every program shares (the .c files of src/), sectioned by source file.
+ * Each program adds its own header: fcgi/responder.h, src/prober/prober.h.
+ */
 #ifndef DEEPHEALTH_H
 #define DEEPHEALTH_H
 
@@ -23,6 +26,9 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
  * stderr.  On stderr under systemd ($JOURNAL_STREAM names our stderr) lines
  * carry sd-daemon(3) priority prefixes instead of a time; else an ISO time.
  */
+/* How loaders report "file:line: message" problems (log_errfn, or a test's collector). */
+typedef void (*errfn_t)(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 void log_init(const char *ident, int use_syslog, enum log_level level);
 /* log_warn appends ": strerror(errno)"; the x variants do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -62,85 +68,6 @@ struct file_id {
 struct stat;
 void file_id_of(const struct stat *st, struct file_id *id);
 int file_id_eq(const struct file_id *a, const struct file_id *b);
-
-/* ---------------------------------------------------------------- resolve.c */
-
-/* Why a Host header was not turned into a registry. */
-enum host_err {
-	HOST_OK = 0,
-	HOST_EMPTY,     /* absent, empty, or only a port / dot */
-	HOST_TOO_LONG,  /* more than DH_HOST_MAX bytes after normalization */
-	HOST_BAD_BYTE,  /* a byte outside the hostname alphabet (NUL, CR, LF, 8-bit...) */
-	HOST_BAD_PORT,  /* ":" followed by something that is not 1-5 digits */
-	HOST_IP_LITERAL /* "[v6]" literal: never a registry */
-};
-const char *host_err_str(enum host_err e);
-
-/*
- * Normalize a raw Host header value into out (size >= DH_HOST_MAX + 1):
- * lowercase ASCII, one trailing dot and a ":port" suffix removed.  raw may be
- * NULL (no header).  Returns HOST_OK and sets *outlen, or a classified error
- * (out is then unspecified).  Pure; never allocates.
- */
-enum host_err host_normalize(const char *raw, char *out, size_t *outlen);
-
-/* How a resolution ended. */
-enum resolve_result {
-	RESOLVE_FOUND,    /* registry set */
-	RESOLVE_UNKNOWN,  /* well-formed host, no map entry and no rule matched */
-	RESOLVE_INVALID,  /* host failed normalization */
-	RESOLVE_ERROR     /* a rule could not decide (match limit, PCRE2 error) */
-};
-const char *resolve_result_str(enum resolve_result r);
-
-struct resolver;
-
-/*
- * Build an empty resolver.  match_limit bounds every PCRE2 match (PCRE2's own
- * counter: backtracks for the interpreter, calls for JIT).
- */
-struct resolver *resolver_new(uint32_t match_limit, uint32_t depth_limit);
-void resolver_free(struct resolver *r); /* NULL is fine */
-
-/*
- * Add an exact mapping host -> registry.  host must already be normalized.
- * Returns 0, or -1 if host is already mapped (existing mapping kept).
- * Copies both strings.
- */
-int resolver_add_host(struct resolver *r, const char *host, const char *registry);
-size_t resolver_host_count(const struct resolver *r);
-
-/*
- * Append a PCRE2 rule; it must contain a named group "registry".  Rules are
- * tried in the order added, after the exact map.  On error returns -1 and
- * writes a one-line reason into err (message, offset).
- */
-int resolver_add_rule(struct resolver *r, const char *pattern, char *err, size_t errlen);
-size_t resolver_rule_count(const struct resolver *r);
-/*
- * The literal every match of pattern must end with (for example ".azurecr.io"
- * from "^(?<registry>[a-z0-9]+)\\.azurecr\\.io$"), written to out; returns its
- * length, 0 when the pattern has none or is too clever to tell.  The lookup
- * skips a rule whose suffix the host does not end with.
- */
-size_t resolver_rule_suffix(const char *pattern, char *out, size_t outsize);
-
-/*
- * Load "host registry" lines from path into the exact map.  Every bad line is
- * reported through errfn as "path:line: message"; returns the number of
- * errors (0 = loaded).  Lines: '#' comments, blank lines ignored.
- */
-typedef void (*errfn_t)(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int resolver_load_map(struct resolver *r, const char *path, errfn_t errfn, void *arg);
-
-/*
- * Resolve a raw Host header.  On RESOLVE_FOUND, registry (size >=
- * DH_NAME_MAX + 1) holds the registry name.  host_out (size >= DH_HOST_MAX +
- * 1) receives the normalized host when it is valid.  *herr says why a host
- * was invalid.  Allocates nothing.
- */
-enum resolve_result resolver_lookup(struct resolver *r, const char *raw_host, char *host_out,
-                                    char *registry, enum host_err *herr);
 
 /* ---------------------------------------------------------------- snap.c */
 
@@ -257,153 +184,15 @@ int snapw_build(struct snap_writer *w, void **buf, size_t *len, char *err, size_
  */
 int snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen);
 
-/* ---------------------------------------------------------------- exec.c */
-
-/* How much of a plugin's first output line is kept for the cause. */
-#define EXEC_LINE_MAX 200
-
-/*
- * One exec check's plugin: a child leading its own process group, its stdout
- * and stderr in a pipe.  The caller embeds it (no allocation) and reads only
- * pid and fd; the rest is exec.c's.  (pid_t: <time.h> defines it, per POSIX.)
- */
-struct exec_proc {
-	pid_t pid;                    /* > 0 until reaped, which may be after the outcome */
-	int fd;                       /* read end of the output pipe, -1 once closed */
-	char line[EXEC_LINE_MAX + 1]; /* first output line, as far as read */
-	size_t line_len;
-	int line_done;
-};
-
-/* Set p to nothing started (pid and fd -1).  Call before any other exec_ function on p. */
-void exec_init(struct exec_proc *p);
-
-/*
- * Start argv[0], which must be an absolute path, with argv: stdin /dev/null,
- * stdout and stderr into a non-blocking pipe, its own process group, every
- * descriptor above 2 closed (3..maxfd-1 where close_range(2) is missing),
- * default signal dispositions.  argv stays the caller's.  Returns 0 with
- * p->pid and p->fd set; end with exec_stop.  On failure returns -1 with
- * nothing left open or running and a reason in cause ("bad check: ...",
- * "out of file descriptors", "cannot start: ..."): the check is unknown.  A
- * plugin that cannot be exec'd exits 127 and says why on its output.
- */
-int exec_start(struct exec_proc *p, char *const argv[], int maxfd, char *cause, size_t causelen);
-
-/*
- * Read what the plugin wrote so far (bounded, never blocks), keeping its
- * first line.  Call when p->fd is readable.  At EOF or a read error (logged)
- * p->fd is closed and set to -1.
- */
-void exec_read(struct exec_proc *p);
-
-/*
- * Has p's plugin exited?  Returns 0 while it runs (or the wait was
- * interrupted).  Else returns 1 with *v and cause set: exit 0, 1, 2 pass,
- * warn, fail, other codes unknown, cause "exit N: FIRST LINE" (performance
- * data after '|' removed); killed by a signal, or exit status lost (waitid
- * failure, logged; SIGCHLD ignored), unknown.  Before it is reaped, whatever
- * it left in its process group is SIGKILLed.  Call only after exec_start
- * succeeded and before exec_stop.  cause is raw plugin text: not sanitized.
- */
-int exec_exited(struct exec_proc *p, enum verdict *v, char *cause, size_t causelen);
-
-/*
- * Release p: close the pipe, SIGKILL the process group of a plugin not yet
- * reaped and reap it if already gone.  If it is not, p->pid stays > 0: call
- * exec_reap until it is -1.  Safe on a p never started, and twice.
- */
-void exec_stop(struct exec_proc *p);
-
-/* Reap p's killed plugin if it is gone, setting p->pid to -1.  Never blocks; no-op if pid <= 0. */
-void exec_reap(struct exec_proc *p);
-
-/* ---------------------------------------------------------------- check.c */
-
-/*
- * One dependency check as configured.  Built by conf.c, immutable while a
- * pass runs.  Every pointer member is owned by the spec (check_spec_free).
- */
-enum check_type { CHECK_HTTP, CHECK_TCP, CHECK_EXEC };
-const char *check_type_str(enum check_type t);
-
-struct status_range {
-	int lo, hi; /* inclusive */
-};
-
-struct check_spec {
-	enum check_type type;
-	int connect_timeout_ms;     /* http, tcp */
-	int timeout_ms;             /* whole check, every type */
-	/* http / https */
-	char *url;
-	char *method;               /* "GET", "HEAD", ... */
-	char **headers;             /* "Name: value" lines, NULL-terminated or NULL */
-	struct status_range *expect;/* accepted statuses; NULL = 200-299 */
-	size_t nexpect;
-	void *body_re;              /* pcre2_code *, or NULL */
-	int body_negate;            /* pass when body_re does NOT match */
-	size_t body_bytes;          /* how much of the body body_re sees */
-	int tls_verify;
-	char *ca_file;              /* NULL = system store */
-	int follow_redirects;
-	char *cred_file;            /* header lines read at each run; never logged */
-	char *proxy;                /* proxy URL, NULL or "" = direct; never the environment's */
-	/* tcp */
-	char *address;              /* "host:port" or "[v6]:port" */
-	char *send;                 /* bytes to send after connect, or NULL */
-	size_t send_len;
-	void *expect_re;            /* pcre2_code * the reply must match, or NULL */
-	/* exec */
-	char **argv;                /* NULL-terminated; argv[0] an absolute path */
-};
-
-/* NULL is fine; frees members and s.  In conf.c: specs are configuration. */
-void check_spec_free(struct check_spec *s);
-
-/* What one check said.  cause is for operators' logs only, never for answers. */
-struct check_outcome {
-	enum verdict result;   /* pass, warn, fail, or unknown (we could not evaluate) */
-	char cause[256];       /* e.g. "HTTP 500", "connect: refused", "timed out after 5000 ms" */
-	int64_t elapsed_ms;
-};
-
-/*
- * Run the n checks concurrently, at most `parallel` at a time, and return
- * when all have an outcome.  deadline_ms is a util_now_ms() instant: checks
- * not finished by then are abandoned with result unknown (and exec children
- * killed).  out[i] receives the outcome of specs[i].  parallel < 1 means 1.
- * Returns 0, or -1 when the engine itself failed: at start every outcome is
- * unknown; mid-pass, finished checks keep their outcomes and the rest are
- * unknown.  The caller must not set SIGCHLD to SIG_IGN (plugin exit statuses
- * would be lost; such checks report unknown).
- */
-int check_run(struct check_spec *const *specs, size_t n, int parallel, int64_t deadline_ms,
-              struct check_outcome *out);
-
 /* ---------------------------------------------------------------- conf.c */
+struct resolver;
+struct dep_conf;
+
 
 enum mode { MODE_ENFORCE, MODE_SHADOW, MODE_PASSTHROUGH };
 const char *mode_str(enum mode m);
 enum unknown_action { UNKNOWN_PASS, UNKNOWN_REJECT };
 enum detail { DETAIL_STATUS, DETAIL_CAUSE };
-
-/* Which registries a dependency applies to. */
-enum applies { APPLY_ALL, APPLY_LISTED, APPLY_FEATURE };
-
-/* One configured dependency (dependencies = ( {...}, ... )). */
-struct dep_conf {
-	char *name;
-	enum dep_kind kind;
-	enum severity severity;
-	enum applies applies;
-	char *feature;       /* APPLY_FEATURE: the registry feature that brings it in */
-	int witness;
-	int fall, rise, ok, intermittent;
-	struct check_spec *check;
-	unsigned line;       /* where it is configured, for later errors */
-	unsigned cred_line;
-};
 
 struct conf {
 	char *path;
@@ -423,7 +212,7 @@ struct conf {
 	char *host_map;
 	char **rules;       /* NULL-terminated patterns, as configured */
 	int match_limit, depth_limit;
-	struct resolver *resolver;
+	struct resolver *resolver;  /* the responder's (fcgi/responder.h) */
 	/* prober { } */
 	char *registries;   /* registry map file; "" = none configured */
 	char *region;
@@ -435,7 +224,7 @@ struct conf {
 	int fall, rise, ok, intermittent;
 	int blind_unknown_pct;
 	/* dependencies ( ) */
-	struct dep_conf *deps;
+	struct dep_conf *deps;      /* the prober's (src/prober/prober.h) */
 	size_t ndeps;
 	uint32_t *dep_slots;    /* name index: open addressing, dependency index + 1, 0 = empty */
 	size_t dep_slot_cap;    /* power of two */
@@ -450,180 +239,5 @@ struct conf {
  */
 struct conf *conf_load(const char *path, errfn_t errfn, void *arg);
 void conf_free(struct conf *c); /* NULL is fine */
-
-/*
- * The prober's own requirements on a loaded configuration, for the user
- * running it: a registry map, at least one dependency, credential files that
- * only their owner can read and this user can, and directories of the
- * snapshot, state, lock and event log this user can write into.  Reports
- * through errfn as "file:line: message"; returns the error count.
- */
-int conf_check_prober(const struct conf *c, errfn_t errfn, void *arg);
-
-/* Index of the dependency called name (len bytes, no NUL needed), or -1.  O(1). */
-int conf_dep_find(const struct conf *c, const char *name, size_t len);
-/* Same for a NUL-terminated name. */
-int conf_dep_index(const struct conf *c, const char *name);
-
-/* ---------------------------------------------------------------- regmap.c */
-
-/* One registry of the registry map: which dependencies it uses beyond the region-wide ones. */
-struct reg_entry {
-	char *name;
-	unsigned nregions;   /* 1 = single-region: never failed over */
-	uint32_t *deps;      /* indexes into conf->deps: listed storage and feature dependencies */
-	uint32_t ndeps;
-	unsigned line;
-};
-
-struct regmap {
-	struct reg_entry *regs; /* sorted by name, unique */
-	size_t n;
-	char *arena;            /* names */
-	uint32_t *deparena;     /* every reg_entry.deps points in here */
-};
-
-/*
- * Load the registry map at path (format: docs/registries.md) against the
- * configured dependencies.  Bad lines are reported through errfn as
- * "path:line: message" (at most 20, then a count) and left out: a registry
- * missing from the snapshot is answered fail-open.  Returns the map, or NULL
- * when the file cannot be read at all (reported too).  *bad gets the number
- * of lines left out.
- */
-struct regmap *regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg,
-                           size_t *bad);
-void regmap_free(struct regmap *m); /* NULL is fine */
-
-/* ---------------------------------------------------------------- state.c */
-
-/* A dependency's stable state and the counters that move it (docs/thresholds.md). */
-struct dep_state {
-	int down;              /* stable state: 0 up, 1 down */
-	enum verdict last;     /* last result that was not unknown (pass/warn/fail); pass at start */
-	int consec_fail;       /* consecutive failures (consecutive accounting) */
-	int consec_ok;         /* consecutive successes */
-	int fail_count;        /* failures not yet cleared (intermittent accounting) */
-	int64_t since;         /* when the reported state last changed */
-	char cause[256];       /* the latest result's cause */
-};
-
-/* What a dependency reports: fail when down, else warn when its last result warned, else pass. */
-enum verdict state_reported(const struct dep_state *st);
-
-/*
- * Fold one check result into st under d's thresholds at time now.  unknown
- * changes nothing.  Returns 1 when the reported state changed (a transition
- * to log), else 0.
- */
-int state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict result,
-               const char *cause, int64_t now);
-
-/*
- * Load the states of c's dependencies from path into st[c->ndeps] (new ones
- * start up, since now).  A missing file is a fresh start; a damaged one, or one
- * last saved more than c->max_age seconds before now, is reported through errfn
- * and also a fresh start.  Never fails.
- */
-void state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
-                errfn_t errfn, void *arg);
-/* Every dependency up with clean counters, since now. */
-void state_reset(struct dep_state *st, int64_t now);
-/* Save atomically (temp, fsync, rename, fsync dir).  Returns 0, or -1 with err set. */
-int state_save(const char *path, const struct conf *c, const struct dep_state *st, char *err,
-               size_t errlen);
-
-/* ---------------------------------------------------------------- eval.c */
-
-struct eval_stats {
-	size_t pass, warn, fail, single; /* registries by verdict */
-	size_t changed;                  /* registries whose verdict differs from the last snapshot */
-	size_t *users;                   /* per dependency: registries that use it */
-};
-
-/*
- * Compute every registry's verdict from the dependency states (the worst
- * contribution over the dependencies it uses; critical fail -> fail,
- * degraded fail or any warn -> warn) and build the snapshot.  prev (may be
- * NULL) supplies each registry's previous verdict and since.  stats->users
- * must have room for c->ndeps.  Returns a writer the caller publishes and frees.
- */
-struct snap_writer *eval_build(const struct conf *c, const struct regmap *m,
-                               const struct dep_state *st, const struct snapshot *prev,
-                               int64_t now, unsigned flags, struct eval_stats *stats);
-
-/* ---------------------------------------------------------------- policy.c */
-
-/* Every answer's cause; the X-Deephealth-Reason header. */
-enum reason {
-	R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING, R_SNAPSHOT_UNREADABLE, R_SNAPSHOT_CORRUPT,
-	R_SNAPSHOT_STALE,
-	R_PROBER_BLIND, R_UNKNOWN_HOST, R_UNKNOWN_REGISTRY, R_SINGLE_REGION, R_HEALTHY,
-	R_DEGRADED, R_DEPENDENCY_FAILED, R_BAD_METHOD, R_COUNT
-};
-const char *reason_str(enum reason r);
-
-/* Everything a decision depends on, gathered by the caller. */
-struct policy_in {
-	int method_ok;              /* GET or HEAD: anything else is 405 whatever else holds */
-	int config_ok;
-	enum mode mode;
-	int kill_switch;            /* kill-switch file present */
-	enum snap_err snap_state;   /* SNAP_OK or why the snapshot is unusable */
-	const struct snapshot *snap;/* valid when snap_state == SNAP_OK */
-	time_t now;
-	int max_age;
-	enum resolve_result host;   /* how the Host resolved */
-	const char *registry;       /* when host == RESOLVE_FOUND */
-	enum unknown_action unknown_host;
-};
-
-struct policy_out {
-	int http;                  /* status code sent */
-	enum verdict status;       /* X-Deephealth-Status, agrees with http */
-	enum reason reason;
-	/* shadow mode: what enforce would have answered */
-	int shadow;
-	int would_http;
-	enum verdict would_status;
-	enum reason would_reason;
-	int64_t age;               /* snapshot age in seconds, -1 when none */
-	int have_reg;              /* reg is filled */
-	struct snap_reg reg;
-};
-
-/* Pure decision: the order documented in README "Response contract". */
-void policy_decide(const struct policy_in *in, struct policy_out *out);
-
-/* ---------------------------------------------------------------- fcgi/pool.c */
-
-/*
- * Supervise n worker processes that share the listening socket the caller
- * opened (or inherited).  Returns 0 in each worker, which then serves.  In the
- * supervisor never returns: it restarts workers that die (backing off when
- * they die right after starting), replaces them one at a time on SIGHUP, and
- * on SIGTERM or SIGINT stops them all and exits 0.
- */
-int pool_run(size_t n);
-
-/* ---------------------------------------------------------------- reply.c */
-
-/* What the answer looks like, beyond the decision itself. */
-struct reply_opts {
-	int head;                    /* HEAD: headers only, same Content-Length */
-	int json;                    /* client accepts application/health+json */
-	enum detail detail;          /* how much the JSON body says */
-	const char *registry;        /* resolved registry name or NULL */
-	const struct snapshot *snap; /* for the deciding dependency, or NULL */
-};
-
-/*
- * Format a complete CGI response (Status line, headers, body) for o into
- * out.  Returns the length, or 0 if out is too small (4096 always suffices).
- * Pure: no I/O, no allocation.  Names from the snapshot and registry are
- * restricted to [A-Za-z0-9._-], so they need no escaping.
- */
-size_t reply_format(const struct policy_out *o, const struct reply_opts *ro, char *out,
-                    size_t len);
 
 #endif /* DEEPHEALTH_H */

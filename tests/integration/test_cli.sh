@@ -40,7 +40,7 @@ for prog in "${!PAGE[@]}"; do
 	check "$prog: man page EXIT STATUS lists every exit code of --help" "$codes" "$listed"
 done
 # Every config key the loader knows is documented in deephealth.conf(5).
-keys=$(sed -n 's/^\t{ "\([a-z_]*\)", OPT_.*/\1/p' src/conf.c | sort -u)
+keys=$(sed -n 's/^\t{ "\([a-z_]*\)", OPT_.*/\1/p' src/*.c src/*/*.c fcgi/*.c | sort -u)
 missing=""
 for k in $keys; do grep -qE "^\.It Ic ($k|[a-z]+\.$k)( |$)" docs/man/deephealth.conf.5 || missing+=" $k"; done
 check "every configuration key is in deephealth.conf(5)" "" "$missing"

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "prober.h"
 #include "t.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "prober.h"
 #include "t.h"
 
 static char dir[] = "/tmp/dh-eval-XXXXXX";

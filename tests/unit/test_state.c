@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "prober.h"
 #include "t.h"
 
 static struct dep_conf

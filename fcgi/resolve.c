@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deephealth.h"
+#include "responder.h"
 
 struct map_entry {
 	uint64_t hash;   /* 0 marks an empty slot; real hashes are forced non-zero */

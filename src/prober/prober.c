@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "prober.h"
 
 #define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deephealth.h"
+#include "prober.h"
 
 /* What a dependency in state st means for a registry that uses it. */
 static enum verdict

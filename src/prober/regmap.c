@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deephealth.h"
+#include "prober.h"
 
 #define MAX_REPORTED 20
 

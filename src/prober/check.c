@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "prober.h"
 
 /*
  * Everything runs on the caller's thread: http and tcp transfers live in one

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "prober.h"
 
 #define STATE_MAGIC "deephealth-probe-state 1"
 

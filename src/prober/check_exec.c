@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "prober.h"
 
 /*
  * The plugin leads a process group of its own, so a timeout kills whatever

@@ -1,7 +1,7 @@
 /* policy.c: the decision, as a pure function of what the responder gathered. */
 #include <string.h>
 
-#include "deephealth.h"
+#include "responder.h"
 
 static const char *const reason_names[R_COUNT] = {
 	[R_CONFIG_ERROR] = "config-error",

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "deephealth.h"
+#include "responder.h"
 
 struct buf {
 	char *p;
