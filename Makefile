@@ -30,7 +30,7 @@ PROBE_SRC  := $(wildcard src/prober/*.c)
 SNAP_SRC   := $(wildcard src/snaptool/*.c)
 HEADERS    := $(wildcard src/*.h fcgi/*.h src/*/*.h)
 FCGI_OBJ   := $(call obj,$(FCGI_SRC) $(SHARED_SRC))
-PROBE_OBJ  := $(call obj,$(PROBE_SRC) $(SHARED_SRC) fcgi/resolve.c)
+PROBE_OBJ  := $(call obj,$(PROBE_SRC) $(SHARED_SRC))
 SNAP_OBJ   := $(call obj,$(SNAP_SRC) src/snap.c src/log.c src/util.c)
 # Everything but the mains, for the unit tests and the in-process benchmark.
 LIB_OBJ    := $(call obj,$(SHARED_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
@@ -54,7 +54,7 @@ $(O)/src/prober/%.o: src/prober/%.c $(HEADERS)
 
 $(O)/src/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ifcgi -Isrc/prober -c -o $@ $<
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/deephealth.fcgi: $(FCGI_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS)

@@ -9,6 +9,9 @@
 #include "responder.h"
 #include "prober.h"
 
+/* Every section read, as the two programs together do. */
+static const struct conf_ext *const exts[] = { &resolver_conf, &deps_conf, NULL };
+
 static double
 now_ns(void)
 {
@@ -96,7 +99,7 @@ main(int argc, char **argv)
 
 		for (f = 0; f < NFORMS && strcmp(forms[f][0], argv[3]) != 0; f++)
 			;
-		c = conf_load(argv[4], errfn, NULL);
+		c = conf_load(argv[4], exts, errfn, NULL);
 		if (f == NFORMS || c == NULL || snap_load(argv[5], now, &s, NULL, 0) != SNAP_OK) {
 			fprintf(stderr, "micro: unknown form, or %s / %s do not load\n", argv[4], argv[5]);
 			return 1;
@@ -111,7 +114,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: micro CONFIG SNAPSHOT | micro -n N FORM CONFIG SNAPSHOT\n");
 		return 2;
 	}
-	c = conf_load(argv[1], errfn, NULL);
+	c = conf_load(argv[1], exts, errfn, NULL);
 	if (c == NULL) {
 		fprintf(stderr, "micro: %s does not load\n", argv[1]);
 		return 1;

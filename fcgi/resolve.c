@@ -3,15 +3,16 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <libconfig.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "responder.h"
 
 struct map_entry {
-	uint64_t hash;   /* 0 marks an empty slot; real hashes are forced non-zero */
 	char *host;
 	char *registry;
 	unsigned line;   /* where it came from, for duplicate reports */
@@ -25,11 +26,11 @@ struct rule {
 };
 
 struct resolver {
-	struct map_entry *slots;
-	size_t cap;      /* power of two */
-	size_t count;
+	struct name_index *hosts; /* host -> index into map */
+	struct map_entry *map;
+	size_t count, cap;
 	struct rule *rules;
-	size_t nrules;
+	size_t nrules, rules_cap;
 	pcre2_match_context *mctx;
 	pcre2_match_data *md;
 	uint32_t md_pairs;
@@ -124,8 +125,7 @@ resolver_new(uint32_t match_limit, uint32_t depth_limit)
 {
 	struct resolver *r = xcalloc(1, sizeof(*r));
 
-	r->cap = 64;
-	r->slots = xcalloc(r->cap, sizeof(*r->slots));
+	r->hosts = nidx_new();
 	r->mctx = pcre2_match_context_create(NULL);
 	if (r->mctx == NULL)
 		fatalx("pcre2_match_context_create failed");
@@ -139,11 +139,12 @@ resolver_free(struct resolver *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->cap; i++) {
-		free(r->slots[i].host);
-		free(r->slots[i].registry);
+	for (size_t i = 0; i < r->count; i++) {
+		free(r->map[i].host);
+		free(r->map[i].registry);
 	}
-	free(r->slots);
+	free(r->map);
+	nidx_free(r->hosts);
 	for (size_t i = 0; i < r->nrules; i++)
 		pcre2_code_free(r->rules[i].code);
 	free(r->rules);
@@ -152,65 +153,23 @@ resolver_free(struct resolver *r)
 	free(r);
 }
 
-static uint64_t
-host_hash(const char *host, size_t len)
-{
-	uint64_t h = util_hash64(host, len);
-
-	return h ? h : 1;
-}
-
-/* Slot holding host, or the empty slot where it would go. */
-static struct map_entry *
-map_slot(const struct resolver *r, const char *host, size_t len, uint64_t h)
-{
-	size_t mask = r->cap - 1;
-
-	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-		struct map_entry *e = &r->slots[i];
-
-		if (e->hash == 0)
-			return e;
-		if (e->hash == h && strncmp(e->host, host, len) == 0 && e->host[len] == '\0')
-			return e;
-	}
-}
-
-static void
-map_grow(struct resolver *r)
-{
-	struct map_entry *old = r->slots;
-	size_t oldcap = r->cap;
-
-	r->cap *= 2;
-	r->slots = xcalloc(r->cap, sizeof(*r->slots));
-	for (size_t i = 0; i < oldcap; i++) {
-		if (old[i].hash == 0)
-			continue;
-		*map_slot(r, old[i].host, strlen(old[i].host), old[i].hash) = old[i];
-	}
-	free(old);
-}
-
 static int
 map_insert(struct resolver *r, const char *host, const char *registry, unsigned line,
            unsigned *prev_line)
 {
 	size_t len = strlen(host);
-	uint64_t h = host_hash(host, len);
+	int64_t at = nidx_find(r->hosts, host, len);
 	struct map_entry *e;
 
-	/* Keep the load factor at or under 1/2: probes stay short. */
-	if ((r->count + 1) * 2 > r->cap)
-		map_grow(r);
-	e = map_slot(r, host, len, h);
-	if (e->hash != 0) {
+	if (at >= 0) {
 		if (prev_line)
-			*prev_line = e->line;
+			*prev_line = r->map[at].line;
 		return -1;
 	}
-	e->hash = h;
+	r->map = util_grow(r->map, &r->cap, r->count + 1, sizeof(*r->map));
+	e = &r->map[r->count];
 	e->host = xstrdup(host);
+	nidx_add(r->hosts, e->host, len, (uint32_t)r->count);
 	e->registry = xstrdup(registry);
 	e->line = line;
 	r->count++;
@@ -366,9 +325,7 @@ resolver_add_rule(struct resolver *r, const char *pattern, char *err, size_t err
 		r->md = md;
 		r->md_pairs = pairs;
 	}
-	r->rules = realloc(r->rules, (r->nrules + 1) * sizeof(*r->rules));
-	if (r->rules == NULL)
-		fatal("realloc");
+	r->rules = util_grow(r->rules, &r->rules_cap, r->nrules + 1, sizeof(*r->rules));
 	r->rules[r->nrules].code = code;
 	r->rules[r->nrules].group = (uint32_t)group;
 	r->rules[r->nrules].suflen = resolver_rule_suffix(pattern, r->rules[r->nrules].suffix,
@@ -465,14 +422,13 @@ resolver_lookup(struct resolver *r, const char *raw_host, char *host_out, char *
                 enum host_err *herr)
 {
 	size_t len;
-	const struct map_entry *e;
+	int64_t at;
 
 	*herr = host_normalize(raw_host, host_out, &len);
 	if (*herr != HOST_OK)
 		return RESOLVE_INVALID;
-	e = map_slot(r, host_out, len, host_hash(host_out, len));
-	if (e->hash != 0) {
-		memcpy(registry, e->registry, strlen(e->registry) + 1);
+	if ((at = nidx_find(r->hosts, host_out, len)) >= 0) {
+		memcpy(registry, r->map[at].registry, strlen(r->map[at].registry) + 1);
 		return RESOLVE_FOUND;
 	}
 	for (size_t i = 0; i < r->nrules; i++) {
@@ -501,3 +457,42 @@ resolver_lookup(struct resolver *r, const char *raw_host, char *host_out, char *
 	}
 	return RESOLVE_UNKNOWN;
 }
+
+/* ---------------------------------------------------------------- resolver { } */
+
+/* The resolver section's rules and host map, read into a resolver: the responder's part. */
+static void
+resolver_conf_load(struct conf_loader *l, struct conf *c, const config_setting_t *sec)
+{
+	const config_setting_t *rules = sec ? config_setting_get_member(sec, "rules") : NULL;
+	const config_setting_t *map = sec ? config_setting_get_member(sec, "host_map") : NULL;
+	errfn_t fn;
+	void *arg;
+
+	c->resolver = resolver_new((uint32_t)c->match_limit, (uint32_t)c->depth_limit);
+	for (int k = 0; c->rules != NULL && c->rules[k] != NULL; k++) {
+		char err[512];
+
+		if (resolver_add_rule(c->resolver, c->rules[k], err, sizeof(err)) != 0)
+			conf_err(l, config_setting_get_elem(rules, (unsigned)k), "resolver.rules[%d]: %s",
+			         k, err);
+	}
+	if (c->host_map == NULL || c->host_map[0] == '\0')
+		return;
+	if (access(c->host_map, R_OK) != 0) {
+		conf_err(l, map, "resolver.host_map: cannot read \"%s\": %s", c->host_map,
+		         strerror(errno));
+		return;
+	}
+	conf_errfn(l, &fn, &arg);
+	resolver_load_map(c->resolver, c->host_map, fn, arg);
+}
+
+static void
+resolver_conf_free(struct conf *c)
+{
+	resolver_free(c->resolver);
+	c->resolver = NULL;
+}
+
+const struct conf_ext resolver_conf = { "resolver", resolver_conf_load, resolver_conf_free };

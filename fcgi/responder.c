@@ -39,6 +39,9 @@ struct responder {
 	unsigned long long requests;
 };
 
+/* The responder reads the resolver section; the dependencies are the prober's. */
+static const struct conf_ext *const responder_exts[] = { &resolver_conf, NULL };
+
 static void
 snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *detail)
 {
@@ -279,7 +282,7 @@ main(int argc, char **argv)
 	log_init("deephealth.fcgi", 0, LOG_LVL_INFO);
 
 	if (test_only) {
-		struct conf *c = conf_load(conf_path, log_errfn, &test_only);
+		struct conf *c = conf_load(conf_path, responder_exts, log_errfn, &test_only);
 
 		if (c == NULL)
 			return 1;
@@ -307,7 +310,7 @@ main(int argc, char **argv)
 	r.invalid.what = "invalid Host header";
 	r.error.what = "Host undecided (resolver error)";
 	r.snap_err = SNAP_MISSING;
-	r.conf = conf_load(conf_path, log_errfn, NULL);
+	r.conf = conf_load(conf_path, responder_exts, log_errfn, NULL);
 	if (r.conf == NULL)
 		log_warnx("%s: configuration not loaded: answering 200 config-error to every "
 		          "request until restarted with a valid one",

@@ -66,6 +66,9 @@ size_t resolver_rule_count(const struct resolver *r);
  */
 size_t resolver_rule_suffix(const char *pattern, char *out, size_t outsize);
 
+/* The resolver section as a conf_load extension: builds conf->resolver. */
+extern const struct conf_ext resolver_conf;
+
 /*
  * Load "host registry" lines from path into the exact map.  Every bad line is
  * reported through errfn as "path:line: message"; returns the number of

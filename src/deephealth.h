@@ -55,6 +55,10 @@ char *xstrdup(const char *s);
 int64_t util_now_ms(void);
 /* 64-bit FNV-1a over bytes; the snapshot checksum and the host map hash. */
 uint64_t util_hash64(const void *data, size_t len);
+/* Index of s in the NULL-terminated table names, or -1. */
+int names_find(const char *const *names, const char *s);
+/* names[i], or "?" when i is outside the table. */
+const char *names_at(const char *const *names, int i);
 /* The one time format: "2026-11-30T04:22:29Z" (UTC) into out; "?" if t cannot be shown. */
 void util_iso_time(time_t t, char *out, size_t len);
 
@@ -66,12 +70,41 @@ struct file_id {
 	struct timespec mtim, ctim;
 };
 struct stat;
+/*
+ * The one array growth: p (capacity *cap elements of size bytes) made to hold
+ * at least need, doubling; fatal on exhaustion.  Returns the new p.
+ */
+void *util_grow(void *p, size_t *cap, size_t need, size_t size);
+/* Close *fd unless already closed (-1), log a failure naming what, and set it to -1. */
+void util_close(int *fd, const char *what);
+/* Free a NULL-terminated string vector and its strings; NULL is fine. */
+void util_strv_free(char **v);
+
+/*
+ * A name -> number index (open addressing, FNV-1a): the dependency names of a
+ * configuration, the host map.  Keys are kept by pointer and must outlive it.
+ */
+struct name_index;
+struct name_index *nidx_new(void);
+void nidx_free(struct name_index *x); /* NULL is fine */
+/* Add key (len bytes) -> value.  Returns 0, or -1 when key is there already (kept). */
+int nidx_add(struct name_index *x, const char *key, size_t len, uint32_t value);
+/* The value of key (len bytes, no NUL needed), or -1.  NULL x finds nothing. */
+int64_t nidx_find(const struct name_index *x, const char *key, size_t len);
+size_t nidx_count(const struct name_index *x);
+
 void file_id_of(const struct stat *st, struct file_id *id);
 int file_id_eq(const struct file_id *a, const struct file_id *b);
 
 /* ---------------------------------------------------------------- snap.c */
 
+/*
+ * One name table per enum, NULL-terminated and indexed by value: printed by
+ * the x_str functions and names_at, parsed by names_find (configuration,
+ * snapshot fixtures, the tools).
+ */
 enum verdict { VERDICT_PASS = 0, VERDICT_WARN = 1, VERDICT_FAIL = 2, VERDICT_UNKNOWN = 3 };
+extern const char *const verdict_names[];
 const char *verdict_str(enum verdict v);
 
 /* Why a snapshot could not be used.  See docs/snapshot.md. */
@@ -108,8 +141,10 @@ enum dep_kind {
 	DEP_KIND_STORAGE, DEP_KIND_CACHE, DEP_KIND_AUTH, DEP_KIND_CONTAINERS,
 	DEP_KIND_METADATA, DEP_KIND_OTHER, DEP_KIND_COUNT
 };
+extern const char *const dep_kind_names[];
 const char *dep_kind_str(enum dep_kind k);
 enum severity { SEV_CRITICAL = 0, SEV_DEGRADED = 1, SEV_COUNT };
+extern const char *const severity_names[];
 const char *severity_str(enum severity s);
 
 /* Decoded views into a loaded snapshot; strings are NOT NUL-terminated. */
@@ -185,14 +220,26 @@ int snapw_build(struct snap_writer *w, void **buf, size_t *len, char *err, size_
 int snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- conf.c */
+
+/*
+ * The configuration core: one file, sections read against tables of options
+ * (below).  Every program reads the whole file with the same tables, so a
+ * mistake anywhere is found by any program's -t.  The parts only one program
+ * uses are that program's conf_ext: the resolver's rules and host map
+ * (fcgi/resolve.c) and the dependency list with its checks
+ * (src/prober/deps.c).  A program without an extension checks only that its
+ * section is there in the right shape.
+ */
 struct resolver;
 struct dep_conf;
-
+struct config_setting_t; /* libconfig's */
 
 enum mode { MODE_ENFORCE, MODE_SHADOW, MODE_PASSTHROUGH };
-const char *mode_str(enum mode m);
+extern const char *const mode_names[];
 enum unknown_action { UNKNOWN_PASS, UNKNOWN_REJECT };
 enum detail { DETAIL_STATUS, DETAIL_CAUSE };
+
+struct conf_ext;
 
 struct conf {
 	char *path;
@@ -212,7 +259,7 @@ struct conf {
 	char *host_map;
 	char **rules;       /* NULL-terminated patterns, as configured */
 	int match_limit, depth_limit;
-	struct resolver *resolver;  /* the responder's (fcgi/responder.h) */
+	struct resolver *resolver;  /* built by the responder's extension, else NULL */
 	/* prober { } */
 	char *registries;   /* registry map file; "" = none configured */
 	char *region;
@@ -223,21 +270,91 @@ struct conf {
 	int interval, deadline, parallel;
 	int fall, rise, ok, intermittent;
 	int blind_unknown_pct;
-	/* dependencies ( ) */
-	struct dep_conf *deps;      /* the prober's (src/prober/prober.h) */
+	/* dependencies ( ): built by the prober's extension, else none */
+	struct dep_conf *deps;
 	size_t ndeps;
-	uint32_t *dep_slots;    /* name index: open addressing, dependency index + 1, 0 = empty */
-	size_t dep_slot_cap;    /* power of two */
+	struct name_index *dep_index; /* name -> index into deps */
 	/* where the prober's paths are configured (or their section, or 1), for -t reports */
 	unsigned snapshot_line, state_line, lock_line, event_log_line;
+	const struct conf_ext *const *exts; /* as given to conf_load, for conf_free */
 };
 
 /*
- * Load and validate path.  Every problem is reported through errfn as
- * "file:line: message" (all of them, not just the first).  Returns a conf
- * (caller frees with conf_free) or NULL when at least one error was found.
+ * Load and validate path, with the extensions in exts (NULL-terminated, or
+ * NULL for none).  Every problem is reported through errfn as "file:line:
+ * message" (all of them, not just the first).  Returns a conf (caller frees
+ * with conf_free) or NULL when at least one error was found.
  */
-struct conf *conf_load(const char *path, errfn_t errfn, void *arg);
+struct conf *conf_load(const char *path, const struct conf_ext *const *exts, errfn_t errfn,
+                       void *arg);
 void conf_free(struct conf *c); /* NULL is fine */
+
+/* -- the table engine, for extensions -- */
+
+enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_STRLIST };
+
+/*
+ * One option: its type, range and default.  A key missing from its table is
+ * an error; so is a value outside [min, max] or not in names.  Numbers and
+ * enums are stored as int at off; strings as char *; lists as char **.  A
+ * STR or PATH with def_str NULL is required; an INT, BOOL or ENUM with def
+ * -1 is left -1 when absent, for the caller to derive.
+ */
+struct conf_opt {
+	const char *key;
+	enum opt_type type;
+	long min, max;
+	long def;
+	const char *def_str;
+	const char *const *names; /* ENUM: NULL-terminated */
+	size_t off;
+};
+struct conf_table {
+	const char *name;
+	const struct conf_opt *opts;
+	size_t n;
+};
+#define CONF_TABLE(name, opts) { name, opts, sizeof(opts) / sizeof(opts[0]) }
+#define CONF_MAXOPTS 40
+
+/* What one group held, per option of its table. */
+struct conf_grp {
+	const struct config_setting_t *set;                   /* the group, NULL when absent */
+	const struct config_setting_t *found[CONF_MAXOPTS];   /* present and valid */
+	const struct config_setting_t *seen[CONF_MAXOPTS];    /* present, valid or not */
+	char label[64];                                       /* "snapshot", "dependencies[3]" */
+};
+
+struct conf_loader; /* the file being loaded: its path, directory, error count */
+
+/* What a program adds to conf_load: a section only it uses. */
+struct conf_ext {
+	const char *section;
+	/* Called once, after every table section is read; sec is NULL when absent. */
+	void (*load)(struct conf_loader *l, struct conf *c, const struct config_setting_t *sec);
+	void (*free)(struct conf *c);
+};
+
+/* Report "file:line: message" at setting at (its line; the file's line 1 when NULL). */
+void conf_err(struct conf_loader *l, const struct config_setting_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The loader's errfn and arg, for reports of files the configuration names. */
+void conf_errfn(struct conf_loader *l, errfn_t *fn, void **arg);
+/*
+ * Store the value of setting s (key o of g's table, index i) at base + o->off,
+ * or report why not.  A relative PATH is taken from the configuration's
+ * directory.
+ */
+void conf_set(struct conf_loader *l, struct conf_grp *g, const struct conf_opt *o, size_t i,
+              const struct config_setting_t *s, void *base);
+/* Fill every option of t not found in g with its default; a missing required one is reported. */
+void conf_defaults(struct conf_loader *l, const struct conf_table *t, struct conf_grp *g,
+                   void *base);
+/* Index of key in t, or -1. */
+int conf_opt_index(const struct conf_table *t, const char *key);
+/* "a, b, c" from a NULL-terminated name list, into buf. */
+const char *conf_name_list(const char *const *names, char *buf, size_t len);
+/* "" or a proxy URL libcurl takes: a scheme it knows, then a host. */
+int conf_proxy_ok(const char *s);
 
 #endif /* DEEPHEALTH_H */

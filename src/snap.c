@@ -120,31 +120,27 @@ snap_err_str(enum snap_err e)
 	return snap_err_names[e];
 }
 
+const char *const verdict_names[] = { "pass", "warn", "fail", "unknown", NULL };
+const char *const dep_kind_names[] = { "storage", "cache", "auth", "containers", "metadata",
+	                               "other", NULL };
+const char *const severity_names[] = { "critical", "degraded", NULL };
+
 const char *
 verdict_str(enum verdict v)
 {
-	switch (v) {
-	case VERDICT_PASS: return "pass";
-	case VERDICT_WARN: return "warn";
-	case VERDICT_FAIL: return "fail";
-	case VERDICT_UNKNOWN: return "unknown";
-	}
-	return "?";
+	return names_at(verdict_names, (int)v);
 }
 
 const char *
 dep_kind_str(enum dep_kind k)
 {
-	static const char *const names[] = { "storage", "cache", "auth", "containers", "metadata",
-		                             "other" };
-
-	return (unsigned)k < DEP_KIND_COUNT ? names[k] : "?";
+	return names_at(dep_kind_names, (int)k);
 }
 
 const char *
 severity_str(enum severity s)
 {
-	return s == SEV_CRITICAL ? "critical" : s == SEV_DEGRADED ? "degraded" : "?";
+	return names_at(severity_names, (int)s);
 }
 
 static int
@@ -517,20 +513,6 @@ snapw_free(struct snap_writer *w)
 	free(w);
 }
 
-static void *
-grow(void *p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return p;
-	*cap = *cap ? *cap * 2 : 64;
-	if (*cap < need)
-		*cap = need;
-	p = realloc(p, *cap * size);
-	if (p == NULL)
-		fatal("realloc");
-	return p;
-}
-
 int
 snapw_add_dep(struct snap_writer *w, const char *name, enum verdict state, enum dep_kind kind,
               enum severity sev, unsigned flags, int64_t since, const char *cause)
@@ -542,7 +524,7 @@ snapw_add_dep(struct snap_writer *w, const char *name, enum verdict state, enum 
 	    (unsigned)kind >= DEP_KIND_COUNT || (unsigned)sev >= SEV_COUNT ||
 	    (flags & ~SNAP_DEP_WITNESS) != 0 || w->ndeps >= UINT32_MAX - 1)
 		return -1;
-	w->deps = grow(w->deps, &w->capdeps, w->ndeps + 1, sizeof(*w->deps));
+	w->deps = util_grow(w->deps, &w->capdeps, w->ndeps + 1, sizeof(*w->deps));
 	d = &w->deps[w->ndeps];
 	d->name = xstrdup(name);
 	/* Causes are for operators' logs: printable ASCII, bounded. */
@@ -569,7 +551,7 @@ snapw_add_reg(struct snap_writer *w, const char *name, enum verdict v, unsigned 
 	    (flags & ~SNAP_REG_SINGLE_REGION) != 0 ||
 	    (decided_by != SNAP_NO_DEP && decided_by >= w->ndeps))
 		return -1;
-	w->regs = grow(w->regs, &w->capregs, w->nregs + 1, sizeof(*w->regs));
+	w->regs = util_grow(w->regs, &w->capregs, w->nregs + 1, sizeof(*w->regs));
 	r = &w->regs[w->nregs++];
 	r->name = xstrdup(name);
 	r->verdict = v;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "deephealth.h"
 
@@ -92,4 +93,147 @@ file_id_eq(const struct file_id *a, const struct file_id *b)
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
 	       a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+int
+names_find(const char *const *names, const char *s)
+{
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+names_at(const char *const *names, int i)
+{
+	for (int k = 0; names[k] != NULL; k++)
+		if (k == i)
+			return names[k];
+	return "?";
+}
+
+void *
+util_grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap;
+
+	if (need <= n)
+		return p;
+	while (n < need)
+		n = n ? n * 2 : 16;
+	if (n > SIZE_MAX / size)
+		fatalx("array of %zu x %zu bytes", n, size);
+	p = realloc(p, n * size);
+	if (p == NULL)
+		fatal("realloc");
+	*cap = n;
+	return p;
+}
+
+void
+util_close(int *fd, const char *what)
+{
+	if (*fd != -1 && close(*fd) == -1)
+		log_warn("close %s", what);
+	*fd = -1;
+}
+
+void
+util_strv_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ---------------------------------------------------------------- name_index */
+
+struct nidx_slot {
+	const char *key;  /* NULL = empty */
+	size_t len;
+	uint64_t hash;
+	uint32_t value;
+};
+
+struct name_index {
+	struct nidx_slot *slots;
+	size_t cap;       /* power of two; at most half full */
+	size_t count;
+};
+
+struct name_index *
+nidx_new(void)
+{
+	struct name_index *x = xcalloc(1, sizeof(*x));
+
+	x->cap = 64;
+	x->slots = xcalloc(x->cap, sizeof(*x->slots));
+	return x;
+}
+
+void
+nidx_free(struct name_index *x)
+{
+	if (x == NULL)
+		return;
+	free(x->slots);
+	free(x);
+}
+
+/* The slot holding key, or the empty one where it would go. */
+static struct nidx_slot *
+nidx_slot(const struct name_index *x, const char *key, size_t len, uint64_t h)
+{
+	size_t mask = x->cap - 1;
+
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct nidx_slot *s = &x->slots[i];
+
+		if (s->key == NULL ||
+		    (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0))
+			return s;
+	}
+}
+
+int
+nidx_add(struct name_index *x, const char *key, size_t len, uint32_t value)
+{
+	uint64_t h = util_hash64(key, len);
+	struct nidx_slot *s;
+
+	if ((x->count + 1) * 2 > x->cap) {
+		struct nidx_slot *old = x->slots;
+		size_t oldcap = x->cap;
+
+		x->cap *= 2;
+		x->slots = xcalloc(x->cap, sizeof(*x->slots));
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].key != NULL)
+				*nidx_slot(x, old[i].key, old[i].len, old[i].hash) = old[i];
+		free(old);
+	}
+	s = nidx_slot(x, key, len, h);
+	if (s->key != NULL)
+		return -1;
+	*s = (struct nidx_slot){ key, len, h, value };
+	x->count++;
+	return 0;
+}
+
+int64_t
+nidx_find(const struct name_index *x, const char *key, size_t len)
+{
+	const struct nidx_slot *s;
+
+	if (x == NULL)
+		return -1;
+	s = nidx_slot(x, key, len, util_hash64(key, len));
+	return s->key != NULL ? (int64_t)s->value : -1;
+}
+
+size_t
+nidx_count(const struct name_index *x)
+{
+	return x != NULL ? x->count : 0;
 }

@@ -1,11 +1,9 @@
-/* check.c: run http, tcp and exec dependency checks concurrently under one pass deadline. */
-#define PCRE2_CODE_UNIT_WIDTH 8
+/* check.c: the check engine: run every type's checks concurrently under one pass deadline. */
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libconfig.h>
 #include <limits.h>
-#include <pcre2.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,8 +21,9 @@
  * curl multi handle, and curl_multi_poll() also waits on our own descriptors
  * (plugin output pipes, connected tcp sockets) through extra_fds.  Plugins
  * exit without telling us (a SIGCHLD handler would be the caller's business),
- * so while one runs the wait is cut to EXEC_TICK_MS and exec_exited() asks
- * again.  Starting, reading and reaping plugins is exec.c's.
+ * so while one runs the wait is cut to its type's tick_ms and its sweep asks
+ * again.  What a check does is its type's (check_http.c, check_tcp.c,
+ * check_exec.c, through struct check_type); this file only dispatches.
  *
  * tcp checks connect through curl with CURLOPT_CONNECT_ONLY, so resolution is
  * asynchronous and the connect timeout is curl's.  Measured on curl 7.88.1:
@@ -39,56 +38,54 @@
  */
 
 #define MATCH_LIMIT   100000 /* PCRE2 match limit for body and reply patterns */
-#define TCP_REPLY_MAX 4096   /* a tcp reply that has not matched by then is a mismatch */
-#define EXEC_TICK_MS  20     /* how often a running plugin is asked whether it exited */
-#define EOF_TICK_MS   5      /* the same once it closed its output: it is likely exiting */
 #define CURL_GRACE_MS 500    /* curl ends its transfers at timeout_ms; past this we do */
 #define REAP_GRACE_MS 50     /* how long the end of a pass waits for SIGKILLed plugins */
-#define CRED_MAX      16384  /* largest credentials file read */
 
-enum job_state { JOB_WAITING, JOB_RUNNING, JOB_DONE };
-enum tcp_phase { TCP_CONNECTING, TCP_SENDING, TCP_READING };
+const struct check_type *const check_types[] = { &check_http, &check_tcp, &check_exec, NULL };
 
-/* One check.  Its resources go when its outcome is set, except a pid not yet reaped. */
-struct job {
-	const struct check_spec *spec;
-	struct check_outcome *out;
-	enum job_state state;
-	int64_t start, due;          /* util_now_ms(); due = start + timeout_ms */
-	/* http and tcp */
-	CURL *easy;
-	int in_multi;
-	struct curl_slist *hdrs;     /* may hold credentials: wiped before freeing */
-	char errbuf[CURL_ERROR_SIZE];
-	int sock_errno;              /* socket() ran out of descriptors */
-	char *buf;                   /* http: body for body_re; tcp: the reply */
-	size_t len;
-	enum tcp_phase phase;
-	curl_socket_t sock;
-	size_t sent;
-	/* exec */
-	struct exec_proc proc;       /* proc.pid > 0 until reaped, which may be after the outcome */
-};
-
-struct run {
-	CURLM *multi;
-	pcre2_match_context *mctx;
-	struct job *jobs;
-	size_t n, next, running, done, parallel;
-	struct curl_waitfd *wfd;     /* one descriptor per running job at most */
-	struct job **wjob;
-	int maxfd;                   /* children close up to here without close_range(2) */
-};
-
-const char *
-check_type_str(enum check_type t)
+struct check_spec *
+check_spec_new(const struct check_type *t, int timeout_ms)
 {
-	switch (t) {
-	case CHECK_HTTP: return "http";
-	case CHECK_TCP: return "tcp";
-	case CHECK_EXEC: return "exec";
+	struct check_spec *s = xcalloc(1, sizeof(*s));
+
+	s->type = t;
+	s->timeout_ms = timeout_ms;
+	if (t != NULL)
+		s->conf = xcalloc(1, t->size);
+	return s;
+}
+
+void
+check_spec_free(struct check_spec *s)
+{
+	if (s == NULL)
+		return;
+	if (s->type != NULL && s->conf != NULL)
+		s->type->free(s->conf);
+	free(s->conf);
+	free(s);
+}
+
+void *
+check_compile(struct conf_loader *l, const struct conf_grp *g, const char *key,
+              const char *pattern)
+{
+	const config_setting_t *at = config_setting_get_member(g->set, key);
+	int ec;
+	PCRE2_SIZE off;
+	pcre2_code *re;
+
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+	if (re == NULL) {
+		PCRE2_UCHAR msg[256];
+
+		pcre2_get_error_message(ec, msg, sizeof(msg));
+		conf_err(l, at ? at : g->set, "%s.%s: bad pattern \"%s\": %s at offset %zu", g->label,
+		         key, pattern, (char *)msg, (size_t)off);
+		return NULL;
 	}
-	return "?";
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	return re;
 }
 
 /*
@@ -105,14 +102,6 @@ curl_ready(void)
 		return -1;
 	ready = 1;
 	return 0;
-}
-
-static void
-xclose(int *fd, const char *what)
-{
-	if (*fd != -1 && close(*fd) == -1)
-		log_warn("check: close %s", what);
-	*fd = -1;
 }
 
 static void
@@ -137,14 +126,11 @@ job_release(struct run *r, struct job *j)
 	j->hdrs = NULL;
 	free(j->buf);
 	j->buf = NULL;
-	exec_stop(&j->proc); /* if not reaped yet, run_sweep and run_reap_all try again */
+	if (j->spec != NULL && j->spec->type != NULL && j->spec->type->release != NULL)
+		j->spec->type->release(j);
 }
 
-static void job_finish(struct run *, struct job *, enum verdict, const char *, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Set j's outcome (printable ASCII only) and release it.  Later calls for j are no-ops. */
-static void
+void
 job_finish(struct run *r, struct job *j, enum verdict v, const char *fmt, ...)
 {
 	va_list ap;
@@ -166,9 +152,8 @@ job_finish(struct run *r, struct job *j, enum verdict v, const char *fmt, ...)
 	r->done++;
 }
 
-/* Match re against s: 1 match, 0 no match, -1 error (message in err). */
-static int
-re_match(struct run *r, const void *re, const char *s, size_t len, char *err, size_t errlen)
+int
+check_match(struct run *r, const void *re, const char *s, size_t len, char *err, size_t errlen)
 {
 	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
 	int rc;
@@ -188,7 +173,7 @@ re_match(struct run *r, const void *re, const char *s, size_t len, char *err, si
 	return -1;
 }
 
-/* ---------------------------------------------------------------- curl: http and tcp */
+/* ---------------------------------------------------------------- what curl transfers share */
 
 /* Set an option on e unless an earlier one failed; rc keeps the first error. */
 #define SETOPT(opt, val) (rc = rc != CURLE_OK ? rc : curl_easy_setopt(e, opt, val))
@@ -206,13 +191,13 @@ open_socket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	return s;
 }
 
-/* Set what http and tcp checks share on j->easy, then hand it to the multi handle. */
-static void
-easy_go(struct run *r, struct job *j, CURLcode rc, const char *url, const char *protocols)
+void
+check_curl_go(struct run *r, struct job *j, CURLcode rc, const char *url, const char *protocols,
+              int connect_timeout_ms)
 {
 	const struct check_spec *s = j->spec;
-	long cto = s->connect_timeout_ms > 0 && s->connect_timeout_ms < s->timeout_ms
-	           ? s->connect_timeout_ms : s->timeout_ms;
+	long cto = connect_timeout_ms > 0 && connect_timeout_ms < s->timeout_ms
+	           ? connect_timeout_ms : s->timeout_ms;
 	CURL *e = j->easy;
 	CURLMcode mc;
 
@@ -241,9 +226,8 @@ easy_go(struct run *r, struct job *j, CURLcode rc, const char *url, const char *
 		j->in_multi = 1;
 }
 
-/* A transfer ended with a curl error: remote problems fail, local ones are unknown. */
-static void
-curl_failed(struct run *r, struct job *j, CURLcode cc)
+void
+check_curl_failed(struct run *r, struct job *j, CURLcode cc, int connect_timeout_ms)
 {
 	/* Our side: configuration, build or environment, not the dependency. */
 	static const CURLcode local[] = {
@@ -270,9 +254,9 @@ curl_failed(struct run *r, struct job *j, CURLcode cc)
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		if (curl_easy_getinfo(j->easy, CURLINFO_CONNECT_TIME_T, &ct) != CURLE_OK)
 			ct = 0;
-		if (ct == 0 && s->connect_timeout_ms > 0 && s->connect_timeout_ms < s->timeout_ms)
+		if (ct == 0 && connect_timeout_ms > 0 && connect_timeout_ms < s->timeout_ms)
 			job_finish(r, j, VERDICT_FAIL, "connect timed out after %d ms",
-			           s->connect_timeout_ms);
+			           connect_timeout_ms);
 		job_finish(r, j, VERDICT_FAIL, "timed out after %d ms", s->timeout_ms);
 	}
 	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
@@ -281,282 +265,7 @@ curl_failed(struct run *r, struct job *j, CURLcode cc)
 	job_finish(r, j, VERDICT_FAIL, "%s", msg);
 }
 
-/*
- * Append the header lines of a credentials file to *hdrs: one per line,
- * blank lines ignored.  The content is secret: no byte of it reaches a cause
- * or a log, and our copy is wiped.  Returns 0, or -1 with a reason in why.
- */
-static int
-cred_load(const char *path, struct curl_slist **hdrs, char *why, size_t whylen)
-{
-	static const char ctrl[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x0a\x0b\x0c\x0d\x0e\x0f\x10"
-	                           "\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f";
-	char buf[CRED_MAX + 1], *p, *eol;
-	const char *err = NULL;
-	struct curl_slist *nl;
-	struct stat st;
-	size_t len = 0, ll;
-	unsigned line = 0;
-	ssize_t n;
-	int fd, rc = -1;
-
-	/* O_NONBLOCK: a fifo put there must not block the pass. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1 ||
-	    fstat(fd, &st) == -1)
-		err = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		err = "not a regular file";
-	while (err == NULL && len <= CRED_MAX) {
-		if ((n = read(fd, buf + len, CRED_MAX + 1 - len)) > 0)
-			len += (size_t)n;
-		else if (n == 0)
-			break;
-		else if (errno != EINTR)
-			err = strerror(errno);
-	}
-	if (err != NULL) {
-		snprintf(why, whylen, "credentials file unreadable: %s", err);
-		goto out;
-	}
-	if (len > CRED_MAX || memchr(buf, '\0', len) != NULL) {
-		snprintf(why, whylen, "credentials file: over %d bytes or binary", CRED_MAX);
-		goto out;
-	}
-	buf[len] = '\0';
-	for (p = buf; p < buf + len; p = eol + 1) {
-		if ((eol = strchr(p, '\n')) == NULL)
-			eol = buf + len;
-		*eol = '\0';
-		line++;
-		p += strspn(p, " \t");
-		for (ll = strlen(p); ll > 0 && strchr(" \t\r", p[ll - 1]) != NULL; ll--)
-			p[ll - 1] = '\0';
-		if (ll == 0)
-			continue;
-		if (strcspn(p, ctrl) != ll || strchr(p, ':') == NULL) {
-			snprintf(why, whylen, "credentials file: line %u is not \"Name: value\"", line);
-			goto out;
-		}
-		if ((nl = curl_slist_append(*hdrs, p)) == NULL) {
-			snprintf(why, whylen, "out of memory");
-			goto out;
-		}
-		*hdrs = nl;
-	}
-	rc = 0;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	xclose(&fd, "credentials file");
-	return rc;
-}
-
-/* Keep the first body_bytes of the body for body_re; drain the rest. */
-static size_t
-http_body_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct job *j = arg;
-	size_t n = size * nmemb, room = j->buf != NULL ? j->spec->body_bytes - j->len : 0;
-
-	if (room > n)
-		room = n;
-	if (room > 0)
-		memcpy(j->buf + j->len, data, room);
-	j->len += room;
-	return n;
-}
-
-static void
-http_start(struct run *r, struct job *j)
-{
-	const struct check_spec *s = j->spec;
-	const char *method = s->method != NULL ? s->method : "GET";
-	struct curl_slist *nl;
-	char why[128];
-	CURLcode rc = CURLE_OK;
-	CURL *e;
-
-	for (size_t i = 0; s->headers != NULL && s->headers[i] != NULL; i++) {
-		if ((nl = curl_slist_append(j->hdrs, s->headers[i])) == NULL) {
-			job_finish(r, j, VERDICT_UNKNOWN, "out of memory");
-			return;
-		}
-		j->hdrs = nl;
-	}
-	if (s->cred_file != NULL && cred_load(s->cred_file, &j->hdrs, why, sizeof(why)) == -1) {
-		job_finish(r, j, VERDICT_UNKNOWN, "%s", why);
-		return;
-	}
-	if (s->url == NULL || (e = j->easy = curl_easy_init()) == NULL) {
-		job_finish(r, j, VERDICT_UNKNOWN, s->url ? "curl init failed" : "bad check: no url");
-		return;
-	}
-	if (s->body_re != NULL)
-		j->buf = xmalloc(s->body_bytes);
-	/*
-	 * Connections live in this pass's multi handle and die with it, so every pass
-	 * connects to every origin afresh; within a pass, checks of one origin (scheme,
-	 * host, port) may share keep-alive connections, as any HTTP client would.
-	 */
-	SETOPT(CURLOPT_USERAGENT, "deephealth-probe/" DH_VERSION);
-	if (strcasecmp(method, "HEAD") == 0)
-		SETOPT(CURLOPT_NOBODY, 1L);
-	else if (strcasecmp(method, "GET") != 0)
-		SETOPT(CURLOPT_CUSTOMREQUEST, method);
-	if (j->hdrs != NULL) /* a Host line among them replaces curl's own */
-		SETOPT(CURLOPT_HTTPHEADER, j->hdrs);
-	SETOPT(CURLOPT_SSL_VERIFYPEER, s->tls_verify ? 1L : 0L);
-	SETOPT(CURLOPT_SSL_VERIFYHOST, s->tls_verify ? 2L : 0L);
-	if (s->ca_file != NULL)
-		SETOPT(CURLOPT_CAINFO, s->ca_file);
-	if (s->follow_redirects) {
-		SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
-		SETOPT(CURLOPT_MAXREDIRS, 5L);
-		SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	}
-	/*
-	 * Only a configured proxy: libcurl would otherwise take http_proxy,
-	 * https_proxy, all_proxy and no_proxy from whatever environment started
-	 * us (a shell with a proxy set once sent both witnesses to it and the pass
-	 * went blind).  "" turns the environment off for both.
-	 */
-	SETOPT(CURLOPT_PROXY, s->proxy != NULL ? s->proxy : "");
-	SETOPT(CURLOPT_NOPROXY, "");
-	SETOPT(CURLOPT_WRITEFUNCTION, http_body_cb);
-	SETOPT(CURLOPT_WRITEDATA, (void *)j);
-	easy_go(r, j, rc, s->url, "http,https");
-}
-
-static int
-status_ok(const struct check_spec *s, long status)
-{
-	if (s->expect == NULL || s->nexpect == 0)
-		return status >= 200 && status <= 299;
-	for (size_t i = 0; i < s->nexpect; i++)
-		if (status >= s->expect[i].lo && status <= s->expect[i].hi)
-			return 1;
-	return 0;
-}
-
-static void
-http_done(struct run *r, struct job *j, CURLcode cc)
-{
-	const struct check_spec *s = j->spec;
-	char err[128];
-	long st = 0;
-	int m;
-
-	if (cc != CURLE_OK) {
-		curl_failed(r, j, cc);
-		return;
-	}
-	if (curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &st) != CURLE_OK)
-		job_finish(r, j, VERDICT_UNKNOWN, "curl: no response code");
-	else if (!status_ok(s, st) || s->body_re == NULL)
-		job_finish(r, j, status_ok(s, st) ? VERDICT_PASS : VERDICT_FAIL, "HTTP %ld", st);
-	else if ((m = re_match(r, s->body_re, j->buf, j->len, err, sizeof(err))) == -1)
-		job_finish(r, j, VERDICT_FAIL, "body match error: %s", err);
-	else if (m != !!s->body_negate)
-		job_finish(r, j, VERDICT_PASS, "HTTP %ld", st);
-	else
-		job_finish(r, j, VERDICT_FAIL, m ? "HTTP %ld, body matched (negated pattern)"
-		                                 : "HTTP %ld, body did not match", st);
-}
-
-static void
-tcp_start(struct run *r, struct job *j)
-{
-	const char *a = j->spec->address, *colon = a ? strrchr(a, ':') : NULL, *br;
-	char url[DH_HOST_MAX + 32];
-	CURLcode rc = CURLE_OK;
-	CURL *e;
-	int n;
-
-	/* "host:port" or "[v6]:port"; curl rejects a bad host or port as a malformed URL. */
-	if (colon == NULL || colon == a || colon[1] == '\0' || strpbrk(a, "/?#@ \t") != NULL ||
-	    ((br = strrchr(a, ']')) != NULL && br > colon) ||
-	    (n = snprintf(url, sizeof(url), "http://%s/", a)) < 0 || (size_t)n >= sizeof(url)) {
-		job_finish(r, j, VERDICT_UNKNOWN, "bad check: address is not host:port");
-		return;
-	}
-	if ((e = j->easy = curl_easy_init()) == NULL) {
-		job_finish(r, j, VERDICT_UNKNOWN, "curl init failed");
-		return;
-	}
-	/* Connect only: curl resolves and connects, and sends nothing of HTTP.  Always a
-	 * new connection: connecting is what a tcp check checks. */
-	SETOPT(CURLOPT_CONNECT_ONLY, 1L);
-	SETOPT(CURLOPT_FRESH_CONNECT, 1L);
-	/* A tcp check reaches the address itself, never a proxy from the environment. */
-	SETOPT(CURLOPT_PROXY, "");
-	j->phase = TCP_CONNECTING;
-	easy_go(r, j, rc, url, "http");
-}
-
 #undef SETOPT
-
-/* Send, then read until the reply matches; returns when the socket would block. */
-static void
-tcp_io(struct run *r, struct job *j)
-{
-	const struct check_spec *s = j->spec;
-	char err[128];
-	CURLcode cc;
-	size_t n;
-	int m;
-
-	while (j->state == JOB_RUNNING && j->phase == TCP_SENDING) {
-		cc = curl_easy_send(j->easy, s->send + j->sent, s->send_len - j->sent, &n);
-		if (cc == CURLE_AGAIN)
-			return;
-		if (cc != CURLE_OK)
-			job_finish(r, j, VERDICT_FAIL, "send: %s", curl_easy_strerror(cc));
-		else if ((j->sent += n) == s->send_len && s->expect_re == NULL)
-			job_finish(r, j, VERDICT_PASS, "connected, sent %zu bytes", s->send_len);
-		else if (j->sent == s->send_len)
-			j->phase = TCP_READING;
-	}
-	if (j->state == JOB_RUNNING && j->buf == NULL)
-		j->buf = xmalloc(TCP_REPLY_MAX);
-	while (j->state == JOB_RUNNING) {
-		cc = curl_easy_recv(j->easy, j->buf + j->len, TCP_REPLY_MAX - j->len, &n);
-		if (cc == CURLE_AGAIN)
-			return;
-		if (cc != CURLE_OK) {
-			job_finish(r, j, VERDICT_FAIL, "recv: %s", curl_easy_strerror(cc));
-		} else if (n == 0) {
-			job_finish(r, j, VERDICT_FAIL, "connection closed, reply did not match");
-		} else {
-			j->len += n;
-			m = re_match(r, s->expect_re, j->buf, j->len, err, sizeof(err));
-			if (m == 1)
-				job_finish(r, j, VERDICT_PASS, "reply matched");
-			else if (m == -1)
-				job_finish(r, j, VERDICT_FAIL, "reply match error: %s", err);
-			else if (j->len == TCP_REPLY_MAX)
-				job_finish(r, j, VERDICT_FAIL, "reply did not match");
-		}
-	}
-}
-
-/* CURLMSG_DONE, connected: the handle stays in the multi until the exchange ends. */
-static void
-tcp_connected(struct run *r, struct job *j)
-{
-	const struct check_spec *s = j->spec;
-
-	if (curl_easy_getinfo(j->easy, CURLINFO_ACTIVESOCKET, &j->sock) != CURLE_OK ||
-	    j->sock == CURL_SOCKET_BAD) {
-		job_finish(r, j, VERDICT_UNKNOWN, "curl: no socket after connect");
-		return;
-	}
-	if (s->send != NULL && s->send_len > 0)
-		j->phase = TCP_SENDING;
-	else if (s->expect_re != NULL)
-		j->phase = TCP_READING;
-	else
-		job_finish(r, j, VERDICT_PASS, "connected");
-	tcp_io(r, j);
-}
 
 /* ---------------------------------------------------------------- the pass */
 
@@ -564,24 +273,16 @@ static void
 job_start(struct run *r, struct job *j)
 {
 	const struct check_spec *s = j->spec;
-	char cause[sizeof(j->out->cause)];
 
 	j->state = JOB_RUNNING;
 	r->running++;
 	j->start = util_now_ms();
-	if (s == NULL || s->timeout_ms <= 0) {
-		job_finish(r, j, VERDICT_UNKNOWN, "bad check: no spec or timeout");
+	if (s == NULL || s->type == NULL || s->timeout_ms <= 0) {
+		job_finish(r, j, VERDICT_UNKNOWN, "bad check: no spec, type or timeout");
 		return;
 	}
 	j->due = j->start + s->timeout_ms;
-	if (s->type == CHECK_HTTP)
-		http_start(r, j);
-	else if (s->type == CHECK_TCP)
-		tcp_start(r, j);
-	else if (s->type != CHECK_EXEC)
-		job_finish(r, j, VERDICT_UNKNOWN, "bad check: type %d", (int)s->type);
-	else if (exec_start(&j->proc, s->argv, r->maxfd, cause, sizeof(cause)) == -1)
-		job_finish(r, j, VERDICT_UNKNOWN, "%s", cause);
+	s->type->start(r, j);
 }
 
 /* Start waiting checks while there is room; a check may end as it starts. */
@@ -592,6 +293,7 @@ run_fill(struct run *r)
 		job_start(r, &r->jobs[r->next++]);
 }
 
+/* Ended transfers, to their types. */
 static void
 run_collect(struct run *r)
 {
@@ -601,42 +303,33 @@ run_collect(struct run *r)
 	int left;
 
 	while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
-		CURLcode cc = m->data.result;
-
 		priv = NULL;
 		if (m->msg != CURLMSG_DONE ||
 		    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK ||
 		    (j = priv) == NULL || j->state != JOB_RUNNING)
 			continue;
-		if (j->spec->type == CHECK_HTTP)
-			http_done(r, j, cc);
-		else if (cc != CURLE_OK)
-			curl_failed(r, j, cc);
-		else
-			tcp_connected(r, j);
+		j->spec->type->curl_done(r, j, m->data.result);
 	}
 }
 
-/* Plugin exits, timeouts, and reaping of killed plugins. */
+/* What a type watches itself (a plugin's exit), timeouts, and what is left of ended checks. */
 static void
 run_sweep(struct run *r, int64_t now)
 {
 	for (size_t i = 0; i < r->next; i++) {
 		struct job *j = &r->jobs[i];
-		char cause[sizeof(j->out->cause)];
-		enum verdict v;
-		int own; /* timeouts that are ours to enforce, not curl's */
+		const struct check_type *t = j->spec != NULL ? j->spec->type : NULL;
 
-		if (j->state == JOB_DONE && j->proc.pid > 0)
-			exec_reap(&j->proc);
-		if (j->state == JOB_RUNNING && j->spec->type == CHECK_EXEC &&
-		    exec_exited(&j->proc, &v, cause, sizeof(cause)))
-			job_finish(r, j, v, "%s", cause);
+		if (t == NULL)
+			continue;
+		if (j->state == JOB_DONE && t->pending != NULL && t->pending(j))
+			t->reap(j);
+		if (j->state == JOB_RUNNING && t->sweep != NULL)
+			t->sweep(r, j);
 		if (j->state != JOB_RUNNING)
 			continue;
-		own = j->spec->type == CHECK_EXEC ||
-		      (j->spec->type == CHECK_TCP && j->phase != TCP_CONNECTING);
-		if (now >= j->due + (own ? 0 : CURL_GRACE_MS))
+		/* curl ends its own transfers at timeout_ms; past the grace it is ours too */
+		if (now >= j->due + (t->own_timeout != NULL && t->own_timeout(j) ? 0 : CURL_GRACE_MS))
 			job_finish(r, j, VERDICT_FAIL, "timed out after %d ms", j->spec->timeout_ms);
 	}
 }
@@ -651,23 +344,20 @@ run_wait(struct run *r, int64_t now, int64_t deadline)
 
 	for (size_t i = 0; i < r->next; i++) {
 		struct job *j = &r->jobs[i];
+		const struct check_type *t = j->spec != NULL ? j->spec->type : NULL;
 		int64_t due = j->due;
+		int tick;
 
-		if (j->proc.pid > 0 && until > now + (j->proc.fd == -1 ? EOF_TICK_MS : EXEC_TICK_MS))
-			until = now + (j->proc.fd == -1 ? EOF_TICK_MS : EXEC_TICK_MS);
+		if (t == NULL)
+			continue;
+		if (t->tick_ms != NULL && (tick = t->tick_ms(j)) >= 0 && until > now + tick)
+			until = now + tick;
 		if (j->state != JOB_RUNNING)
 			continue;
-		if (j->proc.fd != -1) {
-			r->wfd[nw] = (struct curl_waitfd){ j->proc.fd, CURL_WAIT_POLLIN, 0 };
+		if (t->wait_fd != NULL && t->wait_fd(j, &r->wfd[nw]))
 			r->wjob[nw++] = j;
-		} else if (j->spec->type == CHECK_TCP && j->phase != TCP_CONNECTING) {
-			r->wfd[nw] = (struct curl_waitfd){
-				j->sock, j->phase == TCP_SENDING ? CURL_WAIT_POLLOUT : CURL_WAIT_POLLIN, 0
-			};
-			r->wjob[nw++] = j;
-		} else if (j->spec->type != CHECK_EXEC) {
+		if (t->own_timeout == NULL || !t->own_timeout(j))
 			due += CURL_GRACE_MS;
-		}
 		until = due < until ? due : until;
 	}
 	wait = until - now < 0 ? 0 : until - now > INT_MAX ? INT_MAX : until - now;
@@ -676,12 +366,9 @@ run_wait(struct run *r, int64_t now, int64_t deadline)
 		log_warnx("check: curl_multi_poll: %s", curl_multi_strerror(mc));
 		return -1;
 	}
-	for (unsigned k = 0; k < nw; k++) {
-		if (r->wfd[k].revents != 0 && r->wjob[k]->spec->type == CHECK_EXEC)
-			exec_read(&r->wjob[k]->proc);
-		else if (r->wfd[k].revents != 0)
-			tcp_io(r, r->wjob[k]);
-	}
+	for (unsigned k = 0; k < nw; k++)
+		if (r->wfd[k].revents != 0)
+			r->wjob[k]->spec->type->io(r, r->wjob[k]);
 	return 0;
 }
 
@@ -742,14 +429,23 @@ run_reap_all(struct run *r)
 	do {
 		left = 0;
 		for (size_t i = 0; i < r->next; i++) {
-			exec_reap(&r->jobs[i].proc);
-			left += r->jobs[i].proc.pid > 0;
+			struct job *j = &r->jobs[i];
+			const struct check_type *t = j->spec != NULL ? j->spec->type : NULL;
+
+			if (t != NULL && t->pending != NULL && t->pending(j)) {
+				t->reap(j);
+				left += t->pending(j);
+			}
 		}
 	} while (left > 0 && util_now_ms() < until && (poll(NULL, 0, 1) != -1 || errno == EINTR));
-	for (size_t i = 0; i < r->next; i++)
-		if (r->jobs[i].proc.pid > 0)
-			log_warnx("exec check: process %ld still there after SIGKILL; left unreaped",
-			          (long)r->jobs[i].proc.pid);
+	for (size_t i = 0; i < r->next; i++) {
+		struct job *j = &r->jobs[i];
+
+		if (j->spec != NULL && j->spec->type != NULL && j->spec->type->pending != NULL &&
+		    j->spec->type->pending(j))
+			log_warnx("%s check: still there %d ms after SIGKILL; left unreaped",
+			          j->spec->type->name, REAP_GRACE_MS);
+	}
 }
 
 int

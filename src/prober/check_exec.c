@@ -1,9 +1,10 @@
-/* exec.c: exec checks: a Nagios plugin in its own process group, its first line, its verdict. */
+/* check_exec.c: exec checks: a Nagios plugin in its own process group, its first line, its verdict. */
 #define _GNU_SOURCE /* pipe2, waitid, NSIG, strerrordesc_np */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -20,15 +21,6 @@
  * business).  A killed plugin is reaped when it is gone, which may be after
  * its check has its outcome: p->pid stays > 0 until then.
  */
-
-/* The same helper as check.c's: close *fd unless already closed, and mark it closed. */
-static void
-xclose(int *fd, const char *what)
-{
-	if (*fd != -1 && close(*fd) == -1)
-		log_warn("check: close %s", what);
-	*fd = -1;
-}
 
 /* Reap p's plugin if it is gone; *status gets its wait status (-1 if lost). */
 static void
@@ -140,13 +132,13 @@ exec_start(struct exec_proc *p, char *const argv[], int maxfd, char *cause, size
 			log_warn("exec check: setpgid %ld", (long)pid);
 		p->pid = pid;
 		p->fd = fds[0];
-		xclose(&fds[1], "plugin pipe");
-		xclose(&nullfd, "/dev/null");
+		util_close(&fds[1], "plugin pipe");
+		util_close(&nullfd, "/dev/null");
 		return 0;
 	}
-	xclose(&fds[0], "plugin pipe");
-	xclose(&fds[1], "plugin pipe");
-	xclose(&nullfd, "/dev/null");
+	util_close(&fds[0], "plugin pipe");
+	util_close(&fds[1], "plugin pipe");
+	util_close(&nullfd, "/dev/null");
 	if (e == EMFILE || e == ENFILE)
 		snprintf(cause, causelen, "out of file descriptors");
 	else
@@ -170,7 +162,7 @@ exec_read(struct exec_proc *p)
 		if (n == -1)
 			log_warn("exec check: read from plugin");
 		if (n <= 0)
-			xclose(&p->fd, "plugin pipe");
+			util_close(&p->fd, "plugin pipe");
 		for (ssize_t i = 0; i < n && !p->line_done; i++) {
 			if (buf[i] == '\n' || p->line_len == EXEC_LINE_MAX)
 				p->line_done = 1;
@@ -239,7 +231,7 @@ exec_exited(struct exec_proc *p, enum verdict *v, char *cause, size_t causelen)
 void
 exec_stop(struct exec_proc *p)
 {
-	xclose(&p->fd, "plugin pipe");
+	util_close(&p->fd, "plugin pipe");
 	if (p->pid > 0) {
 		exec_kill_group(p);
 		exec_wait(p, NULL); /* if not yet, the caller tries again with exec_reap */
@@ -252,3 +244,120 @@ exec_reap(struct exec_proc *p)
 	if (p->pid > 0)
 		exec_wait(p, NULL);
 }
+
+/* ---------------------------------------------------------------- the exec check type */
+
+#define EXEC_TICK_MS 20 /* how often a running plugin is asked whether it exited */
+#define EOF_TICK_MS  5  /* the same once it closed its output: it is likely exiting */
+
+#define X(f) offsetof(struct exec_check, f)
+static const struct conf_opt exec_opts[] = {
+	{ "command", OPT_STRLIST, 0, 0, 0, NULL, NULL, X(command) },
+};
+#undef X
+
+static void
+exec_build(struct conf_loader *l, const struct conf *c, struct dep_conf *d,
+           const struct conf_grp *g)
+{
+	struct exec_check *x = d->check->conf;
+
+	(void)c;
+	if (x->command == NULL || x->command[0] == NULL || x->command[0][0] != '/')
+		conf_err(l, g->set, "%s.command: required, a list starting with an absolute path",
+		         g->label);
+}
+
+static void
+exec_free(void *conf)
+{
+	struct exec_check *x = conf;
+
+	util_strv_free(x->command);
+}
+
+static void
+exec_check_start(struct run *r, struct job *j)
+{
+	const struct exec_check *x = j->spec->conf;
+	char cause[sizeof(j->out->cause)];
+
+	if (exec_start(&j->proc, x->command, r->maxfd, cause, sizeof(cause)) == -1)
+		job_finish(r, j, VERDICT_UNKNOWN, "%s", cause);
+}
+
+static int
+exec_wait_fd(const struct job *j, struct curl_waitfd *w)
+{
+	if (j->proc.fd == -1)
+		return 0;
+	*w = (struct curl_waitfd){ j->proc.fd, CURL_WAIT_POLLIN, 0 };
+	return 1;
+}
+
+static void
+exec_io(struct run *r, struct job *j)
+{
+	(void)r;
+	exec_read(&j->proc);
+}
+
+/* A plugin exits without telling us: ask. */
+static void
+exec_sweep(struct run *r, struct job *j)
+{
+	char cause[sizeof(j->out->cause)];
+	enum verdict v;
+
+	if (exec_exited(&j->proc, &v, cause, sizeof(cause)))
+		job_finish(r, j, v, "%s", cause);
+}
+
+static int
+exec_own_timeout(const struct job *j)
+{
+	(void)j;
+	return 1;
+}
+
+static int
+exec_tick_ms(const struct job *j)
+{
+	return j->proc.pid <= 0 ? -1 : j->proc.fd == -1 ? EOF_TICK_MS : EXEC_TICK_MS;
+}
+
+/* If not reaped yet, the engine's sweep and its end of pass try again (exec_pending). */
+static void
+exec_release(struct job *j)
+{
+	exec_stop(&j->proc);
+}
+
+static void
+exec_job_reap(struct job *j)
+{
+	exec_reap(&j->proc);
+}
+
+static int
+exec_pending(const struct job *j)
+{
+	return j->proc.pid > 0;
+}
+
+const struct check_type check_exec = {
+	.name = "exec",
+	.keys = CONF_TABLE("dependencies", exec_opts),
+	.size = sizeof(struct exec_check),
+	.build = exec_build,
+	.free = exec_free,
+	.start = exec_check_start,
+	.wait_fd = exec_wait_fd,
+	.io = exec_io,
+	.sweep = exec_sweep,
+	.own_timeout = exec_own_timeout,
+	.tick_ms = exec_tick_ms,
+	.release = exec_release,
+	.reap = exec_job_reap,
+	.pending = exec_pending,
+};

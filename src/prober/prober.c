@@ -49,6 +49,9 @@ struct prober {
 
 static volatile sig_atomic_t stopping;
 
+/* The prober reads the dependencies; the resolver section is the responder's. */
+static const struct conf_ext *const prober_exts[] = { &deps_conf, NULL };
+
 static void
 on_term(int sig)
 {
@@ -438,7 +441,7 @@ main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
 	/* With -t every report is a plain line on stderr; else through the log. */
-	p.conf = conf_load(conf_path, log_errfn, test_only ? &test_only : NULL);
+	p.conf = conf_load(conf_path, prober_exts, log_errfn, test_only ? &test_only : NULL);
 	if (p.conf == NULL || conf_check_prober(p.conf, log_errfn, test_only ? &test_only : NULL) != 0) {
 		conf_free(p.conf);
 		return PROBE_EXIT_CONFIG;

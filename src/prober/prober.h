@@ -2,6 +2,10 @@
 #ifndef DH_PROBER_H
 #define DH_PROBER_H
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <curl/curl.h>
+#include <pcre2.h>
+
 #include "deephealth.h"
 
 /* ---------------------------------------------------------------- check_exec.c */
@@ -65,48 +69,24 @@ void exec_stop(struct exec_proc *p);
 /* Reap p's killed plugin if it is gone, setting p->pid to -1.  Never blocks; no-op if pid <= 0. */
 void exec_reap(struct exec_proc *p);
 
-/* ---------------------------------------------------------------- check.c */
+/* ---------------------------------------------------------------- check.c: the engine */
 
 /*
- * One dependency check as configured.  Built by conf.c, immutable while a
- * pass runs.  Every pointer member is owned by the spec (check_spec_free).
+ * One dependency check as configured: what every type has, and the type's own
+ * settings in conf (struct http_check, tcp_check or exec_check), read by the
+ * type's key table.  Built by deps.c, immutable while a pass runs; freed with
+ * check_spec_free.
  */
-enum check_type { CHECK_HTTP, CHECK_TCP, CHECK_EXEC };
-const char *check_type_str(enum check_type t);
-
-struct status_range {
-	int lo, hi; /* inclusive */
-};
-
+struct check_type;
 struct check_spec {
-	enum check_type type;
-	int connect_timeout_ms;     /* http, tcp */
-	int timeout_ms;             /* whole check, every type */
-	/* http / https */
-	char *url;
-	char *method;               /* "GET", "HEAD", ... */
-	char **headers;             /* "Name: value" lines, NULL-terminated or NULL */
-	struct status_range *expect;/* accepted statuses; NULL = 200-299 */
-	size_t nexpect;
-	void *body_re;              /* pcre2_code *, or NULL */
-	int body_negate;            /* pass when body_re does NOT match */
-	size_t body_bytes;          /* how much of the body body_re sees */
-	int tls_verify;
-	char *ca_file;              /* NULL = system store */
-	int follow_redirects;
-	char *cred_file;            /* header lines read at each run; never logged */
-	char *proxy;                /* proxy URL, NULL or "" = direct; never the environment's */
-	/* tcp */
-	char *address;              /* "host:port" or "[v6]:port" */
-	char *send;                 /* bytes to send after connect, or NULL */
-	size_t send_len;
-	void *expect_re;            /* pcre2_code * the reply must match, or NULL */
-	/* exec */
-	char **argv;                /* NULL-terminated; argv[0] an absolute path */
+	const struct check_type *type;
+	int timeout_ms;             /* the whole check */
+	void *conf;                 /* the type's settings */
 };
 
-/* NULL is fine; frees members and s.  In conf.c: specs are configuration. */
-void check_spec_free(struct check_spec *s);
+/* A spec of type t with its settings zeroed (tests and deps.c).  Free with check_spec_free. */
+struct check_spec *check_spec_new(const struct check_type *t, int timeout_ms);
+void check_spec_free(struct check_spec *s); /* NULL is fine */
 
 /* What one check said.  cause is for operators' logs only, never for answers. */
 struct check_outcome {
@@ -128,7 +108,133 @@ struct check_outcome {
 int check_run(struct check_spec *const *specs, size_t n, int parallel, int64_t deadline_ms,
               struct check_outcome *out);
 
-/* ---------------------------------------------------------------- dependencies (conf.c) */
+/*
+ * A check type: its configuration keys and its operations, one row each
+ * (check_http.c, check_tcp.c, check_exec.c), listed in check_types (check.c).
+ * Adding a type is one file and one line in that list.  The engine (check.c)
+ * owns the pass: the curl multi handle, the wait, timeouts, the deadline; a
+ * type starts its check and turns what happened into an outcome (job_finish).
+ */
+struct run;
+struct job;
+struct dep_conf;
+struct check_type {
+	const char *name;                /* the "type" value */
+	struct conf_table keys;          /* its own keys, read into conf */
+	size_t size;                     /* of its settings struct */
+	/* After the keys: what no single key can check; fill in derived values. */
+	void (*build)(struct conf_loader *l, const struct conf *c, struct dep_conf *d,
+	              const struct conf_grp *g);
+	void (*free)(void *conf);        /* its members; the engine frees conf itself */
+	const char *(*cred_file)(const void *conf); /* a secrets file it reads, or NULL; may be NULL */
+	/* A pass.  Only start is required. */
+	void (*start)(struct run *r, struct job *j);
+	void (*curl_done)(struct run *r, struct job *j, CURLcode cc); /* its transfer ended */
+	int (*wait_fd)(const struct job *j, struct curl_waitfd *w);   /* 1: wait for w too */
+	void (*io)(struct run *r, struct job *j);                     /* ... which is ready */
+	void (*sweep)(struct run *r, struct job *j);                  /* every round it runs */
+	int (*own_timeout)(const struct job *j); /* 1: timeout_ms is ours to enforce, not curl's */
+	int (*tick_ms)(const struct job *j);     /* wait at most this long (ms) while it lives, or -1 */
+	void (*release)(struct job *j);          /* free its run state; after the outcome */
+	void (*reap)(struct job *j);             /* after release: collect what is left (a plugin) */
+	int (*pending)(const struct job *j);     /* 1 while reap has something left */
+};
+extern const struct check_type check_http, check_tcp, check_exec;
+/* Every type, NULL-terminated, in the order "type" lists them. */
+extern const struct check_type *const check_types[];
+
+/* -- for the types: one check's run state, and the engine's helpers -- */
+
+enum job_state { JOB_WAITING, JOB_RUNNING, JOB_DONE };
+enum tcp_phase { TCP_CONNECTING, TCP_SENDING, TCP_READING };
+
+struct job {
+	const struct check_spec *spec;
+	struct check_outcome *out;
+	enum job_state state;
+	int64_t start, due;          /* util_now_ms(); due = start + timeout_ms */
+	/* curl transfers (http, tcp): released by the engine */
+	CURL *easy;
+	int in_multi;
+	struct curl_slist *hdrs;     /* may hold credentials: wiped before freeing */
+	char errbuf[CURL_ERROR_SIZE];
+	int sock_errno;              /* socket() ran out of descriptors */
+	char *buf;                   /* http: body for body_re; tcp: the reply */
+	size_t len;
+	/* tcp */
+	enum tcp_phase phase;
+	curl_socket_t sock;
+	size_t sent;
+	/* exec */
+	struct exec_proc proc;       /* proc.pid > 0 until reaped, which may be after the outcome */
+};
+
+struct run {
+	CURLM *multi;
+	pcre2_match_context *mctx;
+	struct job *jobs;
+	size_t n, next, running, done, parallel;
+	struct curl_waitfd *wfd;     /* one descriptor per running job at most */
+	struct job **wjob;
+	int maxfd;                   /* children close up to here without close_range(2) */
+};
+
+/* Set j's outcome (printable ASCII only) and release it.  Later calls for j are no-ops. */
+void job_finish(struct run *r, struct job *j, enum verdict v, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Match re (a pcre2_code) against s: 1 match, 0 no match, -1 error (message in err). */
+int check_match(struct run *r, const void *re, const char *s, size_t len, char *err,
+                size_t errlen);
+/* Compile a configured pattern (JIT when it can), or report it and return NULL. */
+void *check_compile(struct conf_loader *l, const struct conf_grp *g, const char *key,
+                    const char *pattern);
+/* Set what curl transfers share (rc: the first error of the type's own options), then start. */
+void check_curl_go(struct run *r, struct job *j, CURLcode rc, const char *url,
+                   const char *protocols, int connect_timeout_ms);
+/* A transfer ended with curl error cc: remote problems fail, local ones are unknown. */
+void check_curl_failed(struct run *r, struct job *j, CURLcode cc, int connect_timeout_ms);
+/* The connect timeout of http and tcp checks: given, else 2 s or the whole timeout if shorter. */
+int check_connect_timeout(struct conf_loader *l, const struct conf *c, struct dep_conf *d,
+                          const struct conf_grp *g, int given);
+
+/* -- the settings of each type -- */
+
+struct status_range {
+	int lo, hi; /* inclusive */
+};
+
+struct http_check {
+	int connect_timeout_ms;      /* -1 = derived (check_connect_timeout) */
+	char *url;
+	char *method;                /* "GET", "HEAD", ... */
+	char **headers;              /* "Name: value" lines, NULL-terminated or NULL */
+	char *expect;                /* as written: "200-299,301" */
+	struct status_range *ranges; /* expect parsed; NULL = 200-299 */
+	size_t nranges;
+	char *body_match;            /* as written; "" = none */
+	void *body_re;               /* pcre2_code *, or NULL */
+	int body_negate;             /* pass when body_re does NOT match */
+	int body_bytes;              /* how much of the body body_re sees */
+	int tls_verify;
+	char *ca_file;               /* NULL or "" = system store */
+	int follow_redirects;
+	char *cred_file;             /* header lines read at each run; never logged; NULL or "" = none */
+	char *proxy;                 /* proxy URL, NULL or "" = direct; never the environment's */
+};
+
+struct tcp_check {
+	int connect_timeout_ms;      /* -1 = derived */
+	char *address;               /* "host:port" or "[v6]:port" */
+	char *send;                  /* bytes to send after connect; NULL or "" = none */
+	char *reply_match;           /* as written; "" = none */
+	void *reply_re;              /* pcre2_code * the reply must match, or NULL */
+};
+
+struct exec_check {
+	char **command;              /* NULL-terminated; command[0] an absolute path */
+};
+
+/* ---------------------------------------------------------------- deps.c */
 
 /* Which registries a dependency applies to. */
 enum applies { APPLY_ALL, APPLY_LISTED, APPLY_FEATURE };
@@ -138,6 +244,7 @@ struct dep_conf {
 	char *name;
 	enum dep_kind kind;
 	enum severity severity;
+	char *scope;         /* applies, as written; "" = by kind */
 	enum applies applies;
 	char *feature;       /* APPLY_FEATURE: the registry feature that brings it in */
 	int witness;
@@ -160,6 +267,9 @@ int conf_check_prober(const struct conf *c, errfn_t errfn, void *arg);
 int conf_dep_find(const struct conf *c, const char *name, size_t len);
 /* Same for a NUL-terminated name. */
 int conf_dep_index(const struct conf *c, const char *name);
+
+/* The dependencies section as a conf_load extension: builds conf->deps and their checks. */
+extern const struct conf_ext deps_conf;
 
 /* ---------------------------------------------------------------- regmap.c */
 

@@ -85,18 +85,6 @@ struct acc {
 	size_t n, cap;
 };
 
-static void
-acc_reserve(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return;
-	while (*cap < need)
-		*cap = *cap ? *cap * 2 : 1024;
-	*p = realloc(*p, *cap * size);
-	if (*p == NULL)
-		fatal("realloc");
-}
-
 /* Parse one non-comment line into a new entry; 0 on success. */
 static int
 parse_line(struct loadctx *x, const struct conf *c, struct acc *a,
@@ -131,7 +119,7 @@ parse_line(struct loadctx *x, const struct conf *c, struct acc *a,
 				a->dlen = dstart;
 				return -1;
 			}
-			acc_reserve((void **)&a->deps, &a->dcap, a->dlen + 1, sizeof(*a->deps));
+			a->deps = util_grow(a->deps, &a->dcap, a->dlen + 1, sizeof(*a->deps));
 			a->deps[a->dlen++] = (uint32_t)di;
 		}
 	}
@@ -144,19 +132,19 @@ parse_line(struct loadctx *x, const struct conf *c, struct acc *a,
 
 				if (c->deps[di].applies == APPLY_FEATURE &&
 				    strncmp(feat, p, (size_t)(q - p)) == 0 && feat[q - p] == '\0') {
-					acc_reserve((void **)&a->deps, &a->dcap, a->dlen + 1, sizeof(*a->deps));
+					a->deps = util_grow(a->deps, &a->dcap, a->dlen + 1, sizeof(*a->deps));
 					a->deps[a->dlen++] = (uint32_t)di;
 				}
 			}
 		}
 	}
-	acc_reserve((void **)&a->regs, &a->cap, a->n + 1, sizeof(*a->regs));
+	a->regs = util_grow(a->regs, &a->cap, a->n + 1, sizeof(*a->regs));
 	e = &a->regs[a->n++];
 	e->nregions = strcmp(f[1], "-") == 0 ? 0 : 1;
 	for (const char *p = f[1]; *p != '\0'; p++)
 		e->nregions += *p == ',';
 	/* Offsets for now: the arenas may still move. */
-	acc_reserve((void **)&a->arena, &a->acap, a->alen + nlen + 1, 1);
+	a->arena = util_grow(a->arena, &a->acap, a->alen + nlen + 1, 1);
 	memcpy(a->arena + a->alen, f[0], nlen + 1);
 	e->name = (char *)(uintptr_t)a->alen;
 	a->alen += nlen + 1;

@@ -69,18 +69,6 @@ bad:
 	return -1;
 }
 
-static int
-lookup(const char *const *names, int n, const char *s)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -1;
-}
-
-static const char *const verdicts[] = { "pass", "warn", "fail", "unknown" };
-static const char *const kinds[] = { "storage", "cache", "auth", "containers", "metadata", "other" };
-static const char *const sevs[] = { "critical", "degraded" };
 
 static int
 compile(const char *in, const char *outpath)
@@ -94,7 +82,7 @@ compile(const char *in, const char *outpath)
 	unsigned flags = 0;
 	struct snap_writer *w;
 	char **depnames = NULL;
-	size_t ndeps = 0;
+	size_t ndeps = 0, capdeps = 0;
 	/* Registries may name dependencies declared later: collect, then add. */
 	struct pending {
 		char *name, *by;
@@ -134,8 +122,8 @@ compile(const char *in, const char *outpath)
 		} else if (strcmp(tok[0], "blind") == 0 && nt == 2) {
 			flags = strcmp(tok[1], "yes") == 0 ? SNAP_FLAG_BLIND : 0;
 		} else if (strcmp(tok[0], "dep") == 0 && nt >= 5) {
-			int st = lookup(verdicts, 4, tok[2]), k = lookup(kinds, 6, tok[3]);
-			int sv = lookup(sevs, 2, tok[4]);
+			int st = names_find(verdict_names, tok[2]), k = names_find(dep_kind_names, tok[3]);
+			int sv = names_find(severity_names, tok[4]);
 			unsigned df = 0;
 			int64_t since = f.now;
 
@@ -156,24 +144,17 @@ compile(const char *in, const char *outpath)
 				ferr(&f, "bad dependency \"%s\"", tok[1]);
 				continue;
 			}
-			depnames = realloc(depnames, (ndeps + 1) * sizeof(*depnames));
-			if (depnames == NULL)
-				fatal("realloc");
+			depnames = util_grow(depnames, &capdeps, ndeps + 1, sizeof(*depnames));
 			depnames[ndeps++] = xstrdup(tok[1]);
 		} else if (strcmp(tok[0], "reg") == 0 && nt >= 3) {
 			struct pending *pr;
-			int v = lookup(verdicts, 3, tok[2]);
+			int v = names_find(verdict_names, tok[2]);
 
-			if (v < 0) {
+			if (v < 0 || v == VERDICT_UNKNOWN) {
 				ferr(&f, "reg NAME pass|warn|fail [single] [by=DEP] [since=TIME]");
 				continue;
 			}
-			if (nregs == capregs) {
-				capregs = capregs ? capregs * 2 : 64;
-				regs = realloc(regs, capregs * sizeof(*regs));
-				if (regs == NULL)
-					fatal("realloc");
-			}
+			regs = util_grow(regs, &capregs, nregs + 1, sizeof(*regs));
 			pr = &regs[nregs++];
 			memset(pr, 0, sizeof(*pr));
 			pr->name = xstrdup(tok[1]);

@@ -27,6 +27,13 @@ check "deephealth-probe links libconfig, libcurl, libpcre2-8 and no libfcgi" "li
 check "deephealth-snap links none of the four libraries" "" "$(libs deephealth-snap)"
 check "no check, exec, threshold, evaluation or registry-map code in the responder" "" \
 	"$(nm "$BUILD/deephealth.fcgi" | awk '$2 == "T" { print $3 }' | grep -E '^(check_run|exec_start|state_fold|eval_build|regmap_load)$' | xargs)"
+syms() { nm "$BUILD/$1" | awk 'NF == 3 { print $3 }'; }
+check "no check types and no dependency loading in the responder" "" \
+	"$(syms deephealth.fcgi | grep -E '^(check_types|check_http|check_tcp|check_exec|deps_conf|check_spec_free)$' | xargs)"
+check "no resolver in the prober (the responder's part of the configuration)" "" \
+	"$(syms deephealth-probe | grep -E '^(resolver_conf|resolver_lookup|resolver_new|policy_decide|reply_format)$' | xargs)"
+check "the snapshot tool: snapshot, log and util code only" "" \
+	"$(syms deephealth-snap | grep -E '^(conf_load|resolver_new|check_run|policy_decide)$' | xargs)"
 
 declare -A PAGE=([deephealth.fcgi]=docs/man/deephealth.fcgi.8 [deephealth-probe]=docs/man/deephealth-probe.8
 	[deephealth-snap]=docs/man/deephealth-snap.1)

@@ -384,51 +384,48 @@ re(const char *pattern)
 	return c;
 }
 
+/* A type's settings of spec s. */
+#define HTTP(s) ((struct http_check *)(s)->conf)
+#define TCP(s) ((struct tcp_check *)(s)->conf)
+#define EXEC(s) ((struct exec_check *)(s)->conf)
+
 static struct check_spec *
 http_spec(const char *path, int timeout_ms)
 {
-	struct check_spec *s = xcalloc(1, sizeof(*s));
+	struct check_spec *s = check_spec_new(&check_http, timeout_ms);
 	char url[256];
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fix_port, path);
-	s->type = CHECK_HTTP;
-	s->connect_timeout_ms = timeout_ms;
-	s->timeout_ms = timeout_ms;
-	s->url = xstrdup(url);
-	s->method = xstrdup("GET");
-	s->body_bytes = 65536;
-	s->tls_verify = 1;
+	HTTP(s)->connect_timeout_ms = timeout_ms;
+	HTTP(s)->url = xstrdup(url);
+	HTTP(s)->method = xstrdup("GET");
+	HTTP(s)->body_bytes = 65536;
+	HTTP(s)->tls_verify = 1;
 	return s;
 }
 
 static struct check_spec *
 tcp_spec(int port, const char *send, const char *expect, int timeout_ms)
 {
-	struct check_spec *s = xcalloc(1, sizeof(*s));
+	struct check_spec *s = check_spec_new(&check_tcp, timeout_ms);
 	char addr[64];
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	s->type = CHECK_TCP;
-	s->connect_timeout_ms = timeout_ms;
-	s->timeout_ms = timeout_ms;
-	s->address = xstrdup(addr);
-	if (send != NULL) {
-		s->send = xstrdup(send);
-		s->send_len = strlen(send);
-	}
+	TCP(s)->connect_timeout_ms = timeout_ms;
+	TCP(s)->address = xstrdup(addr);
+	if (send != NULL)
+		TCP(s)->send = xstrdup(send);
 	if (expect != NULL)
-		s->expect_re = re(expect);
+		TCP(s)->reply_re = re(expect);
 	return s;
 }
 
 static struct check_spec *
 exec_spec(char **argv, int timeout_ms)
 {
-	struct check_spec *s = xcalloc(1, sizeof(*s));
+	struct check_spec *s = check_spec_new(&check_exec, timeout_ms);
 
-	s->type = CHECK_EXEC;
-	s->timeout_ms = timeout_ms;
-	s->argv = argv;
+	EXEC(s)->command = argv;
 	return s;
 }
 
@@ -476,7 +473,7 @@ run(struct check_spec **specs, size_t n, int parallel, int64_t in_ms, struct che
 
 	for (size_t i = 0; i < n; i++) {
 		if (getenv("DH_TEST_VERBOSE") != NULL)
-			fprintf(stderr, "# %s %s: %s (%lld ms)\n", check_type_str(specs[i]->type),
+			fprintf(stderr, "# %s %s: %s (%lld ms)\n", specs[i]->type->name,
 			        verdict_str(out[i].result), out[i].cause, (long long)out[i].elapsed_ms);
 		check_cause(&out[i]);
 		check_spec_free(specs[i]);
@@ -544,12 +541,12 @@ test_http_status(void)
 	/* HEAD: no body is awaited, and the fixture sees a HEAD. */
 	set_mode("200");
 	s = http_spec("/head-probe", 2000);
-	free(s->method);
-	s->method = xstrdup("HEAD");
+	free(HTTP(s)->method);
+	HTTP(s)->method = xstrdup("HEAD");
 	T_OUTCOME(run1(s), VERDICT_PASS, "HTTP 200");
 	s = http_spec("/post-probe", 2000);
-	free(s->method);
-	s->method = xstrdup("POST");
+	free(HTTP(s)->method);
+	HTTP(s)->method = xstrdup("POST");
 	T_OUTCOME(run1(s), VERDICT_PASS, "HTTP 200");
 	{
 		char *log = read_file(fixlog);
@@ -573,9 +570,9 @@ test_http_expect(void)
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		struct check_spec *s = http_spec("/", 2000);
 
-		s->expect = xmalloc(sizeof(ranges));
-		memcpy(s->expect, ranges, sizeof(ranges));
-		s->nexpect = NELEM(ranges);
+		HTTP(s)->ranges = xmalloc(sizeof(ranges));
+		memcpy(HTTP(s)->ranges, ranges, sizeof(ranges));
+		HTTP(s)->nranges = NELEM(ranges);
 		set_mode("%s", cases[i].mode);
 		T_OUTCOME(run1(s), cases[i].v, cases[i].cause);
 	}
@@ -586,9 +583,9 @@ body_spec(const char *pattern, int negate, size_t bytes)
 {
 	struct check_spec *s = http_spec("/", 2000);
 
-	s->body_re = re(pattern);
-	s->body_negate = negate;
-	s->body_bytes = bytes;
+	HTTP(s)->body_re = re(pattern);
+	HTTP(s)->body_negate = negate;
+	HTTP(s)->body_bytes = bytes;
 	return s;
 }
 
@@ -684,8 +681,8 @@ https_spec(int timeout_ms)
 	char url[128];
 
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", fix_port);
-	free(s->url);
-	s->url = xstrdup(url);
+	free(HTTP(s)->url);
+	HTTP(s)->url = xstrdup(url);
 	return s;
 }
 
@@ -703,9 +700,9 @@ test_http_tls(void)
 	set_mode("200");
 	sp[0] = https_spec(500);
 	sp[1] = https_spec(500);
-	sp[1]->tls_verify = 0;
+	HTTP(sp[1])->tls_verify = 0;
 	sp[2] = https_spec(5000); /* OpenSSL's first setup is slow under valgrind */
-	sp[2]->ca_file = xstrdup("/nonexistent/ca.pem");
+	HTTP(sp[2])->ca_file = xstrdup("/nonexistent/ca.pem");
 	T_EQ_INT(run(sp, 3, 3, FAR_MS, o), 0);
 	T_OUTCOME(o[0], VERDICT_FAIL, "timed out after 500 ms");
 	T_OUTCOME(o[1], VERDICT_FAIL, "timed out after 500 ms");
@@ -720,12 +717,12 @@ test_http_redirect(void)
 	set_mode("redirect http://127.0.0.1:%d/_fix/count", fix_port);
 	T_OUTCOME(run1(http_spec("/", 2000)), VERDICT_FAIL, "HTTP 302");
 	s = http_spec("/", 2000);
-	s->follow_redirects = 1;
+	HTTP(s)->follow_redirects = 1;
 	T_OUTCOME(run1(s), VERDICT_PASS, "HTTP 200");
 	/* A loop stops after 5 redirects. */
 	set_mode("redirect http://127.0.0.1:%d/loop", fix_port);
 	s = http_spec("/", 2000);
-	s->follow_redirects = 1;
+	HTTP(s)->follow_redirects = 1;
 	{
 		struct check_outcome o = run1(s);
 
@@ -744,18 +741,18 @@ test_http_headers(void)
 	/* /_fix/headers echoes the request head: each pattern proves one header arrived. */
 	for (size_t i = 0; i < NELEM(sp); i++) {
 		sp[i] = http_spec("/_fix/headers", 2000);
-		sp[i]->headers = strv("Host: custom.example", "X-Extra: yes please", (char *)NULL);
+		HTTP(sp[i])->headers = strv("Host: custom.example", "X-Extra: yes please", (char *)NULL);
 	}
-	sp[0]->body_re = re("\r\nHost: custom\\.example\r\n");
-	sp[1]->body_re = re("\r\nX-Extra: yes please\r\n");
-	sp[2]->body_re = re("\r\nUser-Agent: deephealth-probe/" DH_VERSION "\r\n");
+	HTTP(sp[0])->body_re = re("\r\nHost: custom\\.example\r\n");
+	HTTP(sp[1])->body_re = re("\r\nX-Extra: yes please\r\n");
+	HTTP(sp[2])->body_re = re("\r\nUser-Agent: deephealth-probe/" DH_VERSION "\r\n");
 	T_EQ_INT(run(sp, NELEM(sp), 3, FAR_MS, o), 0);
 	for (size_t i = 0; i < NELEM(o); i++)
 		T_OUTCOME(o[i], VERDICT_PASS, "HTTP 200");
 	/* The Host header is sent once: ours replaces curl's. */
 	sp[0] = http_spec("/_fix/headers", 2000);
-	sp[0]->headers = strv("Host: custom.example", (char *)NULL);
-	sp[0]->body_re = re("(?i)\r\nHost:.*\r\nHost:");
+	HTTP(sp[0])->headers = strv("Host: custom.example", (char *)NULL);
+	HTTP(sp[0])->body_re = re("(?i)\r\nHost:.*\r\nHost:");
 	T_OUTCOME(run1(sp[0]), VERDICT_FAIL, "HTTP 200, body did not match");
 }
 
@@ -775,32 +772,32 @@ test_http_credentials(void)
 
 	/* The header lines arrive... */
 	s = http_spec("/_fix/headers", 2000);
-	s->cred_file = xstrdup(cred);
-	s->headers = strv("X-Before: 1", (char *)NULL);
-	s->body_re = re("\r\nX-Before: 1\r\nX-Api-Key: " SECRET1 "\r\nAuthorization: Bearer " SECRET2
+	HTTP(s)->cred_file = xstrdup(cred);
+	HTTP(s)->headers = strv("X-Before: 1", (char *)NULL);
+	HTTP(s)->body_re = re("\r\nX-Before: 1\r\nX-Api-Key: " SECRET1 "\r\nAuthorization: Bearer " SECRET2
 	                "\r\n");
 	T_OUTCOME(run1(s), VERDICT_PASS, "HTTP 200");
 	/* ...and every kind of failure keeps them out of the cause (run() checks each). */
 	s = http_spec("/_fix/headers", 2000);
-	s->cred_file = xstrdup(cred);
-	s->body_re = re(SECRET1);
-	s->body_negate = 1;
+	HTTP(s)->cred_file = xstrdup(cred);
+	HTTP(s)->body_re = re(SECRET1);
+	HTTP(s)->body_negate = 1;
 	T_OUTCOME(run1(s), VERDICT_FAIL, "HTTP 200, body matched (negated pattern)");
 	s = http_spec("/", 2000);
-	s->cred_file = xstrdup(cred);
-	s->expect = xmalloc(sizeof(*s->expect));
-	s->expect[0] = (struct status_range){ 500, 599 };
-	s->nexpect = 1;
+	HTTP(s)->cred_file = xstrdup(cred);
+	HTTP(s)->ranges = xmalloc(sizeof(*HTTP(s)->ranges));
+	HTTP(s)->ranges[0] = (struct status_range){ 500, 599 };
+	HTTP(s)->nranges = 1;
 	T_OUTCOME(run1(s), VERDICT_FAIL, "HTTP 200");
 	s = http_spec("/_fix/headers", 2000);
-	s->cred_file = xstrdup(bad);
+	HTTP(s)->cred_file = xstrdup(bad);
 	T_OUTCOME(run1(s), VERDICT_UNKNOWN, "credentials file: line 2 is not \"Name: value\"");
 	/* Unreadable: we could not evaluate. */
 	s = http_spec("/", 2000);
-	s->cred_file = xstrdup(missing);
+	HTTP(s)->cred_file = xstrdup(missing);
 	T_OUTCOME(run1(s), VERDICT_UNKNOWN, "credentials file unreadable: No such file or directory");
 	s = http_spec("/", 2000);
-	s->cred_file = xstrdup(tmpdir);
+	HTTP(s)->cred_file = xstrdup(tmpdir);
 	o = run1(s);
 	T_EQ_STR(verdict_str(o.result), "unknown");
 	T_CHECK(strncmp(o.cause, "credentials file unreadable", 27) == 0);
@@ -826,9 +823,9 @@ test_parallel_30(void)
 			/* Other /_fix/ paths get the mode but are not counted. */
 			snprintf(path, sizeof(path), "/_fix/other?%d", i);
 			sp[i] = http_spec(path, 3000);
-			sp[i]->expect = xmalloc(sizeof(*sp[i]->expect));
-			sp[i]->expect[0] = (struct status_range){ 201, 599 };
-			sp[i]->nexpect = 1;
+			HTTP(sp[i])->ranges = xmalloc(sizeof(*HTTP(sp[i])->ranges));
+			HTTP(sp[i])->ranges[0] = (struct status_range){ 201, 599 };
+			HTTP(sp[i])->nranges = 1;
 			break;
 		case 1:
 		case 4:
@@ -946,15 +943,19 @@ test_engine_edges(void)
 
 	T_EQ_INT(check_run(NULL, 0, 4, util_now_ms() + 1000, NULL), 0);
 	check_spec_free(NULL);
-	T_EQ_STR(check_type_str(CHECK_HTTP), "http");
-	T_EQ_STR(check_type_str(CHECK_TCP), "tcp");
-	T_EQ_STR(check_type_str(CHECK_EXEC), "exec");
-	T_EQ_STR(check_type_str((enum check_type)42), "?");
+	/* The type table: its names in order, each with keys and a start. */
+	T_EQ_STR(check_types[0]->name, "http");
+	T_EQ_STR(check_types[1]->name, "tcp");
+	T_EQ_STR(check_types[2]->name, "exec");
+	T_CHECK(check_types[3] == NULL);
+	for (size_t i = 0; check_types[i] != NULL; i++)
+		T_CHECK(check_types[i]->start != NULL && check_types[i]->keys.n > 0 &&
+		        check_types[i]->size > 0 && check_types[i]->free != NULL);
 	/* parallel below 1 means 1; bad specs are unknown, not a crash. */
 	sp[0] = http_spec("/", 2000);
 	sp[1] = tcp_spec(80, NULL, NULL, 1000);
-	free(sp[1]->address);
-	sp[1]->address = xstrdup("no-port-here");
+	free(TCP(sp[1])->address);
+	TCP(sp[1])->address = xstrdup("no-port-here");
 	sp[2] = exec_spec(strv("relative/path", (char *)NULL), 1000);
 	set_mode("200");
 	T_EQ_INT(run(sp, 3, 0, FAR_MS, o), 0);
@@ -963,14 +964,14 @@ test_engine_edges(void)
 	T_OUTCOME(o[2], VERDICT_UNKNOWN, "bad check: command is not an absolute path");
 	for (size_t i = 0; i < NELEM(bad_addr); i++) {
 		sp[0] = tcp_spec(80, NULL, NULL, 1000);
-		free(sp[0]->address);
-		sp[0]->address = xstrdup(bad_addr[i]);
+		free(TCP(sp[0])->address);
+		TCP(sp[0])->address = xstrdup(bad_addr[i]);
 		T_OUTCOME(run1(sp[0]), VERDICT_UNKNOWN, "bad check: address is not host:port");
 	}
 	/* A port curl cannot parse is ours to fix too. */
 	sp[0] = tcp_spec(80, NULL, NULL, 1000);
-	free(sp[0]->address);
-	sp[0]->address = xstrdup("127.0.0.1:99999");
+	free(TCP(sp[0])->address);
+	TCP(sp[0])->address = xstrdup("127.0.0.1:99999");
 	o[0] = run1(sp[0]);
 	T_EQ_STR(verdict_str(o[0].result), "unknown");
 	T_CHECK(strncmp(o[0].cause, "curl: ", 6) == 0);
@@ -1041,9 +1042,9 @@ test_tcp_redis(void)
 	                        1000)), VERDICT_PASS, "reply matched");
 	/* An IPv6 literal parses; whatever ::1 says, it is the dependency's answer. */
 	s = tcp_spec(1, NULL, NULL, 1000);
-	free(s->address);
+	free(TCP(s)->address);
 	snprintf(addr, sizeof(addr), "[::1]:%d", free_port());
-	s->address = xstrdup(addr);
+	TCP(s)->address = xstrdup(addr);
 	o = run1(s);
 	T_EQ_STR(verdict_str(o.result), "fail");
 	T_CHECK(strncmp(o.cause, "connect: ", 9) == 0);
@@ -1260,11 +1261,11 @@ test_dns_hang(void)
 			int timeout = round == 0 ? 800 : 5000;
 
 			sp[0] = http_spec("/", timeout);
-			free(sp[0]->url);
-			sp[0]->url = xstrdup("http://dns-hang.example/");
+			free(HTTP(sp[0])->url);
+			HTTP(sp[0])->url = xstrdup("http://dns-hang.example/");
 			sp[1] = tcp_spec(80, "x", NULL, timeout);
-			free(sp[1]->address);
-			sp[1]->address = xstrdup("dns-hang.example:80");
+			free(TCP(sp[1])->address);
+			TCP(sp[1])->address = xstrdup("dns-hang.example:80");
 			t0 = util_now_ms();
 			check_run(sp, 2, 2, t0 + 1200, o);
 			if (util_now_ms() - t0 > 1200 + 300)

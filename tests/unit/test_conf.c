@@ -15,6 +15,9 @@
 #include "prober.h"
 #include "t.h"
 
+/* Every section read, as the two programs together do. */
+static const struct conf_ext *const exts[] = { &resolver_conf, &deps_conf, NULL };
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define FIXTURES "tests/fixtures/conf"
 
@@ -32,7 +35,7 @@ static struct conf *
 load_ok(const char *path)
 {
 	struct t_errs e = { .n = 0 };
-	struct conf *c = conf_load(path, t_collect, &e);
+	struct conf *c = conf_load(path, exts, t_collect, &e);
 
 	T_CHECK(c != NULL);
 	T_EQ_INT(e.n, 0);
@@ -179,7 +182,7 @@ test_missing_file(void)
 {
 	struct t_errs e = { .n = 0 };
 
-	T_CHECK(conf_load(FIXTURES "/does-not-exist.conf", t_collect, &e) == NULL);
+	T_CHECK(conf_load(FIXTURES "/does-not-exist.conf", exts, t_collect, &e) == NULL);
 	T_EQ_INT(e.n, 1);
 	T_EQ_STR(e.line[0], FIXTURES "/does-not-exist.conf: cannot read: No such file or directory");
 }
@@ -196,7 +199,7 @@ check_bad(const char *name)
 
 	snprintf(conf, sizeof(conf), FIXTURES "/%s.conf", name);
 	snprintf(exp, sizeof(exp), FIXTURES "/%s.expected", name);
-	c = conf_load(conf, t_collect, &e);
+	c = conf_load(conf, exts, t_collect, &e);
 	if (c != NULL)
 		fprintf(stderr, "  %s loaded\n", conf);
 	T_CHECK(c == NULL);
@@ -322,7 +325,7 @@ test_generated(void)
 	      "\trecheck_ms = 60000;\n};\n",
 	      f);
 	fclose(f);
-	T_CHECK(conf_load(path, t_collect, &e) == NULL);
+	T_CHECK(conf_load(path, exts, t_collect, &e) == NULL);
 	/* max_age 0 is refused; the relation against it is not also reported. */
 	T_EQ_INT(e.n, 1);
 	snprintf(want, sizeof(want), "%s:3: snapshot.max_age: 0 out of range [1, 86400]", path);
@@ -335,7 +338,7 @@ test_generated(void)
 	fputs("snapshot = {\n\tpath = \"snap\";\n};\n", f);
 	fclose(f);
 	{
-		struct conf *c = conf_load(path, t_collect, &e);
+		struct conf *c = conf_load(path, exts, t_collect, &e);
 
 		T_CHECK(c != NULL);
 		T_EQ_INT(e.n, 0);
@@ -354,6 +357,58 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+/*
+ * Each program reads its own part: the responder (resolver extension only)
+ * loads a file whose dependency list it does not read, the prober one whose
+ * resolver rules it does not compile; the shared sections and the shape of the
+ * other part are checked by both.
+ */
+static void
+test_programs_parts(void)
+{
+	static const struct conf_ext *const responder[] = { &resolver_conf, NULL };
+	static const struct conf_ext *const prober[] = { &deps_conf, NULL };
+	struct t_errs e = { .n = 0 };
+	char path[256];
+	struct conf *c;
+	FILE *f;
+
+	c = conf_load(FIXTURES "/bad-dep-each.conf", responder, t_collect, &e);
+	T_CHECK(c != NULL);
+	T_EQ_INT(e.n, 0);
+	T_CHECK(c != NULL && c->ndeps == 0 && c->resolver != NULL);
+	conf_free(c);
+	e.n = 0;
+	T_CHECK(conf_load(FIXTURES "/bad-dep-each.conf", prober, t_collect, &e) == NULL);
+	T_EQ_INT(e.n, 15);
+	e.n = 0;
+	c = conf_load(FIXTURES "/bad-regex.conf", prober, t_collect, &e);
+	T_CHECK(c != NULL);
+	T_CHECK(c != NULL && c->resolver == NULL);
+	conf_free(c);
+	e.n = 0;
+	T_CHECK(conf_load(FIXTURES "/bad-regex.conf", responder, t_collect, &e) == NULL);
+	T_EQ_INT(e.n, 1);
+	/* Neither reads the other's part, but both refuse it in the wrong shape. */
+	e.n = 0;
+	T_CHECK(conf_load(FIXTURES "/bad-not-group.conf", NULL, t_collect, &e) == NULL);
+	T_CHECK(e.n >= 1);
+	e.n = 0;
+	snprintf(path, sizeof(path), "%s/deps-shape.conf", tmpdir);
+	f = fopen(path, "w");
+	T_CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fputs("snapshot = { path = \"s\"; };\ndependencies = { name = \"x\"; };\n", f);
+	fclose(f);
+	c = conf_load(path, responder, t_collect, &e);
+	T_CHECK(c == NULL);
+	T_EQ_INT(e.n, 1);
+	if (e.n == 1)
+		T_CHECK(strstr(e.line[0], ":2: dependencies: expected a list") != NULL);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -367,6 +422,7 @@ main(void)
 		T_CASE(test_bad_empty_path),
 		T_CASE(test_bad_all),
 		T_CASE(test_generated),
+		T_CASE(test_programs_parts),
 	};
 	int rc;
 

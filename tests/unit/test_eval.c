@@ -11,6 +11,9 @@
 #include "prober.h"
 #include "t.h"
 
+/* Every section read, as the two programs together do. */
+static const struct conf_ext *const exts[] = { &deps_conf, NULL };
+
 static char dir[] = "/tmp/dh-eval-XXXXXX";
 static char errs[32][512];
 static int nerrs;
@@ -83,7 +86,7 @@ setup(struct fixture *fx)
 	write_file("registries.map", map_text);
 	snprintf(path, sizeof(path), "%s/dh.conf", dir);
 	nerrs = 0;
-	fx->c = conf_load(path, collect, NULL);
+	fx->c = conf_load(path, exts, collect, NULL);
 	T_CHECK(fx->c != NULL);
 	if (fx->c == NULL) {
 		for (int i = 0; i < nerrs; i++)
