@@ -31,7 +31,7 @@ SNAP_SRC   := $(wildcard src/snaptool/*.c)
 HEADERS    := $(wildcard src/*.h fcgi/*.h src/*/*.h)
 FCGI_OBJ   := $(call obj,$(FCGI_SRC) $(SHARED_SRC))
 PROBE_OBJ  := $(call obj,$(PROBE_SRC) $(SHARED_SRC))
-SNAP_OBJ   := $(call obj,$(SNAP_SRC) src/snap.c src/log.c src/util.c)
+SNAP_OBJ   := $(call obj,$(SNAP_SRC) src/snap.c src/publish.c src/log.c src/util.c)
 # Everything but the mains, for the unit tests and the in-process benchmark.
 LIB_OBJ    := $(call obj,$(SHARED_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
                          $(filter-out src/prober/prober.c,$(PROBE_SRC)))
@@ -185,7 +185,8 @@ install: all dist-files
 	install -m 0755 $(BUILD)/deephealth-snap $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do \
 	    install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
-	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/deephealth/
+	@# the operator's documents; docs/architecture.md is the developers' map and stays in the tree
+	install -m 0644 README.md LICENSE $(filter-out docs/architecture.md,$(wildcard docs/*.md)) $(DESTDIR)$(PREFIX)/share/doc/deephealth/
 	for u in $(UNITS); do install -m 0644 $(DIST)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@# Configuration: never overwrite what is there (the operator's).
 	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \

@@ -334,17 +334,6 @@ resolver_add_rule(struct resolver *r, const char *pattern, char *err, size_t err
 	return 0;
 }
 
-static int
-registry_name_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > DH_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!util_is_name_byte((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 int
 resolver_load_map(struct resolver *r, const char *path, errfn_t errfn, void *arg)
 {
@@ -396,7 +385,7 @@ resolver_load_map(struct resolver *r, const char *path, errfn_t errfn, void *arg
 			errors++;
 			continue;
 		}
-		if (!registry_name_ok(fields[1], strlen(fields[1]))) {
+		if (!util_name_ok(fields[1], strlen(fields[1]))) {
 			errfn(arg, "%s:%u: bad registry name \"%.80s\" (1-253 of A-Z a-z 0-9 . _ -)",
 			      path, lineno, fields[1]);
 			errors++;

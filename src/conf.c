@@ -21,7 +21,6 @@
 const char *const mode_names[] = { "enforce", "shadow", "passthrough", NULL };
 static const char *const unknown_names[] = { "pass", "reject", NULL };
 static const char *const detail_names[] = { "status", "cause", NULL };
-static const char *const level_names[] = { "error", "warning", "info", "debug", NULL };
 
 #define C(f) offsetof(struct conf, f)
 static const struct conf_opt snapshot_opts[] = {
@@ -43,7 +42,7 @@ static const struct conf_opt resolver_opts[] = {
 };
 static const struct conf_opt log_opts[] = {
 	{ "syslog", OPT_BOOL, 0, 1, 0, NULL, NULL, C(log_syslog) },
-	{ "level", OPT_ENUM, 0, 0, LOG_LVL_INFO, NULL, level_names, C(log_level) },
+	{ "level", OPT_ENUM, 0, 0, LOG_LVL_INFO, NULL, log_level_names, C(log_level) },
 };
 static const struct conf_opt prober_opts[] = {
 	{ "registries", OPT_PATH, 0, 0, 0, "", NULL, C(registries) },

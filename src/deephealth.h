@@ -20,6 +20,7 @@
 /* ---------------------------------------------------------------- log.c */
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+extern const char *const log_level_names[];
 
 /*
  * ident is kept by pointer; use_syslog sends everything to syslog(3) instead of
@@ -47,6 +48,8 @@ void log_errfn(void *arg, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* Hostname / registry-name alphabet: ASCII letters, digits, '-', '.', '_'. */
 int util_is_name_byte(unsigned char c);
+/* A registry, dependency or feature name: 1-253 (DH_NAME_MAX) bytes of that alphabet. */
+int util_name_ok(const char *s, size_t len);
 /* malloc/calloc/strdup that never return NULL (fatal on exhaustion). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -218,6 +221,20 @@ int snapw_build(struct snap_writer *w, void **buf, size_t *len, char *err, size_
  * reason in err.
  */
 int snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- publish.c */
+
+/*
+ * Replace path with len bytes of buf, atomically for its readers: a temp file
+ * ".NAME.tmp.XXXXXX" in the same directory, written, given mode, fsynced,
+ * renamed over path, then the directory fsynced (a failure there is logged:
+ * the file is in place, only its durability across a crash is unsure).
+ * Returns 0, or -1 with path untouched, the temp file removed and a reason in err.
+ */
+int publish_file(const char *path, const void *buf, size_t len, mode_t mode, char *err,
+                 size_t errlen);
+/* Remove the temp files an interrupted publish_file of path left; returns how many (logged). */
+size_t publish_clean(const char *path);
 
 /* ---------------------------------------------------------------- conf.c */
 

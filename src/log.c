@@ -49,11 +49,13 @@ log_init(const char *ident, int use_syslog, enum log_level level)
 	log_to_syslog = use_syslog;
 }
 
+/* The words of the log lines and of log.level in the configuration. */
+const char *const log_level_names[] = { "error", "warning", "info", "debug", NULL };
+
 static void
 log_emit(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	static const char *const tag[] = { "error", "warning", "info", "debug" };
 	char msg[1024];
 
 	if (lvl > log_max)
@@ -66,7 +68,7 @@ log_emit(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 	if (log_to_journal) {
 		/* sd-daemon(3) prefix: journald files the line at this priority and
 		 * adds time, pid and identifier itself. */
-		fprintf(stderr, "<%d>%s: %s%s%s\n", prio[lvl], tag[lvl], msg, suffix ? ": " : "",
+		fprintf(stderr, "<%d>%s: %s%s%s\n", prio[lvl], log_level_names[lvl], msg, suffix ? ": " : "",
 		        suffix ? suffix : "");
 		return;
 	}
@@ -75,7 +77,7 @@ log_emit(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 
 		util_iso_time(time(NULL), when, sizeof(when));
 		/* One fprintf per line so concurrent writers do not interleave mid-line. */
-		fprintf(stderr, "%s %s[%ld]: %s: %s%s%s\n", when, log_ident, (long)getpid(), tag[lvl],
+		fprintf(stderr, "%s %s[%ld]: %s: %s%s%s\n", when, log_ident, (long)getpid(), log_level_names[lvl],
 		        msg, suffix ? ": " : "", suffix ? suffix : "");
 	}
 }

@@ -144,17 +144,6 @@ severity_str(enum severity s)
 }
 
 static int
-name_ok(const unsigned char *s, size_t len)
-{
-	if (len == 0 || len > DH_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!util_is_name_byte(s[i]))
-			return 0;
-	return 1;
-}
-
-static int
 cause_ok(const unsigned char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -239,7 +228,7 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 		uint32_t no = get32(d + D_NAME_OFF), co = get32(d + D_CAUSE_OFF);
 		uint16_t nl = get16(d + D_NAME_LEN), cl = get16(d + D_CAUSE_LEN);
 
-		if ((uint64_t)no + nl > s->strsize || !name_ok(s->strings + no, nl))
+		if ((uint64_t)no + nl > s->strsize || !util_name_ok((const char *)s->strings + no, nl))
 			FAIL(SNAP_BAD_RECORD, "dependency %u: bad name", i);
 		if ((uint64_t)co + cl > s->strsize || cl > CAUSE_MAX || !cause_ok(s->strings + co, cl))
 			FAIL(SNAP_BAD_RECORD, "dependency %u: bad cause", i);
@@ -252,7 +241,7 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 		uint32_t no = get32(r + R_NAME_OFF), by = get32(r + R_DECIDED_BY);
 		uint16_t nl = get16(r + R_NAME_LEN);
 
-		if ((uint64_t)no + nl > s->strsize || !name_ok(s->strings + no, nl))
+		if ((uint64_t)no + nl > s->strsize || !util_name_ok((const char *)s->strings + no, nl))
 			FAIL(SNAP_BAD_RECORD, "registry %u: bad name", i);
 		if (prev != NULL && name_cmp(prev, prevlen, s->strings + no, nl) >= 0)
 			FAIL(SNAP_BAD_RECORD, "registry %u: names not sorted or duplicated", i);
@@ -520,7 +509,7 @@ snapw_add_dep(struct snap_writer *w, const char *name, enum verdict state, enum 
 	struct wdep *d;
 	size_t clen = cause ? strlen(cause) : 0;
 
-	if (!name_ok((const unsigned char *)name, strlen(name)) || (unsigned)state > VERDICT_UNKNOWN ||
+	if (!util_name_ok(name, strlen(name)) || (unsigned)state > VERDICT_UNKNOWN ||
 	    (unsigned)kind >= DEP_KIND_COUNT || (unsigned)sev >= SEV_COUNT ||
 	    (flags & ~SNAP_DEP_WITNESS) != 0 || w->ndeps >= UINT32_MAX - 1)
 		return -1;
@@ -547,7 +536,7 @@ snapw_add_reg(struct snap_writer *w, const char *name, enum verdict v, unsigned 
 {
 	struct wreg *r;
 
-	if (!name_ok((const unsigned char *)name, strlen(name)) || (unsigned)v > VERDICT_FAIL ||
+	if (!util_name_ok(name, strlen(name)) || (unsigned)v > VERDICT_FAIL ||
 	    (flags & ~SNAP_REG_SINGLE_REGION) != 0 ||
 	    (decided_by != SNAP_NO_DEP && decided_by >= w->ndeps))
 		return -1;
@@ -666,33 +655,15 @@ snapw_build(struct snap_writer *w, void **bufp, size_t *lenp, char *err, size_t 
 	return 0;
 }
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen)
 {
 	void *buf = NULL;
 	size_t len;
 	struct snapshot *check = NULL;
-	char detail[256], *dcopy = NULL, *bcopy = NULL, *tmp = NULL;
-	const char *dir, *base;
-	size_t tmplen;
-	int fd = -1, dfd = -1, rc = -1;
+	char detail[256];
 	enum snap_err e;
+	int rc;
 
 	if (snapw_build(w, &buf, &len, err, errlen) != 0)
 		return -1;
@@ -704,59 +675,7 @@ snapw_publish(struct snap_writer *w, const char *path, char *err, size_t errlen)
 		free(buf);
 		return -1;
 	}
-	dcopy = xstrdup(path);
-	bcopy = xstrdup(path);
-	dir = dirname(dcopy);
-	base = basename(bcopy);
-	tmplen = strlen(dir) + strlen(base) + 16;
-	tmp = xmalloc(tmplen);
-	snprintf(tmp, tmplen, "%s/.%s.tmp.XXXXXX", dir, base);
-	fd = mkstemp(tmp);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: mkstemp: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (write_all(fd, check->buf, check->len) == -1) {
-		snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	if (fchmod(fd, 0644) == -1) {
-		snprintf(err, errlen, "%s: fchmod: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	/* A failed fsync is final for this file: never retry it, start over next run. */
-	if (fsync(fd) == -1) {
-		snprintf(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		snprintf(err, errlen, "rename %s -> %s: %s", tmp, path, strerror(errno));
-		goto out_unlink;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd == -1 || fsync(dfd) == -1) {
-		/* The new file is in place; only its durability across a crash is unsure. */
-		snprintf(err, errlen, "%s: fsync directory: %s", dir, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-	goto out;
-out_unlink:
-	unlink(tmp);
-out:
-	if (fd != -1)
-		close(fd);
-	if (dfd != -1)
-		close(dfd);
+	rc = publish_file(path, check->buf, check->len, 0644, err, errlen);
 	snap_free(check);
-	free(tmp);
-	free(dcopy);
-	free(bcopy);
 	return rc;
 }

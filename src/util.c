@@ -15,6 +15,17 @@ util_is_name_byte(unsigned char c)
 	       c == '-' || c == '.' || c == '_';
 }
 
+int
+util_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > DH_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!util_is_name_byte((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
 void *
 xmalloc(size_t n)
 {

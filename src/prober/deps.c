@@ -40,19 +40,6 @@ static const struct conf_opt spec_opts[] = {
 #undef S
 static const struct conf_table spec_table = CONF_TABLE("dependencies", spec_opts);
 
-static int
-name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > DH_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!util_is_name_byte((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 /* "http, tcp, exec", or "http, tcp or exec" with or_last. */
 static const char *
 type_list(char *buf, size_t len, int or_last)
@@ -145,7 +132,7 @@ dep_build(struct conf_loader *l, struct conf *c, const struct conf_grp *g, struc
 	if (d->name != NULL) {
 		const config_setting_t *ns = g->found[conf_opt_index(&dep_table, "name")];
 
-		if (!name_ok(d->name))
+		if (!util_name_ok(d->name, strlen(d->name)))
 			conf_err(l, ns, "%s.name: \"%s\" is not 1-253 of A-Z a-z 0-9 . _ -", g->label,
 			         d->name);
 		else if (nidx_add(c->dep_index, d->name, strlen(d->name), (uint32_t)idx) != 0)
@@ -165,7 +152,7 @@ dep_build(struct conf_loader *l, struct conf *c, const struct conf_grp *g, struc
 		d->applies = APPLY_ALL;
 	else if (strcmp(d->scope, "listed") == 0)
 		d->applies = APPLY_LISTED;
-	else if (strncmp(d->scope, "feature:", 8) == 0 && name_ok(d->scope + 8))
+	else if (strncmp(d->scope, "feature:", 8) == 0 && util_name_ok(d->scope + 8, strlen(d->scope + 8)))
 		d->applies = APPLY_FEATURE;
 	else
 		conf_err(l, g->seen[conf_opt_index(&dep_table, "applies")],

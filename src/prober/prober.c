@@ -164,30 +164,6 @@ out:
 }
 
 /* Remove temp files a killed run left behind; we hold the lock, so none is in use. */
-static void
-clean_temps(const char *path, const char *fmt)
-{
-	char *dcopy = xstrdup(path), *bcopy = xstrdup(path), prefix[300];
-	const char *dir = dirname(dcopy), *base = basename(bcopy);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	snprintf(prefix, sizeof(prefix), fmt, base);
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		char full[4096];
-
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
-		if (unlink(full) == 0)
-			log_info("removed %s, left by an interrupted run", full);
-	}
-	if (d != NULL)
-		closedir(d);
-	free(dcopy);
-	free(bcopy);
-}
-
 static int
 take_lock(const char *path)
 {
@@ -477,8 +453,8 @@ main(int argc, char **argv)
 		rc = -lockfd;
 		goto out;
 	}
-	clean_temps(p.conf->snapshot_path, ".%s.tmp.");
-	clean_temps(p.conf->state_path, "%s.tmp.");
+	publish_clean(p.conf->snapshot_path);
+	publish_clean(p.conf->state_path);
 	if (p.conf->event_log[0] != '\0') {
 		p.events_fd = open(p.conf->event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (p.events_fd == -1)

@@ -35,17 +35,6 @@ lbad(struct loadctx *x, unsigned line, const char *fmt, ...)
 	x->errfn(x->arg, "%s:%u: %s", x->path, line, msg);
 }
 
-static int
-name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > DH_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!util_is_name_byte((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 /* Split p at runs of blanks into at most max fields; returns the count (max + 1 = too many). */
 static size_t
 split(char *p, char **f, size_t max)
@@ -102,7 +91,7 @@ parse_line(struct loadctx *x, const struct conf *c, struct acc *a,
 		return -1;
 	}
 	nlen = strlen(f[0]);
-	if (!name_ok(f[0], nlen)) {
+	if (!util_name_ok(f[0], nlen)) {
 		lbad(x, lineno, "bad registry name \"%.80s\"", f[0]);
 		return -1;
 	}

@@ -147,57 +147,26 @@ int
 state_save(const char *path, const struct conf *c, const struct dep_state *st, char *err,
            size_t errlen)
 {
-	char *tmp, *dcopy = xstrdup(path);
-	const char *dir = dirname(dcopy);
-	size_t tlen = strlen(path) + 16;
-	FILE *f = NULL;
-	int fd, dfd, rc = -1;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc;
 
-	tmp = xmalloc(tlen);
-	snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: mkstemp: %s", tmp, strerror(errno));
-		goto out;
-	}
-	f = fdopen(fd, "w");
 	if (f == NULL) {
-		close(fd);
-		snprintf(err, errlen, "%s: fdopen: %s", tmp, strerror(errno));
-		goto out_unlink;
+		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
+		return -1;
 	}
 	fprintf(f, "%s\n", STATE_MAGIC);
 	for (size_t i = 0; i < c->ndeps; i++)
 		fprintf(f, "%s %s %s %d %d %d %" PRId64 "\n", c->deps[i].name,
 		        st[i].down ? "down" : "up", verdict_str(st[i].last), st[i].consec_fail,
 		        st[i].consec_ok, st[i].fail_count, st[i].since);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
 	if (fclose(f) != 0) {
-		f = NULL;
-		snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
-		goto out_unlink;
+		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
+		free(buf);
+		return -1;
 	}
-	f = NULL;
-	if (rename(tmp, path) == -1) {
-		snprintf(err, errlen, "rename %s -> %s: %s", tmp, path, strerror(errno));
-		goto out_unlink;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd != -1) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	rc = 0;
-	goto out;
-out_unlink:
-	if (f != NULL)
-		fclose(f);
-	unlink(tmp);
-out:
-	free(tmp);
-	free(dcopy);
+	rc = publish_file(path, buf, len, 0600, err, errlen);
+	free(buf);
 	return rc;
 }

@@ -896,6 +896,37 @@ test_str_functions(void)
 	T_EQ_STR(severity_str(SEV_COUNT), "?");
 }
 
+/* The one publish: mode, content, nothing left beside it; the names tables both ways. */
+static void
+test_publish_file(void)
+{
+	char err[256];
+	struct stat st;
+	size_t n;
+
+	T_EQ_INT(publish_file(tpath("onefile"), "one\n", 4, 0600, err, sizeof(err)), 0);
+	T_CHECK(stat(tpath("onefile"), &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 4);
+	T_EQ_INT(publish_file(tpath("onefile"), "second\n", 7, 0644, err, sizeof(err)), 0);
+	T_CHECK(stat(tpath("onefile"), &st) == 0 && (st.st_mode & 0777) == 0644 && st.st_size == 7);
+	/* Leftovers of an interrupted publish are its temp name; publish_clean removes only those. */
+	T_EQ_INT(write_file(tpath(".onefile.tmp.AbC123"), "x", 1), 0);
+	T_EQ_INT(write_file(tpath("onefile.tmp.keep"), "x", 1), 0);
+	n = publish_clean(tpath("onefile"));
+	T_EQ_INT((int)n, 1);
+	T_CHECK(stat(tpath(".onefile.tmp.AbC123"), &st) == -1);
+	T_CHECK(stat(tpath("onefile.tmp.keep"), &st) == 0);
+	T_CHECK(stat(tpath("onefile"), &st) == 0 && st.st_size == 7);
+	err[0] = '\0';
+	T_EQ_INT(publish_file(tpath("no-such-dir/onefile"), "x", 1, 0644, err, sizeof(err)), -1);
+	T_CHECK(strstr(err, "mkstemp") != NULL);
+	T_EQ_INT(names_find(verdict_names, "fail"), VERDICT_FAIL);
+	T_EQ_INT(names_find(dep_kind_names, "metadata"), DEP_KIND_METADATA);
+	T_EQ_INT(names_find(severity_names, "degraded"), SEV_DEGRADED);
+	T_EQ_INT(names_find(severity_names, "nope"), -1);
+	T_EQ_STR(names_at(verdict_names, 99), "?");
+	T_EQ_STR(names_at(verdict_names, -1), "?");
+}
+
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -919,6 +950,7 @@ main(void)
 		T_CASE(test_writer_duplicates),
 		T_CASE(test_writer_bad_args),
 		T_CASE(test_cause_bounded),
+		T_CASE(test_publish_file),
 		T_CASE(test_load_files),
 		T_CASE(test_publish),
 		T_CASE(test_publish_no_dir),
