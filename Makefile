@@ -17,28 +17,36 @@ override CFLAGS += -std=c11 $(OPT) $(WARN) -D_DEFAULT_SOURCE -Isrc \
                    $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-# The tree by program (docs/architecture.md): src/*.c is shared by every program,
-# fcgi/ is the responder, src/prober/ the prober, src/snaptool/ the snapshot tool.  Each
-# program links only what it uses (tests/integration/test_cli.sh checks with nm and ldd):
-# the web-facing responder has no libcurl and no check code, the snapshot tool none of
-# the four libraries.
-O         := $(BUILD)/obj
-obj        = $(patsubst %.c,$(O)/%.o,$(1))
+# The tree by program (docs/architecture.md): src/*.c is shared by every program;
+# src/answer/ (Host -> registry -> decision -> reply) by the responder and deephealthctl;
+# fcgi/ is the responder, src/prober/ the prober, src/ctl/ deephealthctl, src/snaptool/ the
+# snapshot tool.  Each program links only what it uses (tests/integration/test_cli.sh
+# checks with nm and ldd): the web-facing responder has no libcurl and no check code, the
+# snapshot tool none of the four libraries.
+O          := $(BUILD)/obj
+obj         = $(patsubst %.c,$(O)/%.o,$(1))
 SHARED_SRC := $(wildcard src/*.c)
+ANSWER_SRC := $(wildcard src/answer/*.c)
 FCGI_SRC   := $(wildcard fcgi/*.c)
 PROBE_SRC  := $(wildcard src/prober/*.c)
+CTL_SRC    := $(wildcard src/ctl/*.c)
 SNAP_SRC   := $(wildcard src/snaptool/*.c)
 HEADERS    := $(wildcard src/*.h fcgi/*.h src/*/*.h)
-FCGI_OBJ   := $(call obj,$(FCGI_SRC) $(SHARED_SRC))
+FCGI_OBJ   := $(call obj,$(FCGI_SRC) $(ANSWER_SRC) $(SHARED_SRC))
 PROBE_OBJ  := $(call obj,$(PROBE_SRC) $(SHARED_SRC))
+CTL_OBJ    := $(call obj,$(CTL_SRC) $(ANSWER_SRC) $(SHARED_SRC))
 SNAP_OBJ   := $(call obj,$(SNAP_SRC) src/snap.c src/publish.c src/log.c src/util.c)
 # Everything but the mains, for the unit tests and the in-process benchmark.
-LIB_OBJ    := $(call obj,$(SHARED_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
+LIB_OBJ    := $(call obj,$(SHARED_SRC) $(ANSWER_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
                          $(filter-out src/prober/prober.c,$(PROBE_SRC)))
 FCGI_LIBS  := $(shell pkg-config --libs fcgi libconfig libpcre2-8 2>/dev/null)
 PROBE_LIBS := $(shell pkg-config --libs libcurl libconfig libpcre2-8 2>/dev/null)
+CTL_LIBS   := $(shell pkg-config --libs libconfig libpcre2-8 2>/dev/null)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
-PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe
+PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe \
+            $(BUILD)/deephealthctl
+# Test and benchmark programs see every header.
+ALL_INC  := -Ifcgi -Isrc/answer -Isrc/prober -Isrc/ctl
 
 .PHONY: all check _check unit e2e demo bench asan valgrind install clean deps lint
 all: $(PROGS)
@@ -46,11 +54,19 @@ all: $(PROGS)
 # A program's own directory holds its header; shared code sees only src/deephealth.h.
 $(O)/fcgi/%.o: fcgi/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ifcgi -c -o $@ $<
+	$(CC) $(CFLAGS) -Ifcgi -Isrc/answer -c -o $@ $<
+
+$(O)/src/answer/%.o: src/answer/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc/answer -c -o $@ $<
 
 $(O)/src/prober/%.o: src/prober/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/prober -c -o $@ $<
+
+$(O)/src/ctl/%.o: src/ctl/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc/ctl -Isrc/answer -c -o $@ $<
 
 $(O)/src/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(@D)
@@ -64,6 +80,9 @@ $(BUILD)/deephealth-snap: $(SNAP_OBJ)
 
 $(BUILD)/deephealth-probe: $(PROBE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROBE_LIBS)
+
+$(BUILD)/deephealthctl: $(CTL_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
 
 # The HTTP fixture server integration tests use as a dependency stand-in.
 $(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
@@ -85,13 +104,13 @@ $(BUILD)/bench-openloop: bench/openloop.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/bench-micro: bench/micro.c $(LIB_OBJ)
-	$(CC) $(CFLAGS) -Ifcgi -Isrc/prober $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ALL_INC) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/obj/t.o: tests/unit/t.c tests/unit/t.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
 
 $(BUILD)/test_%: tests/unit/test_%.c tests/unit/t.h $(BUILD)/obj/t.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) -Itests/unit -Ifcgi -Isrc/prober $(LDFLAGS) -o $@ $< $(BUILD)/obj/t.o $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(ALL_INC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/t.o $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/obj:
 	mkdir -p $@
@@ -182,6 +201,7 @@ install: all dist-files
 	           $(DESTDIR)$(SYSCONFDIR)/apache2/conf-available $(DESTDIR)$(SYSCONFDIR)/nginx/snippets
 	install -m 0755 $(BUILD)/deephealth.fcgi $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi
 	install -m 0755 $(BUILD)/deephealth-probe $(DESTDIR)$(PREFIX)/sbin/deephealth-probe
+	install -m 0755 $(BUILD)/deephealthctl $(DESTDIR)$(PREFIX)/sbin/deephealthctl
 	install -m 0755 $(BUILD)/deephealth-snap $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do \
 	    install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
@@ -208,7 +228,7 @@ install: all dist-files
 # the state directory or the prober's user (remove them by hand: userdel deephealth).
 uninstall: dist-files
 	rm -f $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi $(DESTDIR)$(PREFIX)/sbin/deephealth-probe \
-	      $(DESTDIR)$(PREFIX)/bin/deephealth-snap
+	      $(DESTDIR)$(PREFIX)/sbin/deephealthctl $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/deephealth
 	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
@@ -226,7 +246,7 @@ uninstall: dist-files
 # finding fails the build; a false positive is fixed in the code, or suppressed inline with
 # a comment saying why.
 LINT_FLAGS := --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c11 \
-              --inline-suppr -D_DEFAULT_SOURCE -Isrc -Ifcgi -Isrc/prober -Itests/unit
+              --inline-suppr -D_DEFAULT_SOURCE -Isrc $(ALL_INC) -Itests/unit
 lint: deps
 	cppcheck $(LINT_FLAGS) src fcgi bench tests/unit tests/fixtures tests/e2e
 

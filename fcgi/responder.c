@@ -37,6 +37,10 @@ struct responder {
 	int64_t next_check_ms;
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
+	/* What every answer is, whatever the Host: a region-wide reason, or R_COUNT (enforcing). */
+	enum reason region;
+	int64_t region_since_ms;
+	int region_known;
 };
 
 /* The responder reads the resolver section; the dependencies are the prober's. */
@@ -76,9 +80,7 @@ refresh(struct responder *r, int64_t now_ms)
 		return;
 	r->next_check_ms = now_ms + r->conf->recheck_ms;
 
-	/* Only "does not exist" means off: any other answer is taken as on (fail open). */
-	err = stat(r->conf->kill_switch, &st) == 0 ? 0 : errno;
-	ks = err == 0 || (err != ENOENT && err != ENOTDIR);
+	ks = answer_kill_switch(r->conf->kill_switch, &err);
 	if (ks != r->kill_switch) {
 		errno = err;
 		if (err != 0 && ks)
@@ -129,10 +131,63 @@ host_stats_note(struct host_stats *hs, const char *host, int64_t now_ms)
 	hs->last_log_ms = now_ms ? now_ms : 1;
 }
 
-static int
-accepts_health_json(const char *accept)
+/* Why the region answers as it does, for the transition log. */
+static void
+region_detail(const struct responder *r, const struct policy_out *po, char *out, size_t len)
 {
-	return accept != NULL && strstr(accept, "application/health+json") != NULL;
+	switch (po->reason) {
+	case R_CONFIG_ERROR:
+		snprintf(out, len, "the configuration did not load");
+		break;
+	case R_PASSTHROUGH:
+		if (r->kill_switch)
+			snprintf(out, len, "kill switch %s present", r->conf->kill_switch);
+		else
+			snprintf(out, len, "responder.mode is passthrough");
+		break;
+	case R_SNAPSHOT_STALE:
+		snprintf(out, len, "snapshot %lld s old, snapshot.max_age %d s", (long long)po->age,
+		         r->conf->max_age);
+		break;
+	case R_PROBER_BLIND:
+		snprintf(out, len, "the prober's last pass could not see its witnesses");
+		break;
+	default:
+		snprintf(out, len, "snapshot %s: %s", r->conf->snapshot_path, snap_err_str(r->snap_err));
+		break;
+	}
+}
+
+/*
+ * Log every change of what the whole region answers, once per process: into
+ * a fail-open or pass-through state, from one to another, and back to
+ * enforcing.  A failover that switched itself off must not go unseen.
+ */
+static void
+region_note(struct responder *r, const struct policy_out *po, int64_t now_ms)
+{
+	enum reason now = reason_is_regionwide(po->reason) ? po->reason : R_COUNT;
+	long long secs = (long long)((now_ms - r->region_since_ms) / 1000);
+	char detail[512];
+
+	if (r->region_known && now == r->region)
+		return;
+	if (now != R_COUNT) {
+		region_detail(r, po, detail, sizeof(detail));
+		if (r->region_known && r->region != R_COUNT)
+			log_warnx("%s for every registry: %s (%s); was %s for %lld s",
+			          now == R_PASSTHROUGH ? "passing through" : "failing open",
+			          reason_str(now), detail, reason_str(r->region), secs);
+		else
+			log_warnx("%s for every registry: %s (%s)",
+			          now == R_PASSTHROUGH ? "passing through" : "failing open",
+			          reason_str(now), detail);
+	} else if (r->region_known) {
+		log_info("enforcing again: %s ended after %lld s", reason_str(r->region), secs);
+	}
+	r->region = now;
+	r->region_known = 1;
+	r->region_since_ms = now_ms;
 }
 
 /* Handle one request whose parameters are in envp; write the answer to out. */
@@ -140,50 +195,32 @@ static void
 handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", envp);
-	const char *raw_host = FCGX_GetParam("HTTP_HOST", envp);
-	char host[DH_HOST_MAX + 1], registry[DH_NAME_MAX + 1], resp[4096];
-	struct reply_opts ro = { 0 };
-	struct policy_in in = { 0 };
-	struct policy_out po;
+	struct answer_state st;
+	struct answer_trace tr;
+	char resp[4096];
 	int64_t now_ms = util_now_ms();
+	int probe = method != NULL && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
 	size_t n;
 
 	r->requests++;
-	ro.json = accepts_health_json(FCGX_GetParam("HTTP_ACCEPT", envp));
-	ro.detail = r->conf ? r->conf->detail : DETAIL_STATUS;
-	in.method_ok = method != NULL && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
-	if (in.method_ok) {
-		enum host_err herr = HOST_OK;
-
-		ro.head = strcmp(method, "HEAD") == 0;
+	/* Only a probe looks at the files: a flood of other methods costs no stat(2). */
+	if (probe)
 		refresh(r, now_ms);
-		in.config_ok = r->conf != NULL;
-		in.now = time(NULL);
-		in.host = RESOLVE_UNKNOWN;
-		if (r->conf != NULL) {
-			in.mode = r->conf->mode;
-			in.kill_switch = r->kill_switch;
-			in.snap_state = r->snap_err;
-			in.snap = r->snap;
-			in.max_age = r->conf->max_age;
-			in.unknown_host = r->conf->unknown_host;
-			in.host = resolver_lookup(r->conf->resolver, raw_host, host, registry, &herr);
-			if (in.host == RESOLVE_FOUND) {
-				in.registry = registry;
-				ro.registry = registry;
-			} else if (in.host == RESOLVE_UNKNOWN) {
-				host_stats_note(&r->unknown, host, now_ms);
-			} else if (in.host == RESOLVE_INVALID) {
-				/* Never echo raw bytes of a bad header into the log. */
-				host_stats_note(&r->invalid, host_err_str(herr), now_ms);
-			} else {
-				host_stats_note(&r->error, host, now_ms);
-			}
-		}
-		ro.snap = r->snap;
-	}
-	policy_decide(&in, &po);
-	n = reply_format(&po, &ro, resp, sizeof(resp));
+	st.conf = r->conf;
+	st.snap = r->snap;
+	st.snap_err = r->snap_err;
+	st.kill_switch = r->kill_switch;
+	n = answer_request(&st, method, FCGX_GetParam("HTTP_HOST", envp),
+	                   FCGX_GetParam("HTTP_ACCEPT", envp), time(NULL), &tr, resp, sizeof(resp));
+	if (tr.resolved && tr.result == RESOLVE_UNKNOWN)
+		host_stats_note(&r->unknown, tr.host, now_ms);
+	else if (tr.resolved && tr.result == RESOLVE_INVALID)
+		/* Never echo raw bytes of a bad header into the log. */
+		host_stats_note(&r->invalid, host_err_str(tr.herr), now_ms);
+	else if (tr.resolved && tr.result == RESOLVE_ERROR)
+		host_stats_note(&r->error, tr.host, now_ms);
+	if (probe)
+		region_note(r, &tr.po, now_ms);
 	if (n == 0) {
 		/* Cannot happen with our bounded names; answer the fail-open minimum anyway. */
 		static const char minimal[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n"

@@ -78,6 +78,13 @@ struct stat;
  * at least need, doubling; fatal on exhaustion.  Returns the new p.
  */
 void *util_grow(void *p, size_t *cap, size_t need, size_t size);
+/*
+ * s (len bytes) as the inside of a JSON string, malloc'd: quote, backslash and
+ * controls escaped, valid UTF-8 kept, any other byte U+FFFD.  The one escaper
+ * of the event log and every --json output.
+ */
+char *util_json_strn(const char *s, size_t len);
+char *util_json_str(const char *s);
 /* Close *fd unless already closed (-1), log a failure naming what, and set it to -1. */
 void util_close(int *fd, const char *what);
 /* Free a NULL-terminated string vector and its strings; NULL is fine. */

@@ -248,3 +248,69 @@ nidx_count(const struct name_index *x)
 {
 	return x != NULL ? x->count : 0;
 }
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static size_t
+utf8_len(const unsigned char *p, size_t left)
+{
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return left >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if (left < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
+			return 0; /* overlong, or a UTF-16 surrogate */
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if (left < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+			return 0; /* overlong, or above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * A JSON string's body for s, malloc'd: quotes, backslashes and controls
+ * escaped, valid UTF-8 kept, any other byte replaced by U+FFFD, so whatever a
+ * plugin printed or a config holds makes valid JSON.
+ */
+char *
+util_json_strn(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	size_t o = 0;
+	char *out = xmalloc(len * 6 + 1);
+
+	while (p < end) {
+		size_t n;
+
+		if (*p == '"' || *p == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)*p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04x", *p++);
+		} else if (*p < 0x80) {
+			out[o++] = (char)*p++;
+		} else if ((n = utf8_len(p, (size_t)(end - p))) > 0) {
+			memcpy(out + o, p, n);
+			o += n;
+			p += n;
+		} else {
+			memcpy(out + o, "\\ufffd", 6);
+			o += 6;
+			p++;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *
+util_json_str(const char *s)
+{
+	return util_json_strn(s, strlen(s));
+}

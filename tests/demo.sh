@@ -76,7 +76,7 @@ lighttpd -D -f "$D/lighttpd.conf" &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 
-pass() { "$BUILD/deephealth-probe" -c "$D/deephealth.conf" 2>>"$D/probe.log"; sleep 1.1; }
+pass() { "$BUILD/deephealth-probe" -c "$D/deephealth.conf" 2>>"$D/probe.log" || [ $? = 7 ]; sleep 1.1; } # 7: a blind pass
 SEEN=$D/answers
 : >"$SEEN"
 probe() {

@@ -28,7 +28,8 @@ enum {
 	PROBE_EXIT_LOCKED = 3,      /* another run holds the lock */
 	PROBE_EXIT_REGMAP = 4,      /* registry map unreadable: nothing published */
 	PROBE_EXIT_PUBLISH = 5,     /* a snapshot could not be published: the old one stays */
-	PROBE_EXIT_STATE = 6        /* the state file could not be saved */
+	PROBE_EXIT_STATE = 6,       /* the state file could not be saved */
+	PROBE_EXIT_BLIND = 7        /* a pass was blind: published, marked blind, responders fail open */
 };
 
 struct prober {
@@ -59,65 +60,6 @@ on_term(int sig)
 	stopping = 1;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
-			return 0; /* overlong, or a UTF-16 surrogate */
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0; /* overlong, or above U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
-/*
- * A JSON string's body for s, malloc'd: quotes, backslashes and controls
- * escaped, valid UTF-8 kept, any other byte replaced by U+FFFD, so whatever a
- * plugin printed or a config holds makes valid JSON.
- */
-static char *
-json_str(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
-	char *out = xmalloc(strlen(s) * 6 + 1);
-
-	while (*p != '\0') {
-		size_t n;
-
-		if (*p == '"' || *p == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)*p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			o += (size_t)snprintf(out + o, 7, "\\u%04x", *p++);
-		} else if (*p < 0x80) {
-			out[o++] = (char)*p++;
-		} else if ((n = utf8_len(p)) > 0) {
-			memcpy(out + o, p, n);
-			o += n;
-			p += n;
-		} else {
-			memcpy(out + o, "\\ufffd", 6);
-			o += 6;
-			p++;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /*
  * One JSON line per transition, every string escaped, appended in one
  * write(2) (O_APPEND) so lines from concurrent runs never interleave.  The
@@ -134,9 +76,9 @@ event_log(struct prober *p, size_t i, enum verdict from, enum verdict to)
 	if (p->events_fd == -1)
 		return;
 	util_iso_time(time(NULL), when, sizeof(when));
-	region = json_str(p->conf->region);
-	dep = json_str(p->conf->deps[i].name);
-	cause = json_str(st->cause);
+	region = util_json_str(p->conf->region);
+	dep = util_json_str(p->conf->deps[i].name);
+	cause = util_json_str(st->cause);
 	m = open_memstream(&line, &len);
 	if (m == NULL) {
 		log_warn("event log %s: line for %s not written", p->conf->event_log, dep);
@@ -161,6 +103,33 @@ out:
 	free(region);
 	free(dep);
 	free(cause);
+}
+
+/* The start or end of a blind stretch, in the event log: {"event":"blind","state":...}. */
+static void
+event_blind(struct prober *p, const char *state, const char *cause)
+{
+	char when[32], *region, *why, *line = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (p->events_fd == -1)
+		return;
+	util_iso_time(time(NULL), when, sizeof(when));
+	region = util_json_str(p->conf->region);
+	why = util_json_str(cause);
+	m = open_memstream(&line, &len);
+	if (m != NULL) {
+		fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"event\":\"blind\",\"state\":\"%s\","
+		        "\"cause\":\"%s\"}\n", when, region, state, why);
+		if (fclose(m) != 0 || write(p->events_fd, line, len) != (ssize_t)len)
+			log_warn("event log %s: blind %s not written", p->conf->event_log, state);
+	} else {
+		log_warn("event log %s: blind %s not written", p->conf->event_log, state);
+	}
+	free(line);
+	free(region);
+	free(why);
 }
 
 /* Remove temp files a killed run left behind; we hold the lock, so none is in use. */
@@ -265,7 +234,7 @@ run_pass(struct prober *p)
 	struct eval_stats stats;
 	struct snap_writer *w;
 	char err[512], why[128] = "";
-	int blind, rc = PROBE_EXIT_OK;
+	int blind, was_blind, rc = PROBE_EXIT_OK;
 	time_t now;
 
 	if (check_run(p->specs, c->ndeps, c->parallel, start + (int64_t)c->deadline * 1000,
@@ -289,11 +258,33 @@ run_pass(struct prober *p)
 		snprintf(why, sizeof(why), "%zu of %zu checks could not be evaluated", nunknown,
 		         c->ndeps);
 	blind = why[0] != '\0';
+	was_blind = p->prev != NULL && (snap_flags(p->prev) & SNAP_FLAG_BLIND);
 
 	if (blind) {
 		log_warnx("pass is blind (%s): dependency states kept, snapshot marked blind so "
 		          "responders fail open", why);
+		if (!was_blind) {
+			char wit[1024];
+			size_t used = 0;
+
+			wit[0] = '\0';
+			for (size_t i = 0; i < c->ndeps && used < sizeof(wit); i++)
+				if (c->deps[i].witness)
+					used += (size_t)snprintf(wit + used, sizeof(wit) - used, "%s%s: %s",
+					                         used ? "; " : "", c->deps[i].name,
+					                         p->out[i].cause);
+			log_warnx("blind stretch begins: %s; witnesses: %s", why, wit[0] ? wit : "none");
+			event_blind(p, "start", why);
+		}
 	} else {
+		if (was_blind) {
+			char last[32];
+
+			util_iso_time((time_t)snap_created(p->prev), last, sizeof(last));
+			log_info("blind stretch ended: the witnesses answer again (last blind pass %s); "
+			         "dependency states resume", last);
+			event_blind(p, "end", "witnesses answer again");
+		}
 		/* The same rule as for a state file: counters older than max_age (every pass
 		 * since was blind) are not trusted. */
 		if (p->folded != 0 && (int64_t)now - p->folded > (int64_t)c->max_age) {
@@ -343,6 +334,9 @@ run_pass(struct prober *p)
 		if (rc == PROBE_EXIT_OK)
 			rc = PROBE_EXIT_STATE;
 	}
+	/* Published, but no protection: a run that only had blind passes says so. */
+	if (blind && rc == PROBE_EXIT_OK)
+		rc = PROBE_EXIT_BLIND;
 	return rc;
 }
 
@@ -361,7 +355,8 @@ usage(FILE *f, int code)
 	        "  -h, --help    this text\n"
 	        "  -V, --version print the version\n"
 	        "exit: 0 published, 1 configuration or setup, 2 usage, 3 locked, 4 registry map\n"
-	        "      unreadable, 5 snapshot not published, 6 state not saved (deephealth-probe(8))\n",
+	        "      unreadable, 5 snapshot not published, 6 state not saved, 7 a pass was blind\n"
+	        "      (deephealth-probe(8))\n",
 	        DEFAULT_CONF);
 	exit(code);
 }
@@ -486,7 +481,8 @@ main(int argc, char **argv)
 		} else {
 			r = run_pass(&p);
 		}
-		if (r != PROBE_EXIT_OK)
+		/* A blind pass is told only when no pass failed worse. */
+		if (r != PROBE_EXIT_OK && (r != PROBE_EXIT_BLIND || rc == PROBE_EXIT_OK))
 			rc = r;
 		next = pass_start + every * 1000;
 		if (every == 0 || stopping || next + (int64_t)p.conf->deadline * 1000 >

@@ -10,6 +10,11 @@
 
 #include "deephealth.h"
 
+/* check and dump: what a responder would not use as is (1 = unusable, 2 = usage). */
+#define SNAP_EXIT_STALE 3
+#define SNAP_EXIT_BLIND 4
+#define DEFAULT_MAX_AGE 180
+
 /*
  * Fixture format, one record a line ('#' starts a comment):
  *   created  TIME                  TIME is seconds, "now", "now-N" or "now+N"
@@ -217,21 +222,34 @@ compile(const char *in, const char *outpath)
 }
 
 static int
-check(const char *path, int dump)
+check(const char *path, int dump, long max_age)
 {
 	struct snapshot *s;
 	char detail[256];
-	enum snap_err e = snap_load(path, time(NULL), &s, detail, sizeof(detail));
+	time_t now = time(NULL);
+	enum snap_err e = snap_load(path, now, &s, detail, sizeof(detail));
+	long long age;
+	int rc;
 
 	if (e != SNAP_OK) {
 		fprintf(stderr, "%s: %s%s%s\n", path, snap_err_str(e), detail[0] ? ": " : "", detail);
 		return 1;
 	}
-	printf("%s: OK: created %lld (%lld s ago), interval %u s, %s, %zu dependencies, %zu "
+	/* As a responder judges it: stale first, then blind (README response contract). */
+	age = snap_created(s) >= (int64_t)now ? 0 : (long long)((int64_t)now - snap_created(s));
+	rc = age > max_age ? SNAP_EXIT_STALE : snap_flags(s) & SNAP_FLAG_BLIND ? SNAP_EXIT_BLIND : 0;
+	printf("%s: %s: created %lld (%lld s ago), interval %u s, %s, %zu dependencies, %zu "
 	       "registries\n",
-	       path, (long long)snap_created(s), (long long)(time(NULL) - snap_created(s)),
-	       snap_interval(s), snap_flags(s) & SNAP_FLAG_BLIND ? "BLIND" : "not blind",
-	       snap_dep_count(s), snap_reg_count(s));
+	       path, rc == SNAP_EXIT_STALE ? "STALE" : rc == SNAP_EXIT_BLIND ? "BLIND" : "OK",
+	       (long long)snap_created(s), age, snap_interval(s),
+	       snap_flags(s) & SNAP_FLAG_BLIND ? "BLIND" : "not blind", snap_dep_count(s),
+	       snap_reg_count(s));
+	if (rc == SNAP_EXIT_STALE)
+		fprintf(stderr, "%s: stale: %lld s old, more than %ld s: responders fail open\n", path,
+		        age, max_age);
+	else if (rc == SNAP_EXIT_BLIND)
+		fprintf(stderr, "%s: blind: the prober could not see its witnesses: responders fail "
+		        "open\n", path);
 	for (size_t i = 0; dump && i < snap_dep_count(s); i++) {
 		struct snap_dep d;
 
@@ -255,17 +273,20 @@ check(const char *path, int dump)
 		printf(" since=%lld\n", (long long)g.since);
 	}
 	snap_free(s);
-	return 0;
+	return rc;
 }
 
 static void
 usage(FILE *f, int code)
 {
 	fprintf(f, "usage: deephealth-snap compile FIXTURE SNAPSHOT\n"
-	           "       deephealth-snap check SNAPSHOT\n"
-	           "       deephealth-snap dump SNAPSHOT\n"
+	           "       deephealth-snap check [-a MAX_AGE] SNAPSHOT\n"
+	           "       deephealth-snap dump [-a MAX_AGE] SNAPSHOT\n"
 	           "       deephealth-snap -h | --help | -V | --version\n"
-	           "exit: 0 OK, 1 snapshot unusable or fixture errors, 2 usage\n");
+	           "  -a MAX_AGE    stale when older than this many seconds (default %d,\n"
+	           "                snapshot.max_age's default)\n"
+	           "exit: 0 OK, 1 snapshot unusable or fixture errors, 2 usage, 3 stale, 4 blind\n",
+	           DEFAULT_MAX_AGE);
 	exit(code);
 }
 
@@ -281,9 +302,24 @@ main(int argc, char **argv)
 	}
 	if (argc == 4 && strcmp(argv[1], "compile") == 0)
 		return compile(argv[2], argv[3]);
-	if (argc == 3 && strcmp(argv[1], "check") == 0)
-		return check(argv[2], 0);
-	if (argc == 3 && strcmp(argv[1], "dump") == 0)
-		return check(argv[2], 1);
+	if (argc >= 3 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "dump") == 0)) {
+		long max_age = DEFAULT_MAX_AGE;
+		int i = 2;
+
+		if (argc == 5 && strcmp(argv[2], "-a") == 0) {
+			char *end;
+
+			errno = 0;
+			max_age = strtol(argv[3], &end, 10);
+			if (errno != 0 || end == argv[3] || *end != '\0' || max_age < 1 || max_age > 86400) {
+				fprintf(stderr, "deephealth-snap: -a: \"%s\" is not 1-86400 seconds\n",
+				        argv[3]);
+				usage(stderr, 2);
+			}
+			i = 4;
+		}
+		if (i == argc - 1)
+			return check(argv[i], strcmp(argv[1], "dump") == 0, max_age);
+	}
 	usage(stderr, 2);
 }

@@ -4,7 +4,7 @@
 # code its program's usage names.
 . tests/integration/lib.sh
 
-for prog in deephealth.fcgi deephealth-probe deephealth-snap; do
+for prog in deephealth.fcgi deephealth-probe deephealth-snap deephealthctl; do
 	bin=$BUILD/$prog
 	for opt in -h --help; do
 		out=$("${VG[@]}" "$bin" "$opt" 2>"$WORK/err"); rc=$?
@@ -25,6 +25,7 @@ libs() { ldd "$BUILD/$1" | awk '{ print $1 }' | sed -n 's/^\(libcurl\|libfcgi\|l
 check "deephealth.fcgi links libconfig, libfcgi, libpcre2-8 and no libcurl" "libconfig libfcgi libpcre2-8" "$(libs deephealth.fcgi)"
 check "deephealth-probe links libconfig, libcurl, libpcre2-8 and no libfcgi" "libconfig libcurl libpcre2-8" "$(libs deephealth-probe)"
 check "deephealth-snap links none of the four libraries" "" "$(libs deephealth-snap)"
+check "deephealthctl links libconfig and libpcre2-8, no libcurl, no libfcgi" "libconfig libpcre2-8" "$(libs deephealthctl)"
 check "no check, exec, threshold, evaluation or registry-map code in the responder" "" \
 	"$(nm "$BUILD/deephealth.fcgi" | awk '$2 == "T" { print $3 }' | grep -E '^(check_run|exec_start|state_fold|eval_build|regmap_load)$' | xargs)"
 syms() { nm "$BUILD/$1" | awk 'NF == 3 { print $3 }'; }
@@ -36,8 +37,8 @@ check "the snapshot tool: snapshot, log and util code only" "" \
 	"$(syms deephealth-snap | grep -E '^(conf_load|resolver_new|check_run|policy_decide)$' | xargs)"
 
 declare -A PAGE=([deephealth.fcgi]=docs/man/deephealth.fcgi.8 [deephealth-probe]=docs/man/deephealth-probe.8
-	[deephealth-snap]=docs/man/deephealth-snap.1)
-for page in docs/man/deephealth.fcgi.8 docs/man/deephealth-probe.8 docs/man/deephealth-snap.1 docs/man/deephealth.conf.5; do
+	[deephealth-snap]=docs/man/deephealth-snap.1 [deephealthctl]=docs/man/deephealthctl.8)
+for page in docs/man/deephealth.fcgi.8 docs/man/deephealth-probe.8 docs/man/deephealth-snap.1 docs/man/deephealthctl.8 docs/man/deephealth.conf.5; do
 	check "$page: mandoc -T lint -W warning clean" "" "$(mandoc -T lint -W warning "$page" 2>&1)"
 done
 for prog in "${!PAGE[@]}"; do
@@ -46,6 +47,22 @@ for prog in "${!PAGE[@]}"; do
 	listed=$(sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "${PAGE[$prog]}" | sed -n 's/^\.It \([0-9][0-9]*\)$/\1/p' | sort -u | xargs)
 	check "$prog: man page EXIT STATUS lists every exit code of --help" "$codes" "$listed"
 done
+# deephealth-snap check calls OK only what a responder would use as is: stale 3, blind 4.
+snapchk() { "$BUILD/deephealth-snap" check "$@" >"$WORK/snapchk.out" 2>"$WORK/snapchk.err"; echo "$? $(awk '{ print $2 }' "$WORK/snapchk.out")"; }
+printf 'created now\ninterval 10\ndep a pass auth critical witness\nreg r pass\n' >"$WORK/fresh.fx"
+sed 's/^created now/created now-50000/' "$WORK/fresh.fx" >"$WORK/old.fx"
+printf 'blind yes\n' | cat "$WORK/fresh.fx" - >"$WORK/blind.fx"
+printf 'blind yes\n' | cat "$WORK/old.fx" - >"$WORK/oldblind.fx"
+for f in fresh old blind oldblind; do "$BUILD/deephealth-snap" compile "$WORK/$f.fx" "$WORK/$f.snap"; done
+check "snap check: a fresh snapshot is OK" "0 OK:" "$(snapchk "$WORK/fresh.snap")"
+check "snap check: 50,000 s old is STALE, exit 3" "3 STALE:" "$(snapchk "$WORK/old.snap")"
+check "snap check: blind is BLIND, exit 4" "4 BLIND:" "$(snapchk "$WORK/blind.snap")"
+check "snap check: stale and blind is stale first, as the responder says" "3 STALE:" "$(snapchk "$WORK/oldblind.snap")"
+check "snap check -a: the configured max_age" "0 OK:" "$(snapchk -a 86400 "$WORK/old.snap")"
+check_match "snap check: stale said on stderr too" 'stale: [0-9]+ s old, more than 180 s: responders fail open' "$(snapchk "$WORK/old.snap" >/dev/null; cat "$WORK/snapchk.err")"
+check "snap check -a 0: usage error" 2 "$("$BUILD/deephealth-snap" check -a 0 "$WORK/fresh.snap" >/dev/null 2>&1; echo $?)"
+check "snap dump of a blind snapshot exits 4 too" 4 "$("$BUILD/deephealth-snap" dump "$WORK/blind.snap" >/dev/null 2>&1; echo $?)"
+
 # Every config key the loader knows is documented in deephealth.conf(5).
 keys=$(sed -n 's/^\t{ "\([a-z_]*\)", OPT_.*/\1/p' src/*.c src/*/*.c fcgi/*.c | sort -u)
 missing=""

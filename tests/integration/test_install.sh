@@ -24,10 +24,12 @@ usr/lib/systemd/system/deephealth-fcgi.socket
 usr/lib/systemd/system/deephealth-probe.service
 usr/lib/systemd/system/deephealth-probe.timer
 usr/sbin/deephealth-probe
+usr/sbin/deephealthctl
 usr/share/man/man1/deephealth-snap.1
 usr/share/man/man5/deephealth.conf.5
 usr/share/man/man8/deephealth-probe.8
-usr/share/man/man8/deephealth.fcgi.8'
+usr/share/man/man8/deephealth.fcgi.8
+usr/share/man/man8/deephealthctl.8'
 got=$(cd "$D" && find . -type f ! -path './usr/share/doc/*' | sed 's#^\./##' | sort)
 check "staged install: every program, man page, unit, config and snippet where it belongs" "$expected" "$got"
 check "staged install: README, LICENSE and docs in share/doc" \

@@ -158,16 +158,23 @@ probe
 # Blind: the witness (auth) unreachable -> nothing folded, snapshot marked blind.
 mode auth refuse
 mode sa1 500
-probe; probe; probe; probe
+begins0=$(grep -c 'blind stretch begins' "$P/probe.out")
+probe; check "a blind pass exits 7" 7 $?
+probe; probe; probe
 "$SNAPTOOL" check "$P/snapshot" | grep -q BLIND
 check "witness down: snapshot marked BLIND" 0 $?
 check "blind passes fold nothing: sa1 still pass" pass "$(depstate sa1)"
 check_match "blind pass logged" 'pass is blind \(all 1 witness checks failed\)' "$(cat "$P/probe.out")"
+check "the start of the blind stretch logged once for 4 blind passes" 1 "$(($(grep -c 'blind stretch begins' "$P/probe.out") - begins0))"
+check_match "the start names each witness and its cause" 'blind stretch begins: all 1 witness checks failed; witnesses: auth: connect: ' "$(cat "$P/probe.out")"
+check "event log: the blind stretch starts" 1 "$(grep -c '"event":"blind","state":"start","cause":"all 1 witness checks failed"' "$P/events.jsonl")"
 mode auth 200
 mode sa1 200
-probe
+probe; check "the pass after the blind stretch exits 0" 0 $?
 "$SNAPTOOL" check "$P/snapshot" | grep -q 'not blind'
 check "witness back: snapshot not blind" 0 $?
+check_match "the end of the blind stretch logged" 'blind stretch ended: the witnesses answer again \(last blind pass [0-9T:-]+Z\)' "$(cat "$P/probe.out")"
+check "event log: the blind stretch ends" 1 "$(grep -c '"event":"blind","state":"end"' "$P/events.jsonl")"
 
 # Pass deadline: a dependency whose timeout exceeds what is left is abandoned at the deadline.
 write_conf 'parallel = 1;'

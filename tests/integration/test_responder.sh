@@ -230,6 +230,16 @@ for SERVER in "${SERVER_KINDS[@]}"; do
 	check_match "$SERVER: unknown hosts are counted in the log" 'unknown Host: [0-9]+ request' "$(cat "$log")"
 	check_match "$SERVER: kill switch change logged" 'kill switch .* present' "$(cat "$log")"
 	check_match "$SERVER: unusable snapshot logged with its cause" 'unusable, failing open: checksum mismatch' "$(cat "$log")"
+	# Fail-open is loud: every change of what the whole region answers, once per process.
+	check_match "$SERVER: stale logged as failing open, with the age" 'failing open for every registry: snapshot-stale \(snapshot [0-9]+ s old, snapshot.max_age [0-9]+ s\)' "$(cat "$log")"
+	check_match "$SERVER: blind logged as failing open" 'failing open for every registry: prober-blind' "$(cat "$log")"
+	check_match "$SERVER: missing snapshot logged as failing open" 'failing open for every registry: snapshot-missing \(snapshot .*: missing\)' "$(cat "$log")"
+	check_match "$SERVER: config error logged as failing open" 'failing open for every registry: config-error' "$(cat "$log")"
+	check_match "$SERVER: kill switch logged as passing through" 'passing through for every registry: passthrough \(kill switch .* present\)' "$(cat "$log")"
+	check_match "$SERVER: the end of a fail-open state logged, with its length" 'enforcing again: snapshot-[a-z]+ ended after [0-9]+ s' "$(cat "$log")"
+	# The matrix enters stale once: no process says so twice (a line per request would).
+	n=$(grep -o '\[[0-9]*\]: warning: failing open for every registry: snapshot-stale' "$log" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')
+	check "$SERVER: one line per transition per process, not per request" 1 "${n:-0}"
 	check_match "$SERVER: config errors logged as file:line" 'broken.conf:2: responder: unknown key "bogus"' "$(cat "$log")"
 	stop_server "$SERVER"
 	check_match "$SERVER: responder exits cleanly on stop" 'exiting after [0-9]+ requests' "$(cat "$log")"

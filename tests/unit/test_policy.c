@@ -383,6 +383,25 @@ test_bad_method(void)
 	EXPECT(&in, 405, VERDICT_FAIL, R_BAD_METHOD, -1);
 }
 
+/* The reasons decided for the whole region, whatever the Host: the responder logs their changes. */
+static void
+test_regionwide(void)
+{
+	static const enum reason region[] = { R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING,
+		                                  R_SNAPSHOT_UNREADABLE, R_SNAPSHOT_CORRUPT,
+		                                  R_SNAPSHOT_STALE, R_PROBER_BLIND };
+	int n = 0;
+
+	for (int r = 0; r < R_COUNT; r++)
+		n += reason_is_regionwide((enum reason)r);
+	T_EQ_INT(n, (int)(sizeof(region) / sizeof(region[0])));
+	for (size_t i = 0; i < sizeof(region) / sizeof(region[0]); i++)
+		T_CHECK(reason_is_regionwide(region[i]));
+	T_CHECK(!reason_is_regionwide(R_UNKNOWN_HOST));
+	T_CHECK(!reason_is_regionwide(R_DEPENDENCY_FAILED));
+	T_CHECK(!reason_is_regionwide(R_BAD_METHOD));
+}
+
 int
 main(void)
 {
@@ -392,6 +411,7 @@ main(void)
 		T_CASE(test_config_error),
 		T_CASE(test_passthrough),
 		T_CASE(test_snapshot_unusable),
+		T_CASE(test_regionwide),
 		T_CASE(test_stale),
 		T_CASE(test_stale_extreme),
 		T_CASE(test_blind),

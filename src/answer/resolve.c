@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "responder.h"
+#include "answer.h"
 
 struct map_entry {
 	char *host;
@@ -407,12 +407,13 @@ resolver_load_map(struct resolver *r, const char *path, errfn_t errfn, void *arg
 }
 
 enum resolve_result
-resolver_lookup(struct resolver *r, const char *raw_host, char *host_out, char *registry,
-                enum host_err *herr)
+resolver_resolve(struct resolver *r, const char *raw_host, char *host_out, char *registry,
+                 enum host_err *herr, int *via)
 {
 	size_t len;
 	int64_t at;
 
+	*via = -1;
 	*herr = host_normalize(raw_host, host_out, &len);
 	if (*herr != HOST_OK)
 		return RESOLVE_INVALID;
@@ -422,7 +423,7 @@ resolver_lookup(struct resolver *r, const char *raw_host, char *host_out, char *
 	}
 	for (size_t i = 0; i < r->nrules; i++) {
 		const struct rule *ru = &r->rules[i];
-		PCRE2_SIZE *ov, glen;
+		PCRE2_SIZE *ov, glen = 0;
 		int rc;
 
 		/* The literal end of the pattern rules most hosts out without running it. */
@@ -432,19 +433,29 @@ resolver_lookup(struct resolver *r, const char *raw_host, char *host_out, char *
 		rc = pcre2_match(ru->code, (PCRE2_SPTR)host_out, len, 0, 0, r->md, r->mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			continue;
+		*via = (int)i;
 		if (rc < 0)
 			return RESOLVE_ERROR; /* match limit, JIT stack...: no decision */
 		ov = pcre2_get_ovector_pointer(r->md);
-		if (ov[2 * ru->group] == PCRE2_UNSET)
-			continue; /* the group did not take part: not this rule's host */
-		glen = ov[2 * ru->group + 1] - ov[2 * ru->group];
-		if (glen == 0)
+		if (ov[2 * ru->group] == PCRE2_UNSET ||
+		    (glen = ov[2 * ru->group + 1] - ov[2 * ru->group]) == 0) {
+			*via = -1; /* the group did not take part, or is empty: not this rule's host */
 			continue;
+		}
 		memcpy(registry, host_out + ov[2 * ru->group], glen);
 		registry[glen] = '\0';
 		return RESOLVE_FOUND;
 	}
 	return RESOLVE_UNKNOWN;
+}
+
+enum resolve_result
+resolver_lookup(struct resolver *r, const char *raw_host, char *host_out, char *registry,
+                enum host_err *herr)
+{
+	int via;
+
+	return resolver_resolve(r, raw_host, host_out, registry, herr, &via);
 }
 
 /* ---------------------------------------------------------------- resolver { } */

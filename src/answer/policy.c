@@ -1,7 +1,7 @@
 /* policy.c: the decision, as a pure function of what the responder gathered. */
 #include <string.h>
 
-#include "responder.h"
+#include "answer.h"
 
 static const char *const reason_names[R_COUNT] = {
 	[R_CONFIG_ERROR] = "config-error",
@@ -24,6 +24,18 @@ const char *
 reason_str(enum reason r)
 {
 	return (unsigned)r < R_COUNT ? reason_names[r] : "?";
+}
+
+int
+reason_is_regionwide(enum reason r)
+{
+	switch (r) {
+	case R_CONFIG_ERROR: case R_PASSTHROUGH: case R_SNAPSHOT_MISSING: case R_SNAPSHOT_UNREADABLE:
+	case R_SNAPSHOT_CORRUPT: case R_SNAPSHOT_STALE: case R_PROBER_BLIND:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static void

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "responder.h"
+#include "answer.h"
 
 struct buf {
 	char *p;

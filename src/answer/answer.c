@@ -1,0 +1,67 @@
+/*
+ * answer.c: one request from its parameters to its bytes, for the responder
+ * and for deephealthctl explain alike: what is read from the request, the
+ * resolution, the decision, the reply.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "answer.h"
+
+static int
+accepts_health_json(const char *accept)
+{
+	return accept != NULL && strstr(accept, "application/health+json") != NULL;
+}
+
+size_t
+answer_request(const struct answer_state *st, const char *method, const char *raw_host,
+               const char *accept, time_t now, struct answer_trace *tr, char *out, size_t len)
+{
+	const struct conf *c = st->conf;
+	struct reply_opts ro = { 0 };
+	struct policy_in in = { 0 };
+
+	memset(tr, 0, sizeof(*tr));
+	tr->result = RESOLVE_UNKNOWN;
+	tr->via = -1;
+	ro.json = accepts_health_json(accept);
+	ro.detail = c ? c->detail : DETAIL_STATUS;
+	in.method_ok = method != NULL && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+	if (in.method_ok) {
+		ro.head = strcmp(method, "HEAD") == 0;
+		in.config_ok = c != NULL;
+		in.now = now;
+		in.host = RESOLVE_UNKNOWN;
+		if (c != NULL) {
+			in.mode = c->mode;
+			in.kill_switch = st->kill_switch;
+			in.snap_state = st->snap_err;
+			in.snap = st->snap;
+			in.max_age = c->max_age;
+			in.unknown_host = c->unknown_host;
+			in.host = resolver_resolve(c->resolver, raw_host, tr->host, tr->registry,
+			                           &tr->herr, &tr->via);
+			tr->resolved = 1;
+			tr->result = in.host;
+			if (in.host == RESOLVE_FOUND) {
+				in.registry = tr->registry;
+				ro.registry = tr->registry;
+			}
+		}
+		ro.snap = st->snap;
+	}
+	policy_decide(&in, &tr->po);
+	return reply_format(&tr->po, &ro, out, len);
+}
+
+int
+answer_kill_switch(const char *path, int *err)
+{
+	struct stat st;
+
+	*err = stat(path, &st) == 0 ? 0 : errno;
+	/* Only "does not exist" means off: any other answer is taken as on (fail open). */
+	return *err == 0 || (*err != ENOENT && *err != ENOTDIR);
+}

@@ -1,0 +1,577 @@
+/*
+ * deephealthctl: the operator's view of a region: what the responders answer
+ * and why (status, explain), and how long failover and recovery take with
+ * this configuration (budget).  Reads the same files the responder reads,
+ * through the same code (src/answer/), so explain says what it would answer.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "answer.h"
+
+#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
+
+/* Exit codes, also in deephealthctl(8). */
+enum {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_CONFIG = 1,   /* the configuration did not load (what the responder then answers is still shown) */
+	CTL_EXIT_USAGE = 2,
+	CTL_EXIT_FAILOPEN = 3  /* status: the region answers 200 for every registry (fail-open or pass-through) */
+};
+
+/* The responder reads the resolver section; so does explain. */
+static const struct conf_ext *const ctl_exts[] = { &resolver_conf, NULL };
+
+struct ctl {
+	const char *conf_path;
+	int json;
+	struct conf *conf;           /* NULL when it did not load */
+	struct snapshot *snap;
+	enum snap_err snap_err;
+	char snap_detail[256];
+	int kill_switch, kill_err;
+	time_t now;
+	struct answer_state st;
+};
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f,
+	        "usage: deephealthctl [-c config] [--json] status\n"
+	        "       deephealthctl [-c config] [--json] explain HOST [HOST...]\n"
+	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
+	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds]\n"
+	        "       deephealthctl -h | --help | -V | --version\n"
+	        "  -c config     configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
+	        "  -j, --json    one JSON document on standard output\n"
+	        "budget:\n"
+	        "  -l PRESET     load balancer: tm30, tm10 (Traffic Manager 30 s / 10 s probing),\n"
+	        "                r53 (Route 53 standard), r53fast (Route 53 fast); default tm30\n"
+	        "  -P seconds    its probing interval     -F probes  failed probes to take out\n"
+	        "  -B probes     good probes to bring back -W seconds its probe timeout\n"
+	        "  -T seconds    DNS TTL of its answers\n"
+	        "exit: 0 OK, 1 configuration not loaded, 2 usage, 3 status: every answer fails open\n"
+	        "      or passes through\n",
+	        DEFAULT_CONF);
+	exit(code);
+}
+
+/* Errors of the configuration go to stderr as file:line: message, as with -t. */
+static void
+ctl_errfn(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* What a responder would see now: the configuration, the snapshot, the kill switch. */
+static void
+ctl_load(struct ctl *x)
+{
+	x->now = time(NULL);
+	x->conf = conf_load(x->conf_path, ctl_exts, ctl_errfn, NULL);
+	x->snap_err = SNAP_MISSING;
+	if (x->conf != NULL) {
+		x->snap_err = snap_load(x->conf->snapshot_path, x->now, &x->snap, x->snap_detail,
+		                        sizeof(x->snap_detail));
+		x->kill_switch = answer_kill_switch(x->conf->kill_switch, &x->kill_err);
+	}
+	x->st.conf = x->conf;
+	x->st.snap = x->snap;
+	x->st.snap_err = x->snap_err;
+	x->st.kill_switch = x->kill_switch;
+}
+
+static void
+ctl_free(struct ctl *x)
+{
+	snap_free(x->snap);
+	conf_free(x->conf);
+}
+
+/* "7m 3s", "2h 5m", "3d 4h": an age for a person. */
+static const char *
+span(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 172800)
+		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	return buf;
+}
+
+/* A JSON string value of s (len bytes), quoted. */
+static void
+jstr(const char *s, size_t len)
+{
+	char *e = util_json_strn(s, len);
+
+	printf("\"%s\"", e);
+	free(e);
+}
+
+/* ---------------------------------------------------------------- status */
+
+/* What every answer is right now when it does not depend on the Host, from the decision itself. */
+static int
+region_answer(const struct ctl *x, struct answer_trace *tr)
+{
+	char buf[4096];
+
+	/* An unknown Host: a region-wide reason comes before any Host is looked at. */
+	answer_request(&x->st, "GET", "", NULL, x->now, tr, buf, sizeof(buf));
+	return reason_is_regionwide(tr->po.reason);
+}
+
+static int
+cmd_status(struct ctl *x)
+{
+	struct answer_trace tr;
+	size_t nd = x->snap ? snap_dep_count(x->snap) : 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
+	size_t pass = 0, warn = 0, fail = 0, single = 0, notpass = 0;
+	size_t *fails = nd ? calloc(nd, sizeof(*fails)) : NULL, *degr = nd ? calloc(nd, sizeof(*degr)) : NULL;
+	int regionwide = region_answer(x, &tr), blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
+	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
+	char when[32], ago[32];
+
+	if (nd > 0 && (fails == NULL || degr == NULL))
+		fatal("calloc");
+	for (size_t i = 0; i < nr; i++) {
+		struct snap_reg g;
+
+		snap_reg_at(x->snap, i, &g);
+		if (g.flags & SNAP_REG_SINGLE_REGION) {
+			single++;
+			continue;
+		}
+		pass += g.verdict == VERDICT_PASS;
+		warn += g.verdict == VERDICT_WARN;
+		fail += g.verdict == VERDICT_FAIL;
+		if (g.decided_by != SNAP_NO_DEP && g.decided_by < nd) {
+			fails[g.decided_by] += g.verdict == VERDICT_FAIL;
+			degr[g.decided_by] += g.verdict == VERDICT_WARN;
+		}
+	}
+	for (size_t i = 0; i < nd; i++) {
+		struct snap_dep d;
+
+		snap_dep_at(x->snap, i, &d);
+		notpass += d.state != VERDICT_PASS;
+	}
+	if (x->json) {
+		printf("{\"config\":");
+		jstr(x->conf_path, strlen(x->conf_path));
+		printf(",\"config_loaded\":%s", x->conf ? "true" : "false");
+		if (x->conf != NULL) {
+			printf(",\"mode\":\"%s\",\"kill_switch\":{\"path\":", names_at(mode_names, (int)x->conf->mode));
+			jstr(x->conf->kill_switch, strlen(x->conf->kill_switch));
+			printf(",\"present\":%s},\"snapshot\":{\"path\":", x->kill_switch ? "true" : "false");
+			jstr(x->conf->snapshot_path, strlen(x->conf->snapshot_path));
+			printf(",\"state\":\"%s\",\"max_age\":%d", x->snap_err == SNAP_OK ? "ok" : snap_err_str(x->snap_err),
+			       x->conf->max_age);
+			if (x->snap != NULL) {
+				util_iso_time((time_t)snap_created(x->snap), when, sizeof(when));
+				printf(",\"created\":\"%s\",\"age\":%lld,\"interval\":%u,\"blind\":%s", when,
+				       (long long)age, snap_interval(x->snap), blind ? "true" : "false");
+			}
+			printf("}");
+		}
+		printf(",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\"}",
+		       regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
+		       regionwide ? reason_str(tr.po.reason) : "per-registry");
+		printf(",\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
+		       "\"single_region\":%zu},\"dependencies_total\":%zu,\"dependencies\":[",
+		       nr, pass, warn, fail, single, nd);
+		for (size_t i = 0, k = 0; i < nd; i++) {
+			struct snap_dep d;
+
+			snap_dep_at(x->snap, i, &d);
+			if (d.state == VERDICT_PASS)
+				continue;
+			util_iso_time((time_t)d.since, when, sizeof(when));
+			printf("%s{\"name\":", k++ ? "," : "");
+			jstr(d.name, d.name_len);
+			printf(",\"state\":\"%s\",\"kind\":\"%s\",\"severity\":\"%s\",\"witness\":%s,"
+			       "\"since\":\"%s\",\"registries_failed\":%zu,\"registries_degraded\":%zu,"
+			       "\"cause\":",
+			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity),
+			       d.flags & SNAP_DEP_WITNESS ? "true" : "false", when, fails[i], degr[i]);
+			jstr(d.cause, d.cause_len);
+			printf("}");
+		}
+		printf("]}\n");
+	} else {
+		printf("config        %s%s\n", x->conf_path, x->conf ? "" : ": NOT LOADED (see the errors above)");
+		if (x->conf != NULL) {
+			printf("mode          %s\n", names_at(mode_names, (int)x->conf->mode));
+			printf("kill switch   %s (%s)\n", x->kill_switch ? "PRESENT" : "absent",
+			       x->conf->kill_switch);
+			if (x->snap != NULL)
+				printf("snapshot      %s: %s old (max_age %ds), interval %us, %s\n",
+				       x->conf->snapshot_path, span(age, ago, sizeof(ago)), x->conf->max_age,
+				       snap_interval(x->snap), blind ? "BLIND" : "not blind");
+			else
+				printf("snapshot      %s: %s%s%s\n", x->conf->snapshot_path,
+				       snap_err_str(x->snap_err), x->snap_detail[0] ? ": " : "", x->snap_detail);
+		}
+		if (regionwide)
+			printf("answers       %d %s for every registry (%s)\n", tr.po.http,
+			       reason_str(tr.po.reason),
+			       tr.po.reason == R_PASSTHROUGH ? "passing through" : "FAILING OPEN");
+		else
+			printf("answers       per registry (enforcing)\n");
+		if (x->snap != NULL) {
+			printf("registries    %zu: %zu pass, %zu warn, %zu fail, %zu single-region\n", nr, pass,
+			       warn, fail, single);
+			printf("dependencies  %zu, %zu not passing%s\n", nd, notpass,
+			       blind ? " (states from before the blind stretch: this pass saw nothing)" : "");
+		}
+		for (size_t i = 0; i < nd; i++) {
+			struct snap_dep d;
+
+			snap_dep_at(x->snap, i, &d);
+			if (d.state == VERDICT_PASS)
+				continue;
+			util_iso_time((time_t)d.since, when, sizeof(when));
+			printf("  %-24.*s %-4s %-10s %-8s since %s (%s)", (int)d.name_len, d.name,
+			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity), when,
+			       span((int64_t)x->now - d.since, ago, sizeof(ago)));
+			if (fails[i] > 0)
+				printf(", fails %zu registries", fails[i]);
+			if (degr[i] > 0)
+				printf(", degrades %zu", degr[i]);
+			printf(": %.*s\n", (int)d.cause_len, d.cause);
+		}
+	}
+	free(fails);
+	free(degr);
+	if (x->conf == NULL)
+		return CTL_EXIT_CONFIG;
+	return regionwide ? CTL_EXIT_FAILOPEN : CTL_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- explain */
+
+/* The reply's header lines, one per line, without the CR. */
+static void
+print_headers(const char *reply, size_t n, int json)
+{
+	const char *p = reply, *end = reply + n;
+	int k = 0;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p));
+
+		if (eol == NULL || eol == p)
+			break;
+		if (json) {
+			printf("%s", k++ ? "," : "");
+			jstr(p, (size_t)(eol - p));
+		} else {
+			printf("  %.*s\n", (int)(eol - p), p);
+		}
+		p = eol + 2;
+	}
+}
+
+static void
+explain_one(struct ctl *x, const char *host)
+{
+	struct answer_trace tr;
+	struct snap_reg reg;
+	struct snap_dep d;
+	char reply[4096], when[32];
+	size_t n = answer_request(&x->st, "GET", host, NULL, x->now, &tr, reply, sizeof(reply));
+	const char *body = strstr(reply, "\r\n\r\n");
+	int have_reg = tr.result == RESOLVE_FOUND && x->snap != NULL &&
+	               snap_find_reg(x->snap, tr.registry, strlen(tr.registry), &reg);
+	int have_dep = have_reg && reg.decided_by != SNAP_NO_DEP;
+
+	if (have_dep)
+		snap_dep_at(x->snap, reg.decided_by, &d);
+	if (x->json) {
+		printf("{\"host\":");
+		jstr(host, strlen(host));
+		printf(",\"normalized\":");
+		if (tr.resolved && tr.result != RESOLVE_INVALID)
+			jstr(tr.host, strlen(tr.host));
+		else
+			printf("null");
+		printf(",\"invalid\":");
+		if (tr.resolved && tr.result == RESOLVE_INVALID)
+			printf("\"%s\"", host_err_str(tr.herr));
+		else
+			printf("null");
+		printf(",\"resolution\":\"%s\",\"via\":", tr.resolved ? resolve_result_str(tr.result) : "not-looked-at");
+		if (tr.result == RESOLVE_FOUND && tr.via < 0)
+			printf("\"host_map\"");
+		else if (tr.result == RESOLVE_FOUND || tr.result == RESOLVE_ERROR)
+			printf("\"rules[%d]\"", tr.via);
+		else
+			printf("null");
+		printf(",\"registry\":");
+		if (tr.result == RESOLVE_FOUND)
+			jstr(tr.registry, strlen(tr.registry));
+		else
+			printf("null");
+		printf(",\"snapshot_row\":");
+		if (have_reg) {
+			util_iso_time((time_t)reg.since, when, sizeof(when));
+			printf("{\"verdict\":\"%s\",\"single_region\":%s,\"since\":\"%s\",\"decided_by\":",
+			       verdict_str(reg.verdict), reg.flags & SNAP_REG_SINGLE_REGION ? "true" : "false",
+			       when);
+			if (have_dep) {
+				printf("{\"name\":");
+				jstr(d.name, d.name_len);
+				printf(",\"state\":\"%s\",\"kind\":\"%s\",\"severity\":\"%s\",\"cause\":",
+				       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity));
+				jstr(d.cause, d.cause_len);
+				printf("}");
+			} else {
+				printf("null");
+			}
+			printf("}");
+		} else {
+			printf("null");
+		}
+		printf(",\"reason\":\"%s\",\"http\":%d,\"status\":\"%s\"", reason_str(tr.po.reason),
+		       tr.po.http, verdict_str(tr.po.status));
+		if (tr.po.shadow)
+			printf(",\"shadow\":{\"http\":%d,\"status\":\"%s\",\"reason\":\"%s\"}",
+			       tr.po.would_http, verdict_str(tr.po.would_status),
+			       reason_str(tr.po.would_reason));
+		printf(",\"headers\":[");
+		print_headers(reply, n, 1);
+		printf("],\"body\":");
+		if (body != NULL)
+			jstr(body + 4, n - (size_t)(body + 4 - reply));
+		else
+			printf("null");
+		printf("}");
+		return;
+	}
+	printf("%s\n", host);
+	if (!tr.resolved)
+		printf("  Host          not looked at: %s\n", x->conf ? "the request is not a probe"
+		                                                      : "the configuration did not load");
+	else if (tr.result == RESOLVE_INVALID)
+		printf("  Host          invalid: %s\n", host_err_str(tr.herr));
+	else
+		printf("  normalized    %s\n", tr.host);
+	if (tr.result == RESOLVE_FOUND && tr.via < 0)
+		printf("  resolved      %s by the host map\n", tr.registry);
+	else if (tr.result == RESOLVE_FOUND)
+		printf("  resolved      %s by rule %d: %s\n", tr.registry, tr.via,
+		       x->conf->rules[tr.via]);
+	else if (tr.result == RESOLVE_ERROR)
+		printf("  resolved      undecided: rule %d hit its match limit\n", tr.via);
+	else if (tr.resolved && tr.result == RESOLVE_UNKNOWN)
+		printf("  resolved      unknown: not in the host map, no rule matched\n");
+	if (have_reg) {
+		util_iso_time((time_t)reg.since, when, sizeof(when));
+		printf("  snapshot row  %s %s since %s\n", verdict_str(reg.verdict),
+		       reg.flags & SNAP_REG_SINGLE_REGION ? "single-region" : "", when);
+		if (have_dep)
+			printf("  decided by    %.*s: %s, %s %s: %.*s\n", (int)d.name_len, d.name,
+			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity),
+			       (int)d.cause_len, d.cause);
+	} else if (tr.result == RESOLVE_FOUND && x->snap != NULL) {
+		printf("  snapshot row  none: %s is not in the snapshot\n", tr.registry);
+	}
+	printf("  decision      %s -> %d %s\n", reason_str(tr.po.reason), tr.po.http,
+	       verdict_str(tr.po.status));
+	if (tr.po.shadow)
+		printf("  shadow        enforce would answer %d %s %s\n", tr.po.would_http,
+		       verdict_str(tr.po.would_status), reason_str(tr.po.would_reason));
+	printf("  answer\n");
+	print_headers(reply, n, 0);
+}
+
+static int
+cmd_explain(struct ctl *x, int argc, char **argv)
+{
+	if (x->json)
+		printf("[");
+	for (int i = 0; i < argc; i++) {
+		if (x->json && i > 0)
+			printf(",");
+		explain_one(x, argv[i]);
+	}
+	if (x->json)
+		printf("]\n");
+	return x->conf == NULL ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- budget */
+
+/* A load balancer's probing: docs/failover-timing.md's P, T + 1, recovery probes, W, TTL. */
+struct lb {
+	const char *name, *what;
+	long interval, fail_after, back_after, timeout, ttl;
+};
+
+/*
+ * Traffic Manager: 30 s or 10 s probing, 3 tolerated failures by default (out
+ * at the 4th), back at the first good probe.  Route 53: 30 s or 10 s, failure
+ * threshold 3 by default, the same number of good checks to come back.
+ */
+static const struct lb presets[] = {
+	{ "tm30", "Traffic Manager, 30 s probing, 3 tolerated failures", 30, 4, 1, 10, 60 },
+	{ "tm10", "Traffic Manager, 10 s probing, 3 tolerated failures", 10, 4, 1, 5, 60 },
+	{ "r53", "Route 53 standard, 30 s interval, failure threshold 3", 30, 3, 3, 6, 60 },
+	{ "r53fast", "Route 53 fast, 10 s interval, failure threshold 3", 10, 3, 3, 6, 60 },
+};
+
+static long
+arg_num(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		usage(stderr, CTL_EXIT_USAGE);
+	return v;
+}
+
+static int
+cmd_budget(struct ctl *x, int argc, char **argv)
+{
+	struct lb lb = presets[0];
+	const struct conf *c = x->conf;
+	double I, D, R, A, P, F, B, fo_max, fo_min, back, stale, ks_back, ks_out;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "l:P:F:B:W:T:")) != -1) {
+		switch (ch) {
+		case 'l': {
+			size_t k;
+
+			for (k = 0; k < sizeof(presets) / sizeof(presets[0]); k++)
+				if (strcmp(presets[k].name, optarg) == 0)
+					break;
+			if (k == sizeof(presets) / sizeof(presets[0]))
+				usage(stderr, CTL_EXIT_USAGE);
+			lb = presets[k];
+			break;
+		}
+		case 'P': lb.interval = arg_num(optarg, 1, 3600); lb.what = "custom"; break;
+		case 'F': lb.fail_after = arg_num(optarg, 1, 100); lb.what = "custom"; break;
+		case 'B': lb.back_after = arg_num(optarg, 1, 100); lb.what = "custom"; break;
+		case 'W': lb.timeout = arg_num(optarg, 1, 3600); lb.what = "custom"; break;
+		case 'T': lb.ttl = arg_num(optarg, 0, 86400); lb.what = "custom"; break;
+		default: usage(stderr, CTL_EXIT_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, CTL_EXIT_USAGE);
+	if (c == NULL)
+		return CTL_EXIT_CONFIG;
+	/* The formulas of docs/failover-timing.md, worst case unless said. */
+	I = c->interval;
+	D = c->deadline;
+	R = c->recheck_ms / 1000.0;
+	A = c->max_age;
+	P = (double)lb.interval;
+	F = (double)lb.fail_after;
+	B = (double)lb.back_after;
+	fo_max = c->fall * I + D + R + F * P;
+	fo_min = (c->fall - 1) * I + (F - 1) * P;
+	back = c->rise * I + D + R + B * P;
+	stale = A + 1 + R + B * P;
+	ks_back = R + B * P;
+	ks_out = R + F * P;
+	if (x->json) {
+		printf("{\"load_balancer\":{\"preset\":\"%s\",\"interval\":%ld,\"fail_after\":%ld,"
+		       "\"back_after\":%ld,\"timeout\":%ld,\"ttl\":%ld},"
+		       "\"prober\":{\"interval\":%d,\"deadline\":%d,\"fall\":%d,\"rise\":%d},"
+		       "\"recheck_ms\":%d,\"max_age\":%d,"
+		       "\"failover_min\":%.1f,\"failover_max\":%.1f,\"recovery_max\":%.1f,"
+		       "\"fail_open_prober_dead_max\":%.1f,\"kill_switch_back_max\":%.1f,"
+		       "\"kill_switch_removed_out_max\":%.1f,\"blip_absorbed_below\":%.1f}\n",
+		       strcmp(lb.what, "custom") == 0 ? "custom" : lb.name, lb.interval, lb.fail_after,
+		       lb.back_after, lb.timeout, lb.ttl, c->interval, c->deadline, c->fall, c->rise,
+		       c->recheck_ms, c->max_age, fo_min, fo_max, back, stale, ks_back, ks_out,
+		       (c->fall - 1) * I);
+		return CTL_EXIT_OK;
+	}
+	printf("load balancer  %s: probe every %lds, out after %ld failed, back after %ld good, "
+	       "TTL %lds\n", lb.what, lb.interval, lb.fail_after, lb.back_after, lb.ttl);
+	printf("prober         interval %ds, deadline %ds, fall %d, rise %d; recheck %dms, "
+	       "max_age %ds\n", c->interval, c->deadline, c->fall, c->rise, c->recheck_ms,
+	       c->max_age);
+	printf("failover       %.1fs to %.1fs after a dependency fails (+ up to %lds for clients' DNS)\n",
+	       fo_min, fo_max, lb.ttl);
+	printf("recovery       at most %.1fs after it heals (+ %lds)\n", back, lb.ttl);
+	printf("blips          shorter than %.0fs never move a registry\n", (c->fall - 1) * I);
+	printf("prober dead    the region fails open at most %.1fs after its last snapshot\n", stale);
+	printf("kill switch    back within %.1fs of touch; out again within %.1fs of rm\n", ks_back,
+	       ks_out);
+	return CTL_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctl x;
+	int ch, rc;
+
+	memset(&x, 0, sizeof(x));
+	x.conf_path = getenv("DEEPHEALTH_CONFIG");
+	/* "+": options after the command are the command's (budget's -P...). */
+	while ((ch = getopt_long(argc, argv, "+c:jhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': x.conf_path = optarg; break;
+		case 'j': x.json = 1; break;
+		case 'V': printf("deephealthctl %s\n", DH_VERSION); return 0;
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, CTL_EXIT_USAGE);
+		}
+	}
+	if (x.conf_path == NULL || x.conf_path[0] == '\0')
+		x.conf_path = DEFAULT_CONF;
+	if (optind >= argc)
+		usage(stderr, CTL_EXIT_USAGE);
+	log_init("deephealthctl", 0, LOG_LVL_WARN);
+	if (strcmp(argv[optind], "status") == 0 && optind + 1 == argc) {
+		ctl_load(&x);
+		rc = cmd_status(&x);
+	} else if (strcmp(argv[optind], "explain") == 0 && optind + 1 < argc) {
+		ctl_load(&x);
+		rc = cmd_explain(&x, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "budget") == 0) {
+		ctl_load(&x);
+		rc = cmd_budget(&x, argc - optind, argv + optind);
+	} else {
+		usage(stderr, CTL_EXIT_USAGE);
+	}
+	ctl_free(&x);
+	return rc;
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# test_ctl.sh: deephealthctl against real responders.  explain must say what the responder
+# answers: a differential over 14,000 generated hosts (every host form: map, rules, case,
+# trailing dot, ports, invalid bytes, IP literals, too long, unknown) through real lighttpd,
+# then every decision branch (modes, kill switch, snapshot stale, blind, corrupt, missing,
+# config error, unknown_host reject) through real lighttpd and Apache.  Then status and
+# budget: their figures and exit codes.
+. tests/integration/lib.sh
+. tests/integration/servers.sh
+
+CTL=$BUILD/deephealthctl
+ctl() { "${VG[@]}" "$CTL" "$@"; }
+S=$WORK/state
+mkdir -p "$S"
+SNAP=$S/snapshot
+KILL=$S/disable
+
+cat >"$S/hosts.map" <<'EOF'
+www.fabrikam-custom.example   fabrikam
+pull.contoso.example          contoso
+cr.litware.example            litware
+cr.gone.example               notinsnapshot
+EOF
+conf() { # NAME EXTRA-RESPONDER-KEYS
+	cat >"$S/$1.conf" <<EOF
+snapshot = { path = "snapshot"; max_age = 120; };
+responder = { kill_switch = "disable"; recheck_ms = 0; $2 };
+resolver = {
+  host_map = "hosts.map";
+  rules = ( "^(?<registry>[a-z0-9]{5,50})\\\\.azurecr\\\\.io\$",
+            "^(?<registry>[a-z0-9]{5,50})\\\\.[a-z0-9]+\\\\.data\\\\.azurecr\\\\.io\$" );
+};
+EOF
+}
+conf enforce ''
+conf shadow 'mode = "shadow";'
+conf passthrough 'mode = "passthrough";'
+conf reject 'unknown_host = "reject";'
+printf 'snapshot = { path = "snapshot"; max_age = 0; };\nresponder = { bogus = 1; };\n' >"$S/broken.conf"
+chmod -R a+rX "$S"
+
+FIXTURE='created now
+interval 10
+dep storage-sa001 pass storage critical
+dep storage-sa002 fail storage critical since=now-600 cause=HTTP 500
+dep cache warn cache degraded since=now-60 cause=PING timed out
+dep auth pass auth critical witness
+reg contoso pass
+reg fabrikam fail by=storage-sa002
+reg litware warn by=cache
+reg northwind fail single by=storage-sa002
+reg tailspin pass'
+fresh() { echo "$FIXTURE" | snap "$SNAP"; }
+fresh
+
+# gen_hosts N SEED: N hosts of every form, one per line (none with '"' or '\', which the
+# curl config below cannot carry).
+gen_hosts() {
+	python3 - "$1" "$2" <<'EOF'
+import random, sys
+n, rnd = int(sys.argv[1]), random.Random(int(sys.argv[2]))
+regs = ["contoso", "fabrikam", "litware", "northwind", "tailspin", "wingtip", "adatum", "zz"]
+custom = ["www.fabrikam-custom.example", "pull.contoso.example", "cr.litware.example", "cr.gone.example"]
+def case(s): return "".join(c.upper() if rnd.random() < 0.3 else c for c in s)
+forms = [
+  lambda: rnd.choice(regs) + ".azurecr.io",
+  lambda: rnd.choice(regs) + "." + rnd.choice(["westeurope", "eastus2", "x1"]) + ".data.azurecr.io",
+  lambda: rnd.choice(custom),
+  lambda: case(rnd.choice(regs) + ".azurecr.io"),
+  lambda: case(rnd.choice(custom)) + ".",
+  lambda: rnd.choice(regs) + ".azurecr.io:" + rnd.choice(["443", "80", "0", "99999", "8080"]),
+  lambda: rnd.choice(regs) + ".azurecr.io.:" + str(rnd.randint(1, 65535)),
+  lambda: rnd.choice(regs) + ".azurecr.io:" + rnd.choice(["", "abc", "123456", "-1", "80x"]),
+  lambda: rnd.choice(["[::1]", "[::1]:443", "[2001:db8::1]", "127.0.0.1", "10.0.0.1:80"]),
+  lambda: rnd.choice(["", ".", ":80", "..", "a..b.azurecr.io"]),
+  lambda: "x" * rnd.randint(240, 300) + ".azurecr.io",
+  lambda: rnd.choice(regs) + rnd.choice(["_", "*", "%41", "!", "~", "+", "=", "@"]) + ".azurecr.io",
+  lambda: "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789-.") for _ in range(rnd.randint(1, 40))),
+  lambda: rnd.choice(regs) + ".other.example",
+  lambda: rnd.choice(regs) + ".azurecr.io.evil.example",
+]
+for _ in range(n):
+  print(rnd.choice(forms)())
+EOF
+}
+
+# answers URL HOSTFILE OUT: one curl for all hosts (keep-alive): "CODE REASON STATUS REGISTRY SHADOW" per host.
+answers() {
+	local url=$1 hosts=$2 out=$3 cfg=$WORK/curl.cfg h
+	: >"$cfg"
+	while IFS= read -r h; do
+		[ -s "$cfg" ] && echo next >>"$cfg"
+		# every option again after "next": it starts a new set
+		printf 'url = "%s"\nheader = "Host: %s"\noutput = "/dev/null"\nsilent\nmax-time = 10\nwrite-out = "%s"\n' \
+			"$url" "$h" '%{http_code}|%header{x-deephealth-reason}|%header{x-deephealth-status}|%header{x-deephealth-registry}|%header{x-deephealth-shadow}\n' >>"$cfg"
+	done <"$hosts"
+	curl -K "$cfg" >"$out"
+}
+
+# explained CONF HOSTFILE OUT: the same fields from deephealthctl explain --json.
+explained() {
+	local hosts=()
+	mapfile -t hosts <"$2"
+	ctl -c "$1" --json explain "${hosts[@]}" 2>/dev/null | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    h = dict(x.split(": ", 1) for x in e["headers"])
+    print("|".join([str(e["http"]), h.get("X-Deephealth-Reason", ""), h.get("X-Deephealth-Status", ""),
+                    h.get("X-Deephealth-Registry", ""), h.get("X-Deephealth-Shadow", "")]))' >"$3"
+}
+
+# differ NAME URL CONF HOSTFILE: compare every answer the responder gave (those carrying
+# X-Deephealth-Reason; the web server itself refuses some Host headers) with explain's.
+differ() {
+	local name=$1 url=$2 conf=$3 hosts=$4 got=$WORK/got.$1 want=$WORK/want.$1 n cmp bad
+	answers "$url" "$hosts" "$got"
+	explained "$conf" "$hosts" "$want"
+	n=$(wc -l <"$hosts")
+	check "$SERVER $name: an answer and an explanation for each of $n hosts" "$n $n" "$(wc -l <"$got") $(wc -l <"$want")"
+	paste -d'\n' "$got" "$want" | paste - - -d'#' >"$WORK/pairs.$1"
+	cmp=$(awk -F'#' '{ split($1, a, "|") } a[2] != ""' "$WORK/pairs.$1" | wc -l)
+	bad=$(awk -F'#' '{ split($1, a, "|") } a[2] != "" && $1 != $2' "$WORK/pairs.$1" | wc -l)
+	check "$SERVER $name: explain agrees with the responder on all $cmp answers it gave ($((n - cmp)) refused by the server)" 0 "$bad"
+	[ "$bad" -gt 0 ] && paste -d'#' "$hosts" "$WORK/pairs.$1" | awk -F'#' '{ split($2, a, "|") } a[2] != "" && $2 != $3' | head -5 | sed 's/^/#   /'
+	COMPARED=$((COMPARED + cmp))
+	reasons=$(awk -F'#' '{ split($1, a, "|"); if (a[2] != "") print a[1] " " a[2] }' "$WORK/pairs.$1" | sort -u | xargs)
+}
+
+SERVER=lighttpd
+PORT=$(free_port)
+if ! start_server lighttpd "$PORT" /e enforce /s shadow /p passthrough /r reject /b broken; then
+	not_ok "lighttpd: started"; finish
+fi
+U=http://127.0.0.1:$PORT
+COMPARED=0
+gen_hosts 14000 1 >"$WORK/hosts.big"
+differ big "$U/e/health" "$S/enforce.conf" "$WORK/hosts.big"
+check_match "lighttpd big: the answers cover 503, 200 healthy, degraded, single-region, unknown-registry and unknown-host" \
+	'200 degraded.*200 healthy.*200 single-region.*200 unknown-host.*200 unknown-registry.*503 dependency-failed' "$reasons"
+if [ "$COMPARED" -ge 10000 ]; then ok "lighttpd: $COMPARED answers compared (at least 10,000)"
+else not_ok "lighttpd: at least 10,000 answers compared" "$COMPARED"; fi
+
+# Every decision branch, on both servers: states x configurations, 300 hosts each.
+gen_hosts 300 2 >"$WORK/hosts.small"
+branches() {
+	fresh
+	differ "$SERVER-shadow" "$U/s/health" "$S/shadow.conf" "$WORK/hosts.small"
+	check_match "$SERVER shadow: says what enforce would answer" '200 dependency-failed' "$reasons"
+	differ "$SERVER-passthrough" "$U/p/health" "$S/passthrough.conf" "$WORK/hosts.small"
+	differ "$SERVER-reject" "$U/r/health" "$S/reject.conf" "$WORK/hosts.small"
+	check_match "$SERVER reject: 404 for unknown hosts" '404 unknown-host' "$reasons"
+	differ "$SERVER-config-error" "$U/b/health" "$S/broken.conf" "$WORK/hosts.small"
+	check "$SERVER config error: every answer config-error" "200 config-error" "$reasons"
+	touch "$KILL"
+	differ "$SERVER-kill-switch" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
+	check "$SERVER kill switch: every answer passthrough" "200 passthrough" "$reasons"
+	rm -f "$KILL"
+	echo "${FIXTURE/created now/created now-1000}" | snap "$SNAP"
+	differ "$SERVER-stale" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
+	check "$SERVER stale: every answer snapshot-stale" "200 snapshot-stale" "$reasons"
+	printf '%s\nblind yes\n' "$FIXTURE" | snap "$SNAP"
+	differ "$SERVER-blind" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
+	check "$SERVER blind: every answer prober-blind" "200 prober-blind" "$reasons"
+	fresh
+	head -c 100 "$SNAP" >"$S/trunc" && mv "$S/trunc" "$SNAP" && chmod 644 "$SNAP"
+	differ "$SERVER-corrupt" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
+	check "$SERVER corrupt: every answer snapshot-corrupt" "200 snapshot-corrupt" "$reasons"
+	rm -f "$SNAP"
+	differ "$SERVER-missing" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
+	check "$SERVER missing: every answer snapshot-missing" "200 snapshot-missing" "$reasons"
+	fresh
+}
+branches
+stop_server lighttpd
+SERVER=apache
+PORT=$(free_port)
+if start_server apache "$PORT" /e enforce /s shadow /p passthrough /r reject /b broken; then
+	U=http://127.0.0.1:$PORT
+	branches
+	differ "apache-enforce" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
+	stop_server apache
+else
+	not_ok "apache: started"
+fi
+
+# status: figures from the snapshot, exit 0 when enforcing, 3 when the region fails open.
+fresh
+out=$(ctl -c "$S/enforce.conf" status); rc=$?
+check "status: exit 0 while enforcing" 0 "$rc"
+check_match "status: registries per verdict" 'registries    5: 2 pass, 1 warn, 1 fail, 1 single-region' "$out"
+check_match "status: the failing dependency, what it takes out and why" 'storage-sa002 +fail storage +critical since [0-9T:-]+Z \(10m [0-9]+s\), fails 1 registries: HTTP 500' "$out"
+check_match "status: the degraded one" 'cache +warn cache +degraded .*degrades 1: PING timed out' "$out"
+json=$(ctl -c "$S/enforce.conf" --json status)
+check "status --json: parses, with the counts and the non-pass dependencies" "5 2 1 1 1 storage-sa002:1 cache:0" \
+	"$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["registries"]; print(r["total"], r["pass"], r["warn"], r["fail"], r["single_region"], " ".join("%s:%d" % (x["name"], x["registries_failed"]) for x in d["dependencies"]))')"
+printf '%s\nblind yes\n' "$FIXTURE" | snap "$SNAP"
+out=$(ctl -c "$S/enforce.conf" status); rc=$?
+check "status: exit 3 when every answer fails open (blind)" 3 "$rc"
+check_match "status: says it loudly, and that the states are old" 'answers       200 prober-blind for every registry \(FAILING OPEN\).*states from before the blind stretch' "$(echo "$out" | tr '\n' ' ')"
+rm -f "$SNAP"
+check_match "status: a missing snapshot said as such" 'snapshot      .*snapshot: missing' "$(ctl -c "$S/enforce.conf" status)"
+out=$(ctl -c "$S/broken.conf" status 2>&1); rc=$?
+check "status: exit 1 when the configuration does not load" 1 "$rc"
+check_match "status: its errors as file:line" 'broken.conf:2: responder: unknown key "bogus".*NOT LOADED.*200 config-error for every registry' "$(echo "$out" | tr '\n' ' ')"
+fresh
+
+# budget: the formulas of docs/failover-timing.md with the configuration's values.
+b=$(ctl -c "$S/enforce.conf" --json budget -l tm30)
+check "budget tm30 (defaults: I 10, D 8, fall 3, rise 2, R 0): failover 110-158 s, recovery 58 s, dead prober 151 s" \
+	"110.0 158.0 58.0 151.0" "$(echo "$b" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["failover_min"], d["failover_max"], d["recovery_max"], d["fail_open_prober_dead_max"])')"
+b=$(ctl -c "$S/enforce.conf" --json budget -l r53fast)
+check "budget r53fast: out after 3 probes, back after 3" "40.0 68.0 58.0" \
+	"$(echo "$b" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["failover_min"], d["failover_max"], d["recovery_max"])')"
+check_match "budget: custom load balancer" 'probe every 5s, out after 2 failed, back after 1 good' "$(ctl -c "$S/enforce.conf" budget -P 5 -F 2 -B 1)"
+check "budget: unknown preset is a usage error" 2 "$(ctl -c "$S/enforce.conf" budget -l nope >/dev/null 2>&1; echo $?)"
+check "explain without a host is a usage error" 2 "$(ctl -c "$S/enforce.conf" explain >/dev/null 2>&1; echo $?)"
+finish
