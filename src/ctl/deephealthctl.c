@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "answer.h"
@@ -47,6 +48,7 @@ usage(FILE *f, int code)
 	fprintf(f,
 	        "usage: deephealthctl [-c config] [--json] status\n"
 	        "       deephealthctl [-c config] [--json] explain HOST [HOST...]\n"
+	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds]\n"
 	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
 	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds]\n"
 	        "       deephealthctl -h | --help | -V | --version\n"
@@ -58,6 +60,9 @@ usage(FILE *f, int code)
 	        "  -P seconds    its probing interval     -F probes  failed probes to take out\n"
 	        "  -B probes     good probes to bring back -W seconds its probe timeout\n"
 	        "  -T seconds    DNS TTL of its answers\n"
+	        "check: a Nagios plugin: -w/-c snapshot age (default 3 intervals / max_age),\n"
+	        "  -k the kill switch or pass-through mode left on longer (default 3600 s);\n"
+	        "  exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	        "exit: 0 OK, 1 configuration not loaded, 2 usage, 3 status: every answer fails open\n"
 	        "      or passes through\n",
 	        DEFAULT_CONF);
@@ -421,6 +426,141 @@ cmd_explain(struct ctl *x, int argc, char **argv)
 	return x->conf == NULL ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- check */
+
+/* Nagios plugin states (monitoring-plugins' guidelines). */
+enum { NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN };
+static const char *const nagios_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN", NULL };
+
+/* What check found, worst first: one list of reasons per state. */
+struct alarm {
+	int state;
+	char text[NAGIOS_UNKNOWN][512];
+};
+
+static void alarm_add(struct alarm *a, int state, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+alarm_add(struct alarm *a, int state, const char *fmt, ...)
+{
+	char *t = a->text[state];
+	size_t used = strlen(t);
+	va_list ap;
+
+	if (used > 0 && used + 2 < sizeof(a->text[state])) {
+		memcpy(t + used, "; ", 3);
+		used += 2;
+	}
+	va_start(ap, fmt);
+	if (used + 1 < sizeof(a->text[state]))
+		vsnprintf(t + used, sizeof(a->text[state]) - used, fmt, ap);
+	va_end(ap);
+	if (state > a->state)
+		a->state = state;
+}
+
+/*
+ * Nagios-convention plugin: is failover protecting this region, and is the
+ * data it acts on fresh?  Critical when every answer fails open (blind,
+ * stale, unusable snapshot, configuration error); warning when the snapshot
+ * ages past -w, the kill switch or pass-through mode is left on longer than
+ * -k.  One line, then perfdata.
+ */
+static int
+cmd_check(struct ctl *x, int argc, char **argv)
+{
+	struct alarm a;
+	struct answer_trace tr;
+	long warn_age = -1, crit_age = -1, ks_max = 3600;
+	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
+	size_t fails = 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
+	int ch, blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
+	struct stat st;
+
+	memset(&a, 0, sizeof(a));
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "w:c:k:")) != -1) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = optarg ? strtol(optarg, &end, 10) : -1;
+		if (ch == '?' || errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 864000) {
+			printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds]\n");
+			return NAGIOS_UNKNOWN;
+		}
+		if (ch == 'w')
+			warn_age = v;
+		else if (ch == 'c')
+			crit_age = v;
+		else
+			ks_max = v;
+	}
+	if (optind != argc) {
+		printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds]\n");
+		return NAGIOS_UNKNOWN;
+	}
+	if (x->conf == NULL) {
+		printf("DEEPHEALTH CRITICAL - %s does not load: every answer is 200 config-error, "
+		       "failover is off\n", x->conf_path);
+		return NAGIOS_CRITICAL;
+	}
+	/* Defaults: warn when two passes were missed, critical when responders fail open. */
+	if (crit_age < 0)
+		crit_age = x->conf->max_age;
+	if (warn_age < 0)
+		warn_age = 3L * x->conf->interval < crit_age ? 3L * x->conf->interval : crit_age;
+	for (size_t i = 0; i < nr; i++) {
+		struct snap_reg g;
+
+		snap_reg_at(x->snap, i, &g);
+		fails += g.verdict == VERDICT_FAIL && !(g.flags & SNAP_REG_SINGLE_REGION);
+	}
+	/* Pass-through is deliberate: judged below by how long it has been on. */
+	if (region_answer(x, &tr) && tr.po.reason != R_PASSTHROUGH)
+		alarm_add(&a, NAGIOS_CRITICAL, "every answer is %d %s: failover is off", tr.po.http,
+		          reason_str(tr.po.reason));
+	if (x->snap == NULL)
+		alarm_add(&a, NAGIOS_CRITICAL, "snapshot %s: %s", x->conf->snapshot_path,
+		          snap_err_str(x->snap_err));
+	else if (age > crit_age)
+		alarm_add(&a, NAGIOS_CRITICAL, "snapshot %llds old (critical above %lds)", (long long)age,
+		          crit_age);
+	else if (age > warn_age)
+		alarm_add(&a, NAGIOS_WARNING, "snapshot %llds old (warning above %lds): the prober is late",
+		          (long long)age, warn_age);
+	if (blind)
+		alarm_add(&a, NAGIOS_CRITICAL, "the prober is blind: its witnesses fail");
+	if (x->kill_switch) {
+		int64_t on = stat(x->conf->kill_switch, &st) == 0 ? (int64_t)x->now - st.st_mtime : 0;
+
+		alarm_add(&a, on > ks_max ? NAGIOS_WARNING : NAGIOS_OK,
+		          "kill switch %s present for %llds%s: every answer passes through",
+		          x->conf->kill_switch, (long long)on, on > ks_max ? " (left on)" : "");
+	}
+	if (x->conf->mode == MODE_PASSTHROUGH) {
+		int64_t on = stat(x->conf_path, &st) == 0 ? (int64_t)x->now - st.st_mtime : 0;
+
+		alarm_add(&a, on > ks_max ? NAGIOS_WARNING : NAGIOS_OK,
+		          "responder.mode is passthrough (configuration changed %llds ago)",
+		          (long long)on);
+	}
+	if (a.text[NAGIOS_OK][0] == '\0' && a.state == NAGIOS_OK)
+		alarm_add(&a, NAGIOS_OK, "enforcing, snapshot %llds old, %zu of %zu registries failed "
+		          "over", (long long)age, fails, nr);
+	printf("DEEPHEALTH %s -", names_at(nagios_names, a.state));
+	for (int k = NAGIOS_CRITICAL, first = 1; k >= NAGIOS_OK; k--) {
+		if (a.text[k][0] != '\0')
+			printf("%s %s", first ? "" : ";", a.text[k]);
+		first &= a.text[k][0] == '\0';
+	}
+	printf(" | age=%llds;%ld;%ld;0 blind=%d kill_switch=%d registries=%zu registries_failed=%zu\n",
+	       (long long)(age < 0 ? 0 : age), warn_age, crit_age, blind, x->kill_switch, nr, fails);
+	return a.state;
+}
+
 /* ---------------------------------------------------------------- budget */
 
 /* A load balancer's probing: docs/failover-timing.md's P, T + 1, recovery probes, W, TTL. */
@@ -566,6 +706,9 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[optind], "explain") == 0 && optind + 1 < argc) {
 		ctl_load(&x);
 		rc = cmd_explain(&x, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "check") == 0) {
+		ctl_load(&x);
+		rc = cmd_check(&x, argc - optind, argv + optind);
 	} else if (strcmp(argv[optind], "budget") == 0) {
 		ctl_load(&x);
 		rc = cmd_budget(&x, argc - optind, argv + optind);

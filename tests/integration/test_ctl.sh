@@ -3,8 +3,8 @@
 # answers: a differential over 14,000 generated hosts (every host form: map, rules, case,
 # trailing dot, ports, invalid bytes, IP literals, too long, unknown) through real lighttpd,
 # then every decision branch (modes, kill switch, snapshot stale, blind, corrupt, missing,
-# config error, unknown_host reject) through real lighttpd and Apache.  Then status and
-# budget: their figures and exit codes.
+# config error, unknown_host reject) through real lighttpd and Apache.  Then status, check
+# and budget: their figures and exit codes.
 . tests/integration/lib.sh
 . tests/integration/servers.sh
 
@@ -203,6 +203,31 @@ out=$(ctl -c "$S/broken.conf" status 2>&1); rc=$?
 check "status: exit 1 when the configuration does not load" 1 "$rc"
 check_match "status: its errors as file:line" 'broken.conf:2: responder: unknown key "bogus".*NOT LOADED.*200 config-error for every registry' "$(echo "$out" | tr '\n' ' ')"
 fresh
+
+# check: a Nagios plugin (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, one line, perfdata).
+nag() { local out rc; out=$(ctl -c "$S/${CONFN:-enforce}.conf" check "$@"); rc=$?; echo "$rc $out"; }
+fresh
+check_match "check: fresh and enforcing is OK, with perfdata" '^0 DEEPHEALTH OK - enforcing, snapshot [0-9]+s old, 1 of 5 registries failed over \| age=[0-9]+s;30;120;0 blind=0 kill_switch=0 registries=5 registries_failed=1$' "$(nag)"
+echo "${FIXTURE/created now/created now-50}" | snap "$SNAP"
+check_match "check: a late prober (50 s, 3 intervals = 30 s) is WARNING" '^1 DEEPHEALTH WARNING - snapshot 5[0-9]s old \(warning above 30s\): the prober is late' "$(nag)"
+check_match "check: -w moves the warning" '^0 DEEPHEALTH OK' "$(nag -w 100)"
+echo "${FIXTURE/created now/created now-1000}" | snap "$SNAP"
+check_match "check: stale is CRITICAL: failover is off" '^2 DEEPHEALTH CRITICAL - every answer is 200 snapshot-stale: failover is off; snapshot [0-9]+s old \(critical above 120s\)' "$(nag)"
+printf '%s\nblind yes\n' "$FIXTURE" | snap "$SNAP"
+check_match "check: blind is CRITICAL" '^2 DEEPHEALTH CRITICAL - every answer is 200 prober-blind: failover is off; the prober is blind.* blind=1 ' "$(nag)"
+rm -f "$SNAP"
+check_match "check: no snapshot is CRITICAL" '^2 DEEPHEALTH CRITICAL - .*snapshot .*: missing' "$(nag)"
+fresh
+touch "$KILL"
+check_match "check: a kill switch just set is OK, and said" '^0 DEEPHEALTH OK - kill switch .* present for [0-9]+s: every answer passes through \|.* kill_switch=1 ' "$(nag)"
+touch -d '-2 hours' "$KILL"
+check_match "check: a kill switch left on for 2 h is WARNING" '^1 DEEPHEALTH WARNING - kill switch .* present for 7[0-9]{3}s \(left on\)' "$(nag)"
+check_match "check: -k sets how long is too long" '^0 DEEPHEALTH OK' "$(nag -k 10000)"
+rm -f "$KILL"
+touch -d '-2 hours' "$S/passthrough.conf"
+check_match "check: pass-through mode for 2 h is WARNING" '^1 DEEPHEALTH WARNING - responder.mode is passthrough' "$(CONFN=passthrough nag)"
+check_match "check: a configuration that does not load is CRITICAL" '^2 DEEPHEALTH CRITICAL - .*broken.conf does not load' "$(CONFN=broken nag 2>/dev/null)"
+check_match "check: a bad threshold is UNKNOWN" '^3 DEEPHEALTH UNKNOWN - usage' "$(nag -w x)"
 
 # budget: the formulas of docs/failover-timing.md with the configuration's values.
 b=$(ctl -c "$S/enforce.conf" --json budget -l tm30)
