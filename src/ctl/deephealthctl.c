@@ -4,9 +4,10 @@
  * this configuration (budget).  Reads the same files the responder reads,
  * through the same code (src/answer/), so explain says what it would answer.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* timegm, strptime */
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ usage(FILE *f, int code)
 	fprintf(f,
 	        "usage: deephealthctl [-c config] [--json] status\n"
 	        "       deephealthctl [-c config] [--json] explain HOST [HOST...]\n"
+	        "       deephealthctl [-c config] [--json] history [-s TIME] DEPENDENCY\n"
 	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds]\n"
 	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
 	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds]\n"
@@ -60,6 +62,8 @@ usage(FILE *f, int code)
 	        "  -P seconds    its probing interval     -F probes  failed probes to take out\n"
 	        "  -B probes     good probes to bring back -W seconds its probe timeout\n"
 	        "  -T seconds    DNS TTL of its answers\n"
+	        "history: DEPENDENCY may be a glob; -s TIME: ISO (2026-11-30T07:00:00Z), epoch\n"
+	        "  seconds, or -N[smhd] before now\n"
 	        "check: a Nagios plugin: -w/-c snapshot age (default 3 intervals / max_age),\n"
 	        "  -k the kill switch or pass-through mode left on longer (default 3600 s);\n"
 	        "  exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
@@ -426,6 +430,153 @@ cmd_explain(struct ctl *x, int argc, char **argv)
 	return x->conf == NULL ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- history */
+
+/*
+ * The string value of "key" in one of our event-log lines, into out (raw,
+ * still JSON-escaped); NULL when absent.  The lines are ours (prober.c), one
+ * flat object each, so a scan for "key":" is exact.
+ */
+static const char *
+ev_field(const char *line, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p, *q;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	if ((p = strstr(line, pat)) == NULL)
+		return NULL;
+	p += strlen(pat);
+	for (q = p; *q != '\0' && *q != '"'; q++)
+		if (*q == '\\' && q[1] != '\0')
+			q++;
+	snprintf(out, len, "%.*s", (int)(q - p), p);
+	return out;
+}
+
+/* Undo the escapes of util_json_strn for a terminal: \" and \\ back; controls stay \uXXXX. */
+static void
+ev_unescape(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r != '\0'; r++) {
+		if (r[0] == '\\' && (r[1] == '"' || r[1] == '\\'))
+			r++;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
+/* "2026-11-30T07:00:00Z", seconds since the epoch, or -N[smhd] before now; -1 when not one. */
+static int64_t
+parse_when(const char *s, time_t now)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s[0] == '-') {
+		v = strtoll(s + 1, &end, 10);
+		if (end == s + 1 || v < 0)
+			return -1;
+		v *= *end == 'd' ? 86400 : *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
+		if (*end != '\0' && (strchr("smhd", *end) == NULL || end[1] != '\0'))
+			return -1;
+		return (int64_t)now - v;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end != NULL && *end == '\0')
+		return (int64_t)timegm(&tm);
+	v = strtoll(s, &end, 10);
+	return end != s && *end == '\0' && v >= 0 ? v : -1;
+}
+
+/*
+ * The transitions of the dependencies named by glob, and the region's blind
+ * stretches, from the prober's event log, oldest first: when a dependency went
+ * down, why, how many registries it took out, and when it came back.
+ */
+static int
+cmd_history(struct ctl *x, int argc, char **argv)
+{
+	const char *glob, *path;
+	int64_t since = -1;
+	char *line = NULL;
+	size_t cap = 0;
+	size_t n = 0, ndep = 0;
+	FILE *f;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "s:")) != -1) {
+		if (ch != 's' || (since = parse_when(optarg, x->now)) < 0)
+			usage(stderr, CTL_EXIT_USAGE);
+	}
+	if (optind + 1 != argc)
+		usage(stderr, CTL_EXIT_USAGE);
+	glob = argv[optind];
+	if (x->conf == NULL)
+		return CTL_EXIT_CONFIG;
+	path = x->conf->event_log;
+	if (path[0] == '\0') {
+		fprintf(stderr, "deephealthctl: history: prober.event_log is not set in %s: no history "
+		        "is kept\n", x->conf_path);
+		return CTL_EXIT_CONFIG;
+	}
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "deephealthctl: history: %s: %s\n", path, strerror(errno));
+		return CTL_EXIT_CONFIG;
+	}
+	if (x->json)
+		printf("[");
+	while (getline(&line, &cap, f) != -1) {
+		char when[64], dep[DH_NAME_MAX + 1], from[16], to[16], cause[600], ev[16], state[16],
+		     aff[32];
+		const char *a;
+		int64_t t;
+		int blind;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] != '{' || ev_field(line, "time", when, sizeof(when)) == NULL ||
+		    (t = parse_when(when, x->now)) < 0 || t < since)
+			continue;
+		blind = ev_field(line, "event", ev, sizeof(ev)) != NULL && strcmp(ev, "blind") == 0;
+		if (!blind && (ev_field(line, "dependency", dep, sizeof(dep)) == NULL ||
+		               fnmatch(glob, dep, 0) != 0))
+			continue;
+		ndep += !blind;
+		if (x->json) {
+			printf("%s\n%s", n ? "," : "", line);
+			n++;
+			continue;
+		}
+		n++;
+		if (ev_field(line, "cause", cause, sizeof(cause)) == NULL)
+			cause[0] = '\0';
+		ev_unescape(cause);
+		if (blind) {
+			printf("%s  %-24s blind %-6s %s\n", when, "(region)",
+			       ev_field(line, "state", state, sizeof(state)) ? state : "?", cause);
+			continue;
+		}
+		a = strstr(line, "\"registries_affected\":");
+		snprintf(aff, sizeof(aff), "%s", a ? a + strlen("\"registries_affected\":") : "?");
+		aff[strcspn(aff, ",}")] = '\0';
+		printf("%s  %-24s %s -> %-4s %s registries  %s\n", when, dep,
+		       ev_field(line, "from", from, sizeof(from)) ? from : "?",
+		       ev_field(line, "to", to, sizeof(to)) ? to : "?", aff, cause);
+	}
+	if (x->json)
+		printf("%s]\n", n ? "\n" : "");
+	else if (ndep == 0)
+		printf("no transition of %s%s in %s\n", glob, since >= 0 ? " in that time" : "", path);
+	free(line);
+	fclose(f);
+	return CTL_EXIT_OK;
+}
+
 /* ---------------------------------------------------------------- check */
 
 /* Nagios plugin states (monitoring-plugins' guidelines). */
@@ -706,6 +857,9 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[optind], "explain") == 0 && optind + 1 < argc) {
 		ctl_load(&x);
 		rc = cmd_explain(&x, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "history") == 0) {
+		ctl_load(&x);
+		rc = cmd_history(&x, argc - optind, argv + optind);
 	} else if (strcmp(argv[optind], "check") == 0) {
 		ctl_load(&x);
 		rc = cmd_check(&x, argc - optind, argv + optind);

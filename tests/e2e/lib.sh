@@ -10,7 +10,7 @@
 PROBE=$BUILD/deephealth-probe
 HTTPFIX=$BUILD/httpfix
 TMPROBE=${TMPROBE:-$BUILD/tmprobe}
-for b in "$FCGI" "$PROBE" "$SNAPTOOL" "$HTTPFIX" "$TMPROBE"; do
+for b in "$FCGI" "$PROBE" "$SNAPTOOL" "$BUILD/deephealthctl" "$HTTPFIX" "$TMPROBE"; do
 	[ -x "$b" ] || { echo "missing $b (make all build/httpfix build/tmprobe)"; echo "0 passed, 1 failed"; exit 1; }
 done
 chmod 755 "$WORK"
@@ -384,7 +384,7 @@ warm_up() {
 # pass overrun.  Rows of the table whose step is "after ID" are measured by this run and
 # reported after its own row (scenario 9: the passes A's prober needed before coming back).
 fault_heal() {
-	local id=$1 what=$2 movers=$3 stayers=$4 expected=$5 dep fmode t0 tf th tb np nb fms bms i
+	local id=$1 what=$2 movers=$3 stayers=$4 expected=$5 dep fmode t0 tf th tb np nb fms bms i hist
 	read -r dep fmode _ <<<"$what"
 	sc_begin "$id" "$dep answers $fmode in region A, then heals"
 	settle || fail_because "not settled"
@@ -404,6 +404,10 @@ fault_heal() {
 	expect_seq "$movers" "A>B>A"
 	[ -n "$stayers" ] && expect_seq "$stayers" "A"
 	expect_b_online "$ALL"
+	# The operator's record of it: the dependency left and came back, in that order.
+	hist=$("$BUILD/deephealthctl" -c "$WORK/A/dh.conf" history -s "$((t0 / 1000 - 1))" "$dep" 2>&1)
+	[[ $hist == *" $dep "*"pass -> fail"*" $dep "*"fail -> pass"* ]] ||
+		fail_because "deephealthctl history $dep: not pass -> fail then fail -> pass: $(echo "$hist" | tr '\n' '|')"
 	if [ "$fmode" = hang ]; then
 		# no pass overran: every pass published, none abandoned past the deadline
 		if grep -qiE 'overr|deadline exceeded|abandon' "$WORK/A/probe.out"; then

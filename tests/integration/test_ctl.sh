@@ -229,6 +229,26 @@ check_match "check: pass-through mode for 2 h is WARNING" '^1 DEEPHEALTH WARNING
 check_match "check: a configuration that does not load is CRITICAL" '^2 DEEPHEALTH CRITICAL - .*broken.conf does not load' "$(CONFN=broken nag 2>/dev/null)"
 check_match "check: a bad threshold is UNKNOWN" '^3 DEEPHEALTH UNKNOWN - usage' "$(nag -w x)"
 
+# history: the event log's transitions and blind stretches, by glob and time.
+sed 's#^snapshot = .*#&\nprober = { event_log = "events.jsonl"; };#' "$S/enforce.conf" >"$S/events.conf"
+cat >"$S/events.jsonl" <<'EOF'
+{"time":"2026-11-30T07:00:00Z","region":"r","dependency":"storage-sa002","from":"pass","to":"fail","cause":"HTTP 503 \"busy\"","elapsed_ms":1,"consecutive_failures":3,"consecutive_successes":0,"uncleared_failures":0,"registries_affected":70}
+{"time":"2026-11-30T07:05:00Z","region":"r","event":"blind","state":"start","cause":"all 1 witness checks failed"}
+{"time":"2026-11-30T07:06:00Z","region":"r","event":"blind","state":"end","cause":"witnesses answer again"}
+{"time":"2026-11-30T07:10:00Z","region":"r","dependency":"storage-sa002","from":"fail","to":"pass","cause":"HTTP 200","elapsed_ms":1,"consecutive_failures":0,"consecutive_successes":2,"uncleared_failures":0,"registries_affected":70}
+{"time":"2026-11-30T07:11:00Z","region":"r","dependency":"cache","from":"pass","to":"warn","cause":"slow","elapsed_ms":1,"consecutive_failures":0,"consecutive_successes":0,"uncleared_failures":0,"registries_affected":5}
+EOF
+h=$(ctl -c "$S/events.conf" history 'storage-*' | awk '{ print $1, $2, $3, $5 }' | xargs)
+check "history: a glob's transitions and the blind stretch, oldest first" \
+	"2026-11-30T07:00:00Z storage-sa002 pass fail 2026-11-30T07:05:00Z (region) blind all 2026-11-30T07:06:00Z (region) blind witnesses 2026-11-30T07:10:00Z storage-sa002 fail pass" "$h"
+check_match "history: the cause, unescaped, and the registries touched" 'pass -> fail 70 registries  HTTP 503 "busy"' "$(ctl -c "$S/events.conf" history storage-sa002)"
+check "history -s: only what came since" "1" "$(ctl -c "$S/events.conf" history -s 2026-11-30T07:07:00Z storage-sa002 | grep -c storage-sa002)"
+check "history --json: the event log's own lines" "storage-sa002 storage-sa002" \
+	"$(ctl -c "$S/events.conf" --json history storage-sa002 | python3 -c 'import json,sys; print(" ".join(e["dependency"] for e in json.load(sys.stdin) if "dependency" in e))')"
+check_match "history: nothing for an unknown dependency, said so" 'no transition of nothing in ' "$(ctl -c "$S/events.conf" history nothing)"
+check "history: without prober.event_log, exit 1" 1 "$(ctl -c "$S/enforce.conf" history cache >/dev/null 2>&1; echo $?)"
+check "history: a bad -s is a usage error" 2 "$(ctl -c "$S/events.conf" history -s yesterday cache >/dev/null 2>&1; echo $?)"
+
 # budget: the formulas of docs/failover-timing.md with the configuration's values.
 b=$(ctl -c "$S/enforce.conf" --json budget -l tm30)
 check "budget tm30 (defaults: I 10, D 8, fall 3, rise 2, R 0): failover 110-158 s, recovery 58 s, dead prober 151 s" \
