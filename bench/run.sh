@@ -37,7 +37,7 @@ awk 'BEGIN {
 awk 'BEGIN { for (i = 0; i < 10000; i++) printf "cd%06d.custom.example reg%06d\n", i, (i * 7) % 100000 }' >"$B/hosts.map"
 {
 	echo 'snapshot = { path = "snapshot"; max_age = 86400; };'
-	echo 'responder = { kill_switch = "disable"; };'
+	echo 'responder = { kill_switch = "disable"; overrides = "overrides"; };'
 	echo 'resolver = { host_map = "hosts.map"; rules = ('
 	for i in $(seq 18); do echo "  \"^(?<registry>[a-z0-9]{5,50})\\\\.zone$i\\\\.example\\\\.net\$\","; done
 	echo '  "^(?<registry>[a-z0-9]{5,50})\\.azurecr\\.io$",'
@@ -66,6 +66,19 @@ for f in global regional custom mixed-case-port unknown; do
 	maxr=$(awk -v a="$maxr" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
 done
 json request_cost_max_ratio "$maxr"
+# 1,000 operator overrides in force (exact names, plus 10 globs): what a request costs more.
+for k in miss hit miss_globs; do
+	set -- $(awk -v k="request_ns_overrides_$k" '$1 == k { print $2, $3, $4 }' "$B/micro.out")
+	case $k in
+	miss) what="a registry without one" target="<= 1.1x" ;;
+	hit) what="a registry with one (forced)" target="<= 1.1x" ;;
+	*) what="without one, 10 globs sharing its prefix" target="" ;;
+	esac
+	row "per-request CPU, 1,000 overrides in force, $what" "$1 ns" "$2 ns" "$3" "$target" \
+		"$([ -n "$target" ] && meets "$3" "<=" 1.1)"
+	json "request_ns_overrides_$k" "$1"
+	json "request_overrides_${k}_ratio" "$3"
+done
 # Instructions per request (callgrind, deterministic where ns are not): N requests of one
 # form under --toggle-collect=one_request.
 if command -v valgrind >/dev/null; then

@@ -34,6 +34,9 @@ struct responder {
 	int have_id;
 	int snap_seen;              /* a first look has been logged */
 	int kill_switch;
+	struct overrides *ovr;      /* NULL: none, or the file is damaged (ovr_state) */
+	struct file_id ovr_id;
+	int ovr_state;              /* 0 no file, 1 loaded, -1 damaged: every line ignored */
 	int64_t next_check_ms;
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
@@ -68,7 +71,47 @@ snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *d
 	r->snap_seen = 1;
 }
 
-/* Notice a new snapshot or kill switch; cheap: two stat(2) calls at most per interval. */
+/*
+ * Notice a new override file: a stat(2) per interval, a parse only when it
+ * changed.  A damaged one is ignored whole, loudly, so it can never turn a
+ * healthy answer into a 503.
+ */
+static void
+overrides_refresh(struct responder *r)
+{
+	const char *path = r->conf->overrides;
+	struct overrides *o = NULL;
+	struct file_id id;
+	struct stat st;
+	int errors, was = r->ovr_state;
+
+	if (stat(path, &st) == -1) {
+		if (errno != ENOENT && was != -1)
+			log_warn("overrides %s: cannot be checked: none in force", path);
+		else if (errno == ENOENT && was != 0)
+			log_info("overrides %s: removed: none in force", path);
+		ovr_free(r->ovr);
+		r->ovr = NULL;
+		r->ovr_state = errno == ENOENT ? 0 : -1;
+		memset(&r->ovr_id, 0, sizeof(r->ovr_id));
+		return;
+	}
+	file_id_of(&st, &id);
+	if (was != 0 && file_id_eq(&id, &r->ovr_id))
+		return;
+	r->ovr_id = id;
+	errors = ovr_load(path, r->conf->override_max, &o, log_errfn, NULL);
+	ovr_free(r->ovr);
+	r->ovr = o;
+	r->ovr_state = errors > 0 ? -1 : o != NULL;
+	if (errors > 0)
+		log_warnx("overrides %s: IGNORED, every line, until it is fixed (%d bad lines above): "
+		          "answers are the prober's", path, errors);
+	else if (o != NULL)
+		log_info("overrides %s: %zu loaded", path, o->n);
+}
+
+/* Notice a new snapshot, kill switch or override file; cheap: a stat(2) each per interval. */
 static void
 refresh(struct responder *r, int64_t now_ms)
 {
@@ -92,6 +135,7 @@ refresh(struct responder *r, int64_t now_ms)
 			         ks ? "answering pass-through" : "enforcing again");
 	}
 	r->kill_switch = ks;
+	overrides_refresh(r);
 
 	if (stat(r->conf->snapshot_path, &st) == -1) {
 		char detail[128];
@@ -210,6 +254,7 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	st.snap = r->snap;
 	st.snap_err = r->snap_err;
 	st.kill_switch = r->kill_switch;
+	st.ovr = r->ovr;
 	n = answer_request(&st, method, FCGX_GetParam("HTTP_HOST", envp),
 	                   FCGX_GetParam("HTTP_ACCEPT", envp), time(NULL), &tr, resp, sizeof(resp));
 	if (tr.resolved && tr.result == RESOLVE_UNKNOWN)
@@ -382,6 +427,7 @@ main(int argc, char **argv)
 	log_info("exiting after %llu requests", r.requests);
 	FCGX_Free(&req, 1);
 	snap_free(r.snap);
+	ovr_free(r.ovr);
 	conf_free(r.conf);
 	return status;
 }

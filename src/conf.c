@@ -33,6 +33,8 @@ static const struct conf_opt responder_opts[] = {
 	{ "unknown_host", OPT_ENUM, 0, 0, UNKNOWN_PASS, NULL, unknown_names, C(unknown_host) },
 	{ "detail", OPT_ENUM, 0, 0, DETAIL_STATUS, NULL, detail_names, C(detail) },
 	{ "recheck_ms", OPT_INT, 0, 60000, 1000, NULL, NULL, C(recheck_ms) },
+	{ "overrides", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/overrides", NULL, C(overrides) },
+	{ "override_max", OPT_INT, 60, 31536000, 604800, NULL, NULL, C(override_max) },
 };
 static const struct conf_opt resolver_opts[] = {
 	{ "host_map", OPT_PATH, 0, 0, 0, "", NULL, C(host_map) },
@@ -476,6 +478,7 @@ conf_free(struct conf *c)
 	free(c->path);
 	free(c->snapshot_path);
 	free(c->kill_switch);
+	free(c->overrides);
 	free(c->host_map);
 	util_strv_free(c->rules);
 	free(c->registries);

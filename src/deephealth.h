@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -102,6 +103,8 @@ int nidx_add(struct name_index *x, const char *key, size_t len, uint32_t value);
 /* The value of key (len bytes, no NUL needed), or -1.  NULL x finds nothing. */
 int64_t nidx_find(const struct name_index *x, const char *key, size_t len);
 size_t nidx_count(const struct name_index *x);
+/* Point key, which must be there, at value instead. */
+void nidx_replace(struct name_index *x, const char *key, size_t len, uint32_t value);
 
 void file_id_of(const struct stat *st, struct file_id *id);
 int file_id_eq(const struct file_id *a, const struct file_id *b);
@@ -243,6 +246,61 @@ int publish_file(const char *path, const void *buf, size_t len, mode_t mode, cha
 /* Remove the temp files an interrupted publish_file of path left; returns how many (logged). */
 size_t publish_clean(const char *path);
 
+/* ---------------------------------------------------------------- override.c */
+
+/* What an operator override does (docs: deephealthctl(8)). */
+enum ovr_action { OVR_FORCE_PASS, OVR_FORCE_FAIL, OVR_ENFORCE, OVR_SHADOW };
+extern const char *const ovr_action_names[];
+
+struct override {
+	char *scope;              /* "region" or "registry:GLOB", as written */
+	const char *glob;         /* after "registry:", or NULL for the region */
+	enum ovr_action action;
+	int64_t until, set;       /* Unix times: in force while now < until */
+	char *by, *reason;
+	unsigned line;            /* its line in the file: a later line wins */
+};
+
+struct overrides {
+	struct override *v;
+	size_t n;
+	struct name_index *exact; /* exact registry name -> its newest line's index */
+	uint32_t *next_same;      /* the next older override of that name, or UINT32_MAX */
+	uint32_t *globs, *region; /* indexes of the glob and the region overrides */
+	size_t nglobs, nregion;
+	size_t *prefix;           /* per override: its glob's literal prefix length */
+	unsigned char *gfirst;    /* per glob: its first byte, or 0 when it starts with a wildcard */
+};
+
+/* "region" or "registry:NAME" with NAME a registry name or a glob of one. */
+int ovr_scope_ok(const char *scope);
+/*
+ * Parse an override file (len bytes of buf, named path in reports).  Every bad
+ * line is reported as "path:line: message"; a file with any is refused whole.
+ * An override may not expire more than max_span seconds after it was set.
+ * Returns the number of errors; on 0, *out holds the overrides (ovr_free).
+ */
+int ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
+              struct overrides **out, errfn_t errfn, void *arg);
+/* The same from the file at path: -1 (and *out NULL) when it does not exist. */
+int ovr_load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn,
+             void *arg);
+void ovr_free(struct overrides *o); /* NULL is fine */
+/*
+ * The override in force at now that sets registry's answer (force-pass or
+ * force-fail) and the one that sets its mode (enforce or shadow), each NULL
+ * when none: a registry's own (exact or glob) beats the region's, and among
+ * those a later line beats an earlier.  registry NULL (an unknown Host): the
+ * region's only.  O(1) for exact names, plus a prefix compare (and fnmatch
+ * when it matches) per glob.
+ */
+void ovr_lookup(const struct overrides *o, const char *registry, int64_t now,
+                const struct override **force, const struct override **mode);
+/* Write v as one line of the file format. */
+int ovr_write_line(FILE *f, const struct override *v);
+/* Write the event-log line of change ("add", "remove", "expire") of v, at time when. */
+int ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t when);
+
 /* ---------------------------------------------------------------- conf.c */
 
 /*
@@ -275,7 +333,9 @@ struct conf {
 	char *kill_switch;
 	enum unknown_action unknown_host;
 	enum detail detail;
-	int recheck_ms;     /* how often to stat snapshot and kill switch */
+	int recheck_ms;     /* how often to stat snapshot, kill switch and overrides */
+	char *overrides;    /* the operator's override file (deephealthctl override) */
+	int override_max;   /* seconds: the longest an override may stay in force */
 	/* log { } */
 	int log_syslog;
 	enum log_level log_level;

@@ -243,6 +243,15 @@ nidx_find(const struct name_index *x, const char *key, size_t len)
 	return s->key != NULL ? (int64_t)s->value : -1;
 }
 
+void
+nidx_replace(struct name_index *x, const char *key, size_t len, uint32_t value)
+{
+	struct nidx_slot *s = nidx_slot(x, key, len, util_hash64(key, len));
+
+	if (s->key != NULL)
+		s->value = value;
+}
+
 size_t
 nidx_count(const struct name_index *x)
 {

@@ -49,6 +49,13 @@ answer_request(const struct answer_state *st, const char *method, const char *ra
 				in.registry = tr->registry;
 				ro.registry = tr->registry;
 			}
+			ovr_lookup(st->ovr, in.host == RESOLVE_FOUND ? tr->registry : NULL, (int64_t)now,
+			           &tr->force, &tr->mode);
+			if (tr->force != NULL)
+				in.force = tr->force->action == OVR_FORCE_PASS ? FORCE_PASS : FORCE_FAIL;
+			/* Rings: an override sets enforce or shadow; pass-through stays the config's. */
+			if (tr->mode != NULL && c->mode != MODE_PASSTHROUGH)
+				in.mode = tr->mode->action == OVR_SHADOW ? MODE_SHADOW : MODE_ENFORCE;
 		}
 		ro.snap = st->snap;
 	}

@@ -100,7 +100,7 @@ enum reason {
 	R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING, R_SNAPSHOT_UNREADABLE, R_SNAPSHOT_CORRUPT,
 	R_SNAPSHOT_STALE,
 	R_PROBER_BLIND, R_UNKNOWN_HOST, R_UNKNOWN_REGISTRY, R_SINGLE_REGION, R_HEALTHY,
-	R_DEGRADED, R_DEPENDENCY_FAILED, R_BAD_METHOD, R_COUNT
+	R_DEGRADED, R_DEPENDENCY_FAILED, R_BAD_METHOD, R_OVERRIDE_PASS, R_OVERRIDE_FAIL, R_COUNT
 };
 const char *reason_str(enum reason r);
 /*
@@ -109,11 +109,15 @@ const char *reason_str(enum reason r);
  */
 int reason_is_regionwide(enum reason r);
 
+/* An answer an operator's override forces (deephealthctl override). */
+enum force { FORCE_NONE = 0, FORCE_PASS, FORCE_FAIL };
+
 /* Everything a decision depends on, gathered by the caller. */
 struct policy_in {
 	int method_ok;              /* GET or HEAD: anything else is 405 whatever else holds */
 	int config_ok;
-	enum mode mode;
+	enum mode mode;             /* after a mode override (enforce, shadow) for this registry */
+	enum force force;           /* an override forcing the answer */
 	int kill_switch;            /* kill-switch file present */
 	enum snap_err snap_state;   /* SNAP_OK or why the snapshot is unusable */
 	const struct snapshot *snap;/* valid when snap_state == SNAP_OK */
@@ -169,6 +173,7 @@ struct answer_state {
 	const struct snapshot *snap; /* when snap_err == SNAP_OK */
 	enum snap_err snap_err;
 	int kill_switch;
+	const struct overrides *ovr; /* the operator's overrides, NULL for none */
 };
 
 /* How one request was answered, step by step. */
@@ -179,6 +184,8 @@ struct answer_trace {
 	int via;                          /* RESOLVE_FOUND: -1 the host map, else the rule's index */
 	char host[DH_HOST_MAX + 1];       /* normalized, when valid */
 	char registry[DH_NAME_MAX + 1];   /* when found */
+	const struct override *force;     /* the override that forced the answer, or NULL */
+	const struct override *mode;      /* the one that set the mode, or NULL */
 	struct policy_out po;             /* the decision */
 };
 

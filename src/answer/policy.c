@@ -18,6 +18,8 @@ static const char *const reason_names[R_COUNT] = {
 	[R_DEGRADED] = "degraded",
 	[R_DEPENDENCY_FAILED] = "dependency-failed",
 	[R_BAD_METHOD] = "method-not-allowed",
+	[R_OVERRIDE_PASS] = "override-pass",
+	[R_OVERRIDE_FAIL] = "override-fail",
 };
 
 const char *
@@ -62,6 +64,15 @@ decide_enforce(const struct policy_in *in, struct policy_out *o)
 	}
 	if (in->kill_switch || in->mode == MODE_PASSTHROUGH) {
 		answer(o, 200, VERDICT_PASS, R_PASSTHROUGH);
+		return;
+	}
+	/* An operator's word, with an expiry: needs no snapshot, so no snapshot state undoes it. */
+	if (in->force == FORCE_PASS) {
+		answer(o, 200, VERDICT_PASS, R_OVERRIDE_PASS);
+		return;
+	}
+	if (in->force == FORCE_FAIL) {
+		answer(o, 503, VERDICT_FAIL, R_OVERRIDE_FAIL);
 		return;
 	}
 	switch (in->snap_state) {

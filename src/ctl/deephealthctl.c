@@ -7,6 +7,11 @@
 #define _GNU_SOURCE /* timegm, strptime */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -39,6 +44,8 @@ struct ctl {
 	enum snap_err snap_err;
 	char snap_detail[256];
 	int kill_switch, kill_err;
+	struct overrides *ovr;       /* NULL: no file, or a damaged one (ovr_errors) */
+	int ovr_errors;              /* bad lines: the responders ignore the whole file */
 	time_t now;
 	struct answer_state st;
 };
@@ -49,8 +56,11 @@ usage(FILE *f, int code)
 	fprintf(f,
 	        "usage: deephealthctl [-c config] [--json] status\n"
 	        "       deephealthctl [-c config] [--json] explain HOST [HOST...]\n"
+	        "       deephealthctl [-c config] override add SCOPE ACTION -e DURATION -r REASON\n"
+	        "       deephealthctl [-c config] [--json] override list\n"
+	        "       deephealthctl [-c config] override remove INDEX|SCOPE\n"
 	        "       deephealthctl [-c config] [--json] history [-s TIME] DEPENDENCY\n"
-	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds]\n"
+	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds] [-x seconds]\n"
 	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
 	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds]\n"
 	        "       deephealthctl -h | --help | -V | --version\n"
@@ -62,10 +72,14 @@ usage(FILE *f, int code)
 	        "  -P seconds    its probing interval     -F probes  failed probes to take out\n"
 	        "  -B probes     good probes to bring back -W seconds its probe timeout\n"
 	        "  -T seconds    DNS TTL of its answers\n"
+	        "override: SCOPE region or registry:NAME (NAME may be a glob); ACTION force-pass,\n"
+	        "  force-fail, enforce or shadow; DURATION 90s, 45m, 8h, 7d, at most\n"
+	        "  responder.override_max; REASON printable text\n"
 	        "history: DEPENDENCY may be a glob; -s TIME: ISO (2026-11-30T07:00:00Z), epoch\n"
 	        "  seconds, or -N[smhd] before now\n"
 	        "check: a Nagios plugin: -w/-c snapshot age (default 3 intervals / max_age),\n"
-	        "  -k the kill switch or pass-through mode left on longer (default 3600 s);\n"
+	        "  -k the kill switch, pass-through mode or a region force-pass left on longer\n"
+	        "  (default 3600 s), -x an override expiring sooner (default 900 s);\n"
 	        "  exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	        "exit: 0 OK, 1 configuration not loaded, 2 usage, 3 status: every answer fails open\n"
 	        "      or passes through\n",
@@ -97,8 +111,13 @@ ctl_load(struct ctl *x)
 		x->snap_err = snap_load(x->conf->snapshot_path, x->now, &x->snap, x->snap_detail,
 		                        sizeof(x->snap_detail));
 		x->kill_switch = answer_kill_switch(x->conf->kill_switch, &x->kill_err);
+		x->ovr_errors = ovr_load(x->conf->overrides, x->conf->override_max, &x->ovr, ctl_errfn,
+		                         NULL);
+		if (x->ovr_errors < 0)
+			x->ovr_errors = 0;
 	}
 	x->st.conf = x->conf;
+	x->st.ovr = x->ovr;
 	x->st.snap = x->snap;
 	x->st.snap_err = x->snap_err;
 	x->st.kill_switch = x->kill_switch;
@@ -108,6 +127,7 @@ static void
 ctl_free(struct ctl *x)
 {
 	snap_free(x->snap);
+	ovr_free(x->ovr);
 	conf_free(x->conf);
 }
 
@@ -137,6 +157,8 @@ jstr(const char *s, size_t len)
 	printf("\"%s\"", e);
 	free(e);
 }
+
+static void override_print(const struct ctl *x, size_t i, const struct override *v, int json);
 
 /* ---------------------------------------------------------------- status */
 
@@ -204,6 +226,11 @@ cmd_status(struct ctl *x)
 			}
 			printf("}");
 		}
+		printf(",\"overrides_damaged\":%s,\"overrides\":[", x->ovr_errors > 0 ? "true" : "false");
+		for (size_t i = 0, k = 0; x->ovr != NULL && i < x->ovr->n; i++)
+			if (x->ovr->v[i].until > (int64_t)x->now)
+				override_print(x, k++, &x->ovr->v[i], 1);
+		printf("]");
 		printf(",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\"}",
 		       regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
 		       regionwide ? reason_str(tr.po.reason) : "per-registry");
@@ -241,6 +268,18 @@ cmd_status(struct ctl *x)
 			else
 				printf("snapshot      %s: %s%s%s\n", x->conf->snapshot_path,
 				       snap_err_str(x->snap_err), x->snap_detail[0] ? ": " : "", x->snap_detail);
+		}
+		if (x->conf != NULL && x->ovr_errors > 0)
+			printf("overrides     %s: DAMAGED (%d bad lines, above): the responders ignore "
+			       "every line\n", x->conf->overrides, x->ovr_errors);
+		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
+			const struct override *v = &x->ovr->v[i];
+
+			if (v->until <= (int64_t)x->now)
+				continue;
+			printf("override      %s %s for %s more (by %s: %s)\n", v->scope,
+			       ovr_action_names[v->action], span(v->until - (int64_t)x->now, ago, sizeof(ago)),
+			       v->by, v->reason);
 		}
 		if (regionwide)
 			printf("answers       %d %s for every registry (%s)\n", tr.po.http,
@@ -362,6 +401,22 @@ explain_one(struct ctl *x, const char *host)
 		} else {
 			printf("null");
 		}
+		for (int k = 0; k < 2; k++) {
+			const struct override *v = k == 0 ? tr.force : tr.mode;
+
+			printf(",\"%s\":", k == 0 ? "override" : "mode_override");
+			if (v == NULL) {
+				printf("null");
+				continue;
+			}
+			util_iso_time((time_t)v->until, when, sizeof(when));
+			printf("{\"scope\":");
+			jstr(v->scope, strlen(v->scope));
+			printf(",\"action\":\"%s\",\"until\":\"%s\",\"by\":\"%s\",\"reason\":",
+			       ovr_action_names[v->action], when, v->by);
+			jstr(v->reason, strlen(v->reason));
+			printf("}");
+		}
 		printf(",\"reason\":\"%s\",\"http\":%d,\"status\":\"%s\"", reason_str(tr.po.reason),
 		       tr.po.http, verdict_str(tr.po.status));
 		if (tr.po.shadow)
@@ -406,6 +461,15 @@ explain_one(struct ctl *x, const char *host)
 	} else if (tr.result == RESOLVE_FOUND && x->snap != NULL) {
 		printf("  snapshot row  none: %s is not in the snapshot\n", tr.registry);
 	}
+	for (int k = 0; k < 2; k++) {
+		const struct override *v = k == 0 ? tr.force : tr.mode;
+
+		if (v != NULL) {
+			util_iso_time((time_t)v->until, when, sizeof(when));
+			printf("  override      %s %s until %s (by %s: %s)\n", v->scope,
+			       ovr_action_names[v->action], when, v->by, v->reason);
+		}
+	}
 	printf("  decision      %s -> %d %s\n", reason_str(tr.po.reason), tr.po.http,
 	       verdict_str(tr.po.status));
 	if (tr.po.shadow)
@@ -428,6 +492,256 @@ cmd_explain(struct ctl *x, int argc, char **argv)
 	if (x->json)
 		printf("]\n");
 	return x->conf == NULL ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- override */
+
+/* "90s", "45m", "8h", "7d" (or plain seconds); -1 when not one. */
+static long
+parse_span(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || v <= 0 || (*end != '\0' && end[1] != '\0'))
+		return -1;
+	switch (*end) {
+	case '\0': case 's': return v;
+	case 'm': return v <= LONG_MAX / 60 ? v * 60 : -1;
+	case 'h': return v <= LONG_MAX / 3600 ? v * 3600 : -1;
+	case 'd': return v <= LONG_MAX / 86400 ? v * 86400 : -1;
+	default: return -1;
+	}
+}
+
+/* Who is setting it: the sudo user behind root, else the login, as a name token. */
+static void
+who(char *out, size_t len)
+{
+	const char *u = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (u == NULL || u[0] == '\0')
+		u = getenv("USER");
+	if ((u == NULL || u[0] == '\0') && (pw = getpwuid(getuid())) != NULL)
+		u = pw->pw_name;
+	snprintf(out, len, "%s", u != NULL && u[0] != '\0' ? u : "unknown");
+	for (char *p = out; *p != '\0'; p++)
+		if (!util_is_name_byte((unsigned char)*p))
+			*p = '_';
+}
+
+/* One line in the event log for an operator's change; the event log is the record. */
+static void
+override_event(const struct ctl *x, const char *what, const struct override *v)
+{
+	FILE *f;
+	int fd;
+
+	if (x->conf->event_log[0] == '\0')
+		return;
+	/* Never create it: the prober's user must keep owning it (root would take it over). */
+	if ((fd = open(x->conf->event_log, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1 ||
+	    (f = fdopen(fd, "a")) == NULL) {
+		fprintf(stderr, "deephealthctl: event log %s: %s (the change is made, not recorded)\n",
+		        x->conf->event_log, errno == ENOENT ? "not there yet: the prober creates it"
+		                                            : strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	ovr_event_line(f, what, v, (int64_t)x->now);
+	if (fclose(f) != 0)
+		fprintf(stderr, "deephealthctl: event log %s: %s\n", x->conf->event_log, strerror(errno));
+}
+
+/* Write every override in o but those dropped (drop[i]) and those expired a day ago, plus add. */
+static int
+override_write(const struct ctl *x, const struct overrides *o, const char *drop,
+               const struct override *add)
+{
+	char *buf = NULL, err[512];
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int rc;
+
+	if (m == NULL)
+		fatal("open_memstream");
+	fprintf(m, "# deephealth overrides: written by deephealthctl override; one per line.\n"
+	           "# A file with a bad line is ignored whole by every responder.\n");
+	for (size_t i = 0; o != NULL && i < o->n; i++)
+		if (!drop[i] && o->v[i].until > (int64_t)x->now - 86400)
+			ovr_write_line(m, &o->v[i]);
+	if (add != NULL)
+		ovr_write_line(m, add);
+	if (fclose(m) != 0)
+		fatal("open_memstream");
+	rc = publish_file(x->conf->overrides, buf, len, 0644, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "deephealthctl: %s\n", err);
+	free(buf);
+	return rc;
+}
+
+static void
+override_print(const struct ctl *x, size_t i, const struct override *v, int json)
+{
+	char until[32], set[32], left[32];
+	int64_t rest = v->until - (int64_t)x->now;
+
+	util_iso_time((time_t)v->until, until, sizeof(until));
+	util_iso_time((time_t)v->set, set, sizeof(set));
+	if (json) {
+		printf("%s{\"index\":%zu,\"scope\":", i ? "," : "", i + 1);
+		jstr(v->scope, strlen(v->scope));
+		printf(",\"action\":\"%s\",\"in_force\":%s,\"until\":\"%s\",\"set\":\"%s\",\"by\":\"%s\","
+		       "\"reason\":", ovr_action_names[v->action], rest > 0 ? "true" : "false", until,
+		       set, v->by);
+		jstr(v->reason, strlen(v->reason));
+		printf("}");
+		return;
+	}
+	printf("%3zu  %-28s %-10s %s %s (set %s by %s): %s\n", i + 1, v->scope,
+	       ovr_action_names[v->action], rest > 0 ? "until" : "EXPIRED", until,
+	       set, v->by, v->reason);
+	(void)span(rest > 0 ? rest : -rest, left, sizeof(left));
+}
+
+static int
+cmd_override(struct ctl *x, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	char lockpath[4096], *drop = NULL;
+	int lockfd = -1, rc = CTL_EXIT_OK;
+
+	if (x->conf == NULL)
+		return CTL_EXIT_CONFIG;
+	if (strcmp(sub, "list") == 0 && argc == 2) {
+		if (x->ovr_errors > 0) {
+			fprintf(stderr, "deephealthctl: %s: %d bad lines (above): the responders IGNORE the "
+			        "whole file\n", x->conf->overrides, x->ovr_errors);
+			return CTL_EXIT_CONFIG;
+		}
+		if (x->json)
+			printf("[");
+		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++)
+			override_print(x, i, &x->ovr->v[i], x->json);
+		if (x->json)
+			printf("]\n");
+		else if (x->ovr == NULL || x->ovr->n == 0)
+			printf("no overrides (%s)\n", x->conf->overrides);
+		return CTL_EXIT_OK;
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
+		usage(stderr, CTL_EXIT_USAGE);
+	/* One editor at a time; the responders read the file only as a whole, after rename. */
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->conf->overrides);
+	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
+	    flock(lockfd, LOCK_EX) == -1) {
+		fprintf(stderr, "deephealthctl: %s: %s\n", lockpath, strerror(errno));
+		if (lockfd != -1)
+			close(lockfd);
+		return CTL_EXIT_CONFIG;
+	}
+	/* Read again under the lock: another editor may have just written it. */
+	ovr_free(x->ovr);
+	x->ovr = NULL;
+	x->ovr_errors = ovr_load(x->conf->overrides, x->conf->override_max, &x->ovr, ctl_errfn,
+	                         NULL);
+	if (x->ovr_errors > 0) {
+		fprintf(stderr, "deephealthctl: %s: %d bad lines (above): fix or remove it first\n",
+		        x->conf->overrides, x->ovr_errors);
+		rc = CTL_EXIT_CONFIG;
+		goto out;
+	}
+	drop = xcalloc(x->ovr ? x->ovr->n + 1 : 1, 1);
+	if (strcmp(sub, "add") == 0) {
+		struct override v = { 0 };
+		char by[64], reason[512] = "";
+		long span_s = -1;
+		int ch, a;
+
+		if (argc < 4)
+			usage(stderr, CTL_EXIT_USAGE);
+		optind = 4; /* the options come after SCOPE ACTION */
+		while ((ch = getopt(argc, argv, "+e:r:")) != -1) {
+			if (ch == 'e')
+				span_s = parse_span(optarg);
+			else if (ch == 'r')
+				snprintf(reason, sizeof(reason), "%s", optarg);
+			else
+				usage(stderr, CTL_EXIT_USAGE);
+		}
+		if (optind != argc || !ovr_scope_ok(argv[2]) ||
+		    (a = names_find(ovr_action_names, argv[3])) < 0) {
+			fprintf(stderr, "deephealthctl: override add SCOPE ACTION -e DURATION -r REASON: "
+			        "SCOPE region or registry:NAME (a glob too), ACTION force-pass, force-fail, "
+			        "enforce or shadow\n");
+			usage(stderr, CTL_EXIT_USAGE);
+		}
+		if (span_s <= 0 || span_s > x->conf->override_max) {
+			fprintf(stderr, "deephealthctl: -e: an expiry is required, at most "
+			        "responder.override_max (%ds): 90s, 45m, 8h, 7d\n", x->conf->override_max);
+			usage(stderr, CTL_EXIT_USAGE);
+		}
+		if (reason[0] == '\0' || strlen(reason) > 500 ||
+		    strspn(reason, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                   "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(reason)) {
+			fprintf(stderr, "deephealthctl: -r: a reason is required: printable ASCII, at most "
+			        "500 bytes\n");
+			usage(stderr, CTL_EXIT_USAGE);
+		}
+		who(by, sizeof(by));
+		v.scope = argv[2];
+		v.action = (enum ovr_action)a;
+		v.set = (int64_t)x->now;
+		v.until = (int64_t)x->now + span_s;
+		v.by = by;
+		v.reason = reason;
+		if (override_write(x, x->ovr, drop, &v) != 0) {
+			rc = CTL_EXIT_CONFIG;
+			goto out;
+		}
+		override_event(x, "add", &v);
+		override_print(x, x->ovr ? x->ovr->n : 0, &v, 0);
+	} else {
+		size_t n = 0;
+		long idx = -1;
+		char *end;
+
+		if (argc != 3)
+			usage(stderr, CTL_EXIT_USAGE);
+		errno = 0;
+		idx = strtol(argv[2], &end, 10);
+		if (errno != 0 || end == argv[2] || *end != '\0')
+			idx = -1;
+		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
+			drop[i] = idx > 0 ? (size_t)idx == i + 1 : strcmp(x->ovr->v[i].scope, argv[2]) == 0;
+			n += (size_t)drop[i];
+		}
+		if (n == 0) {
+			fprintf(stderr, "deephealthctl: no override %s in %s (see: deephealthctl override "
+			        "list)\n", argv[2], x->conf->overrides);
+			rc = CTL_EXIT_CONFIG;
+			goto out;
+		}
+		if (override_write(x, x->ovr, drop, NULL) != 0) {
+			rc = CTL_EXIT_CONFIG;
+			goto out;
+		}
+		for (size_t i = 0; i < x->ovr->n; i++)
+			if (drop[i]) {
+				override_event(x, "remove", &x->ovr->v[i]);
+				printf("removed: ");
+				override_print(x, i, &x->ovr->v[i], 0);
+			}
+	}
+out:
+	free(drop);
+	close(lockfd);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- history */
@@ -623,7 +937,7 @@ cmd_check(struct ctl *x, int argc, char **argv)
 {
 	struct alarm a;
 	struct answer_trace tr;
-	long warn_age = -1, crit_age = -1, ks_max = 3600;
+	long warn_age = -1, crit_age = -1, ks_max = 3600, expiring = 900;
 	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
 	size_t fails = 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
 	int ch, blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
@@ -632,25 +946,27 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "w:c:k:")) != -1) {
+	while ((ch = getopt(argc, argv, "w:c:k:x:")) != -1) {
 		char *end;
 		long v;
 
 		errno = 0;
 		v = optarg ? strtol(optarg, &end, 10) : -1;
 		if (ch == '?' || errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 864000) {
-			printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds]\n");
+			printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds]\n");
 			return NAGIOS_UNKNOWN;
 		}
 		if (ch == 'w')
 			warn_age = v;
 		else if (ch == 'c')
 			crit_age = v;
+		else if (ch == 'x')
+			expiring = v;
 		else
 			ks_max = v;
 	}
 	if (optind != argc) {
-		printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds]\n");
+		printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds]\n");
 		return NAGIOS_UNKNOWN;
 	}
 	if (x->conf == NULL) {
@@ -690,6 +1006,25 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		alarm_add(&a, on > ks_max ? NAGIOS_WARNING : NAGIOS_OK,
 		          "kill switch %s present for %llds%s: every answer passes through",
 		          x->conf->kill_switch, (long long)on, on > ks_max ? " (left on)" : "");
+	}
+	if (x->ovr_errors > 0)
+		alarm_add(&a, NAGIOS_WARNING, "overrides %s damaged (%d bad lines): every override is "
+		          "ignored", x->conf->overrides, x->ovr_errors);
+	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
+		const struct override *v = &x->ovr->v[i];
+		int64_t on = (int64_t)x->now - v->set, left = v->until - (int64_t)x->now;
+
+		if (left <= 0)
+			continue;
+		if (v->glob == NULL && v->action == OVR_FORCE_PASS && on > ks_max)
+			alarm_add(&a, NAGIOS_WARNING, "region force-pass on for %llds (left on): failover "
+			          "is off", (long long)on);
+		else if (left <= expiring)
+			alarm_add(&a, NAGIOS_WARNING, "override %s %s expires in %llds", v->scope,
+			          ovr_action_names[v->action], (long long)left);
+		else
+			alarm_add(&a, NAGIOS_OK, "override %s %s in force", v->scope,
+			          ovr_action_names[v->action]);
 	}
 	if (x->conf->mode == MODE_PASSTHROUGH) {
 		int64_t on = stat(x->conf_path, &st) == 0 ? (int64_t)x->now - st.st_mtime : 0;
@@ -857,6 +1192,9 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[optind], "explain") == 0 && optind + 1 < argc) {
 		ctl_load(&x);
 		rc = cmd_explain(&x, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "override") == 0) {
+		ctl_load(&x);
+		rc = cmd_override(&x, argc - optind, argv + optind);
 	} else if (strcmp(argv[optind], "history") == 0) {
 		ctl_load(&x);
 		rc = cmd_history(&x, argc - optind, argv + optind);

@@ -224,6 +224,54 @@ map_refresh(struct prober *p)
 	return 0;
 }
 
+static void
+quiet_errfn(void *arg, const char *fmt, ...)
+{
+	(void)arg;
+	(void)fmt;
+}
+
+/*
+ * The event log records when each operator override ran out: the ones whose
+ * expiry falls since the last published snapshot (this run's or a previous
+ * run's), whenever the prober gets to see it.
+ */
+static void
+overrides_expired(struct prober *p, int64_t now)
+{
+	int64_t last = p->prev != NULL ? snap_created(p->prev) : now;
+	struct overrides *o = NULL;
+	char *line = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	/* A damaged file is the responders' to report (once per change, not once per pass). */
+	if (p->events_fd == -1 || ovr_load(p->conf->overrides, p->conf->override_max, &o,
+	                                   quiet_errfn, NULL) != 0 || o == NULL)
+		return;
+	for (size_t i = 0; i < o->n; i++) {
+		int ok;
+
+		if (o->v[i].until <= last || o->v[i].until > now)
+			continue;
+		if ((m = open_memstream(&line, &len)) == NULL) {
+			log_warn("event log %s: expiry of %s not written", p->conf->event_log,
+			         o->v[i].scope);
+			continue;
+		}
+		ok = ovr_event_line(m, "expire", &o->v[i], o->v[i].until) == 0;
+		ok = (fclose(m) == 0) && ok;
+		if (!ok || write(p->events_fd, line, len) != (ssize_t)len)
+			log_warn("event log %s: expiry of %s not written", p->conf->event_log,
+			         o->v[i].scope);
+		log_info("override %s %s expired at its time", o->v[i].scope,
+		         ovr_action_names[o->v[i].action]);
+		free(line);
+		line = NULL;
+	}
+	ovr_free(o);
+}
+
 /* One pass: probe, fold (unless blind), evaluate, publish, save.  Returns an exit code. */
 static int
 run_pass(struct prober *p)
@@ -301,6 +349,7 @@ run_pass(struct prober *p)
 			                         p->out[i].cause, now);
 		}
 	}
+	overrides_expired(p, (int64_t)now);
 	stats.users = p->users;
 	w = eval_build(c, p->map, p->st, p->prev, (int64_t)now, blind ? SNAP_FLAG_BLIND : 0, &stats);
 	/* Transitions are told after the build, which counts the registries each one touches. */

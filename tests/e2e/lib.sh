@@ -84,7 +84,7 @@ write_conf() { # REGION MODE FILE
 	[ "$r" = B ] && region=eastus2
 	cat >"$3" <<EOF
 snapshot = { path = "$R/snapshot"; max_age = $MAX_AGE; };
-responder = { mode = "$2"; kill_switch = "$R/disable"; recheck_ms = $RECHECK_MS; detail = "cause"; };
+responder = { mode = "$2"; kill_switch = "$R/disable"; overrides = "$R/overrides"; recheck_ms = $RECHECK_MS; detail = "cause"; };
 resolver = {
   host_map = "$R/hosts.map";
   rules = ( "^(?<registry>[a-z0-9]{5,50})\\\\.azurecr\\\\.io\$",

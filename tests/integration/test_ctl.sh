@@ -24,7 +24,7 @@ EOF
 conf() { # NAME EXTRA-RESPONDER-KEYS
 	cat >"$S/$1.conf" <<EOF
 snapshot = { path = "snapshot"; max_age = 120; };
-responder = { kill_switch = "disable"; recheck_ms = 0; $2 };
+responder = { kill_switch = "disable"; overrides = "overrides"; recheck_ms = 0; $2 };
 resolver = {
   host_map = "hosts.map";
   rules = ( "^(?<registry>[a-z0-9]{5,50})\\\\.azurecr\\\\.io\$",
@@ -169,6 +169,15 @@ branches() {
 	differ "$SERVER-missing" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
 	check "$SERVER missing: every answer snapshot-missing" "200 snapshot-missing" "$reasons"
 	fresh
+	# Overrides: a forced pass, a forced fail by glob, a ring in shadow.
+	ctl -c "$S/enforce.conf" override add registry:fabrikam force-pass -e 1h -r "keep" >/dev/null
+	ctl -c "$S/enforce.conf" override add 'registry:cont*' force-fail -e 1h -r "drain" >/dev/null
+	ctl -c "$S/enforce.conf" override add registry:litware shadow -e 1h -r "ring 1" >/dev/null
+	ctl -c "$S/enforce.conf" override add registry:northwind enforce -e 1h -r "ring 0" >/dev/null
+	differ "$SERVER-overrides" "$U/e/health" "$S/enforce.conf" "$WORK/hosts.small"
+	check_match "$SERVER overrides: forced pass and forced fail answered" '200 override-pass.*503 override-fail' "$reasons"
+	differ "$SERVER-overrides-shadow" "$U/s/health" "$S/shadow.conf" "$WORK/hosts.small"
+	rm -f "$S/overrides"
 }
 branches
 stop_server lighttpd

@@ -383,6 +383,42 @@ test_bad_method(void)
 	EXPECT(&in, 405, VERDICT_FAIL, R_BAD_METHOD, -1);
 }
 
+/*
+ * An operator's override comes after the configuration and the kill switch, and
+ * before anything the snapshot says: a forced answer needs no snapshot.
+ */
+static void
+test_override(void)
+{
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	in.force = FORCE_PASS;
+	EXPECT(&in, 200, VERDICT_PASS, R_OVERRIDE_PASS, -1);
+	in.force = FORCE_FAIL;
+	in.registry = "healthy-one"; /* not even in the snapshot */
+	EXPECT(&in, 503, VERDICT_FAIL, R_OVERRIDE_FAIL, -1);
+	in.snap_state = SNAP_MISSING;
+	in.snap = NULL;
+	EXPECT(&in, 503, VERDICT_FAIL, R_OVERRIDE_FAIL, -1);
+	in.kill_switch = 1;
+	EXPECT(&in, 200, VERDICT_PASS, R_PASSTHROUGH, -1);
+	in.kill_switch = 0;
+	in.config_ok = 0;
+	EXPECT(&in, 200, VERDICT_WARN, R_CONFIG_ERROR, -1);
+	in.config_ok = 1;
+	/* A ring in shadow: the forced 503 becomes 200, and says what it would have been. */
+	in.mode = MODE_SHADOW;
+	policy_decide(&in, &o);
+	T_EQ_INT(o.http, 200);
+	T_EQ_INT(o.shadow, 1);
+	T_EQ_INT(o.would_http, 503);
+	T_EQ_INT(o.would_reason, R_OVERRIDE_FAIL);
+	T_EQ_STR(reason_str(R_OVERRIDE_PASS), "override-pass");
+	T_EQ_STR(reason_str(R_OVERRIDE_FAIL), "override-fail");
+	T_CHECK(!reason_is_regionwide(R_OVERRIDE_FAIL));
+}
+
 /* The reasons decided for the whole region, whatever the Host: the responder logs their changes. */
 static void
 test_regionwide(void)
@@ -412,6 +448,7 @@ main(void)
 		T_CASE(test_passthrough),
 		T_CASE(test_snapshot_unusable),
 		T_CASE(test_regionwide),
+		T_CASE(test_override),
 		T_CASE(test_stale),
 		T_CASE(test_stale_extreme),
 		T_CASE(test_blind),

@@ -1,0 +1,344 @@
+/*
+ * override.c: the operator's overrides, a text file in the state directory
+ * (responder.overrides): read by every responder process and the prober,
+ * written by deephealthctl through publish_file.  One override per line:
+ *
+ *   registry:fabrikam force-pass until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=alice reason="INC-123"
+ *
+ * A file with any bad line is not used at all: half an operator's intent is
+ * worse than none, and none is the answers as the prober sees them.
+ */
+#define _GNU_SOURCE /* timegm, strptime */
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deephealth.h"
+
+#define OVR_FILE_MAX (4u * 1024 * 1024) /* a file larger than this is refused */
+
+const char *const ovr_action_names[] = { "force-pass", "force-fail", "enforce", "shadow", NULL };
+
+/* A registry name, or a glob of one: the name alphabet plus * ? [ ] and ! inside brackets. */
+static int
+glob_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > DH_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!util_is_name_byte((unsigned char)s[i]) && strchr("*?[]!", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+int
+ovr_scope_ok(const char *scope)
+{
+	if (strcmp(scope, "region") == 0)
+		return 1;
+	return strncmp(scope, "registry:", 9) == 0 && glob_ok(scope + 9, strlen(scope + 9));
+}
+
+static int64_t
+parse_iso(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+/* A reason: printable ASCII, quoted, with \" and \\ escapes.  Returns the end, or NULL. */
+static const char *
+parse_quoted(const char *p, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (*p++ != '"')
+		return NULL;
+	for (; *p != '"'; p++) {
+		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+			p++;
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || o + 1 >= outlen)
+			return NULL;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return p + 1;
+}
+
+static void
+ovr_free_one(struct override *v)
+{
+	free(v->scope);
+	free(v->by);
+	free(v->reason);
+}
+
+void
+ovr_free(struct overrides *o)
+{
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < o->n; i++)
+		ovr_free_one(&o->v[i]);
+	free(o->v);
+	nidx_free(o->exact);
+	free(o->next_same);
+	free(o->globs);
+	free(o->region);
+	free(o->prefix);
+	free(o->gfirst);
+	free(o);
+}
+
+/* Index the exact registry names (most overrides): a request finds its own in O(1). */
+static void
+ovr_index(struct overrides *o)
+{
+	size_t n = o->n ? o->n : 1;
+
+	o->exact = nidx_new();
+	o->next_same = xcalloc(n, sizeof(*o->next_same));
+	o->globs = xcalloc(n, sizeof(*o->globs));
+	o->region = xcalloc(n, sizeof(*o->region));
+	o->prefix = xcalloc(n, sizeof(*o->prefix));
+	o->gfirst = xcalloc(n, sizeof(*o->gfirst));
+	for (size_t i = 0; i < o->n; i++) {
+		const struct override *v = &o->v[i];
+		int64_t first;
+
+		o->next_same[i] = UINT32_MAX;
+		if (v->glob == NULL) {
+			o->region[o->nregion++] = (uint32_t)i;
+			continue;
+		}
+		if (strpbrk(v->glob, "*?[") != NULL) {
+			/* Most globs are a prefix and a star: the prefix rules most names out cheaply. */
+			o->prefix[i] = strcspn(v->glob, "*?[");
+			o->gfirst[o->nglobs] = o->prefix[i] > 0 ? (unsigned char)v->glob[0] : 0;
+			o->globs[o->nglobs++] = (uint32_t)i;
+			continue;
+		}
+		/* Chain every override of one name, newest line first. */
+		first = nidx_find(o->exact, v->glob, strlen(v->glob));
+		if (first < 0) {
+			nidx_add(o->exact, v->glob, strlen(v->glob), (uint32_t)i);
+		} else {
+			o->next_same[i] = (uint32_t)first;
+			nidx_replace(o->exact, v->glob, strlen(v->glob), (uint32_t)i);
+		}
+	}
+}
+
+int
+ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
+          struct overrides **out, errfn_t errfn, void *arg)
+{
+	struct overrides *o = xcalloc(1, sizeof(*o));
+	size_t cap = 0, i = 0;
+	unsigned lineno = 0;
+	int errors = 0;
+
+	*out = NULL;
+	while (i < len) {
+		const char *nl = memchr(buf + i, '\n', len - i);
+		size_t ll = nl ? (size_t)(nl - (buf + i)) : len - i;
+		char line[2048], scope[300], action[32], reason[512], by[64], tok[600];
+		const char *p, *why = NULL;
+		int64_t until = -1, set = -1;
+		int a, n;
+
+		lineno++;
+		if (ll >= sizeof(line)) {
+			errfn(arg, "%s:%u: line longer than %zu bytes", path, lineno, sizeof(line) - 1);
+			errors++;
+			i += ll + 1;
+			continue;
+		}
+		memcpy(line, buf + i, ll);
+		line[ll] = '\0';
+		i += ll + 1;
+		if (memchr(line, '\0', ll) != NULL) {
+			errfn(arg, "%s:%u: NUL byte in line", path, lineno);
+			errors++;
+			continue;
+		}
+		p = line + strspn(line, " \t\r");
+		if (*p == '\0' || *p == '#')
+			continue;
+		reason[0] = by[0] = '\0';
+		if (sscanf(p, "%299s %31s%n", scope, action, &n) != 2) {
+			why = "expected \"SCOPE ACTION until=... set=... by=... reason=\\\"...\\\"\"";
+		} else if (!ovr_scope_ok(scope)) {
+			why = "scope must be \"region\" or \"registry:NAME\" (a name or a glob of one)";
+		} else if ((a = names_find(ovr_action_names, action)) < 0) {
+			why = "action must be force-pass, force-fail, enforce or shadow";
+		}
+		for (p += why ? 0 : n; why == NULL && *(p += strspn(p, " \t\r")) != '\0';) {
+			if (strncmp(p, "reason=", 7) == 0) {
+				if ((p = parse_quoted(p + 7, reason, sizeof(reason))) == NULL)
+					why = "reason: a quoted string of printable ASCII, at most 500 bytes";
+				continue;
+			}
+			if (sscanf(p, "%599s%n", tok, &n) != 1)
+				break;
+			p += n;
+			if (strncmp(tok, "until=", 6) == 0 && (until = parse_iso(tok + 6)) >= 0)
+				continue;
+			if (strncmp(tok, "set=", 4) == 0 && (set = parse_iso(tok + 4)) >= 0)
+				continue;
+			if (strncmp(tok, "by=", 3) == 0 && strlen(tok + 3) < sizeof(by) &&
+			    util_name_ok(tok + 3, strlen(tok + 3))) {
+				snprintf(by, sizeof(by), "%s", tok + 3);
+				continue;
+			}
+			why = "unknown or bad field (until=TIME set=TIME by=NAME reason=\"...\"; times "
+			      "as 2026-11-30T09:00:00Z)";
+		}
+		if (why == NULL && (until < 0 || set < 0 || by[0] == '\0' || reason[0] == '\0'))
+			why = "until, set, by and a non-empty reason are all required";
+		else if (why == NULL && until <= set)
+			why = "until must be after set";
+		else if (why == NULL && until - set > max_span)
+			why = "expires too far after it was set (responder.override_max)";
+		if (why != NULL) {
+			errfn(arg, "%s:%u: %s", path, lineno, why);
+			errors++;
+			continue;
+		}
+		o->v = util_grow(o->v, &cap, o->n + 1, sizeof(*o->v));
+		o->v[o->n] = (struct override){
+			.scope = xstrdup(scope), .action = (enum ovr_action)a, .until = until,
+			.set = set, .by = xstrdup(by), .reason = xstrdup(reason), .line = lineno
+		};
+		o->v[o->n].glob = strcmp(scope, "region") == 0 ? NULL : o->v[o->n].scope + 9;
+		o->n++;
+	}
+	if (errors > 0) {
+		ovr_free(o);
+		return errors;
+	}
+	ovr_index(o);
+	*out = o;
+	return 0;
+}
+
+int
+ovr_load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, void *arg)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (f == NULL && errno == ENOENT)
+		return -1;
+	if (f == NULL) {
+		errfn(arg, "%s: cannot read: %s", path, strerror(errno));
+		return 1;
+	}
+	buf = xmalloc(OVR_FILE_MAX + 1);
+	len = fread(buf, 1, OVR_FILE_MAX + 1, f);
+	if (ferror(f) || len > OVR_FILE_MAX) {
+		errfn(arg, "%s: %s", path, ferror(f) ? "read error" : "larger than 4 MiB");
+		rc = 1;
+	} else {
+		rc = ovr_parse(path, buf, len, max_span, out, errfn, arg);
+	}
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+/* Keep v when it is the newest of its scope level in force for its dimension. */
+static void
+consider(const struct override *v, int64_t now, const struct override **force,
+         const struct override **mode)
+{
+	if (v->until <= now)
+		return;
+	if (v->action == OVR_FORCE_PASS || v->action == OVR_FORCE_FAIL) {
+		if (*force == NULL || v->line > (*force)->line)
+			*force = v;
+	} else if (*mode == NULL || v->line > (*mode)->line) {
+		*mode = v;
+	}
+}
+
+void
+ovr_lookup(const struct overrides *o, const char *registry, int64_t now,
+           const struct override **force, const struct override **mode)
+{
+	const struct override *rf = NULL, *rm = NULL, *gf = NULL, *gm = NULL;
+	int64_t at;
+
+	*force = *mode = NULL;
+	if (o == NULL || o->n == 0)
+		return;
+	if (registry != NULL) {
+		for (at = nidx_find(o->exact, registry, strlen(registry)); at >= 0;
+		     at = o->next_same[at] == UINT32_MAX ? -1 : (int64_t)o->next_same[at])
+			consider(&o->v[at], now, &rf, &rm);
+	}
+	for (size_t k = 0; registry != NULL && k < o->nglobs; k++) {
+		const struct override *v;
+
+		/* One byte from a packed array rules out most globs without touching them. */
+		if (o->gfirst[k] != 0 && o->gfirst[k] != (unsigned char)registry[0])
+			continue;
+		v = &o->v[o->globs[k]];
+		if (strncmp(v->glob, registry, o->prefix[o->globs[k]]) == 0 &&
+		    fnmatch(v->glob, registry, 0) == 0)
+			consider(v, now, &rf, &rm);
+	}
+	for (size_t k = 0; k < o->nregion; k++)
+		consider(&o->v[o->region[k]], now, &gf, &gm);
+	/* A registry's own override beats the region's. */
+	*force = rf ? rf : gf;
+	*mode = rm ? rm : gm;
+}
+
+int
+ovr_write_line(FILE *f, const struct override *v)
+{
+	char until[32], set[32];
+
+	util_iso_time((time_t)v->until, until, sizeof(until));
+	util_iso_time((time_t)v->set, set, sizeof(set));
+	fprintf(f, "%s %s until=%s set=%s by=%s reason=\"", v->scope, ovr_action_names[v->action],
+	        until, set, v->by);
+	for (const char *p = v->reason; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	return fputs("\"\n", f) == EOF ? -1 : 0;
+}
+
+int
+ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t when)
+{
+	char at[32], until[32], *scope = util_json_str(v->scope), *reason = util_json_str(v->reason),
+	     *by = util_json_str(v->by);
+	int rc;
+
+	util_iso_time((time_t)when, at, sizeof(at));
+	util_iso_time((time_t)v->until, until, sizeof(until));
+	rc = fprintf(f, "{\"time\":\"%s\",\"event\":\"override\",\"change\":\"%s\",\"scope\":\"%s\","
+	             "\"action\":\"%s\",\"until\":\"%s\",\"by\":\"%s\",\"reason\":\"%s\"}\n", at,
+	             change, scope, ovr_action_names[v->action], until, by, reason);
+	free(scope);
+	free(reason);
+	free(by);
+	return rc < 0 ? -1 : 0;
+}

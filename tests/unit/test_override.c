@@ -1,0 +1,160 @@
+/* test_override.c: the override file: every line error with its file:line, precedence, expiry. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deephealth.h"
+#include "t.h"
+
+#define T0 1796000000 /* 2026-11-29T...: "set" of the lines below */
+#define DAY 86400
+
+static const char good[] =
+	"# a comment, then a blank line\n"
+	"\n"
+	"registry:fabrikam force-pass until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=alice reason=\"keep: INC-1\"\n"
+	"registry:ring0-* enforce until=2026-11-30T10:00:00Z set=2026-11-30T08:00:00Z by=bob reason=\"ring 0\"\n"
+	"region shadow until=2026-11-30T10:00:00Z set=2026-11-30T08:00:00Z by=bob reason=\"rings: the rest in shadow\"\n"
+	"registry:fab* force-fail until=2026-11-30T09:30:00Z set=2026-11-30T08:00:00Z by=carol reason=\"a \\\"quoted\\\" \\\\ reason\"\n"
+	"registry:fabrikam shadow until=2026-11-30T08:30:00Z set=2026-11-30T08:00:00Z by=alice reason=\"later line, other dimension\"\n";
+
+static int64_t
+at(const char *iso)
+{
+	struct overrides *o = NULL;
+	char line[256];
+	struct t_errs e = { .n = 0 };
+	int64_t t;
+
+	snprintf(line, sizeof(line), "region enforce until=%s set=1970-01-01T00:00:00Z by=x reason=\"t\"\n", iso);
+	if (ovr_parse("t", line, strlen(line), INT64_MAX, &o, t_collect, &e) != 0 || o == NULL)
+		return -1;
+	t = o->v[0].until;
+	ovr_free(o);
+	return t;
+}
+
+static void
+test_parse_and_lookup(void)
+{
+	struct t_errs e = { .n = 0 };
+	struct overrides *o = NULL;
+	const struct override *f, *m;
+	int64_t t8 = at("2026-11-30T08:00:00Z");
+
+	T_EQ_INT(ovr_parse("ov", good, strlen(good), 7 * DAY, &o, t_collect, &e), 0);
+	T_EQ_INT(e.n, 0);
+	if (o == NULL)
+		return;
+	T_EQ_INT((int)o->n, 5);
+	T_EQ_STR(o->v[3].reason, "a \"quoted\" \\ reason");
+	T_EQ_INT((int)o->v[0].line, 3);
+	/* fabrikam at 08:10: its own exact force-pass (line 3) against the glob's force-fail
+	 * (line 6): the later line wins, both being the registry's own. */
+	ovr_lookup(o, "fabrikam", t8 + 600, &f, &m);
+	T_CHECK(f != NULL && f->action == OVR_FORCE_FAIL && f->line == 6);
+	T_CHECK(m != NULL && m->action == OVR_SHADOW && m->line == 7);
+	/* At 09:45 the force-fail and the exact shadow are over; the force-pass too (09:00). */
+	ovr_lookup(o, "fabrikam", t8 + 6300, &f, &m);
+	T_CHECK(f == NULL);
+	T_CHECK(m != NULL && m->action == OVR_SHADOW && m->line == 5); /* the region's */
+	/* ring0-a: its glob's enforce beats the region's shadow, whatever the order. */
+	ovr_lookup(o, "ring0-a", t8 + 600, &f, &m);
+	T_CHECK(f == NULL && m != NULL && m->action == OVR_ENFORCE);
+	/* Unknown Host: the region's only. */
+	ovr_lookup(o, NULL, t8 + 600, &f, &m);
+	T_CHECK(f == NULL && m != NULL && m->line == 5);
+	/* Everything expired at 10:00 exactly (in force while now < until). */
+	ovr_lookup(o, "ring0-a", t8 + 7200, &f, &m);
+	T_CHECK(f == NULL && m == NULL);
+	/* The file format round-trips. */
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *w = open_memstream(&buf, &len);
+		struct overrides *o2 = NULL;
+
+		for (size_t i = 0; w != NULL && i < o->n; i++)
+			T_EQ_INT(ovr_write_line(w, &o->v[i]), 0);
+		if (w != NULL)
+			fclose(w);
+		T_EQ_INT(ovr_parse("ov2", buf, len, 7 * DAY, &o2, t_collect, &e), 0);
+		T_CHECK(o2 != NULL && o2->n == o->n);
+		for (size_t i = 0; o2 != NULL && i < o->n; i++) {
+			T_EQ_STR(o2->v[i].scope, o->v[i].scope);
+			T_EQ_STR(o2->v[i].reason, o->v[i].reason);
+			T_CHECK(o2->v[i].until == o->v[i].until && o2->v[i].action == o->v[i].action);
+		}
+		ovr_free(o2);
+		free(buf);
+	}
+	ovr_free(o);
+	T_CHECK(ovr_scope_ok("region") && ovr_scope_ok("registry:a-b.c_d") && ovr_scope_ok("registry:[ab]*"));
+	T_CHECK(!ovr_scope_ok("registry:") && !ovr_scope_ok("dependency:x") && !ovr_scope_ok("registry:a b"));
+}
+
+/* Every bad line is named with its line; a file with any is refused whole. */
+static void
+test_errors(void)
+{
+	static const struct {
+		const char *line, *msg;
+	} bad[] = {
+		{ "registry:x force-pass", "until, set, by and a non-empty reason are all required" },
+		{ "registry:x force-pass until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"\"",
+		  "until, set, by and a non-empty reason are all required" },
+		{ "registry:x explode until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "action must be force-pass, force-fail, enforce or shadow" },
+		{ "dependency:sa1 force-fail until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "scope must be \"region\" or \"registry:NAME\" (a name or a glob of one)" },
+		{ "registry:x force-pass until=2026-11-30T07:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "until must be after set" },
+		{ "registry:x force-pass until=2026-12-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "expires too far after it was set (responder.override_max)" },
+		{ "registry:x force-pass until=tomorrow set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "unknown or bad field (until=TIME set=TIME by=NAME reason=\"...\"; times as 2026-11-30T09:00:00Z)" },
+		{ "registry:x force-pass until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"unterminated",
+		  "reason: a quoted string of printable ASCII, at most 500 bytes" },
+		{ "registry:x force-pass until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\" extra=1",
+		  "unknown or bad field (until=TIME set=TIME by=NAME reason=\"...\"; times as 2026-11-30T09:00:00Z)" },
+		{ "lonely", "expected \"SCOPE ACTION until=... set=... by=... reason=\\\"...\\\"\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char buf[1024], want[600];
+		struct t_errs e = { .n = 0 };
+		struct overrides *o = NULL;
+
+		/* a good line first: a bad one anywhere refuses the whole file */
+		snprintf(buf, sizeof(buf), "registry:ok force-pass until=2026-11-30T09:00:00Z "
+		         "set=2026-11-30T08:00:00Z by=a reason=\"fine\"\n%s\n", bad[i].line);
+		snprintf(want, sizeof(want), "f:2: %s", bad[i].msg);
+		T_EQ_INT(ovr_parse("f", buf, strlen(buf), 7 * DAY, &o, t_collect, &e), 1);
+		T_CHECK(o == NULL);
+		if (e.n == 1)
+			T_EQ_STR(e.line[0], want);
+		else
+			T_EQ_INT(e.n, 1);
+	}
+	{
+		struct t_errs e = { .n = 0 };
+		struct overrides *o = NULL;
+
+		T_EQ_INT(ovr_load("/nonexistent/overrides", DAY, &o, t_collect, &e), -1);
+		T_CHECK(o == NULL && e.n == 0);
+	}
+	(void)T0;
+}
+
+int
+main(void)
+{
+	static const struct t_case cases[] = {
+		T_CASE(test_parse_and_lookup),
+		T_CASE(test_errors),
+	};
+
+	return t_run("override", cases, sizeof(cases) / sizeof(cases[0]));
+}
