@@ -139,13 +139,15 @@ enum snap_err {
 const char *snap_err_str(enum snap_err e);
 
 #define SNAP_MAGIC "DHSNAP\r\n"
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2
 #define SNAP_HEADER_SIZE 64
 #define SNAP_RECORD_SIZE 24
 #define SNAP_MAX_SIZE (256u * 1024 * 1024)
 #define SNAP_FLAG_BLIND 0x1u       /* header: the prober could not evaluate */
 #define SNAP_REG_SINGLE_REGION 0x1u /* registry: served from one region only */
 #define SNAP_DEP_WITNESS 0x1u       /* dependency: a witness check */
+#define SNAP_DEP_ALL 0x2u           /* dependency: every registry uses it (region-wide) */
+#define SNAP_USES_MAX 255           /* dependencies one registry lists, beyond region-wide ones */
 #define SNAP_NO_DEP UINT32_MAX
 /* A snapshot may claim to be this many seconds in the future (clock skew). */
 #define SNAP_FUTURE_SKEW 5
@@ -159,6 +161,15 @@ const char *dep_kind_str(enum dep_kind k);
 enum severity { SEV_CRITICAL = 0, SEV_DEGRADED = 1, SEV_COUNT };
 extern const char *const severity_names[];
 const char *severity_str(enum severity s);
+
+/*
+ * The verdict rule, the prober's and (for dependency overrides) the
+ * responder's: what a dependency in state means for a registry that uses it
+ * (a critical failure fails it, a degraded one or any warn warns it), and the
+ * fold that keeps the worst, the lowest dependency index deciding a tie.
+ */
+enum verdict verdict_contribution(enum verdict state, enum severity sev);
+void verdict_fold(enum verdict v, uint32_t dep, enum verdict *worst, uint32_t *by);
 
 /* Decoded views into a loaded snapshot; strings are NOT NUL-terminated. */
 struct snap_dep {
@@ -179,6 +190,7 @@ struct snap_reg {
 	unsigned flags;
 	uint32_t decided_by; /* dependency index or SNAP_NO_DEP */
 	int64_t since;
+	uint32_t uses, nuses; /* its dependencies beyond region-wide ones: snap_use_at(uses + k) */
 };
 
 struct snapshot; /* opaque, immutable once loaded */
@@ -204,6 +216,10 @@ size_t snap_reg_count(const struct snapshot *s);
 /* Index accessors; i must be < count. */
 void snap_dep_at(const struct snapshot *s, size_t i, struct snap_dep *out);
 void snap_reg_at(const struct snapshot *s, size_t i, struct snap_reg *out);
+/* The region-wide dependencies (SNAP_DEP_ALL): every registry uses them.  *n gets their count. */
+const uint32_t *snap_all_deps(const struct snapshot *s, size_t *n);
+/* The k-th entry of the uses table: a dependency index (snap_reg.uses + k, k < nuses). */
+uint32_t snap_use_at(const struct snapshot *s, uint32_t i);
 /* Binary search by exact name; returns 1 and fills out, or 0. */
 int snap_find_reg(const struct snapshot *s, const char *name, size_t len, struct snap_reg *out);
 
@@ -219,6 +235,8 @@ int snapw_add_dep(struct snap_writer *w, const char *name, enum verdict state, e
 /* Returns 0, or -1 on a bad argument (name, verdict, dependency index). */
 int snapw_add_reg(struct snap_writer *w, const char *name, enum verdict v, unsigned flags,
                   uint32_t decided_by, int64_t since);
+/* The dependencies (indexes) the registry added last uses beyond region-wide ones: 0, or -1. */
+int snapw_set_uses(struct snap_writer *w, const uint32_t *deps, size_t n);
 /*
  * Serialize into a malloc'd buffer (*buf, *len): registries sorted, names
  * checked unique.  Returns 0, or -1 with a reason in err (duplicate name).
@@ -252,9 +270,12 @@ size_t publish_clean(const char *path);
 enum ovr_action { OVR_FORCE_PASS, OVR_FORCE_FAIL, OVR_ENFORCE, OVR_SHADOW };
 extern const char *const ovr_action_names[];
 
+enum ovr_scope { OVR_REGION, OVR_REGISTRY, OVR_DEPENDENCY };
+
 struct override {
-	char *scope;              /* "region" or "registry:GLOB", as written */
-	const char *glob;         /* after "registry:", or NULL for the region */
+	char *scope;              /* "region", "registry:GLOB" or "dependency:GLOB", as written */
+	enum ovr_scope kind;
+	const char *glob;         /* after "registry:" or "dependency:", or NULL for the region */
 	enum ovr_action action;
 	int64_t until, set;       /* Unix times: in force while now < until */
 	char *by, *reason;
@@ -270,9 +291,11 @@ struct overrides {
 	size_t nglobs, nregion;
 	size_t *prefix;           /* per override: its glob's literal prefix length */
 	unsigned char *gfirst;    /* per glob: its first byte, or 0 when it starts with a wildcard */
+	uint32_t *depov;          /* indexes of the dependency overrides */
+	size_t ndepov;
 };
 
-/* "region" or "registry:NAME" with NAME a registry name or a glob of one. */
+/* "region", "registry:NAME" or "dependency:NAME", NAME a name or a glob of names. */
 int ovr_scope_ok(const char *scope);
 /*
  * Parse an override file (len bytes of buf, named path in reports).  Every bad
@@ -287,8 +310,8 @@ int ovr_load(const char *path, int64_t max_span, struct overrides **out, errfn_t
              void *arg);
 void ovr_free(struct overrides *o); /* NULL is fine */
 /*
- * The override in force at now that sets registry's answer (force-pass or
- * force-fail) and the one that sets its mode (enforce or shadow), each NULL
+ * The registry or region override in force at now that sets registry's answer
+ * (force-pass or force-fail) and the one that sets its mode (enforce or shadow), each NULL
  * when none: a registry's own (exact or glob) beats the region's, and among
  * those a later line beats an earlier.  registry NULL (an unknown Host): the
  * region's only.  O(1) for exact names, plus a prefix compare (and fnmatch
@@ -296,6 +319,14 @@ void ovr_free(struct overrides *o); /* NULL is fine */
  */
 void ovr_lookup(const struct overrides *o, const char *registry, int64_t now,
                 const struct override **force, const struct override **mode);
+/*
+ * The dependency override in force at now for dependency dep (len bytes): the
+ * latest line of those whose glob matches, or NULL.
+ */
+const struct override *ovr_dep_lookup(const struct overrides *o, const char *dep, size_t len,
+                                      int64_t now);
+/* Is any dependency override in force at now?  (If not, verdicts are the snapshot's.) */
+int ovr_deps_in_force(const struct overrides *o, int64_t now);
 /* Write v as one line of the file format. */
 int ovr_write_line(FILE *f, const struct override *v);
 /* Write the event-log line of change ("add", "remove", "expire") of v, at time when. */

@@ -40,6 +40,8 @@ ovr_scope_ok(const char *scope)
 {
 	if (strcmp(scope, "region") == 0)
 		return 1;
+	if (strncmp(scope, "dependency:", 11) == 0)
+		return glob_ok(scope + 11, strlen(scope + 11));
 	return strncmp(scope, "registry:", 9) == 0 && glob_ok(scope + 9, strlen(scope + 9));
 }
 
@@ -97,6 +99,7 @@ ovr_free(struct overrides *o)
 	free(o->region);
 	free(o->prefix);
 	free(o->gfirst);
+	free(o->depov);
 	free(o);
 }
 
@@ -112,11 +115,16 @@ ovr_index(struct overrides *o)
 	o->region = xcalloc(n, sizeof(*o->region));
 	o->prefix = xcalloc(n, sizeof(*o->prefix));
 	o->gfirst = xcalloc(n, sizeof(*o->gfirst));
+	o->depov = xcalloc(n, sizeof(*o->depov));
 	for (size_t i = 0; i < o->n; i++) {
 		const struct override *v = &o->v[i];
 		int64_t first;
 
 		o->next_same[i] = UINT32_MAX;
+		if (v->kind == OVR_DEPENDENCY) {
+			o->depov[o->ndepov++] = (uint32_t)i;
+			continue;
+		}
 		if (v->glob == NULL) {
 			o->region[o->nregion++] = (uint32_t)i;
 			continue;
@@ -179,9 +187,13 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 		if (sscanf(p, "%299s %31s%n", scope, action, &n) != 2) {
 			why = "expected \"SCOPE ACTION until=... set=... by=... reason=\\\"...\\\"\"";
 		} else if (!ovr_scope_ok(scope)) {
-			why = "scope must be \"region\" or \"registry:NAME\" (a name or a glob of one)";
+			why = "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name "
+			      "or a glob of names)";
 		} else if ((a = names_find(ovr_action_names, action)) < 0) {
 			why = "action must be force-pass, force-fail, enforce or shadow";
+		} else if (strncmp(scope, "dependency:", 11) == 0 && a != OVR_FORCE_PASS &&
+		           a != OVR_FORCE_FAIL) {
+			why = "a dependency can be forced to pass or fail, not given a mode";
 		}
 		for (p += why ? 0 : n; why == NULL && *(p += strspn(p, " \t\r")) != '\0';) {
 			if (strncmp(p, "reason=", 7) == 0) {
@@ -220,7 +232,10 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 			.scope = xstrdup(scope), .action = (enum ovr_action)a, .until = until,
 			.set = set, .by = xstrdup(by), .reason = xstrdup(reason), .line = lineno
 		};
-		o->v[o->n].glob = strcmp(scope, "region") == 0 ? NULL : o->v[o->n].scope + 9;
+		o->v[o->n].kind = strcmp(scope, "region") == 0 ? OVR_REGION
+		                  : strncmp(scope, "dependency:", 11) == 0 ? OVR_DEPENDENCY : OVR_REGISTRY;
+		o->v[o->n].glob = o->v[o->n].kind == OVR_REGION ? NULL
+		                  : o->v[o->n].scope + (o->v[o->n].kind == OVR_DEPENDENCY ? 11 : 9);
 		o->n++;
 	}
 	if (errors > 0) {
@@ -306,6 +321,35 @@ ovr_lookup(const struct overrides *o, const char *registry, int64_t now,
 	/* A registry's own override beats the region's. */
 	*force = rf ? rf : gf;
 	*mode = rm ? rm : gm;
+}
+
+const struct override *
+ovr_dep_lookup(const struct overrides *o, const char *dep, size_t len, int64_t now)
+{
+	const struct override *best = NULL;
+	char name[DH_NAME_MAX + 1];
+
+	if (o == NULL || o->ndepov == 0 || len > DH_NAME_MAX)
+		return NULL;
+	memcpy(name, dep, len);
+	name[len] = '\0';
+	for (size_t k = 0; k < o->ndepov; k++) {
+		const struct override *v = &o->v[o->depov[k]];
+
+		if (v->until > now && (best == NULL || v->line > best->line) &&
+		    fnmatch(v->glob, name, 0) == 0)
+			best = v;
+	}
+	return best;
+}
+
+int
+ovr_deps_in_force(const struct overrides *o, int64_t now)
+{
+	for (size_t k = 0; o != NULL && k < o->ndepov; k++)
+		if (o->v[o->depov[k]].until > now)
+			return 1;
+	return 0;
 }
 
 int

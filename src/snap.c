@@ -15,11 +15,11 @@
 /* Field offsets; the format is written down in docs/snapshot.md. */
 enum {
 	H_MAGIC = 0, H_VERSION = 8, H_HSIZE = 12, H_FSIZE = 16, H_CHECKSUM = 24, H_CREATED = 32,
-	H_INTERVAL = 40, H_FLAGS = 44, H_NDEPS = 48, H_NREGS = 52, H_STRSIZE = 56, H_RESERVED = 60,
+	H_INTERVAL = 40, H_FLAGS = 44, H_NDEPS = 48, H_NREGS = 52, H_STRSIZE = 56, H_NUSES = 60,
 	D_NAME_OFF = 0, D_CAUSE_OFF = 4, D_NAME_LEN = 8, D_CAUSE_LEN = 10, D_STATE = 12, D_KIND = 13,
 	D_SEVERITY = 14, D_FLAGS = 15, D_SINCE = 16,
 	R_NAME_OFF = 0, R_DECIDED_BY = 4, R_NAME_LEN = 8, R_VERDICT = 10, R_FLAGS = 11,
-	R_RESERVED = 12, R_SINCE = 16
+	R_USES = 12, R_SINCE = 16
 };
 #define CAUSE_MAX 1024
 #define CHECKSUM_FROM H_CREATED
@@ -28,8 +28,9 @@ struct snapshot {
 	unsigned char *buf;
 	size_t len;
 	int64_t created;
-	uint32_t interval, flags, ndeps, nregs, strsize;
-	const unsigned char *deps, *regs, *strings;
+	uint32_t interval, flags, ndeps, nregs, strsize, nuses;
+	const unsigned char *deps, *regs, *uses, *strings;
+	uint32_t *alldeps, nall;     /* the region-wide dependencies (SNAP_DEP_ALL), found at load */
 };
 
 static uint16_t
@@ -125,6 +126,23 @@ const char *const dep_kind_names[] = { "storage", "cache", "auth", "containers",
 	                               "other", NULL };
 const char *const severity_names[] = { "critical", "degraded", NULL };
 
+enum verdict
+verdict_contribution(enum verdict state, enum severity sev)
+{
+	if (state == VERDICT_FAIL)
+		return sev == SEV_CRITICAL ? VERDICT_FAIL : VERDICT_WARN;
+	return state == VERDICT_UNKNOWN ? VERDICT_PASS : state;
+}
+
+void
+verdict_fold(enum verdict v, uint32_t dep, enum verdict *worst, uint32_t *by)
+{
+	if (v > *worst || (v == *worst && v != VERDICT_PASS && dep < *by)) {
+		*worst = v;
+		*by = dep;
+	}
+}
+
 const char *
 verdict_str(enum verdict v)
 {
@@ -208,12 +226,13 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 	s->ndeps = get32(buf + H_NDEPS);
 	s->nregs = get32(buf + H_NREGS);
 	s->strsize = get32(buf + H_STRSIZE);
+	s->nuses = get32(buf + H_NUSES);
 	records = (uint64_t)s->ndeps + s->nregs;
-	if (get32(buf + H_RESERVED) != 0 || (s->flags & ~SNAP_FLAG_BLIND) != 0)
+	if ((s->flags & ~SNAP_FLAG_BLIND) != 0)
 		FAIL(SNAP_BAD_LAYOUT, "unknown header flags");
-	if (SNAP_HEADER_SIZE + records * SNAP_RECORD_SIZE + s->strsize != len)
-		FAIL(SNAP_BAD_LAYOUT, "%u dependencies + %u registries + %u string bytes != %zu",
-		     s->ndeps, s->nregs, s->strsize, len);
+	if (SNAP_HEADER_SIZE + records * SNAP_RECORD_SIZE + (uint64_t)s->nuses * 4 + s->strsize != len)
+		FAIL(SNAP_BAD_LAYOUT, "%u dependencies + %u registries + %u uses + %u string bytes != %zu",
+		     s->ndeps, s->nregs, s->nuses, s->strsize, len);
 	if (s->created < 0)
 		FAIL(SNAP_BAD_LAYOUT, "created %lld, before 1970", (long long)s->created);
 	if (s->created > (int64_t)now + SNAP_FUTURE_SKEW)
@@ -221,7 +240,8 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 		     (long long)(s->created - (int64_t)now));
 	s->deps = buf + SNAP_HEADER_SIZE;
 	s->regs = s->deps + (size_t)s->ndeps * SNAP_RECORD_SIZE;
-	s->strings = s->regs + (size_t)s->nregs * SNAP_RECORD_SIZE;
+	s->uses = s->regs + (size_t)s->nregs * SNAP_RECORD_SIZE;
+	s->strings = s->uses + (size_t)s->nuses * 4;
 
 	for (uint32_t i = 0; i < s->ndeps; i++) {
 		const unsigned char *d = s->deps + (size_t)i * SNAP_RECORD_SIZE;
@@ -233,7 +253,7 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 		if ((uint64_t)co + cl > s->strsize || cl > CAUSE_MAX || !cause_ok(s->strings + co, cl))
 			FAIL(SNAP_BAD_RECORD, "dependency %u: bad cause", i);
 		if (d[D_STATE] > VERDICT_UNKNOWN || d[D_KIND] >= DEP_KIND_COUNT ||
-		    d[D_SEVERITY] >= SEV_COUNT || (d[D_FLAGS] & ~SNAP_DEP_WITNESS) != 0)
+		    d[D_SEVERITY] >= SEV_COUNT || (d[D_FLAGS] & ~(SNAP_DEP_WITNESS | SNAP_DEP_ALL)) != 0)
 			FAIL(SNAP_BAD_RECORD, "dependency %u: bad state, kind, severity or flags", i);
 	}
 	for (uint32_t i = 0; i < s->nregs; i++) {
@@ -245,15 +265,28 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 			FAIL(SNAP_BAD_RECORD, "registry %u: bad name", i);
 		if (prev != NULL && name_cmp(prev, prevlen, s->strings + no, nl) >= 0)
 			FAIL(SNAP_BAD_RECORD, "registry %u: names not sorted or duplicated", i);
-		if (r[R_VERDICT] > VERDICT_FAIL || (r[R_FLAGS] & ~SNAP_REG_SINGLE_REGION) != 0 ||
-		    get32(r + R_RESERVED) != 0)
+		if (r[R_VERDICT] > VERDICT_FAIL || (r[R_FLAGS] & ~SNAP_REG_SINGLE_REGION) != 0)
 			FAIL(SNAP_BAD_RECORD, "registry %u: bad verdict or flags", i);
+		{
+			uint32_t u = get32(r + R_USES), off = u & 0xffffff, n = u >> 24;
+
+			if ((n == 0 && off != 0) || (uint64_t)off + n > s->nuses)
+				FAIL(SNAP_BAD_RECORD, "registry %u: uses %u+%u of %u", i, off, n, s->nuses);
+			for (uint32_t k = 0; k < n; k++)
+				if (get32(s->uses + (size_t)(off + k) * 4) >= s->ndeps)
+					FAIL(SNAP_BAD_RECORD, "registry %u: uses dependency %u of %u", i,
+					     get32(s->uses + (size_t)(off + k) * 4), s->ndeps);
+		}
 		if (by != SNAP_NO_DEP && by >= s->ndeps)
 			FAIL(SNAP_BAD_RECORD, "registry %u: decided by dependency %u of %u", i, by,
 			     s->ndeps);
 		prev = s->strings + no;
 		prevlen = nl;
 	}
+	s->alldeps = xcalloc(s->ndeps ? s->ndeps : 1, sizeof(*s->alldeps));
+	for (uint32_t i = 0; i < s->ndeps; i++)
+		if (s->deps[(size_t)i * SNAP_RECORD_SIZE + D_FLAGS] & SNAP_DEP_ALL)
+			s->alldeps[s->nall++] = i;
 	s->buf = buf;
 	s->len = len;
 	*out = s;
@@ -353,6 +386,7 @@ snap_free(struct snapshot *s)
 	if (s == NULL)
 		return;
 	free(s->buf);
+	free(s->alldeps);
 	free(s);
 }
 
@@ -413,6 +447,21 @@ snap_reg_at(const struct snapshot *s, size_t i, struct snap_reg *out)
 	out->flags = r[R_FLAGS];
 	out->decided_by = get32(r + R_DECIDED_BY);
 	out->since = (int64_t)get64(r + R_SINCE);
+	out->uses = get32(r + R_USES) & 0xffffff;
+	out->nuses = get32(r + R_USES) >> 24;
+}
+
+const uint32_t *
+snap_all_deps(const struct snapshot *s, size_t *n)
+{
+	*n = s->nall;
+	return s->alldeps;
+}
+
+uint32_t
+snap_use_at(const struct snapshot *s, uint32_t i)
+{
+	return get32(s->uses + (size_t)i * 4);
 }
 
 int
@@ -455,6 +504,8 @@ struct wreg {
 	unsigned flags;
 	uint32_t decided_by;
 	int64_t since;
+	uint32_t *uses;   /* the dependencies it uses beyond those with SNAP_DEP_ALL */
+	size_t nuses;
 };
 
 struct snap_writer {
@@ -495,8 +546,10 @@ snapw_free(struct snap_writer *w)
 		free(w->deps[i].name);
 		free(w->deps[i].cause);
 	}
-	for (size_t i = 0; i < w->nregs; i++)
+	for (size_t i = 0; i < w->nregs; i++) {
 		free(w->regs[i].name);
+		free(w->regs[i].uses);
+	}
 	free(w->deps);
 	free(w->regs);
 	free(w);
@@ -511,7 +564,7 @@ snapw_add_dep(struct snap_writer *w, const char *name, enum verdict state, enum 
 
 	if (!util_name_ok(name, strlen(name)) || (unsigned)state > VERDICT_UNKNOWN ||
 	    (unsigned)kind >= DEP_KIND_COUNT || (unsigned)sev >= SEV_COUNT ||
-	    (flags & ~SNAP_DEP_WITNESS) != 0 || w->ndeps >= UINT32_MAX - 1)
+	    (flags & ~(SNAP_DEP_WITNESS | SNAP_DEP_ALL)) != 0 || w->ndeps >= UINT32_MAX - 1)
 		return -1;
 	w->deps = util_grow(w->deps, &w->capdeps, w->ndeps + 1, sizeof(*w->deps));
 	d = &w->deps[w->ndeps];
@@ -547,6 +600,26 @@ snapw_add_reg(struct snap_writer *w, const char *name, enum verdict v, unsigned 
 	r->flags = flags;
 	r->decided_by = decided_by;
 	r->since = since;
+	r->uses = NULL;
+	r->nuses = 0;
+	return 0;
+}
+
+int
+snapw_set_uses(struct snap_writer *w, const uint32_t *deps, size_t n)
+{
+	struct wreg *r = w->nregs > 0 ? &w->regs[w->nregs - 1] : NULL;
+
+	if (r == NULL || n > SNAP_USES_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (deps[i] >= w->ndeps)
+			return -1;
+	free(r->uses);
+	r->uses = n ? xmalloc(n * sizeof(*r->uses)) : NULL;
+	if (n)
+		memcpy(r->uses, deps, n * sizeof(*r->uses));
+	r->nuses = n;
 	return 0;
 }
 
@@ -568,8 +641,9 @@ str_cmp(const void *a, const void *b)
 int
 snapw_build(struct snap_writer *w, void **bufp, size_t *lenp, char *err, size_t errlen)
 {
-	uint64_t strsize = 0, len;
-	unsigned char *buf, *p, *str;
+	uint64_t strsize = 0, len, nuses = 0;
+	unsigned char *buf, *p, *str, *use;
+	uint32_t uoff = 0;
 	uint32_t soff = 0;
 	char **names;
 
@@ -599,16 +673,20 @@ snapw_build(struct snap_writer *w, void **bufp, size_t *lenp, char *err, size_t 
 
 	for (size_t i = 0; i < w->ndeps; i++)
 		strsize += strlen(w->deps[i].name) + strlen(w->deps[i].cause);
-	for (size_t i = 0; i < w->nregs; i++)
+	for (size_t i = 0; i < w->nregs; i++) {
 		strsize += strlen(w->regs[i].name);
-	len = SNAP_HEADER_SIZE + ((uint64_t)w->ndeps + w->nregs) * SNAP_RECORD_SIZE + strsize;
-	if (len > SNAP_MAX_SIZE || strsize > UINT32_MAX) {
+		nuses += w->regs[i].nuses;
+	}
+	len = SNAP_HEADER_SIZE + ((uint64_t)w->ndeps + w->nregs) * SNAP_RECORD_SIZE + nuses * 4 +
+	      strsize;
+	if (len > SNAP_MAX_SIZE || strsize > UINT32_MAX || nuses > 0xffffff) {
 		snprintf(err, errlen, "snapshot would be %llu bytes, limit %u",
 		         (unsigned long long)len, SNAP_MAX_SIZE);
 		return -1;
 	}
 	buf = xcalloc(1, (size_t)len);
-	str = buf + SNAP_HEADER_SIZE + (w->ndeps + w->nregs) * SNAP_RECORD_SIZE;
+	use = buf + SNAP_HEADER_SIZE + (w->ndeps + w->nregs) * SNAP_RECORD_SIZE;
+	str = use + nuses * 4;
 	p = buf + SNAP_HEADER_SIZE;
 #define ADDSTR(s, offp, lenp16)                       \
 	do {                                          \
@@ -636,6 +714,10 @@ snapw_build(struct snap_writer *w, void **bufp, size_t *lenp, char *err, size_t 
 		put32(p + R_DECIDED_BY, r->decided_by);
 		p[R_VERDICT] = (unsigned char)r->verdict;
 		p[R_FLAGS] = (unsigned char)r->flags;
+		put32(p + R_USES, r->nuses ? uoff | (uint32_t)r->nuses << 24 : 0);
+		for (size_t k = 0; k < r->nuses; k++)
+			put32(use + (size_t)(uoff + k) * 4, r->uses[k]);
+		uoff += (uint32_t)r->nuses;
 		put64(p + R_SINCE, (uint64_t)r->since);
 	}
 #undef ADDSTR
@@ -649,6 +731,7 @@ snapw_build(struct snap_writer *w, void **bufp, size_t *lenp, char *err, size_t 
 	put32(buf + H_NDEPS, (uint32_t)w->ndeps);
 	put32(buf + H_NREGS, (uint32_t)w->nregs);
 	put32(buf + H_STRSIZE, (uint32_t)strsize);
+	put32(buf + H_NUSES, (uint32_t)nuses);
 	put64(buf + H_CHECKSUM, snap_checksum(buf + CHECKSUM_FROM, (size_t)len - CHECKSUM_FROM));
 	*bufp = buf;
 	*lenp = (size_t)len;

@@ -53,6 +53,8 @@ answer_request(const struct answer_state *st, const char *method, const char *ra
 			           &tr->force, &tr->mode);
 			if (tr->force != NULL)
 				in.force = tr->force->action == OVR_FORCE_PASS ? FORCE_PASS : FORCE_FAIL;
+			if (ovr_deps_in_force(st->ovr, (int64_t)now))
+				in.ovr = st->ovr;
 			/* Rings: an override sets enforce or shadow; pass-through stays the config's. */
 			if (tr->mode != NULL && c->mode != MODE_PASSTHROUGH)
 				in.mode = tr->mode->action == OVR_SHADOW ? MODE_SHADOW : MODE_ENFORCE;

@@ -118,6 +118,7 @@ struct policy_in {
 	int config_ok;
 	enum mode mode;             /* after a mode override (enforce, shadow) for this registry */
 	enum force force;           /* an override forcing the answer */
+	const struct overrides *ovr;/* dependency overrides (force a dependency's state), or NULL */
 	int kill_switch;            /* kill-switch file present */
 	enum snap_err snap_state;   /* SNAP_OK or why the snapshot is unusable */
 	const struct snapshot *snap;/* valid when snap_state == SNAP_OK */

@@ -40,6 +40,47 @@ reason_is_regionwide(enum reason r)
 	}
 }
 
+/*
+ * A registry's verdict again, with the operator's dependency overrides in
+ * place of those dependencies' states: the prober's rule over the region-wide
+ * dependencies and the ones the registry uses.  Returns 1 when the deciding
+ * dependency was forced.
+ */
+static int
+reverdict(const struct policy_in *in, struct snap_reg *reg)
+{
+	const struct snapshot *s = in->snap;
+	enum verdict v = VERDICT_PASS;
+	uint32_t by = SNAP_NO_DEP, forced_by = SNAP_NO_DEP;
+	size_t nall;
+	const uint32_t *all = snap_all_deps(s, &nall);
+	int known = reg->decided_by == SNAP_NO_DEP;
+
+	/* A snapshot that does not list what decided the registry (a hand-made one) is left as it is. */
+	for (size_t k = 0; k < nall + reg->nuses && !known; k++)
+		known = (k < nall ? all[k] : snap_use_at(s, reg->uses + (uint32_t)(k - nall))) ==
+		        reg->decided_by;
+	if (!known)
+		return 0;
+	for (size_t k = 0; k < nall + reg->nuses; k++) {
+		uint32_t di = k < nall ? all[k] : snap_use_at(s, reg->uses + (uint32_t)(k - nall));
+		const struct override *f;
+		struct snap_dep d;
+		enum verdict state, before = v;
+		uint32_t before_by = by;
+
+		snap_dep_at(s, di, &d);
+		f = ovr_dep_lookup(in->ovr, d.name, d.name_len, (int64_t)in->now);
+		state = f == NULL ? d.state : f->action == OVR_FORCE_PASS ? VERDICT_PASS : VERDICT_FAIL;
+		verdict_fold(verdict_contribution(state, d.severity), di, &v, &by);
+		if (f != NULL && (v != before || by != before_by))
+			forced_by = by;
+	}
+	reg->verdict = v;
+	reg->decided_by = v == VERDICT_PASS ? SNAP_NO_DEP : by;
+	return v != VERDICT_PASS && forced_by == by;
+}
+
 static void
 answer(struct policy_out *o, int http, enum verdict status, enum reason reason)
 {
@@ -120,7 +161,20 @@ decide_enforce(const struct policy_in *in, struct policy_out *o)
 		answer(o, 200, VERDICT_PASS, R_SINGLE_REGION);
 		return;
 	}
-	switch (reg.verdict) {
+	if (in->ovr != NULL) {
+		int forced = reverdict(in, &o->reg);
+
+		/* The answer an override changed says so. */
+		if (o->reg.verdict == VERDICT_FAIL && forced) {
+			answer(o, 503, VERDICT_FAIL, R_OVERRIDE_FAIL);
+			return;
+		}
+		if (o->reg.verdict == VERDICT_PASS && reg.verdict != VERDICT_PASS) {
+			answer(o, 200, VERDICT_PASS, R_OVERRIDE_PASS);
+			return;
+		}
+	}
+	switch (o->reg.verdict) {
 	case VERDICT_WARN:
 		answer(o, 200, VERDICT_WARN, R_DEGRADED);
 		break;

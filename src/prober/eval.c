@@ -4,27 +4,6 @@
 
 #include "prober.h"
 
-/* What a dependency in state st means for a registry that uses it. */
-static enum verdict
-contribution(const struct dep_conf *d, const struct dep_state *st)
-{
-	enum verdict r = state_reported(st);
-
-	if (r == VERDICT_FAIL)
-		return d->severity == SEV_CRITICAL ? VERDICT_FAIL : VERDICT_WARN;
-	return r;
-}
-
-/* Keep the worst; on a tie the first in configuration order decides. */
-static void
-worst(enum verdict v, uint32_t di, enum verdict *best, uint32_t *by)
-{
-	if (v > *best || (v == *best && v != VERDICT_PASS && di < *by)) {
-		*best = v;
-		*by = di;
-	}
-}
-
 struct snap_writer *
 eval_build(const struct conf *c, const struct regmap *m, const struct dep_state *st,
            const struct snapshot *prev, int64_t now, unsigned flags, struct eval_stats *stats)
@@ -39,13 +18,15 @@ eval_build(const struct conf *c, const struct regmap *m, const struct dep_state 
 	for (size_t i = 0; i < c->ndeps; i++) {
 		const struct dep_conf *d = &c->deps[i];
 
-		contrib[i] = contribution(d, &st[i]);
+		contrib[i] = verdict_contribution(state_reported(&st[i]), d->severity);
 		if (snapw_add_dep(w, d->name, state_reported(&st[i]), d->kind, d->severity,
-		                  d->witness ? SNAP_DEP_WITNESS : 0, st[i].since, st[i].cause) < 0)
+		                  (d->witness ? SNAP_DEP_WITNESS : 0) |
+		                  (d->applies == APPLY_ALL ? SNAP_DEP_ALL : 0), st[i].since,
+		                  st[i].cause) < 0)
 			fatalx("eval: dependency %s rejected by the snapshot writer", d->name);
 		/* Region-wide dependencies: one worst value shared by every registry. */
 		if (d->applies == APPLY_ALL)
-			worst(contrib[i], (uint32_t)i, &global, &global_by);
+			verdict_fold(contrib[i], (uint32_t)i, &global, &global_by);
 	}
 	for (size_t i = 0; i < c->ndeps; i++)
 		if (c->deps[i].applies == APPLY_ALL)
@@ -60,7 +41,7 @@ eval_build(const struct conf *c, const struct regmap *m, const struct dep_state 
 		struct snap_reg old;
 
 		for (uint32_t k = 0; k < e->ndeps; k++) {
-			worst(contrib[e->deps[k]], e->deps[k], &v, &by);
+			verdict_fold(contrib[e->deps[k]], e->deps[k], &v, &by);
 			stats->users[e->deps[k]]++;
 		}
 		if (v == VERDICT_PASS)
@@ -71,7 +52,8 @@ eval_build(const struct conf *c, const struct regmap *m, const struct dep_state 
 			else
 				stats->changed++;
 		}
-		if (snapw_add_reg(w, e->name, v, rflags, by, since) != 0)
+		if (snapw_add_reg(w, e->name, v, rflags, by, since) != 0 ||
+		    snapw_set_uses(w, e->deps, e->ndeps) != 0)
 			fatalx("eval: registry %s rejected by the snapshot writer", e->name);
 		stats->pass += v == VERDICT_PASS;
 		stats->warn += v == VERDICT_WARN;

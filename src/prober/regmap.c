@@ -127,6 +127,12 @@ parse_line(struct loadctx *x, const struct conf *c, struct acc *a,
 			}
 		}
 	}
+	if (a->dlen - dstart > SNAP_USES_MAX) {
+		lbad(x, lineno, "registry %s: %zu dependencies, at most %d (the snapshot's limit)",
+		     f[0], a->dlen - dstart, SNAP_USES_MAX);
+		a->dlen = dstart;
+		return -1;
+	}
 	a->regs = util_grow(a->regs, &a->cap, a->n + 1, sizeof(*a->regs));
 	e = &a->regs[a->n++];
 	e->nregions = strcmp(f[1], "-") == 0 ? 0 : 1;

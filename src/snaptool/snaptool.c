@@ -95,6 +95,7 @@ compile(const char *in, const char *outpath)
 		unsigned flags;
 		int64_t since;
 		unsigned line;
+		char *uses;
 	} *regs = NULL;
 	size_t nregs = 0, capregs = 0;
 	int rc = 1;
@@ -135,6 +136,8 @@ compile(const char *in, const char *outpath)
 			for (int i = 5; i < nt; i++) {
 				if (strcmp(tok[i], "witness") == 0)
 					df |= SNAP_DEP_WITNESS;
+				else if (strcmp(tok[i], "all") == 0)
+					df |= SNAP_DEP_ALL;
 				else if (strncmp(tok[i], "since=", 6) == 0)
 					parse_time(&f, tok[i] + 6, &since);
 				else
@@ -156,7 +159,7 @@ compile(const char *in, const char *outpath)
 			int v = names_find(verdict_names, tok[2]);
 
 			if (v < 0 || v == VERDICT_UNKNOWN) {
-				ferr(&f, "reg NAME pass|warn|fail [single] [by=DEP] [since=TIME]");
+				ferr(&f, "reg NAME pass|warn|fail [single] [by=DEP] [since=TIME] [uses=DEP,...]");
 				continue;
 			}
 			regs = util_grow(regs, &capregs, nregs + 1, sizeof(*regs));
@@ -171,6 +174,8 @@ compile(const char *in, const char *outpath)
 					pr->flags |= SNAP_REG_SINGLE_REGION;
 				else if (strncmp(tok[i], "by=", 3) == 0 && pr->by == NULL)
 					pr->by = xstrdup(tok[i] + 3);
+				else if (strncmp(tok[i], "uses=", 5) == 0 && pr->uses == NULL)
+					pr->uses = xstrdup(tok[i] + 5);
 				else if (strncmp(tok[i], "since=", 6) == 0)
 					parse_time(&f, tok[i] + 6, &pr->since);
 				else
@@ -197,8 +202,29 @@ compile(const char *in, const char *outpath)
 			by = (uint32_t)d;
 		}
 		if (snapw_add_reg(w, regs[i].name, (enum verdict)regs[i].v, regs[i].flags, by,
-		                  regs[i].since) != 0)
+		                  regs[i].since) != 0) {
 			ferr(&f, "bad registry \"%s\"", regs[i].name);
+			continue;
+		}
+		if (regs[i].uses != NULL) {
+			uint32_t use[SNAP_USES_MAX];
+			size_t nu = 0;
+
+			for (char *q = regs[i].uses, *e; *q != '\0' && nu < SNAP_USES_MAX; q = *e ? e + 1 : e) {
+				size_t d;
+
+				e = q + strcspn(q, ",");
+				for (d = 0; d < ndeps && (strncmp(depnames[d], q, (size_t)(e - q)) != 0 ||
+				                          depnames[d][e - q] != '\0'); d++)
+					;
+				if (d == ndeps)
+					ferr(&f, "uses=%.*s: no such dependency", (int)(e - q), q);
+				else
+					use[nu++] = (uint32_t)d;
+			}
+			if (snapw_set_uses(w, use, nu) != 0)
+				ferr(&f, "uses=%s: rejected", regs[i].uses);
+		}
 	}
 	if (f.errors == 0) {
 		/* created/interval/flags are only known at the end of the file. */
@@ -211,6 +237,7 @@ compile(const char *in, const char *outpath)
 	for (size_t i = 0; i < nregs; i++) {
 		free(regs[i].name);
 		free(regs[i].by);
+		free(regs[i].uses);
 	}
 	for (size_t i = 0; i < ndeps; i++)
 		free(depnames[i]);
@@ -254,9 +281,10 @@ check(const char *path, int dump, long max_age)
 		struct snap_dep d;
 
 		snap_dep_at(s, i, &d);
-		printf("dep %.*s %s %s %s%s since=%lld%s%.*s\n", (int)d.name_len, d.name,
+		printf("dep %.*s %s %s %s%s%s since=%lld%s%.*s\n", (int)d.name_len, d.name,
 		       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity),
-		       d.flags & SNAP_DEP_WITNESS ? " witness" : "", (long long)d.since,
+		       d.flags & SNAP_DEP_WITNESS ? " witness" : "", d.flags & SNAP_DEP_ALL ? " all" : "",
+		       (long long)d.since,
 		       d.cause_len ? " cause=" : "", (int)d.cause_len, d.cause);
 	}
 	for (size_t i = 0; dump && i < snap_reg_count(s); i++) {
@@ -270,7 +298,12 @@ check(const char *path, int dump, long max_age)
 			snap_dep_at(s, g.decided_by, &d);
 			printf(" by=%.*s", (int)d.name_len, d.name);
 		}
-		printf(" since=%lld\n", (long long)g.since);
+		printf(" since=%lld", (long long)g.since);
+		for (uint32_t k = 0; k < g.nuses; k++) {
+			snap_dep_at(s, snap_use_at(s, g.uses + k), &d);
+			printf("%s%.*s", k ? "," : " uses=", (int)d.name_len, d.name);
+		}
+		printf("\n");
 	}
 	snap_free(s);
 	return rc;

@@ -30,12 +30,16 @@ conf shadow shadow
 	echo "created now"
 	echo "interval 10"
 	echo "dep sa1 fail storage critical since=now-300 cause=HTTP 500"
-	echo "dep auth pass auth critical witness"
+	echo "dep sa017 pass storage critical"
+	echo "dep auth pass auth critical witness all"
 	for i in $(seq -w 1 1000); do echo "reg team1-$i pass"; done
 	for i in $(seq -w 1 100); do echo "reg other-$i pass"; done
-	echo "reg ring0-a fail by=sa1"
-	echo "reg ring1-a fail by=sa1"
-	echo "reg fabrikam fail by=sa1"
+	echo "reg ring0-a fail by=sa1 uses=sa1"
+	echo "reg ring1-a fail by=sa1 uses=sa1"
+	echo "reg fabrikam fail by=sa1 uses=sa1"
+	echo "reg store-a pass uses=sa017"
+	echo "reg store-b fail by=sa1 uses=sa017,sa1"
+	echo "reg store-c pass"
 } >"$S/fixture"
 fresh() { snap "$SNAP" <"$S/fixture"; }
 fresh
@@ -90,6 +94,23 @@ scenario() {
 	if [ "$t" -ge 2 ] && [ "$t" -le 4 ]; then ok "$SERVER: expired on time with no prober running (${t} s of 3)"
 	else not_ok "$SERVER: expired on time with no prober running" "took ${t} s"; fi
 
+	# A dependency taken out: the registries that use it go, the others stay; one forced to pass
+	# brings back the registries it alone failed.
+	ctl -c "$E" override add dependency:sa017 force-fail -e 1h -r "INC-5: sa017 degraded" >/dev/null
+	check "$SERVER: dependency sa017 forced to fail: its registries out (store-b already, by sa1), the others not" \
+		"503 override-fail|503 dependency-failed|200 healthy|200 healthy" \
+		"$(answers "$U/e/health" store-a store-b store-c team1-0001 | cut -d' ' -f1,2 | paste -sd'|')"
+	ctl -c "$E" override add 'dependency:sa*1' force-pass -e 1h -r "INC-6: sa1 is fine" >/dev/null
+	check "$SERVER: dependency sa1 forced to pass: the registries it failed are back" \
+		"200 override-pass|503 override-fail" \
+		"$(answers "$U/e/health" fabrikam store-b | cut -d' ' -f1,2 | paste -sd'|')"
+	check_match "$SERVER: explain names the dependency override" 'override-fail -> 503' \
+		"$(ctl -c "$E" explain store-a.azurecr.io)"
+	ctl -c "$E" override remove dependency:sa017 >/dev/null
+	ctl -c "$E" override remove 'dependency:sa*1' >/dev/null
+	check "$SERVER: dependency overrides removed: the prober's verdicts again" "503 dependency-failed|200 healthy" \
+		"$(answers "$U/e/health" fabrikam store-a | cut -d' ' -f1,2 | paste -sd'|')"
+
 	# A damaged file is ignored whole: a healthy registry is never made a 503 by it.
 	ctl -c "$E" override add registry:team1-0001 force-fail -e 1h -r "about to be damaged" >/dev/null
 	check "$SERVER: forced out" "503 override-fail" "$(req "$U/e/health" team1-0001.azurecr.io | cut -d' ' -f1,2)"
@@ -115,7 +136,7 @@ for SERVER in lighttpd apache; do
 done
 
 # The event log: every add and removal, by whom and why.
-check "event log: 5 adds and 3 removals per server" "10 6" \
+check "event log: 7 adds and 5 removals per server" "14 10" \
 	"$(grep -c '"event":"override","change":"add"' "$EV") $(grep -c '"event":"override","change":"remove"' "$EV")"
 check_match "event log: the glob's add, with its reason" '"change":"add","scope":"registry:team1-\*","action":"force-fail","until":"[0-9T:-]+Z","by":"[a-z_]+","reason":"drain team1: INC-9"' "$(cat "$EV")"
 
@@ -138,6 +159,8 @@ ctl -c "$S/enforce.conf" override add registry:fabrikam force-pass -e 2s -r "exp
 sleep 3
 "${VG[@]}" "$PROBE" -c "$S/probe.conf" >"$WORK/probe.out" 2>&1
 check "prober: one pass" 0 "$?"
+check_match "the prober's snapshot says which dependencies are region-wide and what each registry uses" \
+	'dep auth pass auth critical witness all .*reg fabrikam pass since=[0-9]+$' "$("$SNAPTOOL" dump "$SNAP" | tr '\n' ' ' | sed 's/ $//')"
 check "event log: the expiry recorded by the prober" 1 "$(grep -c '"change":"expire","scope":"registry:fabrikam","action":"force-pass"' "$EV")"
 check_match "prober log: the expiry" 'override registry:fabrikam force-pass expired at its time' "$(cat "$WORK/probe.out")"
 "${VG[@]}" "$PROBE" -c "$S/probe.conf" >>"$WORK/probe.out" 2>&1

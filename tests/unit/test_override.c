@@ -91,8 +91,28 @@ test_parse_and_lookup(void)
 		free(buf);
 	}
 	ovr_free(o);
+	{
+		static const char deps[] =
+			"dependency:sa0* force-fail until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"x\"\n"
+			"dependency:sa017 force-pass until=2026-11-30T08:30:00Z set=2026-11-30T08:00:00Z by=a reason=\"y\"\n"
+			"registry:sa017 force-fail until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"z\"\n";
+		const struct override *d;
+
+		T_EQ_INT(ovr_parse("d", deps, strlen(deps), 7 * DAY, &o, t_collect, &e), 0);
+		T_CHECK(o != NULL && ovr_deps_in_force(o, t8 + 60) && !ovr_deps_in_force(o, t8 + 3600));
+		d = ovr_dep_lookup(o, "sa017xyz", 5, t8 + 60);     /* the length decides */
+		T_CHECK(d != NULL && d->action == OVR_FORCE_PASS); /* the later line */
+		d = ovr_dep_lookup(o, "sa017", 5, t8 + 1900);      /* after 08:30: the glob's */
+		T_CHECK(d != NULL && d->action == OVR_FORCE_FAIL);
+		T_CHECK(ovr_dep_lookup(o, "sa1", 3, t8 + 60) == NULL);
+		/* A dependency override is not a registry's, even of the same name. */
+		ovr_lookup(o, "sa017", t8 + 60, &f, &m);
+		T_CHECK(f != NULL && f->kind == OVR_REGISTRY);
+		ovr_free(o);
+	}
 	T_CHECK(ovr_scope_ok("region") && ovr_scope_ok("registry:a-b.c_d") && ovr_scope_ok("registry:[ab]*"));
-	T_CHECK(!ovr_scope_ok("registry:") && !ovr_scope_ok("dependency:x") && !ovr_scope_ok("registry:a b"));
+	T_CHECK(ovr_scope_ok("dependency:sa0*"));
+	T_CHECK(!ovr_scope_ok("registry:") && !ovr_scope_ok("dependency:") && !ovr_scope_ok("registry:a b"));
 }
 
 /* Every bad line is named with its line; a file with any is refused whole. */
@@ -107,8 +127,10 @@ test_errors(void)
 		  "until, set, by and a non-empty reason are all required" },
 		{ "registry:x explode until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
 		  "action must be force-pass, force-fail, enforce or shadow" },
-		{ "dependency:sa1 force-fail until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
-		  "scope must be \"region\" or \"registry:NAME\" (a name or a glob of one)" },
+		{ "cluster:eu force-fail until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name or a glob of names)" },
+		{ "dependency:sa1 shadow until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "a dependency can be forced to pass or fail, not given a mode" },
 		{ "registry:x force-pass until=2026-11-30T07:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
 		  "until must be after set" },
 		{ "registry:x force-pass until=2026-12-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",

@@ -419,6 +419,65 @@ test_override(void)
 	T_CHECK(!reason_is_regionwide(R_OVERRIDE_FAIL));
 }
 
+/*
+ * Dependency overrides: the registry's verdict again, by the prober's rule, over
+ * the region-wide dependencies and those it uses, with the forced states.
+ */
+static void
+test_dependency_override(void)
+{
+	struct snap_writer *w = snapw_new(CREATED, 10, 0);
+	struct snapshot *s = NULL;
+	struct overrides *o = NULL;
+	struct t_errs e = { .n = 0 };
+	struct policy_in in = base_in();
+	void *buf = NULL;
+	size_t len = 0;
+	char text[1024];
+	const char *line = "dependency:%s %s until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z "
+	                   "by=t reason=\"t\"\n";
+
+	/* 0 sa1 fail (listed), 1 sa2 pass (listed), 2 auth pass (region-wide), 3 cache warn (degraded) */
+	snapw_add_dep(w, "sa1", VERDICT_FAIL, DEP_KIND_STORAGE, SEV_CRITICAL, 0, CREATED, "500");
+	snapw_add_dep(w, "sa2", VERDICT_PASS, DEP_KIND_STORAGE, SEV_CRITICAL, 0, CREATED, "");
+	snapw_add_dep(w, "auth", VERDICT_PASS, DEP_KIND_AUTH, SEV_CRITICAL, SNAP_DEP_ALL, CREATED, "");
+	snapw_add_reg(w, "on-sa1", VERDICT_FAIL, 0, 0, CREATED);
+	snapw_set_uses(w, (const uint32_t[]){ 0 }, 1);
+	snapw_add_reg(w, "on-sa2", VERDICT_PASS, 0, SNAP_NO_DEP, CREATED);
+	snapw_set_uses(w, (const uint32_t[]){ 1 }, 1);
+	snapw_add_reg(w, "on-both", VERDICT_FAIL, 0, 0, CREATED);
+	snapw_set_uses(w, (const uint32_t[]){ 0, 1 }, 2);
+	snapw_add_reg(w, "hand-made", VERDICT_FAIL, 0, 0, CREATED); /* lists nothing */
+	T_EQ_INT(snapw_build(w, &buf, &len, text, sizeof(text)), 0);
+	T_EQ_INT(snap_parse(buf, len, CREATED + 10, &s, NULL, 0), SNAP_OK);
+	free(buf);
+	snapw_free(w);
+	if (s == NULL)
+		return;
+	in.snap = s;
+	in.now = (time_t)(CREATED + 10);
+	len = (size_t)snprintf(text, sizeof(text), line, "sa1", "force-pass");
+	len += (size_t)snprintf(text + len, sizeof(text) - len, line, "sa2", "force-fail");
+	T_EQ_INT(ovr_parse("o", text, len, 86400 * 7, &o, t_collect, &e), 0);
+	/* The overrides' times: in force at in.now? set 08:00, until 09:00 on 2026-11-30. */
+	in.now = (time_t)(o ? o->v[0].set + 60 : 0);
+	in.ovr = o;
+	in.max_age = 1 << 30; /* the fixture is old; staleness is not what is tested */
+	in.registry = "on-sa1";      /* its only failing dependency forced to pass */
+	EXPECT(&in, 200, VERDICT_PASS, R_OVERRIDE_PASS, (int64_t)in.now - CREATED);
+	in.registry = "on-sa2";      /* its healthy one forced to fail */
+	EXPECT(&in, 503, VERDICT_FAIL, R_OVERRIDE_FAIL, (int64_t)in.now - CREATED);
+	in.registry = "on-both";     /* sa1 passes now, sa2 fails: still out, by the override */
+	EXPECT(&in, 503, VERDICT_FAIL, R_OVERRIDE_FAIL, (int64_t)in.now - CREATED);
+	in.registry = "hand-made";   /* the snapshot does not say what it uses: left as it is */
+	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, (int64_t)in.now - CREATED);
+	in.ovr = NULL;
+	in.registry = "on-sa2";
+	EXPECT(&in, 200, VERDICT_PASS, R_HEALTHY, (int64_t)in.now - CREATED);
+	ovr_free(o);
+	snap_free(s);
+}
+
 /* The reasons decided for the whole region, whatever the Host: the responder logs their changes. */
 static void
 test_regionwide(void)
@@ -449,6 +508,7 @@ main(void)
 		T_CASE(test_snapshot_unusable),
 		T_CASE(test_regionwide),
 		T_CASE(test_override),
+		T_CASE(test_dependency_override),
 		T_CASE(test_stale),
 		T_CASE(test_stale_extreme),
 		T_CASE(test_blind),

@@ -25,11 +25,11 @@
 /* Field offsets from the format (docs/snapshot.md); the forgery tests need them. */
 enum {
 	H_VERSION = 8, H_HSIZE = 12, H_FSIZE = 16, H_CHECKSUM = 24, H_CREATED = 32, H_FLAGS = 44,
-	H_NDEPS = 48, H_NREGS = 52, H_STRSIZE = 56, H_RESERVED = 60,
+	H_NDEPS = 48, H_NREGS = 52, H_STRSIZE = 56, H_NUSES = 60,
 	D_NAME_OFF = 0, D_CAUSE_OFF = 4, D_NAME_LEN = 8, D_CAUSE_LEN = 10, D_STATE = 12, D_KIND = 13,
 	D_SEVERITY = 14, D_FLAGS = 15,
 	R_NAME_OFF = 0, R_DECIDED_BY = 4, R_NAME_LEN = 8, R_VERDICT = 10, R_FLAGS = 11,
-	R_RESERVED = 12
+	R_USES = 12
 };
 
 static char tmpdir[64];
@@ -120,6 +120,7 @@ small_writer(int64_t created)
 	         2);
 	T_EQ_INT(snapw_add_reg(w, "fabrikam", VERDICT_PASS, 0, SNAP_NO_DEP, 1699900001), 0);
 	T_EQ_INT(snapw_add_reg(w, "contoso", VERDICT_FAIL, 0, 0, 1699900002), 0);
+	T_EQ_INT(snapw_set_uses(w, (const uint32_t[]){ 0, 2 }, 2), 0);
 	T_EQ_INT(snapw_add_reg(w, "zeta-single", VERDICT_FAIL, SNAP_REG_SINGLE_REGION, 0, 1699900003),
 	         0);
 	T_EQ_INT(snapw_add_reg(w, "con", VERDICT_WARN, 0, 2, 1699900004), 0);
@@ -197,6 +198,14 @@ check_small(const struct snapshot *s)
 	check_reg(&r, "con", VERDICT_WARN, 0, 2, 1699900004);
 	snap_reg_at(s, 2, &r);
 	check_reg(&r, "contoso", VERDICT_FAIL, 0, 0, 1699900002);
+	/* Its dependencies beyond the region-wide ones; the others list none. */
+	T_EQ_INT(r.nuses, 2);
+	if (r.nuses == 2) {
+		T_EQ_INT(snap_use_at(s, r.uses), 0);
+		T_EQ_INT(snap_use_at(s, r.uses + 1), 2);
+	}
+	snap_reg_at(s, 1, &r);
+	T_EQ_INT(r.nuses, 0);
 	snap_reg_at(s, 3, &r);
 	check_reg(&r, "fabrikam", VERDICT_PASS, 0, SNAP_NO_DEP, 1699900001);
 	snap_reg_at(s, 4, &r);
@@ -239,8 +248,8 @@ test_roundtrip(void)
 	T_CHECK(buf != NULL);
 	if (buf == NULL)
 		return;
-	/* 64 header + 8 records of 24 + the strings. */
-	T_EQ_INT(len, 64 + 8 * 24 + strlen("storage-westus2-01" SECRET_CAUSE "witness-dns"
+	/* 64 header + 8 records of 24 + contoso's 2 uses of 4 + the strings. */
+	T_EQ_INT(len, 64 + 8 * 24 + 2 * 4 + strlen("storage-westus2-01" SECRET_CAUSE "witness-dns"
 	                                   "redis-cachetimeout"
 	                                   "fabrikamcontosozeta-singleconadatum_1.x"));
 	T_CHECK(memcmp(buf, SNAP_MAGIC, 8) == 0);
@@ -376,12 +385,14 @@ test_header_values(void)
 	memcpy(big, "DHSNAP\n\n", 8);
 	T_EQ_INT(snap_parse(big, len, NOW, &s, NULL, 0), SNAP_BAD_MAGIC);
 
-	/* Version is outside the checksum: a valid file that says 2 is refused by value. */
+	/* Version is outside the checksum: a valid file that says 3 (or 1) is refused by value. */
 	memcpy(big, buf, len);
-	put32(big + H_VERSION, 2);
+	put32(big + H_VERSION, 3);
 	detail[0] = '\0';
 	T_EQ_INT(snap_parse(big, len, NOW, &s, detail, sizeof(detail)), SNAP_BAD_VERSION);
-	T_CHECK(strstr(detail, "2") != NULL);
+	T_CHECK(strstr(detail, "3") != NULL);
+	put32(big + H_VERSION, 1);
+	T_EQ_INT(snap_parse(big, len, NOW, &s, NULL, 0), SNAP_BAD_VERSION);
 	put32(big + H_VERSION, 0);
 	T_EQ_INT(snap_parse(big, len, NOW, &s, NULL, 0), SNAP_BAD_VERSION);
 
@@ -457,7 +468,7 @@ test_forged_records(void)
 	/* The untouched copy, re-signed, is fine: the forging itself is right. */
 	FORGE((void)0, SNAP_OK);
 	FORGE(put32(b + H_FLAGS, 0x2), SNAP_BAD_LAYOUT);
-	FORGE(put32(b + H_RESERVED, 1), SNAP_BAD_LAYOUT);
+	FORGE(put32(b + H_NUSES, 3), SNAP_BAD_LAYOUT); /* the uses table does not add up */
 	FORGE(put32(b + H_STRSIZE, strsize + 1), SNAP_BAD_LAYOUT);
 	FORGE(put32(b + H_NREGS, 4), SNAP_BAD_LAYOUT);
 	FORGE(put32(b + H_NDEPS, 0xFFFFFFFFu), SNAP_BAD_LAYOUT);
@@ -488,11 +499,15 @@ test_forged_records(void)
 	FORGE(DEP(0)[D_STATE] = 4, SNAP_BAD_RECORD);
 	FORGE(DEP(0)[D_KIND] = DEP_KIND_COUNT, SNAP_BAD_RECORD);
 	FORGE(DEP(0)[D_SEVERITY] = SEV_COUNT, SNAP_BAD_RECORD);
-	FORGE(DEP(0)[D_FLAGS] = 0x2, SNAP_BAD_RECORD);
+	FORGE(DEP(0)[D_FLAGS] = 0x4, SNAP_BAD_RECORD);
+	FORGE(DEP(0)[D_FLAGS] = SNAP_DEP_ALL, SNAP_OK);
 
 	FORGE(REG(2)[R_VERDICT] = VERDICT_UNKNOWN, SNAP_BAD_RECORD);
 	FORGE(REG(2)[R_FLAGS] = 0x2, SNAP_BAD_RECORD);
-	FORGE(put32(REG(2) + R_RESERVED, 1), SNAP_BAD_RECORD);
+	FORGE(put32(REG(2) + R_USES, 1), SNAP_BAD_RECORD);           /* an offset with no count */
+	FORGE(put32(REG(2) + R_USES, 3u << 24), SNAP_BAD_RECORD);    /* past the uses table */
+	FORGE(put32(REG(2) + R_USES, 1u | 1u << 24), SNAP_OK);       /* a slice of it */
+	FORGE(put32(b + SNAP_HEADER_SIZE + 8 * SNAP_RECORD_SIZE + 4, 3), SNAP_BAD_RECORD); /* dep 3 of 3 */
 	FORGE(put32(REG(2) + R_DECIDED_BY, 3), SNAP_BAD_RECORD);
 	FORGE(put32(REG(2) + R_DECIDED_BY, SNAP_NO_DEP), SNAP_OK);
 	FORGE(put16(REG(4) + R_NAME_LEN, 0), SNAP_BAD_RECORD);
@@ -576,7 +591,7 @@ test_writer_bad_args(void)
 	T_EQ_INT(snapw_add_dep(w, "d", (enum verdict)4, DEP_KIND_AUTH, SEV_CRITICAL, 0, 0, NULL), -1);
 	T_EQ_INT(snapw_add_dep(w, "d", VERDICT_PASS, DEP_KIND_COUNT, SEV_CRITICAL, 0, 0, NULL), -1);
 	T_EQ_INT(snapw_add_dep(w, "d", VERDICT_PASS, DEP_KIND_AUTH, SEV_COUNT, 0, 0, NULL), -1);
-	T_EQ_INT(snapw_add_dep(w, "d", VERDICT_PASS, DEP_KIND_AUTH, SEV_CRITICAL, 0x2, 0, NULL), -1);
+	T_EQ_INT(snapw_add_dep(w, "d", VERDICT_PASS, DEP_KIND_AUTH, SEV_CRITICAL, 0x4, 0, NULL), -1);
 	/* Causes are cleaned, not refused: control and 8-bit bytes become '?'. */
 	T_EQ_INT(snapw_add_dep(w, "auth", VERDICT_UNKNOWN, DEP_KIND_AUTH, SEV_CRITICAL, 0, 5,
 	                       "bad\r\nline\x01\xc3\xa9!"),
