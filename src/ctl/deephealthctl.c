@@ -59,7 +59,7 @@ usage(FILE *f, int code)
 	        "       deephealthctl [-c config] override add SCOPE ACTION -e DURATION -r REASON\n"
 	        "       deephealthctl [-c config] [--json] override list\n"
 	        "       deephealthctl [-c config] override remove INDEX|SCOPE\n"
-	        "       deephealthctl [-c config] [--json] history [-s TIME] DEPENDENCY\n"
+	        "       deephealthctl [-c config] [--json] history [-s TIME] DEPENDENCY|registry:NAME\n"
 	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds] [-x seconds]\n"
 	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
 	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds]\n"
@@ -319,6 +319,41 @@ cmd_status(struct ctl *x)
 
 /* ---------------------------------------------------------------- explain */
 
+/*
+ * Each dependency a registry uses, region-wide ones first, with its state, what
+ * it means for the registry, and an override forcing it: the verdict's inputs.
+ */
+static void
+explain_uses(const struct ctl *x, const struct snap_reg *reg, int json)
+{
+	size_t nall;
+	const uint32_t *all = snap_all_deps(x->snap, &nall);
+
+	for (size_t k = 0; k < nall + reg->nuses; k++) {
+		uint32_t di = k < nall ? all[k] : snap_use_at(x->snap, reg->uses + (uint32_t)(k - nall));
+		const struct override *f;
+		struct snap_dep d;
+
+		snap_dep_at(x->snap, di, &d);
+		f = ovr_dep_lookup(x->ovr, d.name, d.name_len, (int64_t)x->now);
+		if (json) {
+			printf("%s{\"name\":", k ? "," : "");
+			jstr(d.name, d.name_len);
+			printf(",\"state\":\"%s\",\"severity\":\"%s\",\"region_wide\":%s,"
+			       "\"contribution\":\"%s\",\"forced\":%s%s%s}", verdict_str(d.state),
+			       severity_str(d.severity), k < nall ? "true" : "false",
+			       verdict_str(verdict_contribution(d.state, d.severity)),
+			       f ? "\"" : "null", f ? ovr_action_names[f->action] : "", f ? "\"" : "");
+			continue;
+		}
+		printf("  %-13s %.*s: %s, %s%s -> %s%s%s\n", k == 0 ? "uses" : "", (int)d.name_len,
+		       d.name, verdict_str(d.state), severity_str(d.severity),
+		       k < nall ? ", region-wide" : "",
+		       verdict_str(verdict_contribution(d.state, d.severity)), f ? "; override " : "",
+		       f ? ovr_action_names[f->action] : "");
+	}
+}
+
 /* The reply's header lines, one per line, without the CR. */
 static void
 print_headers(const char *reply, size_t n, int json)
@@ -397,7 +432,9 @@ explain_one(struct ctl *x, const char *host)
 			} else {
 				printf("null");
 			}
-			printf("}");
+			printf(",\"dependencies\":[");
+			explain_uses(x, &reg, 1);
+			printf("]}");
 		} else {
 			printf("null");
 		}
@@ -458,6 +495,7 @@ explain_one(struct ctl *x, const char *host)
 			printf("  decided by    %.*s: %s, %s %s: %.*s\n", (int)d.name_len, d.name,
 			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity),
 			       (int)d.cause_len, d.cause);
+		explain_uses(x, &reg, 0);
 	} else if (tr.result == RESOLVE_FOUND && x->snap != NULL) {
 		printf("  snapshot row  none: %s is not in the snapshot\n", tr.registry);
 	}
@@ -808,6 +846,121 @@ parse_when(const char *s, time_t now)
 }
 
 /*
+ * A registry's history: the transitions of the dependencies it uses (the
+ * snapshot's record), replayed from the event log by the prober's rule, so each
+ * line says what the registry's verdict became: when it left this region, why,
+ * and when it came back.  Dependency states before their first event in the log
+ * are taken from that event's "from".
+ */
+static int
+history_registry(struct ctl *x, const char *name, int64_t since)
+{
+	struct snap_reg reg;
+	size_t nall, nd, n = 0;
+	const uint32_t *all;
+	uint32_t *idx;
+	enum verdict *state, was = VERDICT_PASS;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	if (x->snap == NULL || !snap_find_reg(x->snap, name, strlen(name), &reg)) {
+		fprintf(stderr, "deephealthctl: history: registry %s is not in the snapshot (%s)\n", name,
+		        x->snap ? "not known here" : snap_err_str(x->snap_err));
+		return CTL_EXIT_CONFIG;
+	}
+	if (x->conf->event_log[0] == '\0' || (f = fopen(x->conf->event_log, "r")) == NULL) {
+		fprintf(stderr, "deephealthctl: history: no event log (prober.event_log)%s%s\n",
+		        x->conf->event_log[0] ? ": " : "", x->conf->event_log[0] ? strerror(errno) : "");
+		return CTL_EXIT_CONFIG;
+	}
+	all = snap_all_deps(x->snap, &nall);
+	nd = nall + reg.nuses;
+	idx = xcalloc(nd ? nd : 1, sizeof(*idx));
+	state = xcalloc(nd ? nd : 1, sizeof(*state));
+	for (size_t k = 0; k < nd; k++) {
+		idx[k] = k < nall ? all[k] : snap_use_at(x->snap, reg.uses + (uint32_t)(k - nall));
+		state[k] = VERDICT_UNKNOWN;
+	}
+	if (x->json)
+		printf("[");
+	while (getline(&line, &cap, f) != -1) {
+		char when[64], dep[DH_NAME_MAX + 1], from[16], to[16], cause[600];
+		enum verdict v = VERDICT_PASS, now_v;
+		uint32_t by = SNAP_NO_DEP;
+		size_t k;
+		int64_t t;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] != '{' || ev_field(line, "time", when, sizeof(when)) == NULL ||
+		    (t = parse_when(when, x->now)) < 0 || ev_field(line, "dependency", dep, sizeof(dep)) == NULL ||
+		    ev_field(line, "from", from, sizeof(from)) == NULL ||
+		    ev_field(line, "to", to, sizeof(to)) == NULL)
+			continue;
+		for (k = 0; k < nd; k++) {
+			struct snap_dep d;
+
+			snap_dep_at(x->snap, idx[k], &d);
+			if (d.name_len == strlen(dep) && memcmp(d.name, dep, d.name_len) == 0)
+				break;
+		}
+		if (k == nd)
+			continue;
+		/* The verdict before, from what was known; then the transition. */
+		if (state[k] == VERDICT_UNKNOWN && names_find(verdict_names, from) >= 0)
+			state[k] = (enum verdict)names_find(verdict_names, from);
+		for (size_t j = 0; j < nd; j++) {
+			struct snap_dep d;
+
+			snap_dep_at(x->snap, idx[j], &d);
+			verdict_fold(verdict_contribution(state[j], d.severity), idx[j], &v, &by);
+		}
+		was = v;
+		if (names_find(verdict_names, to) >= 0)
+			state[k] = (enum verdict)names_find(verdict_names, to);
+		v = VERDICT_PASS;
+		by = SNAP_NO_DEP;
+		for (size_t j = 0; j < nd; j++) {
+			struct snap_dep d;
+
+			snap_dep_at(x->snap, idx[j], &d);
+			verdict_fold(verdict_contribution(state[j], d.severity), idx[j], &v, &by);
+		}
+		now_v = v;
+		if (t < since)
+			continue;
+		if (ev_field(line, "cause", cause, sizeof(cause)) == NULL)
+			cause[0] = '\0';
+		ev_unescape(cause);
+		if (x->json) {
+			printf("%s\n{\"time\":\"%s\",\"registry\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
+			       "\"to\":\"%s\",\"registry_from\":\"%s\",\"registry_to\":\"%s\",\"cause\":",
+			       n ? "," : "", when, name, dep, from, to, verdict_str(was), verdict_str(now_v));
+			jstr(cause, strlen(cause));
+			printf("}");
+		} else {
+			printf("%s  %-24s %s -> %-4s  %s: %s%s%s  %s\n", when, dep, from, to, name,
+			       verdict_str(was), was != now_v ? " -> " : "",
+			       was != now_v ? verdict_str(now_v) : " (unchanged)", cause);
+			if (was != now_v && (now_v == VERDICT_FAIL || was == VERDICT_FAIL))
+				printf("%22s%s %s this region%s\n", "", name,
+				       now_v == VERDICT_FAIL ? "leaves" : "comes back to",
+				       reg.flags & SNAP_REG_SINGLE_REGION ? " (single-region: answered 200 anyway)" : "");
+		}
+		n++;
+	}
+	if (x->json)
+		printf("%s]\n", n ? "\n" : "");
+	else if (n == 0)
+		printf("no transition of %s's dependencies in %s\n", name, x->conf->event_log);
+	free(line);
+	free(idx);
+	free(state);
+	fclose(f);
+	return CTL_EXIT_OK;
+}
+
+/*
  * The transitions of the dependencies named by glob, and the region's blind
  * stretches, from the prober's event log, oldest first: when a dependency went
  * down, why, how many registries it took out, and when it came back.
@@ -833,6 +986,10 @@ cmd_history(struct ctl *x, int argc, char **argv)
 	glob = argv[optind];
 	if (x->conf == NULL)
 		return CTL_EXIT_CONFIG;
+	if (strncmp(glob, "registry:", 9) == 0)
+		return history_registry(x, glob + 9, since);
+	if (strncmp(glob, "dependency:", 11) == 0)
+		glob += 11;
 	path = x->conf->event_log;
 	if (path[0] == '\0') {
 		fprintf(stderr, "deephealthctl: history: prober.event_log is not set in %s: no history "

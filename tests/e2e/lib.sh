@@ -408,6 +408,9 @@ fault_heal() {
 	hist=$("$BUILD/deephealthctl" -c "$WORK/A/dh.conf" history -s "$((t0 / 1000 - 1))" "$dep" 2>&1)
 	[[ $hist == *" $dep "*"pass -> fail"*" $dep "*"fail -> pass"* ]] ||
 		fail_because "deephealthctl history $dep: not pass -> fail then fail -> pass: $(echo "$hist" | tr '\n' '|')"
+	hist=$("$BUILD/deephealthctl" -c "$WORK/A/dh.conf" history -s "$((t0 / 1000 - 1))" registry:contoso 2>&1)
+	[[ $hist == *"contoso leaves this region"*"contoso comes back to this region"* ]] ||
+		fail_because "deephealthctl history registry:contoso: did not leave and come back: $(echo "$hist" | tr '\n' '|')"
 	if [ "$fmode" = hang ]; then
 		# no pass overran: every pass published, none abandoned past the deadline
 		if grep -qiE 'overr|deadline exceeded|abandon' "$WORK/A/probe.out"; then

@@ -43,10 +43,10 @@ FIXTURE='created now
 interval 10
 dep storage-sa001 pass storage critical
 dep storage-sa002 fail storage critical since=now-600 cause=HTTP 500
-dep cache warn cache degraded since=now-60 cause=PING timed out
+dep cache warn cache degraded all since=now-60 cause=PING timed out
 dep auth pass auth critical witness
 reg contoso pass
-reg fabrikam fail by=storage-sa002
+reg fabrikam fail by=storage-sa002 uses=storage-sa002
 reg litware warn by=cache
 reg northwind fail single by=storage-sa002
 reg tailspin pass'
@@ -246,15 +246,24 @@ cat >"$S/events.jsonl" <<'EOF'
 {"time":"2026-11-30T07:06:00Z","region":"r","event":"blind","state":"end","cause":"witnesses answer again"}
 {"time":"2026-11-30T07:10:00Z","region":"r","dependency":"storage-sa002","from":"fail","to":"pass","cause":"HTTP 200","elapsed_ms":1,"consecutive_failures":0,"consecutive_successes":2,"uncleared_failures":0,"registries_affected":70}
 {"time":"2026-11-30T07:11:00Z","region":"r","dependency":"cache","from":"pass","to":"warn","cause":"slow","elapsed_ms":1,"consecutive_failures":0,"consecutive_successes":0,"uncleared_failures":0,"registries_affected":5}
+{"time":"2026-11-30T07:12:00Z","region":"r","dependency":"storage-sa001","from":"pass","to":"fail","cause":"HTTP 500","elapsed_ms":1,"consecutive_failures":3,"consecutive_successes":0,"uncleared_failures":0,"registries_affected":2}
 EOF
 h=$(ctl -c "$S/events.conf" history 'storage-*' | awk '{ print $1, $2, $3, $5 }' | xargs)
 check "history: a glob's transitions and the blind stretch, oldest first" \
-	"2026-11-30T07:00:00Z storage-sa002 pass fail 2026-11-30T07:05:00Z (region) blind all 2026-11-30T07:06:00Z (region) blind witnesses 2026-11-30T07:10:00Z storage-sa002 fail pass" "$h"
+	"2026-11-30T07:00:00Z storage-sa002 pass fail 2026-11-30T07:05:00Z (region) blind all 2026-11-30T07:06:00Z (region) blind witnesses 2026-11-30T07:10:00Z storage-sa002 fail pass 2026-11-30T07:12:00Z storage-sa001 pass fail" "$h"
 check_match "history: the cause, unescaped, and the registries touched" 'pass -> fail 70 registries  HTTP 503 "busy"' "$(ctl -c "$S/events.conf" history storage-sa002)"
 check "history -s: only what came since" "1" "$(ctl -c "$S/events.conf" history -s 2026-11-30T07:07:00Z storage-sa002 | grep -c storage-sa002)"
 check "history --json: the event log's own lines" "storage-sa002 storage-sa002" \
 	"$(ctl -c "$S/events.conf" --json history storage-sa002 | python3 -c 'import json,sys; print(" ".join(e["dependency"] for e in json.load(sys.stdin) if "dependency" in e))')"
 check_match "history: nothing for an unknown dependency, said so" 'no transition of nothing in ' "$(ctl -c "$S/events.conf" history nothing)"
+h=$(ctl -c "$S/events.conf" history registry:fabrikam)
+check_match "history registry: its dependencies' transitions replayed into its verdict" \
+	'07:00:00Z  storage-sa002 +pass -> fail  fabrikam: pass -> fail  HTTP 503 "busy" +fabrikam leaves this region .*07:10:00Z  storage-sa002 +fail -> pass  fabrikam: fail -> pass  HTTP 200 +fabrikam comes back to this region .*07:11:00Z  cache +pass -> warn  fabrikam: pass -> warn' \
+	"$(echo "$h" | tr '\n' ' ')"
+check "history registry: nothing of dependencies it does not use" 0 "$(echo "$h" | grep -c 'storage-sa001')"
+check "history registry --json: from and to of the registry" "pass>fail fail>pass pass>warn" \
+	"$(ctl -c "$S/events.conf" --json history registry:fabrikam | python3 -c 'import json,sys; print(" ".join(e["registry_from"] + ">" + e["registry_to"] for e in json.load(sys.stdin)))')"
+check "history registry: one not in the snapshot, exit 1" 1 "$(ctl -c "$S/events.conf" history registry:nobody >/dev/null 2>&1; echo $?)"
 check "history: without prober.event_log, exit 1" 1 "$(ctl -c "$S/enforce.conf" history cache >/dev/null 2>&1; echo $?)"
 check "history: a bad -s is a usage error" 2 "$(ctl -c "$S/events.conf" history -s yesterday cache >/dev/null 2>&1; echo $?)"
 
