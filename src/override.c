@@ -210,7 +210,7 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 				continue;
 			if (strncmp(tok, "by=", 3) == 0 && strlen(tok + 3) < sizeof(by) &&
 			    util_name_ok(tok + 3, strlen(tok + 3))) {
-				snprintf(by, sizeof(by), "%s", tok + 3);
+				memcpy(by, tok + 3, strlen(tok + 3) + 1); /* fits: checked above */
 				continue;
 			}
 			why = "unknown or bad field (until=TIME set=TIME by=NAME reason=\"...\"; times "
