@@ -272,6 +272,19 @@ overrides_expired(struct prober *p, int64_t now)
 	ovr_free(o);
 }
 
+/* "auth: connect: refused; dns: HTTP 200": each witness check and what it said this pass. */
+static void
+witnesses(const struct prober *p, char *out, size_t len)
+{
+	size_t used = 0;
+
+	snprintf(out, len, "none");
+	for (size_t i = 0; i < p->conf->ndeps && used < len; i++)
+		if (p->conf->deps[i].witness)
+			used += (size_t)snprintf(out + used, len - used, "%s%s: %s", used ? "; " : "",
+			                         p->conf->deps[i].name, p->out[i].cause);
+}
+
 /* One pass: probe, fold (unless blind), evaluate, publish, save.  Returns an exit code. */
 static int
 run_pass(struct prober *p)
@@ -281,7 +294,7 @@ run_pass(struct prober *p)
 	size_t nwit = 0, witok = 0, nunknown = 0;
 	struct eval_stats stats;
 	struct snap_writer *w;
-	char err[512], why[128] = "";
+	char err[512], why[128] = "", wit[1024];
 	int blind, was_blind, rc = PROBE_EXIT_OK;
 	time_t now;
 
@@ -312,16 +325,8 @@ run_pass(struct prober *p)
 		log_warnx("pass is blind (%s): dependency states kept, snapshot marked blind so "
 		          "responders fail open", why);
 		if (!was_blind) {
-			char wit[1024];
-			size_t used = 0;
-
-			wit[0] = '\0';
-			for (size_t i = 0; i < c->ndeps && used < sizeof(wit); i++)
-				if (c->deps[i].witness)
-					used += (size_t)snprintf(wit + used, sizeof(wit) - used, "%s%s: %s",
-					                         used ? "; " : "", c->deps[i].name,
-					                         p->out[i].cause);
-			log_warnx("blind stretch begins: %s; witnesses: %s", why, wit[0] ? wit : "none");
+			witnesses(p, wit, sizeof(wit));
+			log_warnx("blind stretch begins: %s; witnesses: %s", why, wit);
 			event_blind(p, "start", why);
 		}
 	} else {
@@ -329,8 +334,9 @@ run_pass(struct prober *p)
 			char last[32];
 
 			util_iso_time((time_t)snap_created(p->prev), last, sizeof(last));
-			log_info("blind stretch ended: the witnesses answer again (last blind pass %s); "
-			         "dependency states resume", last);
+			witnesses(p, wit, sizeof(wit));
+			log_info("blind stretch ended: the witnesses answer again (last blind pass %s; "
+			         "witnesses: %s); dependency states resume", last, wit);
 			event_blind(p, "end", "witnesses answer again");
 		}
 		/* The same rule as for a state file: counters older than max_age (every pass

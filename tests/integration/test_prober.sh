@@ -173,7 +173,7 @@ mode sa1 200
 probe; check "the pass after the blind stretch exits 0" 0 $?
 "$SNAPTOOL" check "$P/snapshot" | grep -q 'not blind'
 check "witness back: snapshot not blind" 0 $?
-check_match "the end of the blind stretch logged" 'blind stretch ended: the witnesses answer again \(last blind pass [0-9T:-]+Z\)' "$(cat "$P/probe.out")"
+check_match "the end of the blind stretch logged, with the witnesses' answers" 'blind stretch ended: the witnesses answer again \(last blind pass [0-9T:-]+Z; witnesses: auth: HTTP 200\)' "$(cat "$P/probe.out")"
 check "event log: the blind stretch ends" 1 "$(grep -c '"event":"blind","state":"end"' "$P/events.jsonl")"
 
 # Pass deadline: a dependency whose timeout exceeds what is left is abandoned at the deadline.
