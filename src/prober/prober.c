@@ -61,75 +61,91 @@ on_term(int sig)
 }
 
 /*
- * One JSON line per transition, every string escaped, appended in one
- * write(2) (O_APPEND) so lines from concurrent runs never interleave.  The
- * line is as long as it needs to be: nothing is cut or dropped.
+ * The one way a line reaches the event log: built in memory by fill (every
+ * string escaped, as long as it needs to be: nothing cut or dropped), then
+ * appended in one write(2) (O_APPEND), so lines of concurrent runs never
+ * interleave.  what names the line in a failure report.
  */
 static void
-event_log(struct prober *p, size_t i, enum verdict from, enum verdict to)
+event_write(struct prober *p, const char *what, int (*fill)(FILE *, const void *),
+            const void *arg)
 {
-	const struct dep_state *st = &p->st[i];
-	char when[32], *region, *dep, *cause, *line = NULL;
+	char *line = NULL;
 	size_t len = 0;
 	FILE *m;
+	int ok;
 
 	if (p->events_fd == -1)
 		return;
-	util_iso_time(time(NULL), when, sizeof(when));
-	region = util_json_str(p->conf->region);
-	dep = util_json_str(p->conf->deps[i].name);
-	cause = util_json_str(st->cause);
 	m = open_memstream(&line, &len);
-	if (m == NULL) {
-		log_warn("event log %s: line for %s not written", p->conf->event_log, dep);
-		goto out;
+	ok = m != NULL;
+	if (ok) {
+		ok = fill(m, arg) >= 0;
+		ok = fclose(m) == 0 && ok;
 	}
-	fprintf(m,
-	        "{\"time\":\"%s\",\"region\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
-	        "\"to\":\"%s\",\"cause\":\"%s\",\"elapsed_ms\":%lld,"
-	        "\"consecutive_failures\":%d,\"consecutive_successes\":%d,"
-	        "\"uncleared_failures\":%d,\"registries_affected\":%zu}\n",
-	        when, region, dep, verdict_str(from), verdict_str(to), cause,
-	        (long long)p->out[i].elapsed_ms, st->consec_fail, st->consec_ok, st->fail_count,
-	        p->users[i]);
-	if (fclose(m) != 0) {
-		log_warn("event log %s: line for %s not written", p->conf->event_log, dep);
-		goto out;
-	}
-	if (write(p->events_fd, line, len) != (ssize_t)len)
-		log_warn("event log %s: write", p->conf->event_log);
-out:
+	if (!ok || write(p->events_fd, line, len) != (ssize_t)len)
+		log_warn("event log %s: %s not written", p->conf->event_log, what);
 	free(line);
+}
+
+/* A dependency's transition: fill for event_write. */
+struct ev_transition {
+	const struct prober *p;
+	size_t i;
+	enum verdict from, to;
+};
+
+static int
+fill_transition(FILE *m, const void *arg)
+{
+	const struct ev_transition *e = arg;
+	const struct dep_state *st = &e->p->st[e->i];
+	char when[32], *region = util_json_str(e->p->conf->region),
+	     *dep = util_json_str(e->p->conf->deps[e->i].name), *cause = util_json_str(st->cause);
+	int rc;
+
+	util_iso_time(time(NULL), when, sizeof(when));
+	rc = fprintf(m,
+	             "{\"time\":\"%s\",\"region\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
+	             "\"to\":\"%s\",\"cause\":\"%s\",\"elapsed_ms\":%lld,"
+	             "\"consecutive_failures\":%d,\"consecutive_successes\":%d,"
+	             "\"uncleared_failures\":%d,\"registries_affected\":%zu}\n",
+	             when, region, dep, verdict_str(e->from), verdict_str(e->to), cause,
+	             (long long)e->p->out[e->i].elapsed_ms, st->consec_fail, st->consec_ok,
+	             st->fail_count, e->p->users[e->i]);
 	free(region);
 	free(dep);
 	free(cause);
+	return rc;
 }
 
-/* The start or end of a blind stretch, in the event log: {"event":"blind","state":...}. */
-static void
-event_blind(struct prober *p, const char *state, const char *cause)
-{
-	char when[32], *region, *why, *line = NULL;
-	size_t len = 0;
-	FILE *m;
+/* The start or end of a blind stretch: {"event":"blind","state":...}. */
+struct ev_blind {
+	const char *region, *state, *cause;
+};
 
-	if (p->events_fd == -1)
-		return;
+static int
+fill_blind(FILE *m, const void *arg)
+{
+	const struct ev_blind *e = arg;
+	char when[32], *region = util_json_str(e->region), *why = util_json_str(e->cause);
+	int rc;
+
 	util_iso_time(time(NULL), when, sizeof(when));
-	region = util_json_str(p->conf->region);
-	why = util_json_str(cause);
-	m = open_memstream(&line, &len);
-	if (m != NULL) {
-		fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"event\":\"blind\",\"state\":\"%s\","
-		        "\"cause\":\"%s\"}\n", when, region, state, why);
-		if (fclose(m) != 0 || write(p->events_fd, line, len) != (ssize_t)len)
-			log_warn("event log %s: blind %s not written", p->conf->event_log, state);
-	} else {
-		log_warn("event log %s: blind %s not written", p->conf->event_log, state);
-	}
-	free(line);
+	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"event\":\"blind\",\"state\":\"%s\","
+	             "\"cause\":\"%s\"}\n", when, region, e->state, why);
 	free(region);
 	free(why);
+	return rc;
+}
+
+/* An override's expiry, at its own time. */
+static int
+fill_expiry(FILE *m, const void *arg)
+{
+	const struct override *v = arg;
+
+	return ovr_event_line(m, "expire", v, v->until);
 }
 
 /* Remove temp files a killed run left behind; we hold the lock, so none is in use. */
@@ -185,7 +201,7 @@ log_transition(struct prober *p, size_t i)
 	else
 		log_info("dependency %s: %s -> %s (%s, %lld ms)", d->name, verdict_str(from),
 		         verdict_str(to), p->out[i].cause, ms);
-	event_log(p, i, from, to);
+	event_write(p, "transition", fill_transition, &(struct ev_transition){ p, i, from, to });
 }
 
 /*
@@ -241,33 +257,17 @@ overrides_expired(struct prober *p, int64_t now)
 {
 	int64_t last = p->prev != NULL ? snap_created(p->prev) : now;
 	struct overrides *o = NULL;
-	char *line = NULL;
-	size_t len = 0;
-	FILE *m;
 
 	/* A damaged file is the responders' to report (once per change, not once per pass). */
 	if (p->events_fd == -1 || ovr_load(p->conf->overrides, p->conf->override_max, &o,
 	                                   quiet_errfn, NULL) != 0 || o == NULL)
 		return;
 	for (size_t i = 0; i < o->n; i++) {
-		int ok;
-
 		if (o->v[i].until <= last || o->v[i].until > now)
 			continue;
-		if ((m = open_memstream(&line, &len)) == NULL) {
-			log_warn("event log %s: expiry of %s not written", p->conf->event_log,
-			         o->v[i].scope);
-			continue;
-		}
-		ok = ovr_event_line(m, "expire", &o->v[i], o->v[i].until) == 0;
-		ok = (fclose(m) == 0) && ok;
-		if (!ok || write(p->events_fd, line, len) != (ssize_t)len)
-			log_warn("event log %s: expiry of %s not written", p->conf->event_log,
-			         o->v[i].scope);
+		event_write(p, "override expiry", fill_expiry, &o->v[i]);
 		log_info("override %s %s expired at its time", o->v[i].scope,
 		         ovr_action_names[o->v[i].action]);
-		free(line);
-		line = NULL;
 	}
 	ovr_free(o);
 }
@@ -327,7 +327,8 @@ run_pass(struct prober *p)
 		if (!was_blind) {
 			witnesses(p, wit, sizeof(wit));
 			log_warnx("blind stretch begins: %s; witnesses: %s", why, wit);
-			event_blind(p, "start", why);
+			event_write(p, "blind start", fill_blind,
+			            &(struct ev_blind){ p->conf->region, "start", why });
 		}
 	} else {
 		if (was_blind) {
@@ -337,7 +338,8 @@ run_pass(struct prober *p)
 			witnesses(p, wit, sizeof(wit));
 			log_info("blind stretch ended: the witnesses answer again (last blind pass %s; "
 			         "witnesses: %s); dependency states resume", last, wit);
-			event_blind(p, "end", "witnesses answer again");
+			event_write(p, "blind end", fill_blind,
+			            &(struct ev_blind){ p->conf->region, "end", "witnesses answer again" });
 		}
 		/* The same rule as for a state file: counters older than max_age (every pass
 		 * since was blind) are not trusted. */

@@ -88,6 +88,7 @@ compile(const char *in, const char *outpath)
 	struct snap_writer *w;
 	char **depnames = NULL;
 	size_t ndeps = 0, capdeps = 0;
+	struct name_index *depidx = NULL;
 	/* Registries may name dependencies declared later: collect, then add. */
 	struct pending {
 		char *name, *by;
@@ -186,16 +187,18 @@ compile(const char *in, const char *outpath)
 		}
 	}
 	fclose(fp);
+	/* Names to indexes; a duplicate keeps its first, and the writer refuses the file. */
+	depidx = nidx_new();
+	for (size_t d = 0; d < ndeps; d++)
+		(void)nidx_add(depidx, depnames[d], strlen(depnames[d]), (uint32_t)d);
 	for (size_t i = 0; i < nregs; i++) {
 		uint32_t by = SNAP_NO_DEP;
 
 		f.line = regs[i].line;
 		if (regs[i].by != NULL) {
-			size_t d;
+			int64_t d = nidx_find(depidx, regs[i].by, strlen(regs[i].by));
 
-			for (d = 0; d < ndeps && strcmp(depnames[d], regs[i].by) != 0; d++)
-				;
-			if (d == ndeps) {
+			if (d < 0) {
 				ferr(&f, "by=%s: no such dependency", regs[i].by);
 				continue;
 			}
@@ -211,13 +214,10 @@ compile(const char *in, const char *outpath)
 			size_t nu = 0;
 
 			for (char *q = regs[i].uses, *e; *q != '\0' && nu < SNAP_USES_MAX; q = *e ? e + 1 : e) {
-				size_t d;
+				int64_t d;
 
 				e = q + strcspn(q, ",");
-				for (d = 0; d < ndeps && (strncmp(depnames[d], q, (size_t)(e - q)) != 0 ||
-				                          depnames[d][e - q] != '\0'); d++)
-					;
-				if (d == ndeps)
+				if ((d = nidx_find(depidx, q, (size_t)(e - q))) < 0)
 					ferr(&f, "uses=%.*s: no such dependency", (int)(e - q), q);
 				else
 					use[nu++] = (uint32_t)d;
@@ -243,6 +243,7 @@ compile(const char *in, const char *outpath)
 		free(depnames[i]);
 	free(regs);
 	free(depnames);
+	nidx_free(depidx);
 	free(line);
 	snapw_free(w);
 	return rc;
