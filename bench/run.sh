@@ -37,13 +37,16 @@ awk 'BEGIN {
 awk 'BEGIN { for (i = 0; i < 10000; i++) printf "cd%06d.custom.example reg%06d\n", i, (i * 7) % 100000 }' >"$B/hosts.map"
 {
 	echo 'snapshot = { path = "snapshot"; max_age = 86400; };'
-	echo 'responder = { kill_switch = "disable"; overrides = "overrides"; };'
+	echo 'responder = { kill_switch = "disable"; overrides = "overrides"; counters = "run/counters"; };'
 	echo 'resolver = { host_map = "hosts.map"; rules = ('
 	for i in $(seq 18); do echo "  \"^(?<registry>[a-z0-9]{5,50})\\\\.zone$i\\\\.example\\\\.net\$\","; done
 	echo '  "^(?<registry>[a-z0-9]{5,50})\\.azurecr\\.io$",'
 	echo '  "^(?<registry>[a-z0-9]{5,50})\\.[a-z0-9]+\\.data\\.azurecr\\.io$" ); };'
 } >"$B/dh.conf"
 chmod -R a+rX "$B"
+# responder.counters, created by the responders (the web server's user)
+mkdir -p "$B/run"
+chmod 1777 "$B/run"
 
 # --- in-process figures
 make -s --no-print-directory "$BUILD/bench-micro" "$BUILD/bench-bare" "$BUILD/bench-openloop" >&2 || exit 1

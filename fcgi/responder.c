@@ -40,6 +40,9 @@ struct responder {
 	int64_t next_check_ms;
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
+	struct counters ctr;        /* shared by every process of this configuration */
+	char snap_detail[256];      /* why the snapshot is unusable */
+	char node[256];             /* this machine's name, for the status document */
 	/* What every answer is, whatever the Host: a region-wide reason, or R_COUNT (enforcing). */
 	enum reason region;
 	int64_t region_since_ms;
@@ -65,6 +68,7 @@ snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *d
 	} else if (e == SNAP_OK && s != NULL) {
 		log_debug("snapshot %s: reloaded (%zu registries)", path, snap_reg_count(s));
 	}
+	snprintf(r->snap_detail, sizeof(r->snap_detail), "%s", e == SNAP_OK ? "" : detail ? detail : "");
 	snap_free(r->snap);
 	r->snap = s;
 	r->snap_err = e;
@@ -136,13 +140,19 @@ refresh(struct responder *r, int64_t now_ms)
 	}
 	r->kill_switch = ks;
 	overrides_refresh(r);
+	counters_check(&r->ctr, r->conf->counters);
 
 	if (stat(r->conf->snapshot_path, &st) == -1) {
 		char detail[128];
 
+		enum snap_err e = errno == ENOENT ? SNAP_MISSING : SNAP_UNREADABLE;
+
 		snprintf(detail, sizeof(detail), "%s", strerror(errno));
+		/* Counted once per change: a missing file is looked at every recheck_ms. */
+		if (e != r->snap_err || !r->snap_seen)
+			counters_event(&r->ctr, CE_SNAP_LOAD_FAILURES);
 		r->have_id = 0;
-		snap_set(r, NULL, errno == ENOENT ? SNAP_MISSING : SNAP_UNREADABLE, detail);
+		snap_set(r, NULL, e, detail);
 		return;
 	}
 	file_id_of(&st, &id);
@@ -157,6 +167,7 @@ refresh(struct responder *r, int64_t now_ms)
 
 		r->snap_id = id;
 		r->have_id = 1;
+		counters_event(&r->ctr, e == SNAP_OK ? CE_SNAP_LOADS : CE_SNAP_LOAD_FAILURES);
 		snap_set(r, s, e, detail);
 	}
 }
@@ -234,6 +245,133 @@ region_note(struct responder *r, const struct policy_out *po, int64_t now_ms)
 	r->region_since_ms = now_ms;
 }
 
+/* The admin documents, by REQUEST_URI path; anything else is a health request. */
+enum doc { DOC_HEALTH, DOC_STATUS, DOC_METRICS };
+#define STATUS_PATH "/deephealth/status.json"
+#define METRICS_PATH "/deephealth/metrics"
+#define STATUS_LIMIT 200      /* registries listed when the request does not say */
+#define STATUS_LIMIT_MAX 1000
+
+static enum doc
+doc_of(const char *uri, const char **query)
+{
+	size_t n;
+
+	*query = NULL;
+	if (uri == NULL)
+		return DOC_HEALTH;
+	n = strcspn(uri, "?");
+	if (uri[n] == '?')
+		*query = uri + n + 1;
+	if (n == sizeof(STATUS_PATH) - 1 && memcmp(uri, STATUS_PATH, n) == 0)
+		return DOC_STATUS;
+	if (n == sizeof(METRICS_PATH) - 1 && memcmp(uri, METRICS_PATH, n) == 0)
+		return DOC_METRICS;
+	return DOC_HEALTH;
+}
+
+static int
+hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * The status document's parameters: q (a piece of a registry name,
+ * percent-encoded) and limit.  A q with a byte no name has matches nothing;
+ * anything else unknown is ignored.
+ */
+static void
+status_query(const char *query, char *q, size_t qsize, size_t *limit)
+{
+	*limit = STATUS_LIMIT;
+	q[0] = '\0';
+	while (query != NULL && *query != '\0') {
+		size_t len = strcspn(query, "&");
+
+		if (strncmp(query, "q=", 2) == 0) {
+			size_t w = 0;
+
+			for (size_t i = 2; i < len && w + 1 < qsize; i++) {
+				int c = (unsigned char)query[i];
+
+				if (c == '%' && i + 2 < len && hexval(query[i + 1]) >= 0 &&
+				    hexval(query[i + 2]) >= 0) {
+					c = hexval(query[i + 1]) * 16 + hexval(query[i + 2]);
+					i += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				/* Not a name byte: no registry can contain it; a space is trimmed. */
+				if (c == ' ')
+					continue;
+				q[w++] = util_is_name_byte((unsigned char)c) ? (char)c : '/';
+			}
+			q[w] = '\0';
+		} else if (strncmp(query, "limit=", 6) == 0) {
+			long v = strtol(query + 6, NULL, 10);
+
+			*limit = v < 1 ? 1 : v > STATUS_LIMIT_MAX ? STATUS_LIMIT_MAX : (size_t)v;
+		}
+		query += len + (query[len] == '&');
+	}
+}
+
+/*
+ * Serve the status document or the metrics: written into memory, then one
+ * write.  Only GET and HEAD; never cached.  The web server keeps these paths
+ * to the addresses it allows (the shipped snippets: loopback).
+ */
+static void
+serve_doc(struct responder *r, enum doc doc, const char *method, const char *query,
+          FCGX_Stream *out)
+{
+	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr };
+	struct status_in in;
+	char q[DH_NAME_MAX + 1], hdr[256];
+	char *body = NULL;
+	size_t len = 0;
+	FILE *m;
+	int head = strcmp(method, "HEAD") == 0;
+
+	counters_event(&r->ctr, doc == DOC_STATUS ? CE_STATUS_REQUESTS : CE_METRICS_REQUESTS);
+	memset(&in, 0, sizeof(in));
+	in.st = &st;
+	in.conf_path = r->conf ? r->conf->path : "";
+	in.snap_detail = r->snap_detail;
+	in.ovr_damaged = r->ovr_state == -1;
+	in.now = time(NULL);
+	in.ctr = r->ctr.m;
+	in.ctr_shared = r->ctr.shared;
+	in.node = r->node;
+	status_query(query, q, sizeof(q), &in.limit);
+	in.query = q;
+	if ((m = open_memstream(&body, &len)) == NULL) {
+		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_PATH : METRICS_PATH);
+		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);
+		return;
+	}
+	if (doc == DOC_STATUS)
+		status_json(m, &in);
+	else
+		status_metrics(m, &in);
+	if (fclose(m) != 0) {
+		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_PATH : METRICS_PATH);
+		free(body);
+		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "Status: 200 OK\r\nContent-Type: %s\r\n"
+	         "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n",
+	         doc == DOC_STATUS ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
+	         len);
+	FCGX_PutS(hdr, out);
+	if (!head)
+		FCGX_PutStr(body, (int)len, out);
+	free(body);
+}
+
 /* Handle one request whose parameters are in envp; write the answer to out. */
 static void
 handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
@@ -246,17 +384,29 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	int probe = method != NULL && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
 	size_t n;
 
+	const char *query;
+	time_t now;
+	enum doc doc = doc_of(FCGX_GetParam("REQUEST_URI", envp), &query);
+
 	r->requests++;
 	/* Only a probe looks at the files: a flood of other methods costs no stat(2). */
 	if (probe)
 		refresh(r, now_ms);
+	if (doc != DOC_HEALTH && probe) {
+		serve_doc(r, doc, method, query, out);
+		return;
+	}
 	st.conf = r->conf;
 	st.snap = r->snap;
 	st.snap_err = r->snap_err;
 	st.kill_switch = r->kill_switch;
 	st.ovr = r->ovr;
+	now = time(NULL);
 	n = answer_request(&st, method, FCGX_GetParam("HTTP_HOST", envp),
-	                   FCGX_GetParam("HTTP_ACCEPT", envp), time(NULL), &tr, resp, sizeof(resp));
+	                   FCGX_GetParam("HTTP_ACCEPT", envp), now, &tr, resp, sizeof(resp));
+	counters_answer(&r->ctr, tr.po.reason, tr.po.http, (int64_t)now);
+	if (tr.resolved && tr.result != RESOLVE_FOUND)
+		counters_host(&r->ctr, host_kind_of(tr.result, tr.herr));
 	if (tr.resolved && tr.result == RESOLVE_UNKNOWN)
 		host_stats_note(&r->unknown, tr.host, now_ms);
 	else if (tr.resolved && tr.result == RESOLVE_INVALID)
@@ -399,6 +549,10 @@ main(int argc, char **argv)
 		          conf_path);
 	else
 		log_init("deephealth.fcgi", r.conf->log_syslog, r.conf->log_level);
+	counters_open(&r.ctr, r.conf ? r.conf->counters : NULL);
+	if (gethostname(r.node, sizeof(r.node)) != 0)
+		r.node[0] = '\0';
+	r.node[sizeof(r.node) - 1] = '\0';
 
 	install_signals();
 	if (FCGX_InitRequest(&req, sock, 0) != 0)
@@ -428,6 +582,7 @@ main(int argc, char **argv)
 	FCGX_Free(&req, 1);
 	snap_free(r.snap);
 	ovr_free(r.ovr);
+	counters_close(&r.ctr);
 	conf_free(r.conf);
 	return status;
 }

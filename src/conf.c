@@ -35,6 +35,7 @@ static const struct conf_opt responder_opts[] = {
 	{ "recheck_ms", OPT_INT, 0, 60000, 1000, NULL, NULL, C(recheck_ms) },
 	{ "overrides", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/overrides", NULL, C(overrides) },
 	{ "override_max", OPT_INT, 60, 31536000, 604800, NULL, NULL, C(override_max) },
+	{ "counters", OPT_PATH, 0, 0, 0, "/dev/shm/deephealth.counters", NULL, C(counters) },
 };
 static const struct conf_opt resolver_opts[] = {
 	{ "host_map", OPT_PATH, 0, 0, 0, "", NULL, C(host_map) },
@@ -52,6 +53,7 @@ static const struct conf_opt prober_opts[] = {
 	{ "state", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/probe.state", NULL, C(state_path) },
 	{ "lock", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/probe.lock", NULL, C(lock_path) },
 	{ "event_log", OPT_PATH, 0, 0, 0, "", NULL, C(event_log) },
+	{ "metrics", OPT_PATH, 0, 0, 0, "", NULL, C(metrics) },
 	{ "proxy", OPT_STR, 0, 0, 0, "", NULL, C(proxy) },
 	{ "interval", OPT_INT, 1, 3600, 10, NULL, NULL, C(interval) },
 	{ "deadline", OPT_INT, 1, 3600, 8, NULL, NULL, C(deadline) },
@@ -451,6 +453,7 @@ conf_load(const char *path, const struct conf_ext *const *exts, errfn_t errfn, v
 	c->state_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "state");
 	c->lock_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "lock");
 	c->event_log_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "event_log");
+	c->metrics_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "metrics");
 	/* Each extension sees its section in the right shape, or NULL when absent. */
 	for (size_t i = 0; exts != NULL && exts[i] != NULL; i++) {
 		const config_setting_t *sec = config_setting_get_member(root, exts[i]->section);
@@ -479,6 +482,7 @@ conf_free(struct conf *c)
 	free(c->snapshot_path);
 	free(c->kill_switch);
 	free(c->overrides);
+	free(c->counters);
 	free(c->host_map);
 	util_strv_free(c->rules);
 	free(c->registries);
@@ -486,6 +490,7 @@ conf_free(struct conf *c)
 	free(c->state_path);
 	free(c->lock_path);
 	free(c->event_log);
+	free(c->metrics);
 	free(c->proxy);
 	for (size_t i = 0; c->exts != NULL && c->exts[i] != NULL; i++)
 		c->exts[i]->free(c);

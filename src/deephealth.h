@@ -106,6 +106,14 @@ size_t nidx_count(const struct name_index *x);
 /* Point key, which must be there, at value instead. */
 void nidx_replace(struct name_index *x, const char *key, size_t len, uint32_t value);
 
+/*
+ * The event log's lines (prober.event_log): the string value of "key" in one
+ * line, raw (still escaped), into out, or NULL when absent; and the escapes
+ * of util_json_strn undone for a reader (\" and \\; controls stay \uXXXX).
+ */
+const char *evlog_field(const char *line, const char *key, char *out, size_t len);
+void evlog_unescape(char *s);
+
 void file_id_of(const struct stat *st, struct file_id *id);
 int file_id_eq(const struct file_id *a, const struct file_id *b);
 
@@ -367,6 +375,7 @@ struct conf {
 	int recheck_ms;     /* how often to stat snapshot, kill switch and overrides */
 	char *overrides;    /* the operator's override file (deephealthctl override) */
 	int override_max;   /* seconds: the longest an override may stay in force */
+	char *counters;     /* the answer counters every responder process maps */
 	/* log { } */
 	int log_syslog;
 	enum log_level log_level;
@@ -381,6 +390,7 @@ struct conf {
 	char *state_path;
 	char *lock_path;
 	char *event_log;    /* "" = none */
+	char *metrics;      /* the prober's metrics for node_exporter's textfile collector; "" = none */
 	char *proxy;        /* default proxy of http checks; "" = none */
 	int interval, deadline, parallel;
 	int fall, rise, ok, intermittent;
@@ -390,7 +400,7 @@ struct conf {
 	size_t ndeps;
 	struct name_index *dep_index; /* name -> index into deps */
 	/* where the prober's paths are configured (or their section, or 1), for -t reports */
-	unsigned snapshot_line, state_line, lock_line, event_log_line;
+	unsigned snapshot_line, state_line, lock_line, event_log_line, metrics_line;
 	const struct conf_ext *const *exts; /* as given to conf_load, for conf_free */
 };
 

@@ -323,3 +323,39 @@ util_json_str(const char *s)
 {
 	return util_json_strn(s, strlen(s));
 }
+
+/*
+ * The string value of "key" in one of our event-log lines, into out (raw,
+ * still JSON-escaped); NULL when absent.  The lines are ours (the prober, deephealthctl),
+ * one flat object each, so a scan for "key":" is exact.
+ */
+const char *
+evlog_field(const char *line, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p, *q;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	if ((p = strstr(line, pat)) == NULL)
+		return NULL;
+	p += strlen(pat);
+	for (q = p; *q != '\0' && *q != '"'; q++)
+		if (*q == '\\' && q[1] != '\0')
+			q++;
+	snprintf(out, len, "%.*s", (int)(q - p), p);
+	return out;
+}
+
+/* Undo the escapes of util_json_strn for a terminal: \" and \\ back; controls stay \uXXXX. */
+void
+evlog_unescape(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r != '\0'; r++) {
+		if (r[0] == '\\' && (r[1] == '"' || r[1] == '\\'))
+			r++;
+		*w++ = *r;
+	}
+	*w = '\0';
+}

@@ -7,6 +7,8 @@
 #ifndef DH_ANSWER_H
 #define DH_ANSWER_H
 
+#include <stdatomic.h>
+
 #include "deephealth.h"
 
 /* ---------------------------------------------------------------- resolve.c */
@@ -204,5 +206,96 @@ size_t answer_request(const struct answer_state *st, const char *method, const c
  * cannot be checked counts as present (fail open), with the error in *err.
  */
 int answer_kill_switch(const char *path, int *err);
+
+/* ---------------------------------------------------------------- counters.c */
+
+/* Why a Host named no registry, as counted: unknown, each kind of invalid, undecided. */
+enum host_kind {
+	HK_UNKNOWN, HK_EMPTY, HK_TOO_LONG, HK_BAD_BYTE, HK_BAD_PORT, HK_IP_LITERAL,
+	HK_RESOLVER_ERROR, HK_COUNT
+};
+extern const char *const host_kind_names[];
+enum host_kind host_kind_of(enum resolve_result r, enum host_err e);
+
+/* What else the responders count. */
+enum counter_event {
+	CE_SNAP_LOADS, CE_SNAP_LOAD_FAILURES, CE_STATUS_REQUESTS, CE_METRICS_REQUESTS, CE_COUNT
+};
+
+#define CTR_CODES 4 /* the HTTP codes an answer can have: answer_codes[] */
+extern const int answer_codes[CTR_CODES];
+#define CTR_RING 16 /* minutes remembered for rates */
+
+struct counters_minute {
+	_Atomic int64_t minute;        /* Unix time / 60 of the first answer noted here */
+	_Atomic int64_t at;            /* its Unix time */
+	_Atomic uint64_t unknown_at;   /* hosts[HK_UNKNOWN] then */
+};
+
+/* The shared file's layout, as mapped (host byte order: one machine's processes). */
+struct counters_shm {
+	char magic[8];
+	uint32_t version, size;
+	int64_t created;               /* Unix time the file was made: the counts start there */
+	_Atomic uint64_t answers[R_COUNT][CTR_CODES];
+	_Atomic uint64_t hosts[HK_COUNT];
+	_Atomic uint64_t events[CE_COUNT];
+	struct counters_minute ring[CTR_RING];
+};
+
+/* One process's handle on the counters. */
+struct counters {
+	struct counters_shm *m;  /* always mapped once counters_open ran */
+	int shared;              /* m is the file's, not this process's own */
+	int warned;
+	struct file_id id;
+};
+
+/*
+ * Map the counters file at path (created when missing), or, when it cannot
+ * be used (logged once), private memory.  path NULL or "": private.
+ */
+void counters_open(struct counters *c, const char *path);
+/* Notice a counters file removed or replaced since it was mapped (a stat(2)); map the new one. */
+void counters_check(struct counters *c, const char *path);
+void counters_close(struct counters *c);
+/* Count an answer (its reason and HTTP code) at Unix time now; a Host that named nothing; an event. */
+void counters_answer(struct counters *c, enum reason r, int http, int64_t now);
+void counters_host(struct counters *c, enum host_kind k);
+void counters_event(struct counters *c, enum counter_event e);
+/* One count's value. */
+uint64_t counters_get(_Atomic uint64_t *x);
+/* A copy of the counters file at path, read only: 0, or -1 with the reason in err. */
+int counters_read(const char *path, struct counters_shm *out, char *err, size_t errlen);
+/* Unknown Hosts per minute over the last window_min minutes (1..15) before now, from m's ring. */
+double counters_unknown_rate(struct counters_shm *m, int64_t now, int window_min);
+
+/* ---------------------------------------------------------------- status.c */
+
+/* What the status document and the metrics are written from. */
+struct status_in {
+	const struct answer_state *st;
+	const char *conf_path;
+	const char *snap_detail;     /* why the snapshot is unusable, or NULL */
+	int ovr_damaged;             /* the override file has bad lines (ignored whole) */
+	time_t now;
+	struct counters_shm *ctr;    /* the counters, or NULL (deephealthctl without them) */
+	int ctr_shared;
+	const char *node;            /* this machine's name */
+	const char *query;           /* status: registries whose name contains this (any case) */
+	size_t limit;                /* status: at most this many of them */
+};
+
+/*
+ * Is every answer decided for the whole region now (fail-open, pass-through)?
+ * tr gets the decision of a request with no Host.
+ */
+int status_regionwide(const struct answer_state *st, time_t now, struct answer_trace *tr);
+/* The JSON status document (docs/status.md): the status page's and deephealthctl status --json. */
+void status_json(FILE *f, const struct status_in *in);
+/* The responders' metrics, Prometheus text format 0.0.4; in->ctr required. */
+void status_metrics(FILE *f, const struct status_in *in);
+/* One override as a JSON object, numbered i + 1 as deephealthctl override list shows it. */
+void status_override_json(FILE *f, size_t i, const struct override *v, time_t now);
 
 #endif /* DH_ANSWER_H */

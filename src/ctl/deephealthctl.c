@@ -48,6 +48,10 @@ struct ctl {
 	int ovr_errors;              /* bad lines: the responders ignore the whole file */
 	time_t now;
 	struct answer_state st;
+	struct counters_shm ctr;     /* the responders' counters, when have_ctr */
+	int have_ctr;
+	char ctr_err[512];           /* why not */
+	char node[256];
 };
 
 static void
@@ -61,6 +65,7 @@ usage(FILE *f, int code)
 	        "       deephealthctl [-c config] override remove INDEX|SCOPE\n"
 	        "       deephealthctl [-c config] [--json] history [-s TIME] DEPENDENCY|registry:NAME\n"
 	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds] [-x seconds]\n"
+	        "                     [-u rate] [-U rate]\n"
 	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
 	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds]\n"
 	        "       deephealthctl -h | --help | -V | --version\n"
@@ -79,7 +84,8 @@ usage(FILE *f, int code)
 	        "  seconds, or -N[smhd] before now\n"
 	        "check: a Nagios plugin: -w/-c snapshot age (default 3 intervals / max_age),\n"
 	        "  -k the kill switch, pass-through mode or a region force-pass left on longer\n"
-	        "  (default 3600 s), -x an override expiring sooner (default 900 s);\n"
+	        "  (default 3600 s), -x an override expiring sooner (default 900 s), -u/-U\n"
+	        "  unknown-Host answers a minute over the last 5 (default 1 / none);\n"
 	        "  exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	        "exit: 0 OK, 1 configuration not loaded, 2 usage, 3 status: every answer fails open\n"
 	        "      or passes through\n",
@@ -115,7 +121,12 @@ ctl_load(struct ctl *x)
 		                         NULL);
 		if (x->ovr_errors < 0)
 			x->ovr_errors = 0;
+		x->have_ctr = counters_read(x->conf->counters, &x->ctr, x->ctr_err,
+		                            sizeof(x->ctr_err)) == 0;
 	}
+	if (gethostname(x->node, sizeof(x->node)) != 0)
+		x->node[0] = '\0';
+	x->node[sizeof(x->node) - 1] = '\0';
 	x->st.conf = x->conf;
 	x->st.ovr = x->ovr;
 	x->st.snap = x->snap;
@@ -162,17 +173,6 @@ static void override_print(const struct ctl *x, size_t i, const struct override 
 
 /* ---------------------------------------------------------------- status */
 
-/* What every answer is right now when it does not depend on the Host, from the decision itself. */
-static int
-region_answer(const struct ctl *x, struct answer_trace *tr)
-{
-	char buf[4096];
-
-	/* An unknown Host: a region-wide reason comes before any Host is looked at. */
-	answer_request(&x->st, "GET", "", NULL, x->now, tr, buf, sizeof(buf));
-	return reason_is_regionwide(tr->po.reason);
-}
-
 static int
 cmd_status(struct ctl *x)
 {
@@ -180,7 +180,7 @@ cmd_status(struct ctl *x)
 	size_t nd = x->snap ? snap_dep_count(x->snap) : 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
 	size_t pass = 0, warn = 0, fail = 0, single = 0, notpass = 0;
 	size_t *fails = nd ? calloc(nd, sizeof(*fails)) : NULL, *degr = nd ? calloc(nd, sizeof(*degr)) : NULL;
-	int regionwide = region_answer(x, &tr), blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
+	int regionwide = status_regionwide(&x->st, x->now, &tr), blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
 	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
 	char when[32], ago[32];
 
@@ -209,52 +209,19 @@ cmd_status(struct ctl *x)
 		notpass += d.state != VERDICT_PASS;
 	}
 	if (x->json) {
-		printf("{\"config\":");
-		jstr(x->conf_path, strlen(x->conf_path));
-		printf(",\"config_loaded\":%s", x->conf ? "true" : "false");
-		if (x->conf != NULL) {
-			printf(",\"mode\":\"%s\",\"kill_switch\":{\"path\":", names_at(mode_names, (int)x->conf->mode));
-			jstr(x->conf->kill_switch, strlen(x->conf->kill_switch));
-			printf(",\"present\":%s},\"snapshot\":{\"path\":", x->kill_switch ? "true" : "false");
-			jstr(x->conf->snapshot_path, strlen(x->conf->snapshot_path));
-			printf(",\"state\":\"%s\",\"max_age\":%d", x->snap_err == SNAP_OK ? "ok" : snap_err_str(x->snap_err),
-			       x->conf->max_age);
-			if (x->snap != NULL) {
-				util_iso_time((time_t)snap_created(x->snap), when, sizeof(when));
-				printf(",\"created\":\"%s\",\"age\":%lld,\"interval\":%u,\"blind\":%s", when,
-				       (long long)age, snap_interval(x->snap), blind ? "true" : "false");
-			}
-			printf("}");
-		}
-		printf(",\"overrides_damaged\":%s,\"overrides\":[", x->ovr_errors > 0 ? "true" : "false");
-		for (size_t i = 0, k = 0; x->ovr != NULL && i < x->ovr->n; i++)
-			if (x->ovr->v[i].until > (int64_t)x->now)
-				override_print(x, k++, &x->ovr->v[i], 1);
-		printf("]");
-		printf(",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\"}",
-		       regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
-		       regionwide ? reason_str(tr.po.reason) : "per-registry");
-		printf(",\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
-		       "\"single_region\":%zu},\"dependencies_total\":%zu,\"dependencies\":[",
-		       nr, pass, warn, fail, single, nd);
-		for (size_t i = 0, k = 0; i < nd; i++) {
-			struct snap_dep d;
+		struct status_in in;
 
-			snap_dep_at(x->snap, i, &d);
-			if (d.state == VERDICT_PASS)
-				continue;
-			util_iso_time((time_t)d.since, when, sizeof(when));
-			printf("%s{\"name\":", k++ ? "," : "");
-			jstr(d.name, d.name_len);
-			printf(",\"state\":\"%s\",\"kind\":\"%s\",\"severity\":\"%s\",\"witness\":%s,"
-			       "\"since\":\"%s\",\"registries_failed\":%zu,\"registries_degraded\":%zu,"
-			       "\"cause\":",
-			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity),
-			       d.flags & SNAP_DEP_WITNESS ? "true" : "false", when, fails[i], degr[i]);
-			jstr(d.cause, d.cause_len);
-			printf("}");
-		}
-		printf("]}\n");
+		memset(&in, 0, sizeof(in));
+		in.st = &x->st;
+		in.conf_path = x->conf_path;
+		in.snap_detail = x->snap_detail;
+		in.ovr_damaged = x->ovr_errors > 0;
+		in.now = x->now;
+		in.ctr = x->have_ctr ? &x->ctr : NULL;
+		in.ctr_shared = 1;
+		in.node = x->node;
+		in.limit = 1000;
+		status_json(stdout, &in);
 	} else {
 		printf("config        %s%s\n", x->conf_path, x->conf ? "" : ": NOT LOADED (see the errors above)");
 		if (x->conf != NULL) {
@@ -287,6 +254,21 @@ cmd_status(struct ctl *x)
 			       tr.po.reason == R_PASSTHROUGH ? "passing through" : "FAILING OPEN");
 		else
 			printf("answers       per registry (enforcing)\n");
+		if (x->have_ctr) {
+			uint64_t invalid = 0;
+
+			for (int k = HK_EMPTY; k <= HK_IP_LITERAL; k++)
+				invalid += x->ctr.hosts[k];
+			util_iso_time((time_t)x->ctr.created, when, sizeof(when));
+			printf("hosts         %llu unknown (%.1f a minute over the last 5), %llu invalid, "
+			       "%llu undecided, since %s\n",
+			       (unsigned long long)x->ctr.hosts[HK_UNKNOWN],
+			       counters_unknown_rate(&x->ctr, (int64_t)x->now, 5),
+			       (unsigned long long)invalid,
+			       (unsigned long long)x->ctr.hosts[HK_RESOLVER_ERROR], when);
+		} else if (x->conf != NULL) {
+			printf("hosts         no counts: %s\n", x->ctr_err);
+		}
 		if (x->snap != NULL) {
 			printf("registries    %zu: %zu pass, %zu warn, %zu fail, %zu single-region\n", nr, pass,
 			       warn, fail, single);
@@ -632,13 +614,8 @@ override_print(const struct ctl *x, size_t i, const struct override *v, int json
 	util_iso_time((time_t)v->until, until, sizeof(until));
 	util_iso_time((time_t)v->set, set, sizeof(set));
 	if (json) {
-		printf("%s{\"index\":%zu,\"scope\":", i ? "," : "", i + 1);
-		jstr(v->scope, strlen(v->scope));
-		printf(",\"action\":\"%s\",\"in_force\":%s,\"until\":\"%s\",\"set\":\"%s\",\"by\":\"%s\","
-		       "\"reason\":", ovr_action_names[v->action], rest > 0 ? "true" : "false", until,
-		       set, v->by);
-		jstr(v->reason, strlen(v->reason));
-		printf("}");
+		printf("%s", i ? "," : "");
+		status_override_json(stdout, i, v, x->now);
 		return;
 	}
 	printf("%3zu  %-28s %-10s %s %s (set %s by %s): %s\n", i + 1, v->scope,
@@ -784,42 +761,6 @@ out:
 
 /* ---------------------------------------------------------------- history */
 
-/*
- * The string value of "key" in one of our event-log lines, into out (raw,
- * still JSON-escaped); NULL when absent.  The lines are ours (prober.c), one
- * flat object each, so a scan for "key":" is exact.
- */
-static const char *
-ev_field(const char *line, const char *key, char *out, size_t len)
-{
-	char pat[64];
-	const char *p, *q;
-
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	if ((p = strstr(line, pat)) == NULL)
-		return NULL;
-	p += strlen(pat);
-	for (q = p; *q != '\0' && *q != '"'; q++)
-		if (*q == '\\' && q[1] != '\0')
-			q++;
-	snprintf(out, len, "%.*s", (int)(q - p), p);
-	return out;
-}
-
-/* Undo the escapes of util_json_strn for a terminal: \" and \\ back; controls stay \uXXXX. */
-static void
-ev_unescape(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r != '\0'; r++) {
-		if (r[0] == '\\' && (r[1] == '"' || r[1] == '\\'))
-			r++;
-		*w++ = *r;
-	}
-	*w = '\0';
-}
-
 /* "2026-11-30T07:00:00Z", seconds since the epoch, or -N[smhd] before now; -1 when not one. */
 static int64_t
 parse_when(const char *s, time_t now)
@@ -892,10 +833,10 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 		int64_t t;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0] != '{' || ev_field(line, "time", when, sizeof(when)) == NULL ||
-		    (t = parse_when(when, x->now)) < 0 || ev_field(line, "dependency", dep, sizeof(dep)) == NULL ||
-		    ev_field(line, "from", from, sizeof(from)) == NULL ||
-		    ev_field(line, "to", to, sizeof(to)) == NULL)
+		if (line[0] != '{' || evlog_field(line, "time", when, sizeof(when)) == NULL ||
+		    (t = parse_when(when, x->now)) < 0 || evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
+		    evlog_field(line, "from", from, sizeof(from)) == NULL ||
+		    evlog_field(line, "to", to, sizeof(to)) == NULL)
 			continue;
 		for (k = 0; k < nd; k++) {
 			struct snap_dep d;
@@ -929,9 +870,9 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 		now_v = v;
 		if (t < since)
 			continue;
-		if (ev_field(line, "cause", cause, sizeof(cause)) == NULL)
+		if (evlog_field(line, "cause", cause, sizeof(cause)) == NULL)
 			cause[0] = '\0';
-		ev_unescape(cause);
+		evlog_unescape(cause);
 		if (x->json) {
 			printf("%s\n{\"time\":\"%s\",\"registry\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
 			       "\"to\":\"%s\",\"registry_from\":\"%s\",\"registry_to\":\"%s\",\"cause\":",
@@ -1010,11 +951,11 @@ cmd_history(struct ctl *x, int argc, char **argv)
 		int blind;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0] != '{' || ev_field(line, "time", when, sizeof(when)) == NULL ||
+		if (line[0] != '{' || evlog_field(line, "time", when, sizeof(when)) == NULL ||
 		    (t = parse_when(when, x->now)) < 0 || t < since)
 			continue;
-		blind = ev_field(line, "event", ev, sizeof(ev)) != NULL && strcmp(ev, "blind") == 0;
-		if (!blind && (ev_field(line, "dependency", dep, sizeof(dep)) == NULL ||
+		blind = evlog_field(line, "event", ev, sizeof(ev)) != NULL && strcmp(ev, "blind") == 0;
+		if (!blind && (evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
 		               fnmatch(glob, dep, 0) != 0))
 			continue;
 		ndep += !blind;
@@ -1024,20 +965,20 @@ cmd_history(struct ctl *x, int argc, char **argv)
 			continue;
 		}
 		n++;
-		if (ev_field(line, "cause", cause, sizeof(cause)) == NULL)
+		if (evlog_field(line, "cause", cause, sizeof(cause)) == NULL)
 			cause[0] = '\0';
-		ev_unescape(cause);
+		evlog_unescape(cause);
 		if (blind) {
 			printf("%s  %-24s blind %-6s %s\n", when, "(region)",
-			       ev_field(line, "state", state, sizeof(state)) ? state : "?", cause);
+			       evlog_field(line, "state", state, sizeof(state)) ? state : "?", cause);
 			continue;
 		}
 		a = strstr(line, "\"registries_affected\":");
 		snprintf(aff, sizeof(aff), "%s", a ? a + strlen("\"registries_affected\":") : "?");
 		aff[strcspn(aff, ",}")] = '\0';
 		printf("%s  %-24s %s -> %-4s %s registries  %s\n", when, dep,
-		       ev_field(line, "from", from, sizeof(from)) ? from : "?",
-		       ev_field(line, "to", to, sizeof(to)) ? to : "?", aff, cause);
+		       evlog_field(line, "from", from, sizeof(from)) ? from : "?",
+		       evlog_field(line, "to", to, sizeof(to)) ? to : "?", aff, cause);
 	}
 	if (x->json)
 		printf("%s]\n", n ? "\n" : "");
@@ -1095,6 +1036,7 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	struct alarm a;
 	struct answer_trace tr;
 	long warn_age = -1, crit_age = -1, ks_max = 3600, expiring = 900;
+	double warn_unknown = 1.0, crit_unknown = -1.0, unknown = 0.0;
 	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
 	size_t fails = 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
 	int ch, blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
@@ -1103,14 +1045,24 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "w:c:k:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "w:c:k:x:u:U:")) != -1) {
 		char *end;
 		long v;
 
 		errno = 0;
+		if (ch == 'u' || ch == 'U') {
+			double r = strtod(optarg, &end);
+
+			if (errno != 0 || end == optarg || *end != '\0' || !(r >= 0.0 && r <= 1e9)) {
+				printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds] [-u rate] [-U rate]\n");
+				return NAGIOS_UNKNOWN;
+			}
+			*(ch == 'u' ? &warn_unknown : &crit_unknown) = r;
+			continue;
+		}
 		v = optarg ? strtol(optarg, &end, 10) : -1;
 		if (ch == '?' || errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 864000) {
-			printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds]\n");
+			printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds] [-u rate] [-U rate]\n");
 			return NAGIOS_UNKNOWN;
 		}
 		if (ch == 'w')
@@ -1123,7 +1075,7 @@ cmd_check(struct ctl *x, int argc, char **argv)
 			ks_max = v;
 	}
 	if (optind != argc) {
-		printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds]\n");
+		printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds] [-u rate] [-U rate]\n");
 		return NAGIOS_UNKNOWN;
 	}
 	if (x->conf == NULL) {
@@ -1143,7 +1095,7 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		fails += g.verdict == VERDICT_FAIL && !(g.flags & SNAP_REG_SINGLE_REGION);
 	}
 	/* Pass-through is deliberate: judged below by how long it has been on. */
-	if (region_answer(x, &tr) && tr.po.reason != R_PASSTHROUGH)
+	if (status_regionwide(&x->st, x->now, &tr) && tr.po.reason != R_PASSTHROUGH)
 		alarm_add(&a, NAGIOS_CRITICAL, "every answer is %d %s: failover is off", tr.po.http,
 		          reason_str(tr.po.reason));
 	if (x->snap == NULL)
@@ -1190,6 +1142,16 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		          "responder.mode is passthrough (configuration changed %llds ago)",
 		          (long long)on);
 	}
+	/* A probe whose Host names no registry is answered 200: failover is off for it. */
+	if (x->have_ctr) {
+		unknown = counters_unknown_rate(&x->ctr, (int64_t)x->now, 5);
+		if (crit_unknown > 0.0 && unknown >= crit_unknown)
+			alarm_add(&a, NAGIOS_CRITICAL, "%.1f unknown-Host answers a minute (critical from "
+			          "%.1f): probes that name no registry", unknown, crit_unknown);
+		else if (warn_unknown > 0.0 && unknown >= warn_unknown)
+			alarm_add(&a, NAGIOS_WARNING, "%.1f unknown-Host answers a minute (warning from "
+			          "%.1f): probes that name no registry", unknown, warn_unknown);
+	}
 	if (a.text[NAGIOS_OK][0] == '\0' && a.state == NAGIOS_OK)
 		alarm_add(&a, NAGIOS_OK, "enforcing, snapshot %llds old, %zu of %zu registries failed "
 		          "over", (long long)age, fails, nr);
@@ -1199,8 +1161,18 @@ cmd_check(struct ctl *x, int argc, char **argv)
 			printf("%s %s", first ? "" : ";", a.text[k]);
 		first &= a.text[k][0] == '\0';
 	}
-	printf(" | age=%llds;%ld;%ld;0 blind=%d kill_switch=%d registries=%zu registries_failed=%zu\n",
+	printf(" | age=%llds;%ld;%ld;0 blind=%d kill_switch=%d registries=%zu registries_failed=%zu",
 	       (long long)(age < 0 ? 0 : age), warn_age, crit_age, blind, x->kill_switch, nr, fails);
+	if (x->have_ctr) {
+		printf(" unknown_hosts_per_min=%.2f;", unknown);
+		if (warn_unknown > 0.0)
+			printf("%.2f", warn_unknown);
+		printf(";");
+		if (crit_unknown > 0.0)
+			printf("%.2f", crit_unknown);
+		printf(";0");
+	}
+	printf("\n");
 	return a.state;
 }
 

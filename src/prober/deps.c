@@ -322,6 +322,8 @@ conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
 	if (c->event_log[0] != '\0')
 		errors += writable_at(c, c->event_log_line, "prober.event_log", c->event_log, 1,
 		                      errfn, arg);
+	if (c->metrics[0] != '\0')
+		errors += writable_at(c, c->metrics_line, "prober.metrics", c->metrics, 0, errfn, arg);
 	if (c->registries[0] == '\0') {
 		errfn(arg, "%s:1: prober.registries: required by deephealth-probe", c->path);
 		errors++;

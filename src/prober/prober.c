@@ -46,6 +46,7 @@ struct prober {
 	struct snapshot *prev;
 	int64_t folded;      /* when a pass was last folded into st (s), 0 = never */
 	int events_fd;       /* -1 = no event log */
+	struct prober_totals totals; /* prober.metrics' counters */
 };
 
 static volatile sig_atomic_t stopping;
@@ -202,6 +203,7 @@ log_transition(struct prober *p, size_t i)
 		log_info("dependency %s: %s -> %s (%s, %lld ms)", d->name, verdict_str(from),
 		         verdict_str(to), p->out[i].cause, ms);
 	event_write(p, "transition", fill_transition, &(struct ev_transition){ p, i, from, to });
+	p->totals.transitions++;
 }
 
 /*
@@ -250,26 +252,30 @@ quiet_errfn(void *arg, const char *fmt, ...)
 /*
  * The event log records when each operator override ran out: the ones whose
  * expiry falls since the last published snapshot (this run's or a previous
- * run's), whenever the prober gets to see it.
+ * run's), whenever the prober gets to see it.  Returns how many are in force.
  */
-static void
+static size_t
 overrides_expired(struct prober *p, int64_t now)
 {
 	int64_t last = p->prev != NULL ? snap_created(p->prev) : now;
 	struct overrides *o = NULL;
+	size_t in_force = 0;
 
 	/* A damaged file is the responders' to report (once per change, not once per pass). */
-	if (p->events_fd == -1 || ovr_load(p->conf->overrides, p->conf->override_max, &o,
-	                                   quiet_errfn, NULL) != 0 || o == NULL)
-		return;
+	if ((p->events_fd == -1 && p->conf->metrics[0] == '\0') ||
+	    ovr_load(p->conf->overrides, p->conf->override_max, &o, quiet_errfn, NULL) != 0 ||
+	    o == NULL)
+		return 0;
 	for (size_t i = 0; i < o->n; i++) {
-		if (o->v[i].until <= last || o->v[i].until > now)
+		in_force += o->v[i].until > now;
+		if (p->events_fd == -1 || o->v[i].until <= last || o->v[i].until > now)
 			continue;
 		event_write(p, "override expiry", fill_expiry, &o->v[i]);
 		log_info("override %s %s expired at its time", o->v[i].scope,
 		         ovr_action_names[o->v[i].action]);
 	}
 	ovr_free(o);
+	return in_force;
 }
 
 /* "auth: connect: refused; dns: HTTP 200": each witness check and what it said this pass. */
@@ -296,15 +302,18 @@ run_pass(struct prober *p)
 	struct snap_writer *w;
 	char err[512], why[128] = "", wit[1024];
 	int blind, was_blind, rc = PROBE_EXIT_OK;
+	struct pass_figures pf = { 0 };
 	time_t now;
 
 	if (check_run(p->specs, c->ndeps, c->parallel, start + (int64_t)c->deadline * 1000,
 	              p->out) != 0)
 		log_warnx("the check engine failed: unfinished checks count as unknown");
+	p->totals.deadline_hits += util_now_ms() >= start + (int64_t)c->deadline * 1000;
 	now = time(NULL);
 	for (size_t i = 0; i < c->ndeps; i++) {
 		enum verdict r = p->out[i].result;
 
+		p->totals.checks[(unsigned)r <= VERDICT_UNKNOWN ? r : VERDICT_UNKNOWN]++;
 		log_debug("probe %s: %s (%s, %lld ms)", c->deps[i].name, verdict_str(r),
 		          p->out[i].cause, (long long)p->out[i].elapsed_ms);
 		nunknown += r == VERDICT_UNKNOWN;
@@ -357,7 +366,7 @@ run_pass(struct prober *p)
 			                         p->out[i].cause, now);
 		}
 	}
-	overrides_expired(p, (int64_t)now);
+	pf.overrides = overrides_expired(p, (int64_t)now);
 	stats.users = p->users;
 	w = eval_build(c, p->map, p->st, p->prev, (int64_t)now, blind ? SNAP_FLAG_BLIND : 0, &stats);
 	/* Transitions are told after the build, which counts the registries each one touches. */
@@ -369,6 +378,7 @@ run_pass(struct prober *p)
 		log_warnx("snapshot %s NOT published, the previous one stays: %s", c->snapshot_path,
 		          err);
 		rc = PROBE_EXIT_PUBLISH;
+		p->totals.passes[PASS_FAILED]++;
 	} else {
 		struct snapshot *s = NULL;
 
@@ -384,8 +394,15 @@ run_pass(struct prober *p)
 			snap_free(p->prev);
 			p->prev = s;
 		}
+		p->totals.passes[blind ? PASS_BLIND : PASS_PUBLISHED]++;
+		p->totals.last_publish = (uint64_t)now;
 	}
 	snapw_free(w);
+	pf.duration_ms = util_now_ms() - start;
+	pf.deadline = c->deadline;
+	if (c->metrics[0] != '\0' && p->prev != NULL &&
+	    metrics_write(c->metrics, &p->totals, &pf, p->prev, err, sizeof(err)) != 0)
+		log_warnx("metrics %s NOT written: %s", c->metrics, err);
 	if (!blind && state_save(c->state_path, c, p->st, err, sizeof(err)) != 0) {
 		log_warnx("state %s NOT saved: %s", c->state_path, err);
 		if (rc == PROBE_EXIT_OK)
@@ -522,6 +539,9 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < p.conf->ndeps; i++)
 		p.specs[i] = p.conf->deps[i].check;
 	state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), log_errfn, NULL);
+	metrics_load(p.conf->metrics, &p.totals);
+	if (p.conf->metrics[0] != '\0')
+		publish_clean(p.conf->metrics);
 	p.folded = (int64_t)time(NULL);
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
 

@@ -358,4 +358,37 @@ struct snap_writer *eval_build(const struct conf *c, const struct regmap *m,
                                const struct dep_state *st, const struct snapshot *prev,
                                int64_t now, unsigned flags, struct eval_stats *stats);
 
+/* ---------------------------------------------------------------- metrics.c */
+
+/* How a pass ended, as counted. */
+enum pass_result { PASS_PUBLISHED, PASS_BLIND, PASS_FAILED, PASS_RESULT_COUNT };
+extern const char *const pass_result_names[];
+
+/* The counters of prober.metrics, carried from run to run through the file. */
+struct prober_totals {
+	uint64_t passes[PASS_RESULT_COUNT];
+	uint64_t deadline_hits;
+	uint64_t checks[VERDICT_UNKNOWN + 1]; /* by outcome */
+	uint64_t transitions;
+	uint64_t last_publish;                /* Unix time (a gauge, carried the same way) */
+};
+#define TOTAL_ROWS (PASS_RESULT_COUNT + 1 + VERDICT_UNKNOWN + 1 + 1 + 1)
+
+/* What one pass measured, beyond the snapshot it published. */
+struct pass_figures {
+	int64_t duration_ms;
+	int deadline;     /* prober.deadline, seconds */
+	size_t overrides; /* in force */
+};
+
+/* The counters the previous run left in the metrics file at path (absent ones stay). */
+void metrics_load(const char *path, struct prober_totals *t);
+/*
+ * Publish the metrics at path (Prometheus text format; publish_file): the
+ * counters, the pass's figures and snapshot s's states.  0, or -1 with the
+ * reason in err (the previous file stays).
+ */
+int metrics_write(const char *path, struct prober_totals *t, const struct pass_figures *pf,
+                  const struct snapshot *s, char *err, size_t errlen);
+
 #endif /* DH_PROBER_H */

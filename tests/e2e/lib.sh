@@ -14,6 +14,9 @@ for b in "$FCGI" "$PROBE" "$SNAPTOOL" "$BUILD/deephealthctl" "$HTTPFIX" "$TMPROB
 	[ -x "$b" ] || { echo "missing $b (make all build/httpfix build/tmprobe)"; echo "0 passed, 1 failed"; exit 1; }
 done
 chmod 755 "$WORK"
+# responder.counters: created by responders that run as the web server user
+mkdir -p "$WORK/run"
+chmod 1777 "$WORK/run"
 echo "# work directory: $WORK"
 SUITE_START=$(date +%s)
 
@@ -84,7 +87,7 @@ write_conf() { # REGION MODE FILE
 	[ "$r" = B ] && region=eastus2
 	cat >"$3" <<EOF
 snapshot = { path = "$R/snapshot"; max_age = $MAX_AGE; };
-responder = { mode = "$2"; kill_switch = "$R/disable"; overrides = "$R/overrides"; recheck_ms = $RECHECK_MS; detail = "cause"; };
+responder = { mode = "$2"; kill_switch = "$R/disable"; overrides = "$R/overrides"; counters = "$WORK/run/$1-counters"; recheck_ms = $RECHECK_MS; detail = "cause"; };
 resolver = {
   host_map = "$R/hosts.map";
   rules = ( "^(?<registry>[a-z0-9]{5,50})\\\\.azurecr\\\\.io\$",

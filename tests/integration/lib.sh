@@ -18,6 +18,11 @@ chmod 755 "$WORK"
 # valgrind logs of responders spawned as the web server user
 mkdir -p "$WORK/vg"
 chmod 1777 "$WORK/vg"
+# responder.counters of the tests' configurations: the responders, spawned as the web server
+# user, create it there (as they would in /dev/shm, the default)
+RUNDIR=$WORK/run
+mkdir -p "$RUNDIR"
+chmod 1777 "$RUNDIR"
 # The responder as the web server's user can run it (a copy when the clone is private).
 mkdir -p "$WORK/bin"
 FCGI=$(www_bin "$BUILD/deephealth.fcgi" "$WORK/bin")

@@ -24,7 +24,7 @@ EOF
 conf() { # NAME EXTRA-RESPONDER-KEYS
 	cat >"$S/$1.conf" <<EOF
 snapshot = { path = "snapshot"; max_age = 120; };
-responder = { kill_switch = "disable"; overrides = "overrides"; recheck_ms = 0; $2 };
+responder = { kill_switch = "disable"; overrides = "overrides"; counters = "$RUNDIR/counters"; recheck_ms = 0; $2 };
 resolver = {
   host_map = "hosts.map";
   rules = ( "^(?<registry>[a-z0-9]{5,50})\\\\.azurecr\\\\.io\$",
@@ -213,6 +213,11 @@ check "status: exit 1 when the configuration does not load" 1 "$rc"
 check_match "status: its errors as file:line" 'broken.conf:2: responder: unknown key "bogus".*NOT LOADED.*200 config-error for every registry' "$(echo "$out" | tr '\n' ' ')"
 fresh
 
+# status: the Host counts the responders above shared (lighttpd's 2 processes, Apache's pool).
+check_match "status: the responders' unknown-Host counts, summed" 'hosts         [1-9][0-9]* unknown \(' "$(ctl -c "$S/enforce.conf" status)"
+# The checks below start with no counts: the unknown-Host alarm has its own case at the end.
+rm -f "$RUNDIR/counters"
+
 # check: a Nagios plugin (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, one line, perfdata).
 nag() { local out rc; out=$(ctl -c "$S/${CONFN:-enforce}.conf" check "$@"); rc=$?; echo "$rc $out"; }
 fresh
@@ -237,6 +242,21 @@ touch -d '-2 hours' "$S/passthrough.conf"
 check_match "check: pass-through mode for 2 h is WARNING" '^1 DEEPHEALTH WARNING - responder.mode is passthrough' "$(CONFN=passthrough nag)"
 check_match "check: a configuration that does not load is CRITICAL" '^2 DEEPHEALTH CRITICAL - .*broken.conf does not load' "$(CONFN=broken nag 2>/dev/null)"
 check_match "check: a bad threshold is UNKNOWN" '^3 DEEPHEALTH UNKNOWN - usage' "$(nag -w x)"
+# unknown-Host answers a minute, from the responders' shared counters: 40 probes that name no
+# registry, through a responder of this configuration (over FastCGI, cgi-fcgi as the client).
+"$FCGI" -c "$S/enforce.conf" -s "$WORK/ctl.sock" 2>"$WORK/ctl-responder.log" &
+RPID=$!
+for _ in $(seq 50); do [ -S "$WORK/ctl.sock" ] && break; sleep 0.1; done
+for i in $(seq 40); do
+	env -i REQUEST_METHOD=GET HTTP_HOST="nobody$i.example" REQUEST_URI=/health \
+		cgi-fcgi -bind -connect "$WORK/ctl.sock" >/dev/null
+done
+kill "$RPID"; wait "$RPID" 2>/dev/null
+check_match "check: unknown-Host answers above 1 a minute are WARNING, with perfdata" \
+	'^1 DEEPHEALTH WARNING - 40.0 unknown-Host answers a minute \(warning from 1.0\).* unknown_hosts_per_min=40.00;1.00;;0$' "$(nag)"
+check_match "check: -u raises the warning" '^0 DEEPHEALTH OK.* unknown_hosts_per_min=40.00;100.00;;0$' "$(nag -u 100)"
+check_match "check: -U sets a critical rate" '^2 DEEPHEALTH CRITICAL - 40.0 unknown-Host answers a minute \(critical from 10.0\)' "$(nag -U 10)"
+check_match "check: a bad rate is UNKNOWN" '^3 DEEPHEALTH UNKNOWN - usage' "$(nag -u x)"
 
 # history: the event log's transitions and blind stretches, by glob and time.
 sed 's#^snapshot = .*#&\nprober = { event_log = "events.jsonl"; };#' "$S/enforce.conf" >"$S/events.conf"

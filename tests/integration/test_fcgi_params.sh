@@ -7,7 +7,7 @@ S=$WORK/state
 mkdir -p "$S"
 cat >"$S/dh.conf" <<'EOF2'
 snapshot = { path = "snapshot"; max_age = 120; };
-responder = { kill_switch = "disable"; overrides = "overrides"; recheck_ms = 0; };
+responder = { kill_switch = "disable"; overrides = "overrides"; counters = "counters"; recheck_ms = 0; };
 resolver = { rules = ( "^(?<registry>[a-z0-9]{5,50})\\.azurecr\\.io$" ); };
 EOF2
 printf 'created now\ndep sa1 fail storage critical\nreg fabrikam fail by=sa1\nreg contoso pass\n' | snap "$S/snapshot"

@@ -19,7 +19,7 @@ EV=$S/events.jsonl
 conf() { # NAME MODE
 	cat >"$S/$1.conf" <<EOF
 snapshot = { path = "snapshot"; max_age = 120; };
-responder = { kill_switch = "disable"; recheck_ms = 0; mode = "$2"; overrides = "overrides"; };
+responder = { kill_switch = "disable"; recheck_ms = 0; mode = "$2"; overrides = "overrides"; counters = "$RUNDIR/counters"; };
 resolver = { rules = ( "^(?<registry>[a-z0-9-]{3,50})\\\\.azurecr\\\\.io\$" ); };
 prober = { event_log = "events.jsonl"; };
 EOF
@@ -148,7 +148,7 @@ fabrikam    westeurope,eastus   -   -
 EOF
 cat >"$S/probe.conf" <<EOF
 snapshot = { path = "snapshot"; max_age = 120; };
-responder = { overrides = "overrides"; };
+responder = { overrides = "overrides"; counters = "$RUNDIR/counters"; };
 prober = { registries = "registries.map"; region = "westeurope"; state = "probe.state";
   lock = "probe.lock"; event_log = "events.jsonl"; interval = 10; deadline = 6; };
 dependencies = ( { name = "auth"; kind = "auth"; type = "http"; witness = true;

@@ -36,7 +36,7 @@ EOF
 write_conf() {
 	cat >"$P/dh.conf" <<EOF
 snapshot = { path = "snapshot"; max_age = 120; };
-responder = { kill_switch = "disable"; overrides = "overrides"; recheck_ms = 0; };
+responder = { kill_switch = "disable"; overrides = "overrides"; counters = "$RUNDIR/counters"; recheck_ms = 0; };
 resolver = { rules = ( "^(?<registry>[a-z0-9]{5,50})\\\\.azurecr\\\\.io\$" ); };
 prober = {
   registries = "registries.map"; region = "westeurope";

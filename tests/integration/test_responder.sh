@@ -20,7 +20,7 @@ EOF
 conf() {
 	cat >"$S/$1.conf" <<EOF
 snapshot = { path = "snapshot"; max_age = 120; };
-responder = { kill_switch = "disable"; overrides = "overrides"; recheck_ms = ${3:-0}; $2 };
+responder = { kill_switch = "disable"; overrides = "overrides"; counters = "$RUNDIR/counters"; recheck_ms = ${3:-0}; $2 };
 resolver = {
   host_map = "hosts.map";
   rules = ( "^(?<registry>[a-z0-9]{5,50})\\\\.azurecr\\\\.io\$",

@@ -1,0 +1,460 @@
+/*
+ * status.c: the region's state as documents: the JSON status (the status
+ * page's, and deephealthctl status --json) and the responders' Prometheus
+ * metrics.  Both are written from what an answer is made of (configuration,
+ * snapshot, kill switch, overrides) and the shared counters, so they say what
+ * the answers are.  Nothing here is on the path of a /health answer.
+ */
+#define _GNU_SOURCE /* strcasestr */
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "answer.h"
+
+#define TRANSITIONS_MAX 50
+#define EVLOG_TAIL (64 * 1024)  /* how much of the event log's end is read for them */
+
+/* A JSON string of s (len bytes), quoted. */
+static void
+jstr(FILE *f, const char *s, size_t len)
+{
+	char *e = util_json_strn(s, len);
+
+	fprintf(f, "\"%s\"", e);
+	free(e);
+}
+
+static void
+jstr0(FILE *f, const char *s)
+{
+	jstr(f, s, strlen(s));
+}
+
+int
+status_regionwide(const struct answer_state *st, time_t now, struct answer_trace *tr)
+{
+	char buf[4096];
+
+	/* An empty Host: any region-wide reason is decided before the Host is looked at. */
+	answer_request(st, "GET", "", NULL, now, tr, buf, sizeof(buf));
+	return reason_is_regionwide(tr->po.reason);
+}
+
+void
+status_override_json(FILE *f, size_t i, const struct override *v, time_t now)
+{
+	char until[32], set[32];
+	int64_t rest = v->until - (int64_t)now;
+
+	util_iso_time((time_t)v->until, until, sizeof(until));
+	util_iso_time((time_t)v->set, set, sizeof(set));
+	fprintf(f, "{\"index\":%zu,\"scope\":", i + 1);
+	jstr0(f, v->scope);
+	fprintf(f, ",\"action\":\"%s\",\"in_force\":%s,\"until\":\"%s\",\"expires_in\":%lld,"
+	        "\"set\":\"%s\",\"by\":", ovr_action_names[v->action], rest > 0 ? "true" : "false",
+	        until, (long long)(rest > 0 ? rest : 0), set);
+	jstr0(f, v->by);
+	fprintf(f, ",\"reason\":");
+	jstr0(f, v->reason);
+	fprintf(f, "}");
+}
+
+/* Counts over the registries and, per dependency, how many it fails and degrades. */
+struct tally {
+	size_t pass, warn, fail, single, notpass_deps;
+	size_t *fails, *degr;
+};
+
+static void
+tally(const struct snapshot *s, struct tally *t)
+{
+	size_t nd = s ? snap_dep_count(s) : 0, nr = s ? snap_reg_count(s) : 0;
+
+	memset(t, 0, sizeof(*t));
+	t->fails = xcalloc(nd ? nd : 1, sizeof(*t->fails));
+	t->degr = xcalloc(nd ? nd : 1, sizeof(*t->degr));
+	for (size_t i = 0; i < nr; i++) {
+		struct snap_reg g;
+
+		snap_reg_at(s, i, &g);
+		if (g.flags & SNAP_REG_SINGLE_REGION) {
+			t->single++;
+			continue;
+		}
+		t->pass += g.verdict == VERDICT_PASS;
+		t->warn += g.verdict == VERDICT_WARN;
+		t->fail += g.verdict == VERDICT_FAIL;
+		if (g.decided_by != SNAP_NO_DEP && g.decided_by < nd) {
+			t->fails[g.decided_by] += g.verdict == VERDICT_FAIL;
+			t->degr[g.decided_by] += g.verdict == VERDICT_WARN;
+		}
+	}
+	for (size_t i = 0; i < nd; i++) {
+		struct snap_dep d;
+
+		snap_dep_at(s, i, &d);
+		t->notpass_deps += d.state != VERDICT_PASS;
+	}
+}
+
+static void
+tally_free(struct tally *t)
+{
+	free(t->fails);
+	free(t->degr);
+}
+
+/* Does name (len bytes) contain q, ignoring ASCII case?  An empty q matches all. */
+static int
+name_has(const char *name, size_t len, const char *q, size_t qlen)
+{
+	if (qlen == 0)
+		return 1;
+	for (size_t i = 0; i + qlen <= len; i++)
+		if (strncasecmp(name + i, q, qlen) == 0)
+			return 1;
+	return 0;
+}
+
+/* The registries that do not pass (single-region ones too), those matching q, at most limit. */
+static void
+not_passing(FILE *f, const struct snapshot *s, const char *q, size_t limit)
+{
+	size_t nr = s ? snap_reg_count(s) : 0, nd = s ? snap_dep_count(s) : 0, matched = 0, shown = 0;
+	size_t qlen = q ? strlen(q) : 0;
+	char when[32];
+
+	fprintf(f, ",\"not_passing\":{\"query\":");
+	jstr(f, q ? q : "", qlen);
+	fprintf(f, ",\"limit\":%zu,\"items\":[", limit);
+	for (size_t i = 0; i < nr; i++) {
+		struct snap_reg g;
+		struct snap_dep d;
+
+		snap_reg_at(s, i, &g);
+		if (g.verdict == VERDICT_PASS || !name_has(g.name, g.name_len, q, qlen))
+			continue;
+		if (matched++ >= limit)
+			continue;
+		util_iso_time((time_t)g.since, when, sizeof(when));
+		fprintf(f, "%s{\"name\":", shown++ ? "," : "");
+		jstr(f, g.name, g.name_len);
+		fprintf(f, ",\"verdict\":\"%s\",\"since\":\"%s\",\"single_region\":%s,\"decided_by\":",
+		        verdict_str(g.verdict), when, g.flags & SNAP_REG_SINGLE_REGION ? "true" : "false");
+		if (g.decided_by != SNAP_NO_DEP && g.decided_by < nd) {
+			snap_dep_at(s, g.decided_by, &d);
+			jstr(f, d.name, d.name_len);
+			fprintf(f, ",\"cause\":");
+			jstr(f, d.cause, d.cause_len);
+		} else {
+			fprintf(f, "null,\"cause\":null");
+		}
+		fprintf(f, "}");
+	}
+	fprintf(f, "],\"matched\":%zu}", matched);
+}
+
+/* One event-log line as a transition item; 0 when it is none of ours. */
+static int
+transition_item(FILE *f, const char *line, int first)
+{
+	char when[64], ev[32], subject[600], from[32], to[32], cause[1200], a[64], by[300];
+	const char *kind;
+	int have_from = 0;
+
+	if (line[0] != '{' || evlog_field(line, "time", when, sizeof(when)) == NULL)
+		return 0;
+	if (evlog_field(line, "event", ev, sizeof(ev)) == NULL) {
+		if (evlog_field(line, "dependency", subject, sizeof(subject)) == NULL ||
+		    evlog_field(line, "from", from, sizeof(from)) == NULL ||
+		    evlog_field(line, "to", to, sizeof(to)) == NULL)
+			return 0;
+		kind = "transition";
+		have_from = 1;
+		if (evlog_field(line, "cause", cause, sizeof(cause)) == NULL)
+			cause[0] = '\0';
+	} else if (strcmp(ev, "blind") == 0) {
+		kind = "blind";
+		snprintf(subject, sizeof(subject), "region");
+		if (evlog_field(line, "state", to, sizeof(to)) == NULL)
+			to[0] = '\0';
+		if (evlog_field(line, "cause", cause, sizeof(cause)) == NULL)
+			cause[0] = '\0';
+	} else if (strcmp(ev, "override") == 0) {
+		kind = "override";
+		if (evlog_field(line, "scope", subject, sizeof(subject)) == NULL ||
+		    evlog_field(line, "change", to, sizeof(to)) == NULL)
+			return 0;
+		if (evlog_field(line, "action", a, sizeof(a)) == NULL)
+			a[0] = '\0';
+		if (evlog_field(line, "by", by, sizeof(by)) == NULL)
+			by[0] = '\0';
+		if (evlog_field(line, "reason", cause, sizeof(cause)) == NULL)
+			cause[0] = '\0';
+		evlog_unescape(by);
+		evlog_unescape(cause);
+		/* "force-pass by alice: INC-1" */
+		{
+			char *c = strdup(cause);
+
+			snprintf(cause, sizeof(cause), "%s by %s: %s", a, by, c ? c : "");
+			free(c);
+		}
+	} else {
+		return 0;
+	}
+	evlog_unescape(when);
+	evlog_unescape(subject);
+	evlog_unescape(from);
+	evlog_unescape(to);
+	if (strcmp(kind, "override") != 0)
+		evlog_unescape(cause);
+	fprintf(f, "%s{\"time\":", first ? "" : ",");
+	jstr0(f, when);
+	fprintf(f, ",\"event\":\"%s\",\"subject\":", kind);
+	jstr0(f, subject);
+	fprintf(f, ",\"from\":");
+	if (have_from)
+		jstr0(f, from);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"to\":");
+	jstr0(f, to);
+	fprintf(f, ",\"cause\":");
+	jstr0(f, cause);
+	fprintf(f, "}");
+	return 1;
+}
+
+/* The last TRANSITIONS_MAX events of the event log, newest first. */
+static void
+transitions(FILE *f, const char *path)
+{
+	char *buf, *lines[TRANSITIONS_MAX * 4];
+	size_t n = 0, shown = 0;
+	ssize_t got;
+	struct stat st;
+	off_t from;
+	int fd;
+
+	fprintf(f, ",\"transitions\":[");
+	if (path == NULL || path[0] == '\0' || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(f, "]");
+		return;
+	}
+	buf = xmalloc(EVLOG_TAIL + 1);
+	from = fstat(fd, &st) == 0 && st.st_size > EVLOG_TAIL ? st.st_size - EVLOG_TAIL : 0;
+	got = pread(fd, buf, EVLOG_TAIL, from);
+	close(fd);
+	if (got > 0) {
+		char *p = buf, *end = buf + got;
+
+		*end = '\0';
+		/* From the middle of the file: the first line is a piece; skip it. */
+		if (from > 0 && (p = memchr(buf, '\n', (size_t)got)) != NULL)
+			p++;
+		while (p != NULL && p < end) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+
+			if (nl == NULL)
+				break; /* a line still being written */
+			*nl = '\0';
+			lines[n++ % (TRANSITIONS_MAX * 4)] = p;
+			p = nl + 1;
+		}
+	}
+	/* Newest first; lines that are not events are passed over. */
+	for (size_t k = 0; k < n && k < TRANSITIONS_MAX * 4 && shown < TRANSITIONS_MAX; k++)
+		shown += (size_t)transition_item(f, lines[(n - 1 - k) % (TRANSITIONS_MAX * 4)],
+		                                 shown == 0);
+	free(buf);
+	fprintf(f, "]");
+}
+
+void
+status_json(FILE *f, const struct status_in *in)
+{
+	const struct answer_state *st = in->st;
+	const struct conf *c = st->conf;
+	const struct snapshot *s = st->snap;
+	struct answer_trace tr;
+	struct tally t;
+	size_t nd = s ? snap_dep_count(s) : 0;
+	int regionwide = status_regionwide(st, in->now, &tr);
+	char when[32];
+
+	tally(s, &t);
+	util_iso_time(in->now, when, sizeof(when));
+	fprintf(f, "{\"version\":1,\"generated\":\"%s\",\"node\":", when);
+	jstr0(f, in->node ? in->node : "");
+	fprintf(f, ",\"region\":");
+	jstr0(f, c ? c->region : "");
+	fprintf(f, ",\"config\":");
+	jstr0(f, in->conf_path);
+	fprintf(f, ",\"config_loaded\":%s", c ? "true" : "false");
+	if (c != NULL) {
+		fprintf(f, ",\"mode\":\"%s\",\"kill_switch\":{\"path\":", names_at(mode_names, (int)c->mode));
+		jstr0(f, c->kill_switch);
+		fprintf(f, ",\"present\":%s},\"snapshot\":{\"path\":", st->kill_switch ? "true" : "false");
+		jstr0(f, c->snapshot_path);
+		fprintf(f, ",\"state\":\"%s\",\"detail\":", st->snap_err == SNAP_OK ? "ok" :
+		        snap_err_str(st->snap_err));
+		jstr0(f, in->snap_detail ? in->snap_detail : "");
+		fprintf(f, ",\"max_age\":%d", c->max_age);
+		if (s != NULL) {
+			util_iso_time((time_t)snap_created(s), when, sizeof(when));
+			fprintf(f, ",\"created\":\"%s\",\"age\":%lld,\"interval\":%u,\"blind\":%s", when,
+			        (long long)((int64_t)in->now - snap_created(s)), snap_interval(s),
+			        snap_flags(s) & SNAP_FLAG_BLIND ? "true" : "false");
+		}
+		fprintf(f, "}");
+	}
+	fprintf(f, ",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\"}",
+	        regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
+	        regionwide ? reason_str(tr.po.reason) : "per-registry");
+	fprintf(f, ",\"overrides_damaged\":%s,\"overrides\":[", in->ovr_damaged ? "true" : "false");
+	for (size_t i = 0, k = 0; st->ovr != NULL && i < st->ovr->n; i++)
+		if (st->ovr->v[i].until > (int64_t)in->now) {
+			fprintf(f, "%s", k++ ? "," : "");
+			status_override_json(f, i, &st->ovr->v[i], in->now);
+		}
+	fprintf(f, "],\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
+	        "\"single_region\":%zu}", s ? snap_reg_count(s) : 0, t.pass, t.warn, t.fail, t.single);
+	not_passing(f, s, in->query, in->limit);
+	fprintf(f, ",\"dependencies_total\":%zu,\"dependencies\":[", nd);
+	for (size_t i = 0, k = 0; i < nd; i++) {
+		struct snap_dep d;
+
+		snap_dep_at(s, i, &d);
+		if (d.state == VERDICT_PASS)
+			continue;
+		util_iso_time((time_t)d.since, when, sizeof(when));
+		fprintf(f, "%s{\"name\":", k++ ? "," : "");
+		jstr(f, d.name, d.name_len);
+		fprintf(f, ",\"state\":\"%s\",\"kind\":\"%s\",\"severity\":\"%s\",\"witness\":%s,"
+		        "\"since\":\"%s\",\"registries_failed\":%zu,\"registries_degraded\":%zu,"
+		        "\"cause\":", verdict_str(d.state), dep_kind_str(d.kind),
+		        severity_str(d.severity), d.flags & SNAP_DEP_WITNESS ? "true" : "false", when,
+		        t.fails[i], t.degr[i]);
+		jstr(f, d.cause, d.cause_len);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]");
+	transitions(f, c ? c->event_log : NULL);
+	if (in->ctr != NULL) {
+		struct counters_shm *m = in->ctr;
+		uint64_t invalid = 0;
+
+		for (int k = HK_EMPTY; k <= HK_IP_LITERAL; k++)
+			invalid += counters_get(&m->hosts[k]);
+		util_iso_time((time_t)m->created, when, sizeof(when));
+		fprintf(f, ",\"hosts\":{\"unknown\":%llu,\"invalid\":%llu,\"error\":%llu,"
+		        "\"unknown_per_min\":%.2f},\"counters\":{\"shared\":%s,\"since\":\"%s\"}",
+		        (unsigned long long)counters_get(&m->hosts[HK_UNKNOWN]),
+		        (unsigned long long)invalid,
+		        (unsigned long long)counters_get(&m->hosts[HK_RESOLVER_ERROR]),
+		        counters_unknown_rate(m, (int64_t)in->now, 5), in->ctr_shared ? "true" : "false",
+		        when);
+	}
+	fprintf(f, "}\n");
+	tally_free(&t);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+static void
+help(FILE *f, const char *name, const char *type, const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* The code an answer of reason r has when nothing special applies: its series always shown. */
+static int
+usual_code(enum reason r)
+{
+	switch (r) {
+	case R_DEPENDENCY_FAILED: case R_OVERRIDE_FAIL: return 503;
+	case R_BAD_METHOD: return 405;
+	default: return 200;
+	}
+}
+
+void
+status_metrics(FILE *f, const struct status_in *in)
+{
+	const struct answer_state *st = in->st;
+	struct counters_shm *m = in->ctr;
+	struct answer_trace tr;
+	int regionwide = status_regionwide(st, in->now, &tr);
+	size_t novr = 0;
+
+	help(f, "deephealth_responder_answers_total", "counter",
+	     "Answers to health requests by HTTP status code and X-Deephealth-Reason, summed over "
+	     "every responder process sharing responder.counters.");
+	for (int r = 0; r < R_COUNT; r++)
+		for (int k = 0; k < CTR_CODES; k++) {
+			uint64_t v = counters_get(&m->answers[r][k]);
+
+			if (v > 0 || answer_codes[k] == usual_code((enum reason)r))
+				fprintf(f, "deephealth_responder_answers_total{code=\"%d\",reason=\"%s\"} "
+				        "%llu\n", answer_codes[k], reason_str((enum reason)r),
+				        (unsigned long long)v);
+		}
+	help(f, "deephealth_responder_hosts_total", "counter",
+	     "Host headers that named no registry, by kind: unknown (well-formed, not mapped), "
+	     "each kind of invalid header, resolver-error (a rule could not decide).");
+	for (int k = 0; k < HK_COUNT; k++)
+		fprintf(f, "deephealth_responder_hosts_total{kind=\"%s\"} %llu\n", host_kind_names[k],
+		        (unsigned long long)counters_get(&m->hosts[k]));
+	help(f, "deephealth_responder_snapshot_loads_total", "counter",
+	     "Snapshots loaded by responder processes (each process loads every new one).");
+	fprintf(f, "deephealth_responder_snapshot_loads_total %llu\n",
+	        (unsigned long long)counters_get(&m->events[CE_SNAP_LOADS]));
+	help(f, "deephealth_responder_snapshot_load_failures_total", "counter",
+	     "Looks at the snapshot by responder processes that found it missing or unusable.");
+	fprintf(f, "deephealth_responder_snapshot_load_failures_total %llu\n",
+	        (unsigned long long)counters_get(&m->events[CE_SNAP_LOAD_FAILURES]));
+	help(f, "deephealth_responder_admin_requests_total", "counter",
+	     "Requests for the status document and the metrics.");
+	fprintf(f, "deephealth_responder_admin_requests_total{document=\"status\"} %llu\n"
+	        "deephealth_responder_admin_requests_total{document=\"metrics\"} %llu\n",
+	        (unsigned long long)counters_get(&m->events[CE_STATUS_REQUESTS]),
+	        (unsigned long long)counters_get(&m->events[CE_METRICS_REQUESTS]));
+	help(f, "deephealth_responder_fail_open", "gauge",
+	     "1 while every answer is 200 whatever the Host because the data cannot be trusted "
+	     "(snapshot missing, unusable, stale, blind; configuration not loaded).");
+	fprintf(f, "deephealth_responder_fail_open %d\n",
+	        regionwide && tr.po.reason != R_PASSTHROUGH);
+	help(f, "deephealth_responder_region_state", "gauge",
+	     "1 for what decides every answer now: a region-wide reason, or per-registry.");
+	for (int r = 0; r < R_COUNT; r++)
+		if (reason_is_regionwide((enum reason)r))
+			fprintf(f, "deephealth_responder_region_state{reason=\"%s\"} %d\n",
+			        reason_str((enum reason)r), regionwide && tr.po.reason == (enum reason)r);
+	fprintf(f, "deephealth_responder_region_state{reason=\"per-registry\"} %d\n", !regionwide);
+	if (st->snap != NULL) {
+		help(f, "deephealth_responder_snapshot_age_seconds", "gauge",
+		     "Age of the snapshot the responders answer from.");
+		fprintf(f, "deephealth_responder_snapshot_age_seconds %lld\n",
+		        (long long)((int64_t)in->now - snap_created(st->snap)));
+	}
+	for (size_t i = 0; st->ovr != NULL && i < st->ovr->n; i++)
+		novr += st->ovr->v[i].until > (int64_t)in->now;
+	help(f, "deephealth_responder_overrides_in_force", "gauge",
+	     "Operator overrides in force, as the responders read them.");
+	fprintf(f, "deephealth_responder_overrides_in_force %zu\n", novr);
+	help(f, "deephealth_responder_overrides_damaged", "gauge",
+	     "1 while the override file has a bad line: the responders ignore every line of it.");
+	fprintf(f, "deephealth_responder_overrides_damaged %d\n", in->ovr_damaged);
+	help(f, "deephealth_responder_counters_shared", "gauge",
+	     "1 when these counts are those of every responder process (responder.counters "
+	     "usable), 0 when only this process's.");
+	fprintf(f, "deephealth_responder_counters_shared %d\n", in->ctr_shared);
+	help(f, "deephealth_responder_counters_start_time_seconds", "gauge",
+	     "When the counters started (the counters file was made).");
+	fprintf(f, "deephealth_responder_counters_start_time_seconds %lld\n", (long long)m->created);
+}
