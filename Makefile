@@ -198,7 +198,8 @@ install: all dist-files
 	           $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	           $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(SYSCONFDIR)/cron.d \
 	           $(DESTDIR)$(SYSCONFDIR)/lighttpd/conf-available \
-	           $(DESTDIR)$(SYSCONFDIR)/apache2/conf-available $(DESTDIR)$(SYSCONFDIR)/nginx/snippets
+	           $(DESTDIR)$(SYSCONFDIR)/apache2/conf-available $(DESTDIR)$(SYSCONFDIR)/nginx/snippets \
+	           $(DESTDIR)$(PREFIX)/share/deephealth/www
 	install -m 0755 $(BUILD)/deephealth.fcgi $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi
 	install -m 0755 $(BUILD)/deephealth-probe $(DESTDIR)$(PREFIX)/sbin/deephealth-probe
 	install -m 0755 $(BUILD)/deephealthctl $(DESTDIR)$(PREFIX)/sbin/deephealthctl
@@ -208,6 +209,8 @@ install: all dist-files
 	@# the operator's documents; docs/architecture.md is the developers' map and stays in the tree
 	install -m 0644 README.md LICENSE $(filter-out docs/architecture.md,$(wildcard docs/*.md)) $(DESTDIR)$(PREFIX)/share/doc/deephealth/
 	for u in $(UNITS); do install -m 0644 $(DIST)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
+	@# the status page, served by the snippets at /deephealth/ (loopback only)
+	install -m 0644 $(wildcard www/admin/*.html www/admin/*.css www/admin/*.js) $(DESTDIR)$(PREFIX)/share/deephealth/www/
 	@# Configuration: never overwrite what is there (the operator's).
 	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
 	    if [ -e $$dst ]; then echo "kept $$dst (exists; the shipped one is $$src)"; \
@@ -230,7 +233,7 @@ uninstall: dist-files
 	rm -f $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi $(DESTDIR)$(PREFIX)/sbin/deephealth-probe \
 	      $(DESTDIR)$(PREFIX)/sbin/deephealthctl $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/deephealth
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)$(PREFIX)/share/deephealth/www
 	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
 	    [ -e $$dst ] || continue; \
@@ -239,7 +242,7 @@ uninstall: dist-files
 	              -lname "*/$${dst##*/}" 2>/dev/null)" ]; then \
 	        echo "kept $$dst: still enabled (lighty-disable-mod deephealth, or a2disconf $$(basename $$dst .conf), first)"; \
 	    else echo "rm -f $$dst"; rm -f $$dst; fi; done
-	-rmdir $(DESTDIR)$(PREFIX)/lib/deephealth $(DESTDIR)$(CONFDIR) 2>/dev/null
+	-rmdir $(DESTDIR)$(PREFIX)/lib/deephealth $(DESTDIR)$(PREFIX)/share/deephealth $(DESTDIR)$(CONFDIR) 2>/dev/null
 	@echo "left in place: $(STATEDIR) and the user $(DH_USER), if any"
 
 # Static analysis of every C file in the tree (cppcheck from Debian); .ci/run runs it.  A

@@ -4,7 +4,8 @@ set -eu
 PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-dev libconfig-dev libpcre2-dev
       lighttpd apache2 libapache2-mod-fcgid redis-server monitoring-plugins-basic
       monitoring-plugins-standard curl valgrind procps wrk time nginx python3 adduser systemd mandoc
-      lintian debhelper dpkg-dev fakeroot blhc cppcheck"
+      lintian debhelper dpkg-dev fakeroot blhc cppcheck
+      prometheus prometheus-node-exporter chromium fonts-dejavu-core"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -18,7 +19,8 @@ fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# policy-rc.d keeps the packages' own services (apache2, lighttpd) from starting.
+# policy-rc.d keeps the packages' own services (apache2, lighttpd, nginx, prometheus,
+# prometheus-node-exporter) from starting.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d

@@ -2,15 +2,59 @@
 # test_shipped_conf.sh: the web-server snippets we ship (conf/lighttpd.conf,
 # conf/apache-deephealth.conf, conf/nginx-deephealth.conf, conf/apache-deephealth-proxy.conf)
 # work as written, with only install paths localized; the last two against a responder pool
-# (deephealth.fcgi -n) that survives a killed worker, a reload and stops cleanly.
+# (deephealth.fcgi -n) that survives a killed worker, a reload and stops cleanly.  Each also
+# serves the status page at /deephealth/ and its two documents to loopback (what it refuses to
+# others: test_admin_paths.sh).
 . tests/integration/lib.sh
 
 S=$WORK/state
 mkdir -p "$S"
+# The responders' counters in a directory of this run that they (www-data) can write.
+www_dir "$S/shm"
 sed -e "s#/var/lib/deephealth/snapshot#$S/snapshot#" -e "s#/etc/deephealth/disable#$S/disable#" \
-	conf/deephealth.conf >"$S/dh.conf"
+	-e "s#/dev/shm/deephealth.counters#$S/shm/counters#" conf/deephealth.conf >"$S/dh.conf"
 printf 'created now\ndep sa1 fail storage critical\nreg fabrikam fail by=sa1\nreg contoso pass\n' | snap "$S/snapshot"
-chmod -R a+rX "$S"
+# The status page's directory: the repository's www/admin, a placeholder page where it has none.
+WWW=$WORK/www
+mkdir -p "$WWW"
+[ -d www/admin ] && cp -R www/admin/. "$WWW/"
+[ -e "$WWW/index.html" ] || echo '<!doctype html><title>deephealth status (placeholder)</title>' >"$WWW/index.html"
+chmod -R a+rX "$S" "$WWW"
+# localize_www: stdin to stdout with the status page's install directory replaced by $WWW.
+localize_www() { sed -e "s#/usr/local/share/deephealth/www/#$WWW/#"; }
+# apache_page_modules HTTPD.CONF: load what /deephealth/ needs and Debian enables by default.
+apache_page_modules() {
+	local m
+	for m in alias authz_host dir; do
+		echo "LoadModule ${m}_module /usr/lib/apache2/modules/mod_$m.so" >>"$1"
+	done
+}
+# answer URL [curl args...]: "CODE responder" when the responder wrote the answer (a health answer
+# carries X-Deephealth-Reason; the status documents and health answers Cache-Control: no-store),
+# "CODE server" when the web server did (a file, its own 403 or 404).
+answer() {
+	local url=$1 out; shift
+	out=$(curl -s -o /dev/null --max-time 10 "$@" \
+		-w '%{http_code} %header{x-deephealth-reason}|%header{cache-control}' "$url")
+	case $out in
+	*' |no-store' | *' '[a-z]*'|'*) echo "${out%% *} responder" ;;
+	*) echo "${out%% *} server" ;;
+	esac
+}
+# admin_open NAME URL: from 127.0.0.1 (allowed by default) the two documents come from the
+# responder (until it serves them, its health answer), /deephealth/ is the page, and nothing
+# else under /deephealth/ reaches the responder.
+admin_open() {
+	local p
+	for p in /deephealth/status.json '/deephealth/status.json?q=contoso&limit=5' /deephealth/metrics; do
+		check_match "$1 snippet: $p from the responder" '^(200|503) responder$' "$(answer "$2$p" -H 'Host: contoso.azurecr.io')"
+	done
+	check "$1 snippet: /deephealth/ is the page" "200 server" "$(answer "$2/deephealth/")"
+	check "$1 snippet: /deephealth/ serves index.html" "$(cat "$WWW/index.html")" "$(curl -s --max-time 10 "$2/deephealth/")"
+	for p in /deephealth/metricsx /deephealth/status.json/x; do
+		check "$1 snippet: $p is neither a file nor a document" "404 server" "$(answer "$2$p")"
+	done
+}
 out=$("$FCGI" -t -c conf/deephealth.conf 2>&1)
 check "shipped deephealth.conf passes -t" "conf/deephealth.conf: configuration OK (0 hosts, 2 rules)" "$out"
 
@@ -18,7 +62,7 @@ check "shipped deephealth.conf passes -t" "conf/deephealth.conf: configuration O
 L=$WORK/lighttpd
 PORT=$(free_port)
 lighttpd_base "$L" "$PORT" "$L"
-localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$L/run/deephealth.sock" >>"$L/lighttpd.conf"
+localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$L/run/deephealth.sock" | localize_www >>"$L/lighttpd.conf"
 out=$(lighttpd -tt -f "$L/lighttpd.conf" 2>&1)
 check "lighttpd -tt accepts the snippet" "" "$out"
 lighttpd -D -f "$L/lighttpd.conf" >"$L/stdout.log" 2>&1 &
@@ -28,7 +72,12 @@ check "lighttpd snippet: /health fail" "503 dependency-failed fail" "$(req "http
 check "lighttpd snippet: /health pass" "200 healthy pass" "$(req "http://127.0.0.1:$PORT/health" contoso.azurecr.io)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: fabrikam.azurecr.io' "http://127.0.0.1:$PORT/healthz")
 check "lighttpd snippet: /healthz is not the health endpoint" 404 "$code"
-n=$(pgrep -u www-data -fc "$FCGI")
+admin_open lighttpd "http://127.0.0.1:$PORT"
+# The documents are served by the same backend as /health: its max-procs 2 sockets, no others.
+check "lighttpd snippet: /deephealth/ documents from the /health responders" "deephealth.sock-0 deephealth.sock-1" \
+	"$(cd "$L/run" && echo *)"
+# This lighttpd's children only: other tests may run responders at the same time.
+n=$(pgrep -u www-data -P "$(cat "$L/lighttpd.pid")" -fc "$FCGI")
 check "lighttpd snippet: max-procs 2 responders, running as www-data" 2 "$n"
 sock_mode=$(stat -c '%U %a' "$L/run")
 check "lighttpd snippet: socket directory private to www-data" "www-data 700" "$sock_mode"
@@ -38,7 +87,8 @@ kill "$(cat "$L/lighttpd.pid")"
 A=$WORK/apache
 PORT=$(free_port)
 apache_base "$A" "$PORT"
-localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" >"$A/deephealth.conf"
+apache_page_modules "$A/httpd.conf"
+localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" | localize_www >"$A/deephealth.conf"
 echo "Include $A/deephealth.conf" >>"$A/httpd.conf"
 out=$(apache2 -t -f "$A/httpd.conf" 2>&1)
 check "apache2 -t accepts the snippet" "Syntax OK" "$out"
@@ -47,6 +97,7 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$PORT/"
 check "apache snippet: /health fail" "503 dependency-failed fail" "$(req "http://127.0.0.1:$PORT/health" fabrikam.azurecr.io)"
 check "apache snippet: /health pass" "200 healthy pass" "$(req "http://127.0.0.1:$PORT/health" contoso.azurecr.io)"
+admin_open apache "http://127.0.0.1:$PORT"
 # 8 concurrent clients x 25 requests: with the shipped pool no request waits mod_fcgid's 1 s.
 slow=$(for c in $(seq 8); do
 	( for i in $(seq 25); do curl -s -o /dev/null -H 'Host: contoso.azurecr.io' -w '%{time_total}\n' "http://127.0.0.1:$PORT/health"; done ) &
@@ -56,7 +107,7 @@ nslow=$(echo "$slow" | awk '$1 >= 0.9' | wc -l)
 check "apache snippet: 200 requests from 8 clients answered" 200 "$n"
 echo "# apache snippet: requests at >= 0.9 s (mod_fcgid queueing while the pool grows): $nslow of $n"
 kill "$(cat "$A/run/httpd.pid")"
-for _ in $(seq 50); do pgrep -f "$FCGI" >/dev/null || break; sleep 0.1; done
+for _ in $(seq 50); do pgrep -f "$FCGI -c $S/dh.conf" >/dev/null || break; sleep 0.1; done
 
 # The pool, as conf/deephealth-fcgi.service runs it (4 workers), but started here as www-data
 # on a socket in a www-data-only directory (systemd: root:www-data 0660 in /run/deephealth).
@@ -80,7 +131,7 @@ check "pool: $POOL_N workers, running as www-data" "$POOL_N" "$n"
 N=$WORK/nginx
 NPORT=$(free_port)
 mkdir -p "$N"
-localize_pool_conf conf/nginx-deephealth.conf "$PSOCK" >"$N/deephealth.conf"
+localize_pool_conf conf/nginx-deephealth.conf "$PSOCK" | localize_www >"$N/deephealth.conf"
 nginx_base "$N" "$NPORT" "$N/deephealth.conf"
 out=$(nginx_cmd "$N" -t 2>&1)
 check_match "nginx -t accepts the snippet" 'test is successful' "$out"
@@ -94,7 +145,8 @@ NU=http://127.0.0.1:$NPORT
 AP=$WORK/apache-proxy
 APORT=$(free_port)
 apache_proxy_base "$AP" "$APORT"
-localize_pool_conf conf/apache-deephealth-proxy.conf "$PSOCK" >"$AP/deephealth-proxy-fcgi.conf"
+apache_page_modules "$AP/httpd.conf"
+localize_pool_conf conf/apache-deephealth-proxy.conf "$PSOCK" | localize_www >"$AP/deephealth-proxy-fcgi.conf"
 echo "Include $AP/deephealth-proxy-fcgi.conf" >>"$AP/httpd.conf"
 out=$(apache2 -t -f "$AP/httpd.conf" 2>&1)
 check "apache2 -t accepts the mod_proxy_fcgi snippet" "Syntax OK" "$out"
@@ -112,6 +164,7 @@ for srv in "nginx $NU" "apache-proxy $AU"; do
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: fabrikam.azurecr.io' "$U$path")
 		check "$name snippet: $path is not the health endpoint" 404 "$code"
 	done
+	admin_open "$name" "$U"
 done
 
 # load OUT: 8 clients x 50 requests, half through nginx, half through Apache, each alternating
