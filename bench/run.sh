@@ -116,6 +116,10 @@ server.modules += ( "mod_fastcgi" )
 fastcgi.server = (
   "/bare" => (( "bin-path" => "$BARE", "socket" => "$B/l/run/bare.sock", "max-procs" => 2, "check-local" => "disable" )),
   "/health" => (( "bin-path" => "$FCGI -c $B/dh.conf", "socket" => "$B/l/run/dh.sock", "max-procs" => 2, "check-local" => "disable" )) )
+# The status document from the same 2 responders (same socket and bin-path: one backend).
+\$HTTP["url"] =~ "^/deephealth/(status\\.json|metrics)\$" {
+  fastcgi.server = ( "/deephealth/" => (( "bin-path" => "$FCGI -c $B/dh.conf", "socket" => "$B/l/run/dh.sock", "max-procs" => 2, "check-local" => "disable" )) )
+}
 EOF
 lighttpd -D -f "$B/l/lighttpd.conf" >"$B/l/stdout.log" 2>&1 &
 PIDS+=($!)
@@ -190,6 +194,27 @@ dh_rss=$(rss "deephealth.fcgi -c $B/dh.conf"); bare_rss=$(rss "$BARE")
 extra=$(awk -v a="$dh_rss" -v b="$bare_rss" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
 row "resident memory per responder, 100k registries" "${dh_rss} kB" "${bare_rss} kB" "+${extra} MB" "<= +16 MB" "$(meets "$extra" "<=" 16)"
 json responder_rss_kb "$dh_rss"; json bare_rss_kb "$bare_rss"
+# /health while the status document is polled: the page asks every 5 s; here 4 times a second
+# (100k registries, 1,000 failing: 200 listed), against /health alone, alternating rounds.
+ST_URL="http://127.0.0.1:$PORT/deephealth/status.json"
+st_bytes=$(curl -s "$ST_URL" | wc -c)
+ST=(); for _ in $(seq 20); do ST+=("$(curl -s -o /dev/null -w '%{time_total}' "$ST_URL")"); done
+st_ms=$(median "${ST[@]}" | awk '{ printf "%.1f", $1 * 1000 }')
+row "status.json: time to answer, 100k registries (median of 20)" "${st_ms} ms" "-" "-" "context ($st_bytes bytes)" ""
+poller() { while :; do curl -s -o /dev/null "$ST_URL"; sleep 0.25; done; }
+PQ=() PA=() PR=()
+for _ in 1 2 3; do
+	read -r x _ _ <<<"$(wrkrun "http://127.0.0.1:$PORT/health" "$B/hosts.lua")"; PA+=("$x")
+	poller & ppid=$!
+	read -r y _ _ <<<"$(wrkrun "http://127.0.0.1:$PORT/health" "$B/hosts.lua")"; PQ+=("$y")
+	kill "$ppid"; wait "$ppid" 2>/dev/null
+	PR+=("$(ratio "$y" "$x")")
+done
+pq=$(median "${PQ[@]}"); pa=$(median "${PA[@]}"); r=$(median "${PR[@]}")
+row "lighttpd: /health requests/s while status.json is polled 4/s" "$pq" "$pa" "$r" ">= 0.95x" "$(meets "$r" ">=" 0.95)"
+row "  ratio in each of the 3 rounds" "${PR[*]}" "-" "-" "context" ""
+json status_json_ms "$st_ms"; json status_json_bytes "$st_bytes"
+json health_rps_polled "$pq"; json health_rps_unpolled "$pa"; json health_polled_ratio "$r"
 # Spawn to first answer, as lighttpd's bin-path or mod_fcgid sees it: exec, configuration,
 # 100k-registry snapshot, one request; against the bare libfcgi responder (libfcgi only).
 make -s --no-print-directory "$BUILD/bench-spawn" >&2 || exit 1

@@ -8,6 +8,10 @@ localize_conf() {
 	    -e "s#/run/lighttpd/deephealth.sock#$4#" "$1"
 }
 
+# localize_www DIR: stdin to stdout with the status page's install directory (the
+# snippets' alias for /deephealth/) replaced by DIR, which www-data must be able to read.
+localize_www() { sed -e "s#/usr/local/share/deephealth/www/#$1/#"; }
+
 # www_bin FILE DIR: print a path the web server's user (www-data) can execute FILE by: FILE
 # itself, or, when it cannot reach it (a clone under a private directory: mktemp -d, /root), a
 # copy in DIR, which must be www-data-readable.

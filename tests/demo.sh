@@ -36,6 +36,8 @@ REDIS=$!
 PIDS+=($REDIS)
 
 cp www/index.html "$D/www/"
+mkdir -p "$D/admin"
+cp www/admin/* "$D/admin/"   # the status page, at /deephealth/
 cp tests/fixtures/demo.hosts "$D/hosts.map"
 cat >"$D/registries.map" <<'EOF'
 # name      regions               storage          features
@@ -49,7 +51,8 @@ sed -e "s#/var/lib/deephealth/snapshot#$D/snapshot#" -e "s#/etc/deephealth/disab
     -e "s#host_map = \"\";#host_map = \"$D/hosts.map\";#" \
     -e "s#/etc/deephealth/registries.map#$D/registries.map#" \
     -e "s#/var/lib/deephealth/probe#$D/probe#" -e "s#event_log = \"\";#event_log = \"$D/events.jsonl\";#" \
-    -e "s#region = \"\";#region = \"demo\";#" \
+    -e "s#region = \"\";#region = \"demo\";#" -e "s#metrics = \"\";#metrics = \"$D/deephealth.prom\";#" \
+    -e "s#/dev/shm/deephealth.counters#$D/run/counters#" \
     -e '/^dependencies = (/,$d' conf/deephealth.conf >"$D/deephealth.conf"
 cat >>"$D/deephealth.conf" <<EOF
 dependencies = (
@@ -71,7 +74,8 @@ for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
 "$BUILD/deephealth-probe" -t -c "$D/deephealth.conf"
 
 lighttpd_base "$D" "$PORT" "$D/www"
-localize_conf conf/lighttpd.conf "$FCGI" "$D/deephealth.conf" "$D/run/deephealth.sock" >>"$D/lighttpd.conf"
+localize_conf conf/lighttpd.conf "$FCGI" "$D/deephealth.conf" "$D/run/deephealth.sock" |
+	localize_www "$D/admin" >>"$D/lighttpd.conf"
 lighttpd -D -f "$D/lighttpd.conf" &
 PIDS+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
@@ -95,6 +99,7 @@ table() { for h in contoso.azurecr.io litware.azurecr.io fabrikam.azurecr.io nor
 echo
 echo "deephealth demo: lighttpd on http://127.0.0.1:$PORT, files in $D"
 echo "  responder: $D/deephealth.conf; prober log: $D/probe.log; events: $D/events.jsonl"
+echo "  status page: http://127.0.0.1:$PORT/deephealth/ (metrics: /deephealth/metrics)"
 echo
 echo "== before any prober pass (no snapshot yet: fail open)"
 probe fabrikam.azurecr.io
@@ -167,6 +172,23 @@ sed 's/^/  /' "$D/probe.log"
 echo "event log (first 3 of $(wc -l <"$D/events.jsonl")):"
 head -n 3 "$D/events.jsonl" | sed 's/^/  /'
 echo
+# What the status page and a Prometheus scrape see now, from the same responders.
+STEP=status
+st=$(curl -s "http://127.0.0.1:$PORT/deephealth/status.json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("%s %d %d" % (d["answers"]["reason"], d["registries"]["total"], d["hosts"]["unknown"] > 0))' 2>&1)
+echo "status.json: answers $st (reason, registries, unknown Hosts seen)"
+echo "$STEP status.json $st" >>"$SEEN"
+expect status status.json "per-registry 4 1"
+ans=$(curl -s "http://127.0.0.1:$PORT/deephealth/metrics" |
+	awk '/^deephealth_responder_answers_total/ { n += $2 } END { print n + 0 }')
+echo "metrics: $ans health answers counted by the responders (all processes)"
+[ "$ans" -ge "$(grep -vc '^status ' "$SEEN")" ] && echo "$STEP metrics counted" >>"$SEEN"
+expect status metrics counted
+echo "deephealthctl status:"
+"$BUILD/deephealthctl" -c "$D/deephealth.conf" status | sed 's/^/  /'
+echo
 missing=0
 for e in "${EXPECT[@]}"; do
 	if ! grep -qxF "$e" "$SEEN"; then
@@ -184,5 +206,6 @@ if [ -t 0 ]; then
 	echo "Probing every 10 s and serving until Ctrl-C.  Try:"
 	echo "  echo 500 > $D/storage-sa001.mode      # break contoso's and litware's storage"
 	echo "  curl -i -H 'Host: contoso.azurecr.io' http://127.0.0.1:$PORT/health"
+	echo "  open http://127.0.0.1:$PORT/deephealth/ (the status page; from this machine only)"
 	while :; do "$BUILD/deephealth-probe" -c "$D/deephealth.conf" -r 10 -d 60 2>>"$D/probe.log" || true; done
 fi

@@ -24,8 +24,6 @@ mkdir -p "$WWW"
 [ -e "$WWW/index.html" ] || echo '<!doctype html><title>deephealth status (placeholder)</title>' >"$WWW/index.html"
 chmod -R a+rX "$S" "$WWW"
 
-# localize_www: stdin to stdout with the status page's install directory replaced by $WWW.
-localize_www() { sed -e "s#/usr/local/share/deephealth/www/#$WWW/#"; }
 
 # restrict KIND FILE: edit the allow-list of a localized snippet in place, as an operator would, to
 # 127.0.0.2 alone.  A failed check if the snippet no longer reads as expected.
@@ -122,19 +120,19 @@ start() {
 		lighttpd_base "$d" "$port" "$d"
 		echo "\$SERVER[\"socket\"] == \"[::1]:$port\" { }" >>"$d/lighttpd.conf"
 		snip=$d/snippet.conf
-		localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$d/run/deephealth.sock" | localize_www >"$snip" ;;
+		localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$d/run/deephealth.sock" | localize_www "$WWW" >"$snip" ;;
 	apache)
 		apache_base "$d" "$port"
 		snip=$d/deephealth.conf
-		localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" | localize_www >"$snip" ;;
+		localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" | localize_www "$WWW" >"$snip" ;;
 	apache-proxy)
 		apache_proxy_base "$d" "$port"
 		snip=$d/deephealth-proxy-fcgi.conf
-		localize_pool_conf conf/apache-deephealth-proxy.conf "$PSOCK" | localize_www >"$snip" ;;
+		localize_pool_conf conf/apache-deephealth-proxy.conf "$PSOCK" | localize_www "$WWW" >"$snip" ;;
 	nginx)
 		mkdir -p "$d"
 		snip=$d/deephealth.conf
-		localize_pool_conf conf/nginx-deephealth.conf "$PSOCK" | localize_www >"$snip" ;;
+		localize_pool_conf conf/nginx-deephealth.conf "$PSOCK" | localize_www "$WWW" >"$snip" ;;
 	esac
 	[ $# -gt 2 ] && restrict "$kind" "$snip"
 	case $kind in
@@ -183,7 +181,7 @@ apache_base "$d" "$port"
 apache_page_modules "$d/httpd.conf"
 # Its own copy of the configuration, so its responders are told from the other servers' by name.
 cp "$S/dh.conf" "$S/dh-class.conf"
-localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh-class.conf" "" | localize_www >"$d/deephealth.conf"
+localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh-class.conf" "" | localize_www "$WWW" >"$d/deephealth.conf"
 printf 'Include %s\nFcgidMinProcessesPerClass 1\nFcgidMaxProcessesPerClass 1\n' "$d/deephealth.conf" >>"$d/httpd.conf"
 apache2 -f "$d/httpd.conf" -DFOREGROUND >"$d/stdout.log" 2>&1 &
 PIDS+=($!)
@@ -206,7 +204,7 @@ for snip in "apache-deephealth.conf deephealth.conf" "apache-deephealth-proxy.co
 		for k in alias authz_host dir; do
 			[ "$k" = "$m" ] || echo "LoadModule ${k}_module /usr/lib/apache2/modules/mod_$k.so" >>"$d/httpd.conf"
 		done
-		localize_conf "conf/$f" "$(fcgi_cmd_bin)" "$S/dh.conf" "" | localize_pool_conf /dev/stdin "$PSOCK" | localize_www >"$d/snippet.conf"
+		localize_conf "conf/$f" "$(fcgi_cmd_bin)" "$S/dh.conf" "" | localize_pool_conf /dev/stdin "$PSOCK" | localize_www "$WWW" >"$d/snippet.conf"
 		echo "Include $d/snippet.conf" >>"$d/httpd.conf"
 		out=$(apache2 -t -f "$d/httpd.conf" 2>&1)
 		check_match "$f without mod_$m: apache2 -t fails naming it" "$name needs mod_$m .*a2enmod $m" "$out"

@@ -20,8 +20,6 @@ mkdir -p "$WWW"
 [ -d www/admin ] && cp -R www/admin/. "$WWW/"
 [ -e "$WWW/index.html" ] || echo '<!doctype html><title>deephealth status (placeholder)</title>' >"$WWW/index.html"
 chmod -R a+rX "$S" "$WWW"
-# localize_www: stdin to stdout with the status page's install directory replaced by $WWW.
-localize_www() { sed -e "s#/usr/local/share/deephealth/www/#$WWW/#"; }
 # apache_page_modules HTTPD.CONF: load what /deephealth/ needs and Debian enables by default.
 apache_page_modules() {
 	local m
@@ -62,7 +60,7 @@ check "shipped deephealth.conf passes -t" "conf/deephealth.conf: configuration O
 L=$WORK/lighttpd
 PORT=$(free_port)
 lighttpd_base "$L" "$PORT" "$L"
-localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$L/run/deephealth.sock" | localize_www >>"$L/lighttpd.conf"
+localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "$L/run/deephealth.sock" | localize_www "$WWW" >>"$L/lighttpd.conf"
 out=$(lighttpd -tt -f "$L/lighttpd.conf" 2>&1)
 check "lighttpd -tt accepts the snippet" "" "$out"
 lighttpd -D -f "$L/lighttpd.conf" >"$L/stdout.log" 2>&1 &
@@ -88,7 +86,7 @@ A=$WORK/apache
 PORT=$(free_port)
 apache_base "$A" "$PORT"
 apache_page_modules "$A/httpd.conf"
-localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" | localize_www >"$A/deephealth.conf"
+localize_conf conf/apache-deephealth.conf "$(fcgi_cmd_bin)" "$S/dh.conf" "" | localize_www "$WWW" >"$A/deephealth.conf"
 echo "Include $A/deephealth.conf" >>"$A/httpd.conf"
 out=$(apache2 -t -f "$A/httpd.conf" 2>&1)
 check "apache2 -t accepts the snippet" "Syntax OK" "$out"
@@ -131,7 +129,7 @@ check "pool: $POOL_N workers, running as www-data" "$POOL_N" "$n"
 N=$WORK/nginx
 NPORT=$(free_port)
 mkdir -p "$N"
-localize_pool_conf conf/nginx-deephealth.conf "$PSOCK" | localize_www >"$N/deephealth.conf"
+localize_pool_conf conf/nginx-deephealth.conf "$PSOCK" | localize_www "$WWW" >"$N/deephealth.conf"
 nginx_base "$N" "$NPORT" "$N/deephealth.conf"
 out=$(nginx_cmd "$N" -t 2>&1)
 check_match "nginx -t accepts the snippet" 'test is successful' "$out"
@@ -146,7 +144,7 @@ AP=$WORK/apache-proxy
 APORT=$(free_port)
 apache_proxy_base "$AP" "$APORT"
 apache_page_modules "$AP/httpd.conf"
-localize_pool_conf conf/apache-deephealth-proxy.conf "$PSOCK" | localize_www >"$AP/deephealth-proxy-fcgi.conf"
+localize_pool_conf conf/apache-deephealth-proxy.conf "$PSOCK" | localize_www "$WWW" >"$AP/deephealth-proxy-fcgi.conf"
 echo "Include $AP/deephealth-proxy-fcgi.conf" >>"$AP/httpd.conf"
 out=$(apache2 -t -f "$AP/httpd.conf" 2>&1)
 check "apache2 -t accepts the mod_proxy_fcgi snippet" "Syntax OK" "$out"
