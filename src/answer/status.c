@@ -120,40 +120,56 @@ name_has(const char *name, size_t len, const char *q, size_t qlen)
 	return 0;
 }
 
-/* The registries that do not pass (single-region ones too), those matching q, at most limit. */
+/*
+ * The registries that do not pass (single-region ones too) whose name has q:
+ * at most limit of them, failing ones first, each with the operator override
+ * that forces its answer, if any.
+ */
 static void
-not_passing(FILE *f, const struct snapshot *s, const char *q, size_t limit)
+not_passing(FILE *f, const struct answer_state *st, time_t now, const char *q, size_t limit)
 {
+	const struct snapshot *s = st->snap;
 	size_t nr = s ? snap_reg_count(s) : 0, nd = s ? snap_dep_count(s) : 0, matched = 0, shown = 0;
 	size_t qlen = q ? strlen(q) : 0;
-	char when[32];
+	char when[32], name[DH_NAME_MAX + 1];
 
 	fprintf(f, ",\"not_passing\":{\"query\":");
 	jstr(f, q ? q : "", qlen);
 	fprintf(f, ",\"limit\":%zu,\"items\":[", limit);
-	for (size_t i = 0; i < nr; i++) {
-		struct snap_reg g;
-		struct snap_dep d;
+	for (int want = VERDICT_FAIL; want >= VERDICT_WARN; want--) {
+		for (size_t i = 0; i < nr; i++) {
+			const struct override *force = NULL, *mode = NULL;
+			struct snap_reg g;
+			struct snap_dep d;
 
-		snap_reg_at(s, i, &g);
-		if (g.verdict == VERDICT_PASS || !name_has(g.name, g.name_len, q, qlen))
-			continue;
-		if (matched++ >= limit)
-			continue;
-		util_iso_time((time_t)g.since, when, sizeof(when));
-		fprintf(f, "%s{\"name\":", shown++ ? "," : "");
-		jstr(f, g.name, g.name_len);
-		fprintf(f, ",\"verdict\":\"%s\",\"since\":\"%s\",\"single_region\":%s,\"decided_by\":",
-		        verdict_str(g.verdict), when, g.flags & SNAP_REG_SINGLE_REGION ? "true" : "false");
-		if (g.decided_by != SNAP_NO_DEP && g.decided_by < nd) {
-			snap_dep_at(s, g.decided_by, &d);
-			jstr(f, d.name, d.name_len);
-			fprintf(f, ",\"cause\":");
-			jstr(f, d.cause, d.cause_len);
-		} else {
-			fprintf(f, "null,\"cause\":null");
+			snap_reg_at(s, i, &g);
+			if (g.verdict != (enum verdict)want || !name_has(g.name, g.name_len, q, qlen))
+				continue;
+			if (matched++ >= limit)
+				continue;
+			util_iso_time((time_t)g.since, when, sizeof(when));
+			fprintf(f, "%s{\"name\":", shown++ ? "," : "");
+			jstr(f, g.name, g.name_len);
+			fprintf(f, ",\"verdict\":\"%s\",\"since\":\"%s\",\"single_region\":%s,"
+			        "\"decided_by\":", verdict_str(g.verdict), when,
+			        g.flags & SNAP_REG_SINGLE_REGION ? "true" : "false");
+			if (g.decided_by != SNAP_NO_DEP && g.decided_by < nd) {
+				snap_dep_at(s, g.decided_by, &d);
+				jstr(f, d.name, d.name_len);
+				fprintf(f, ",\"cause\":");
+				jstr(f, d.cause, d.cause_len);
+			} else {
+				fprintf(f, "null,\"cause\":null");
+			}
+			snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
+			ovr_lookup(st->ovr, name, (int64_t)now, &force, &mode);
+			fprintf(f, ",\"override\":");
+			if (force != NULL)
+				fprintf(f, "\"%s\"", ovr_action_names[force->action]);
+			else
+				fprintf(f, "null");
+			fprintf(f, "}");
 		}
-		fprintf(f, "}");
 	}
 	fprintf(f, "],\"matched\":%zu}", matched);
 }
@@ -312,6 +328,10 @@ status_json(FILE *f, const struct status_in *in)
 			        snap_flags(s) & SNAP_FLAG_BLIND ? "true" : "false");
 		}
 		fprintf(f, "}");
+	} else {
+		/* Without a configuration nothing says where the snapshot is. */
+		fprintf(f, ",\"snapshot\":{\"path\":\"\",\"state\":\"not read\",\"detail\":"
+		        "\"the configuration did not load\",\"max_age\":0}");
 	}
 	fprintf(f, ",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\"}",
 	        regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
@@ -324,7 +344,7 @@ status_json(FILE *f, const struct status_in *in)
 		}
 	fprintf(f, "],\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
 	        "\"single_region\":%zu}", s ? snap_reg_count(s) : 0, t.pass, t.warn, t.fail, t.single);
-	not_passing(f, s, in->query, in->limit);
+	not_passing(f, st, in->now, in->query, in->limit);
 	fprintf(f, ",\"dependencies_total\":%zu,\"dependencies\":[", nd);
 	for (size_t i = 0, k = 0; i < nd; i++) {
 		struct snap_dep d;
