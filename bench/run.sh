@@ -238,6 +238,7 @@ nginx_base "$B/n" "$NPORT" "$B/n/deephealth.conf" off
 nginx_start "$B/n"
 XPORT=$(free_port)
 apache_proxy_base "$B/x" "$XPORT"
+apache_page_modules "$B/x/httpd.conf"
 localize_pool_conf conf/apache-deephealth-proxy.conf "$B/pool/fcgi.sock" >"$B/x/deephealth-proxy-fcgi.conf"
 echo "Include $B/x/deephealth-proxy-fcgi.conf" >>"$B/x/httpd.conf"
 apache2 -f "$B/x/httpd.conf" -DFOREGROUND >"$B/x/stdout.log" 2>&1 &
@@ -286,6 +287,7 @@ kill "$(cat "$B/l/lighttpd.pid")" 2>/dev/null
 # --- Apache + mod_fcgid with the shipped pool settings
 APORT=$(free_port)
 apache_base "$B/a" "$APORT"
+apache_page_modules "$B/a/httpd.conf"
 localize_conf conf/apache-deephealth.conf "$FCGI" "$B/dh.conf" "" >"$B/a/deephealth.conf"
 echo "Include $B/a/deephealth.conf" >>"$B/a/httpd.conf"
 apache2 -f "$B/a/httpd.conf" -DFOREGROUND >"$B/a/stdout.log" 2>&1 &

@@ -93,6 +93,15 @@ APACHE_CONF
 	: >"$1/error.log"
 }
 
+# apache_page_modules HTTPD.CONF: load what the shipped snippets' /deephealth/ needs (mod_alias,
+# mod_authz_host, mod_dir: Debian enables them by default; apache_base loads none of them).
+apache_page_modules() {
+	local m
+	for m in alias authz_host dir; do
+		echo "LoadModule ${m}_module /usr/lib/apache2/modules/mod_$m.so" >>"$1"
+	done
+}
+
 # free_port: print a TCP port on 127.0.0.1 nobody listens on.
 free_port() {
 	local p lo hi base span

@@ -132,6 +132,7 @@ start_web() {
 		;;
 	apache)
 		apache_base "$dir" "$port"
+		apache_page_modules "$dir/httpd.conf"
 		localize_conf conf/apache-deephealth.conf "$FCGI" "$conf" "" >"$dir/deephealth.conf"
 		echo "Include $dir/deephealth.conf" >>"$dir/httpd.conf"
 		apache2 -f "$dir/httpd.conf" -DFOREGROUND >>"$dir/stdout.log" 2>&1 &

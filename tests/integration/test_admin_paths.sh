@@ -93,14 +93,6 @@ admin_private() {
 		"$(health_headers "$closed/health" fabrikam.azurecr.io -I)"
 }
 
-# Debian enables these by default; the page needs them.  apache_base loads none of them.
-apache_page_modules() { # HTTPD.CONF
-	local m
-	for m in alias authz_host dir; do
-		echo "LoadModule ${m}_module /usr/lib/apache2/modules/mod_$m.so" >>"$1"
-	done
-}
-
 # nginx and Apache + mod_proxy_fcgi: one pool, as systemd runs it, for the four servers using it.
 P=$WORK/pool
 mkdir -p "$P"

@@ -20,13 +20,6 @@ mkdir -p "$WWW"
 [ -d www/admin ] && cp -R www/admin/. "$WWW/"
 [ -e "$WWW/index.html" ] || echo '<!doctype html><title>deephealth status (placeholder)</title>' >"$WWW/index.html"
 chmod -R a+rX "$S" "$WWW"
-# apache_page_modules HTTPD.CONF: load what /deephealth/ needs and Debian enables by default.
-apache_page_modules() {
-	local m
-	for m in alias authz_host dir; do
-		echo "LoadModule ${m}_module /usr/lib/apache2/modules/mod_$m.so" >>"$1"
-	done
-}
 # answer URL [curl args...]: "CODE responder" when the responder wrote the answer (a health answer
 # carries X-Deephealth-Reason; the status documents and health answers Cache-Control: no-store),
 # "CODE server" when the web server did (a file, its own 403 or 404).
