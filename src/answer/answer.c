@@ -15,6 +15,52 @@ accepts_health_json(const char *accept)
 	return accept != NULL && strstr(accept, "application/health+json") != NULL;
 }
 
+/*
+ * What a decision needs besides the Host, for a GET or HEAD whose Host
+ * resolved as in->host (to registry when found): the configuration's and
+ * the snapshot's part, and the overrides that apply.
+ */
+static void
+gather(const struct answer_state *st, const char *registry, time_t now, struct policy_in *in,
+       struct answer_trace *tr)
+{
+	const struct conf *c = st->conf;
+
+	in->mode = c->mode;
+	in->kill_switch = st->kill_switch;
+	in->snap_state = st->snap_err;
+	in->snap = st->snap;
+	in->max_age = c->max_age;
+	in->unknown_host = c->unknown_host;
+	in->registry = registry;
+	ovr_lookup(st->ovr, registry, (int64_t)now, &tr->force, &tr->mode);
+	if (tr->force != NULL)
+		in->force = tr->force->action == OVR_FORCE_PASS ? FORCE_PASS : FORCE_FAIL;
+	if (ovr_deps_in_force(st->ovr, (int64_t)now))
+		in->ovr = st->ovr;
+	/* Rings: an override sets enforce or shadow; pass-through stays the config's. */
+	if (tr->mode != NULL && c->mode != MODE_PASSTHROUGH)
+		in->mode = tr->mode->action == OVR_SHADOW ? MODE_SHADOW : MODE_ENFORCE;
+}
+
+int
+answer_registry(const struct answer_state *st, const char *registry, time_t now)
+{
+	struct policy_in in = { 0 };
+	struct answer_trace tr;
+	struct policy_out po;
+
+	in.method_ok = 1;
+	in.config_ok = st->conf != NULL;
+	in.now = now;
+	in.host = RESOLVE_FOUND;
+	tr.force = tr.mode = NULL;
+	if (st->conf != NULL)
+		gather(st, registry, now, &in, &tr);
+	policy_decide(&in, &po);
+	return po.http;
+}
+
 size_t
 answer_request(const struct answer_state *st, const char *method, const char *raw_host,
                const char *accept, time_t now, struct answer_trace *tr, char *out, size_t len)
@@ -39,29 +85,13 @@ answer_request(const struct answer_state *st, const char *method, const char *ra
 		in.now = now;
 		in.host = RESOLVE_UNKNOWN;
 		if (c != NULL) {
-			in.mode = c->mode;
-			in.kill_switch = st->kill_switch;
-			in.snap_state = st->snap_err;
-			in.snap = st->snap;
-			in.max_age = c->max_age;
-			in.unknown_host = c->unknown_host;
 			in.host = resolver_resolve(c->resolver, raw_host, tr->host, tr->registry,
 			                           &tr->herr, &tr->via);
 			tr->resolved = 1;
 			tr->result = in.host;
-			if (in.host == RESOLVE_FOUND) {
-				in.registry = tr->registry;
+			if (in.host == RESOLVE_FOUND)
 				ro.registry = tr->registry;
-			}
-			ovr_lookup(st->ovr, in.host == RESOLVE_FOUND ? tr->registry : NULL, (int64_t)now,
-			           &tr->force, &tr->mode);
-			if (tr->force != NULL)
-				in.force = tr->force->action == OVR_FORCE_PASS ? FORCE_PASS : FORCE_FAIL;
-			if (ovr_deps_in_force(st->ovr, (int64_t)now))
-				in.ovr = st->ovr;
-			/* Rings: an override sets enforce or shadow; pass-through stays the config's. */
-			if (tr->mode != NULL && c->mode != MODE_PASSTHROUGH)
-				in.mode = tr->mode->action == OVR_SHADOW ? MODE_SHADOW : MODE_ENFORCE;
+			gather(st, in.host == RESOLVE_FOUND ? tr->registry : NULL, now, &in, tr);
 		}
 		ro.snap = st->snap;
 	}

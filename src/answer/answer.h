@@ -202,6 +202,12 @@ size_t answer_request(const struct answer_state *st, const char *method, const c
                       size_t len);
 
 /*
+ * The HTTP code a probe naming registry would get from st at time now (the
+ * same decision, without a Host to resolve).
+ */
+int answer_registry(const struct answer_state *st, const char *registry, time_t now);
+
+/*
  * Is the kill switch at path on?  Only "does not exist" means off; a file that
  * cannot be checked counts as present (fail open), with the error in *err.
  */
@@ -291,7 +297,9 @@ struct status_in {
  * tr gets the decision of a request with no Host.
  */
 int status_regionwide(const struct answer_state *st, time_t now, struct answer_trace *tr);
-/* The JSON status document (docs/status.md): the status page's and deephealthctl status --json. */
+/* How many registries a probe would get 503 for now: what the load balancers are told. */
+size_t status_failing_over(const struct answer_state *st, time_t now);
+/* The JSON status document (docs/metrics.md): the status page's and deephealthctl status --json. */
 void status_json(FILE *f, const struct status_in *in);
 /* The responders' metrics, Prometheus text format 0.0.4; in->ctr required. */
 void status_metrics(FILE *f, const struct status_in *in);

@@ -108,6 +108,29 @@ tally_free(struct tally *t)
 	free(t->degr);
 }
 
+size_t
+status_failing_over(const struct answer_state *st, time_t now)
+{
+	const struct snapshot *s = st->snap;
+	size_t nr = s ? snap_reg_count(s) : 0, n = 0;
+	int forcing = 0;
+	char name[DH_NAME_MAX + 1];
+
+	/* Only an override forcing a fail can make a registry the snapshot passes answer 503. */
+	for (size_t i = 0; st->ovr != NULL && i < st->ovr->n; i++)
+		forcing |= st->ovr->v[i].action == OVR_FORCE_FAIL && st->ovr->v[i].until > (int64_t)now;
+	for (size_t i = 0; i < nr; i++) {
+		struct snap_reg g;
+
+		snap_reg_at(s, i, &g);
+		if (g.verdict != VERDICT_FAIL && !forcing)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
+		n += answer_registry(st, name, now) == 503;
+	}
+	return n;
+}
+
 /* Does name (len bytes) contain q, ignoring ASCII case?  An empty q matches all. */
 static int
 name_has(const char *name, size_t len, const char *q, size_t qlen)
@@ -333,9 +356,9 @@ status_json(FILE *f, const struct status_in *in)
 		fprintf(f, ",\"snapshot\":{\"path\":\"\",\"state\":\"not read\",\"detail\":"
 		        "\"the configuration did not load\",\"max_age\":0}");
 	}
-	fprintf(f, ",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\"}",
-	        regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
-	        regionwide ? reason_str(tr.po.reason) : "per-registry");
+	fprintf(f, ",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\","
+	        "\"failing_over\":%zu}", regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
+	        regionwide ? reason_str(tr.po.reason) : "per-registry", status_failing_over(st, in->now));
 	fprintf(f, ",\"overrides_damaged\":%s,\"overrides\":[", in->ovr_damaged ? "true" : "false");
 	for (size_t i = 0, k = 0; st->ovr != NULL && i < st->ovr->n; i++)
 		if (st->ovr->v[i].until > (int64_t)in->now) {
@@ -456,6 +479,10 @@ status_metrics(FILE *f, const struct status_in *in)
 			fprintf(f, "deephealth_responder_region_state{reason=\"%s\"} %d\n",
 			        reason_str((enum reason)r), regionwide && tr.po.reason == (enum reason)r);
 	fprintf(f, "deephealth_responder_region_state{reason=\"per-registry\"} %d\n", !regionwide);
+	help(f, "deephealth_responder_registries_failing_over", "gauge",
+	     "Registries whose probes are answered 503 now (the snapshot's verdicts, with the "
+	     "overrides, mode and fail-open applied).");
+	fprintf(f, "deephealth_responder_registries_failing_over %zu\n", status_failing_over(st, in->now));
 	if (st->snap != NULL) {
 		help(f, "deephealth_responder_snapshot_age_seconds", "gauge",
 		     "Age of the snapshot the responders answer from.");

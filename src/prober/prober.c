@@ -278,6 +278,29 @@ overrides_expired(struct prober *p, int64_t now)
 	return in_force;
 }
 
+/*
+ * The state file keeps counts, not causes: a state carried into this run
+ * keeps the cause the last snapshot gave it until a pass folds a new one (a
+ * blind pass folds none), so a snapshot never shows a failing dependency
+ * without its cause.
+ */
+static void
+causes_carried(struct prober *p)
+{
+	size_t nd = p->prev ? snap_dep_count(p->prev) : 0;
+
+	for (size_t k = 0; k < nd; k++) {
+		struct snap_dep d;
+		int64_t i;
+
+		snap_dep_at(p->prev, k, &d);
+		i = nidx_find(p->conf->dep_index, d.name, d.name_len);
+		/* Only where the snapshot says the same state: its cause is that state's. */
+		if (i >= 0 && p->st[i].cause[0] == '\0' && state_reported(&p->st[i]) == d.state)
+			snprintf(p->st[i].cause, sizeof(p->st[i].cause), "%.*s", (int)d.cause_len, d.cause);
+	}
+}
+
 /* "auth: connect: refused; dns: HTTP 200": each witness check and what it said this pass. */
 static void
 witnesses(const struct prober *p, char *out, size_t len)
@@ -544,6 +567,7 @@ main(int argc, char **argv)
 		publish_clean(p.conf->metrics);
 	p.folded = (int64_t)time(NULL);
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
+	causes_carried(&p);
 
 	began = util_now_ms();
 	for (int first = 1;; first = 0) {

@@ -17,6 +17,21 @@ browser_find() {
 	[ -n "$BROWSER" ]
 }
 
+# browser_require PREFIX: the start of a browser test (lib.sh's ok/not_ok/finish): fails the
+# test when chromium is missing; sets BROWSER_LOG and SHOTS ($BUILD/screenshots, with this
+# test's old PREFIX-*.png removed).
+browser_require() {
+	if ! browser_find; then
+		not_ok "chromium is installed" "chromium not found: tests/deps.sh installs it (Debian package chromium)"
+		finish
+	fi
+	ok "chromium is installed ($BROWSER)"
+	BROWSER_LOG=$WORK/chromium.log
+	SHOTS=$BUILD/screenshots
+	mkdir -p "$SHOTS"
+	rm -f "$SHOTS/$1"-*.png
+}
+
 # browser_run ARGS...: chromium headless with ARGS and a temporary profile; its stdout is
 # ours, its stderr (D-Bus noise, GPU notes) goes to BROWSER_LOG if set, else nowhere.
 browser_run() {

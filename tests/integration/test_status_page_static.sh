@@ -9,15 +9,7 @@
 . tests/integration/lib.sh
 . tests/integration/browser.sh
 
-if ! browser_find; then
-	not_ok "chromium is installed" "chromium not found: tests/deps.sh installs it (Debian package chromium)"
-	finish
-fi
-ok "chromium is installed ($BROWSER)"
-BROWSER_LOG=$WORK/chromium.log
-SHOTS=$BUILD/screenshots
-mkdir -p "$SHOTS"
-rm -f "$SHOTS"/static-*.png
+browser_require static
 FIX=tests/fixtures/status
 
 # The docroot: DIR/deephealth/ holds the page and DIR's document, for every fixture.

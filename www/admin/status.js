@@ -130,9 +130,12 @@ function bannerFor(doc) {
     return ['passthrough', 'SHADOW: every registry answers 200: failover is OFF in this region',
       `Mode is shadow: enforce would fail over ${plural(fail, 'registry', 'registries')}.`];
   }
-  const head = fail === 1 ? 'Enforcing: 1 registry failing over' : `Enforcing: ${fail} registries failing over`;
+  // What probes get (overrides applied) when the responder says; else the snapshot's verdicts.
+  const over = num(a.failing_over) === null ? fail : a.failing_over;
+  const head = over === 1 ? 'Enforcing: 1 registry failing over' : `Enforcing: ${over} registries failing over`;
   let detail = `${num(reg.pass) || 0} of ${num(reg.total) || 0} pass`;
   if (warn) detail += `; ${warn} degraded (still answering 200)`;
+  if (over !== fail) detail += `; ${plural(fail, 'registry fails', 'registries fail')} by the snapshot, overrides decide the rest`;
   return ['ok', head, detail + '.'];
 }
 
