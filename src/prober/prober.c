@@ -294,7 +294,7 @@ causes_carried(struct prober *p)
 		int64_t i;
 
 		snap_dep_at(p->prev, k, &d);
-		i = nidx_find(p->conf->dep_index, d.name, d.name_len);
+		i = conf_dep_find(p->conf, d.name, d.name_len);
 		/* Only where the snapshot says the same state: its cause is that state's. */
 		if (i >= 0 && p->st[i].cause[0] == '\0' && state_reported(&p->st[i]) == d.state)
 			snprintf(p->st[i].cause, sizeof(p->st[i].cause), "%.*s", (int)d.cause_len, d.cause);

@@ -311,7 +311,7 @@ struct dep_state {
 	int consec_ok;         /* consecutive successes */
 	int fail_count;        /* failures not yet cleared (intermittent accounting) */
 	int64_t since;         /* when the reported state last changed */
-	char cause[256];       /* the latest result's cause */
+	char cause[256];       /* the cause of the result that set the reported state (kept until it changes) */
 };
 
 /* What a dependency reports: fail when down, else warn when its last result warned, else pass. */

@@ -40,7 +40,6 @@ state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict result, 
 
 	if (result == VERDICT_UNKNOWN)
 		return 0;
-	snprintf(st->cause, sizeof(st->cause), "%s", cause ? cause : "");
 	st->last = result;
 	if (!st->down) {
 		if (failed) {
@@ -67,9 +66,19 @@ state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict result, 
 			st->fail_count = 0;
 		}
 	}
-	if (state_reported(st) == before)
+	/*
+	 * The cause is the one that made the state what it is: kept until the state
+	 * changes, like since.  So a snapshot's bytes stay the same from pass to pass
+	 * while nothing changes (only its header moves on), which is what lets a
+	 * follower (docs/fleet.md) fetch 64 bytes instead of the whole file.
+	 */
+	if (state_reported(st) == before) {
+		if (st->cause[0] == '\0')
+			snprintf(st->cause, sizeof(st->cause), "%s", cause ? cause : "");
 		return 0;
+	}
 	st->since = now;
+	snprintf(st->cause, sizeof(st->cause), "%s", cause ? cause : "");
 	return 1;
 }
 
