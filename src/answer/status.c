@@ -201,7 +201,7 @@ not_passing(FILE *f, const struct answer_state *st, time_t now, const char *q, s
 static int
 transition_item(FILE *f, const char *line, int first)
 {
-	char when[64], ev[32], subject[600], from[32], to[32], cause[1200], a[64], by[300];
+	char when[64], ev[32], subject[600], from[32] = "", to[32] = "", cause[1200] = "", a[64], by[300];
 	const char *kind;
 	int have_from = 0;
 
