@@ -31,20 +31,23 @@ FCGI_SRC   := $(wildcard fcgi/*.c)
 PROBE_SRC  := $(wildcard src/prober/*.c)
 CTL_SRC    := $(wildcard src/ctl/*.c)
 SNAP_SRC   := $(wildcard src/snaptool/*.c)
+FOLLOW_SRC := $(wildcard src/follow/*.c)
 HEADERS    := $(wildcard src/*.h fcgi/*.h src/*/*.h)
 FCGI_OBJ   := $(call obj,$(FCGI_SRC) $(ANSWER_SRC) $(SHARED_SRC))
 PROBE_OBJ  := $(call obj,$(PROBE_SRC) $(SHARED_SRC))
 CTL_OBJ    := $(call obj,$(CTL_SRC) $(ANSWER_SRC) $(SHARED_SRC))
 SNAP_OBJ   := $(call obj,$(SNAP_SRC) src/snap.c src/publish.c src/log.c src/util.c)
+FOLLOW_OBJ := $(call obj,$(FOLLOW_SRC) $(SHARED_SRC))
 # Everything but the mains, for the unit tests and the in-process benchmark.
 LIB_OBJ    := $(call obj,$(SHARED_SRC) $(ANSWER_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
                          $(filter-out src/prober/prober.c,$(PROBE_SRC)))
 FCGI_LIBS  := $(shell pkg-config --libs fcgi libconfig libpcre2-8 2>/dev/null)
 PROBE_LIBS := $(shell pkg-config --libs libcurl libconfig libpcre2-8 2>/dev/null)
 CTL_LIBS   := $(shell pkg-config --libs libconfig libpcre2-8 2>/dev/null)
+FOLLOW_LIBS := $(shell pkg-config --libs libcurl libconfig 2>/dev/null)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe \
-            $(BUILD)/deephealthctl
+            $(BUILD)/deephealthctl $(BUILD)/deephealth-follow
 # Test and benchmark programs see every header.
 ALL_INC  := -Ifcgi -Isrc/answer -Isrc/prober -Isrc/ctl
 
@@ -68,6 +71,10 @@ $(O)/src/ctl/%.o: src/ctl/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/ctl -Isrc/answer -c -o $@ $<
 
+$(O)/src/follow/%.o: src/follow/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 $(O)/src/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -83,6 +90,9 @@ $(BUILD)/deephealth-probe: $(PROBE_OBJ)
 
 $(BUILD)/deephealthctl: $(CTL_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
+
+$(BUILD)/deephealth-follow: $(FOLLOW_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FOLLOW_LIBS)
 
 # The HTTP fixture server integration tests use as a dependency stand-in.
 $(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
@@ -175,11 +185,13 @@ DIST_SUBST = sed -e 's\#/usr/local\#$(PREFIX)\#g' -e 's\#/etc/deephealth\#$(CONF
                  -e 's\#/var/lib/deephealth\#$(STATEDIR)\#g' -e 's\#/etc/cron.d\#$(SYSCONFDIR)/cron.d\#g'
 DIST_FILES := deephealth.conf registries.map deephealth.cron deephealth-probe.service \
               deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service lighttpd.conf \
-              apache-deephealth.conf apache-deephealth-proxy.conf nginx-deephealth.conf
+              apache-deephealth.conf apache-deephealth-proxy.conf nginx-deephealth.conf \
+              lighttpd-snapshot.conf
 # Installed config-like files: removed by uninstall only while unchanged.
 KEPT := $(CONFDIR)/deephealth.conf:deephealth.conf $(CONFDIR)/registries.map:registries.map \
         $(SYSCONFDIR)/cron.d/deephealth:deephealth.cron \
         $(SYSCONFDIR)/lighttpd/conf-available/50-deephealth.conf:lighttpd.conf \
+        $(SYSCONFDIR)/lighttpd/conf-available/51-deephealth-snapshot.conf:lighttpd-snapshot.conf \
         $(SYSCONFDIR)/apache2/conf-available/deephealth.conf:apache-deephealth.conf \
         $(SYSCONFDIR)/apache2/conf-available/deephealth-proxy-fcgi.conf:apache-deephealth-proxy.conf \
         $(SYSCONFDIR)/nginx/snippets/deephealth.conf:nginx-deephealth.conf
@@ -203,6 +215,7 @@ install: all dist-files
 	install -m 0755 $(BUILD)/deephealth.fcgi $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi
 	install -m 0755 $(BUILD)/deephealth-probe $(DESTDIR)$(PREFIX)/sbin/deephealth-probe
 	install -m 0755 $(BUILD)/deephealthctl $(DESTDIR)$(PREFIX)/sbin/deephealthctl
+	install -m 0755 $(BUILD)/deephealth-follow $(DESTDIR)$(PREFIX)/sbin/deephealth-follow
 	install -m 0755 $(BUILD)/deephealth-snap $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do \
 	    install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
@@ -231,7 +244,8 @@ install: all dist-files
 # the state directory or the prober's user (remove them by hand: userdel deephealth).
 uninstall: dist-files
 	rm -f $(DESTDIR)$(PREFIX)/lib/deephealth/deephealth.fcgi $(DESTDIR)$(PREFIX)/sbin/deephealth-probe \
-	      $(DESTDIR)$(PREFIX)/sbin/deephealthctl $(DESTDIR)$(PREFIX)/bin/deephealth-snap
+	      $(DESTDIR)$(PREFIX)/sbin/deephealthctl $(DESTDIR)$(PREFIX)/sbin/deephealth-follow \
+	      $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)$(PREFIX)/share/deephealth/www
 	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done

@@ -64,14 +64,19 @@ static const struct conf_opt prober_opts[] = {
 	{ "intermittent", OPT_BOOL, 0, 1, 0, NULL, NULL, C(intermittent) },
 	{ "blind_unknown_pct", OPT_INT, 1, 100, 50, NULL, NULL, C(blind_unknown_pct) },
 };
+static const struct conf_opt follower_opts[] = {
+	{ "sources", OPT_STRLIST, 0, 0, 0, NULL, NULL, C(follow_sources) },
+	{ "timeout_ms", OPT_INT, 100, 60000, 2000, NULL, NULL, C(follow_timeout_ms) },
+	{ "cache", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/follow", NULL, C(follow_cache) },
+};
 #undef C
 
 /* Indexes into sections[], in its order. */
-enum { SEC_SNAPSHOT, SEC_RESPONDER, SEC_RESOLVER, SEC_LOG, SEC_PROBER };
+enum { SEC_SNAPSHOT, SEC_RESPONDER, SEC_RESOLVER, SEC_LOG, SEC_PROBER, SEC_FOLLOWER };
 static const struct conf_table sections[] = {
 	CONF_TABLE("snapshot", snapshot_opts), CONF_TABLE("responder", responder_opts),
 	CONF_TABLE("resolver", resolver_opts), CONF_TABLE("log", log_opts),
-	CONF_TABLE("prober", prober_opts),
+	CONF_TABLE("prober", prober_opts), CONF_TABLE("follower", follower_opts),
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -449,6 +454,19 @@ conf_load(const char *path, const struct conf_ext *const *exts, errfn_t errfn, v
 			conf_err(&l, at, "prober.proxy: \"%s\" is not a proxy URL (http://, https://, "
 			         "socks5h://... host[:port])", c->proxy);
 	}
+	for (size_t k = 0; c->follow_sources != NULL && c->follow_sources[k] != NULL; k++) {
+		const config_setting_t *at = grps[SEC_FOLLOWER].found[oi(&sections[SEC_FOLLOWER], "sources")];
+		const char *u = c->follow_sources[k];
+
+		if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+		    strpbrk(u, " \t\r\n") != NULL || strlen(u) > 1024)
+			conf_err(&l, at != NULL ? config_setting_get_elem(at, (unsigned)k) : NULL,
+			         "follower.sources[%zu]: \"%.80s\" is not an http:// or https:// URL", k, u);
+		if (k >= FOLLOW_SOURCES_MAX) {
+			conf_err(&l, at, "follower.sources: more than %d sources", FOLLOW_SOURCES_MAX);
+			break;
+		}
+	}
 	c->snapshot_line = key_line(&grps[SEC_SNAPSHOT], &sections[SEC_SNAPSHOT], "path");
 	c->state_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "state");
 	c->lock_line = key_line(&grps[SEC_PROBER], &sections[SEC_PROBER], "lock");
@@ -492,6 +510,8 @@ conf_free(struct conf *c)
 	free(c->event_log);
 	free(c->metrics);
 	free(c->proxy);
+	util_strv_free(c->follow_sources);
+	free(c->follow_cache);
 	for (size_t i = 0; c->exts != NULL && c->exts[i] != NULL; i++)
 		c->exts[i]->free(c);
 	free(c);

@@ -356,6 +356,7 @@ struct dep_conf;
 struct config_setting_t; /* libconfig's */
 
 enum mode { MODE_ENFORCE, MODE_SHADOW, MODE_PASSTHROUGH };
+#define FOLLOW_SOURCES_MAX 16 /* probers one follower fetches from */
 extern const char *const mode_names[];
 enum unknown_action { UNKNOWN_PASS, UNKNOWN_REJECT };
 enum detail { DETAIL_STATUS, DETAIL_CAUSE };
@@ -395,6 +396,10 @@ struct conf {
 	int interval, deadline, parallel;
 	int fall, rise, ok, intermittent;
 	int blind_unknown_pct;
+	/* follower { }: a front door that fetches its snapshot from the region's probers */
+	char **follow_sources;  /* NULL-terminated URLs of the probers' snapshots, or NULL */
+	int follow_timeout_ms;  /* each request */
+	char *follow_cache;     /* directory: the last verified copy from each source */
 	/* dependencies ( ): built by the prober's extension, else none */
 	struct dep_conf *deps;
 	size_t ndeps;

@@ -2,7 +2,7 @@
 # deps.sh: install the Debian packages deephealth builds and tests with, if any is missing.
 set -eu
 PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-dev libconfig-dev libpcre2-dev
-      lighttpd apache2 libapache2-mod-fcgid redis-server monitoring-plugins-basic
+      lighttpd lighttpd-mod-deflate apache2 libapache2-mod-fcgid redis-server monitoring-plugins-basic
       monitoring-plugins-standard curl valgrind procps wrk time nginx python3 adduser systemd mandoc
       lintian debhelper dpkg-dev fakeroot blhc cppcheck
       prometheus prometheus-node-exporter chromium fonts-dejavu-core"

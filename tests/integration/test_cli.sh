@@ -4,7 +4,7 @@
 # code its program's usage names.
 . tests/integration/lib.sh
 
-for prog in deephealth.fcgi deephealth-probe deephealth-snap deephealthctl; do
+for prog in deephealth.fcgi deephealth-probe deephealth-snap deephealthctl deephealth-follow; do
 	bin=$BUILD/$prog
 	for opt in -h --help; do
 		out=$("${VG[@]}" "$bin" "$opt" 2>"$WORK/err"); rc=$?
@@ -26,6 +26,7 @@ check "deephealth.fcgi links libconfig, libfcgi, libpcre2-8 and no libcurl" "lib
 check "deephealth-probe links libconfig, libcurl, libpcre2-8 and no libfcgi" "libconfig libcurl libpcre2-8" "$(libs deephealth-probe)"
 check "deephealth-snap links none of the four libraries" "" "$(libs deephealth-snap)"
 check "deephealthctl links libconfig and libpcre2-8, no libcurl, no libfcgi" "libconfig libpcre2-8" "$(libs deephealthctl)"
+check "deephealth-follow links libconfig and libcurl only" "libconfig libcurl" "$(libs deephealth-follow)"
 check "no check, exec, threshold, evaluation or registry-map code in the responder" "" \
 	"$(nm "$BUILD/deephealth.fcgi" | awk '$2 == "T" { print $3 }' | grep -E '^(check_run|exec_start|state_fold|eval_build|regmap_load)$' | xargs)"
 syms() { nm "$BUILD/$1" | awk 'NF == 3 { print $3 }'; }
@@ -35,10 +36,13 @@ check "no resolver in the prober (the responder's part of the configuration)" ""
 	"$(syms deephealth-probe | grep -E '^(resolver_conf|resolver_lookup|resolver_new|policy_decide|reply_format)$' | xargs)"
 check "the snapshot tool: snapshot, log and util code only" "" \
 	"$(syms deephealth-snap | grep -E '^(conf_load|resolver_new|check_run|policy_decide)$' | xargs)"
+check "no resolver, decision, checks or evaluation in the follower" "" \
+	"$(syms deephealth-follow | grep -E '^(resolver_conf|policy_decide|check_run|eval_build|deps_conf)$' | xargs)"
 
 declare -A PAGE=([deephealth.fcgi]=docs/man/deephealth.fcgi.8 [deephealth-probe]=docs/man/deephealth-probe.8
-	[deephealth-snap]=docs/man/deephealth-snap.1 [deephealthctl]=docs/man/deephealthctl.8)
-for page in docs/man/deephealth.fcgi.8 docs/man/deephealth-probe.8 docs/man/deephealth-snap.1 docs/man/deephealthctl.8 docs/man/deephealth.conf.5; do
+	[deephealth-snap]=docs/man/deephealth-snap.1 [deephealthctl]=docs/man/deephealthctl.8
+	[deephealth-follow]=docs/man/deephealth-follow.8)
+for page in docs/man/*.[158]; do
 	check "$page: mandoc -T lint -W warning clean" "" "$(mandoc -T lint -W warning "$page" 2>&1)"
 done
 for prog in "${!PAGE[@]}"; do

@@ -16,6 +16,7 @@ etc/cron.d/deephealth
 etc/deephealth/deephealth.conf
 etc/deephealth/registries.map
 etc/lighttpd/conf-available/50-deephealth.conf
+etc/lighttpd/conf-available/51-deephealth-snapshot.conf
 etc/nginx/snippets/deephealth.conf
 usr/bin/deephealth-snap
 usr/lib/deephealth/deephealth.fcgi
@@ -23,6 +24,7 @@ usr/lib/systemd/system/deephealth-fcgi.service
 usr/lib/systemd/system/deephealth-fcgi.socket
 usr/lib/systemd/system/deephealth-probe.service
 usr/lib/systemd/system/deephealth-probe.timer
+usr/sbin/deephealth-follow
 usr/sbin/deephealth-probe
 usr/sbin/deephealthctl
 usr/share/deephealth/www/index.html
@@ -30,6 +32,7 @@ usr/share/deephealth/www/status.css
 usr/share/deephealth/www/status.js
 usr/share/man/man1/deephealth-snap.1
 usr/share/man/man5/deephealth.conf.5
+usr/share/man/man8/deephealth-follow.8
 usr/share/man/man8/deephealth-probe.8
 usr/share/man/man8/deephealth.fcgi.8
 usr/share/man/man8/deephealthctl.8'

@@ -1,0 +1,559 @@
+/*
+ * deephealth-follow: a front door's copy of its region's snapshot, fetched
+ * from the region's probers (follower.sources: each prober's web server serves
+ * its snapshot as a static file), checked whole by the snapshot reader, and
+ * published locally by the same atomic rename the prober uses.  The responder
+ * is unchanged: it reads the local file.  Nothing a source sends is published
+ * unless the reader accepts every byte of it; a pass with nothing usable
+ * publishes nothing, and the local snapshot ages into fail-open as it would
+ * with a dead prober.
+ *
+ * Steady state costs one small request per source: the prober's snapshot
+ * changes after its 64-byte header only when a state or verdict changes
+ * (docs/snapshot.md), so the follower asks for the header alone (Range:
+ * bytes=0-63) and checks it against the body it already has:
+ * the header's checksum covers the body, so the reader accepts the pair only
+ * if the body is the prober's.  Otherwise it fetches the whole file,
+ * compressed if the web server offers it.  (No If-None-Match: a web server's
+ * ETag comes from a cached stat(2) and can lag a rename, and a 304 would save
+ * only the 64 bytes; the header itself says whether anything is new.)
+ *
+ * Policy "freshest": the newest fresh snapshot among the sources, one that is
+ * not blind preferred.  Never an older one than what is published.
+ */
+#define _GNU_SOURCE /* strcasestr */
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deephealth.h"
+
+#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
+
+/* Exit codes, also in deephealth-follow(8). */
+enum {
+	FOLLOW_EXIT_OK = 0,        /* published, or what is published is already the newest */
+	FOLLOW_EXIT_CONFIG = 1,
+	FOLLOW_EXIT_USAGE = 2,
+	FOLLOW_EXIT_LOCKED = 3,    /* another run holds the lock */
+	FOLLOW_EXIT_NOSOURCE = 5,  /* no source gave a usable snapshot: the local one stays */
+	FOLLOW_EXIT_PUBLISH = 6    /* a newer snapshot could not be published */
+};
+
+/* What became of a source this pass. */
+enum src_state { SRC_UNREACHABLE, SRC_INVALID, SRC_STALE, SRC_BLIND, SRC_FRESH, SRC_STATE_COUNT };
+static const char *const src_state_names[] = {
+	"unreachable", "invalid", "stale", "blind", "fresh", NULL
+};
+
+/* One prober's snapshot as last verified: its bytes, what it says. */
+struct source {
+	const char *url;
+	char *buf;                /* the verified snapshot, or NULL */
+	size_t len;
+	int64_t created;
+	unsigned flags;
+	enum src_state state;
+	char why[512];            /* for the log: why not fresh */
+	uint64_t wire;            /* bytes on the wire this pass: requests, headers, bodies */
+	char codes[32];           /* this pass's HTTP answers, e.g. "206 200" */
+};
+
+struct follower {
+	struct conf *conf;
+	struct source src[FOLLOW_SOURCES_MAX];
+	size_t n;
+	CURL *curl;
+	int64_t published;        /* created of the local snapshot, -1 when none is usable */
+};
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+struct body {
+	char *p;
+	size_t len, cap;
+	int too_big;
+};
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	size_t add = size * n;
+
+	if (b->len + add > SNAP_MAX_SIZE) {
+		b->too_big = 1;
+		return 0;
+	}
+	if (b->len + add > b->cap)
+		b->p = util_grow(b->p, &b->cap, b->len + add, 1);
+	memcpy(b->p + b->len, data, add);
+	b->len += add;
+	return add;
+}
+
+/*
+ * GET url; with range, only bytes 0..63.  Returns the HTTP status (0 when the
+ * transfer failed, with the reason in why) and the body in b.
+ */
+static long
+get(struct follower *f, struct source *s, int range, struct body *b)
+{
+	curl_off_t got = 0;
+	long code = 0, hsize = 0, qsize = 0;
+	size_t used = strlen(s->codes);
+	CURLcode rc;
+
+	memset(b, 0, sizeof(*b));
+	curl_easy_reset(f->curl);
+	curl_easy_setopt(f->curl, CURLOPT_URL, s->url);
+	curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, (long)f->conf->follow_timeout_ms);
+	curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)f->conf->follow_timeout_ms);
+	curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(f->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(f->curl, CURLOPT_USERAGENT, "deephealth-follow/" DH_VERSION);
+	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(f->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SNAP_MAX_SIZE);
+	if (range) {
+		curl_easy_setopt(f->curl, CURLOPT_RANGE, "0-63");
+	} else {
+		/* A whole snapshot compresses well; every encoding this libcurl decodes. */
+		curl_easy_setopt(f->curl, CURLOPT_ACCEPT_ENCODING, "");
+	}
+	rc = curl_easy_perform(f->curl);
+	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(f->curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
+	curl_easy_getinfo(f->curl, CURLINFO_HEADER_SIZE, &hsize);
+	curl_easy_getinfo(f->curl, CURLINFO_REQUEST_SIZE, &qsize);
+	s->wire += (uint64_t)got + (uint64_t)hsize + (uint64_t)qsize;
+	snprintf(s->codes + used, sizeof(s->codes) - used, "%s%ld", used ? " " : "", code);
+	if (rc != CURLE_OK) {
+		snprintf(s->why, sizeof(s->why), "%s",
+		         b->too_big ? "larger than a snapshot can be" : curl_easy_strerror(rc));
+		return 0;
+	}
+	return code;
+}
+
+/* ---------------------------------------------------------------- a source */
+
+/* Take buf (len bytes, malloc'd) as s's snapshot if the reader accepts it all; else free it. */
+static int
+adopt(struct source *s, char *buf, size_t len, time_t now)
+{
+	struct snapshot *snap = NULL;
+	char detail[256];
+	enum snap_err e = snap_parse(buf, len, now, &snap, detail, sizeof(detail));
+
+	if (e != SNAP_OK) {
+		snprintf(s->why, sizeof(s->why), "refused: %s%s%s", snap_err_str(e), detail[0] ? ": " : "",
+		         detail);
+		free(buf);
+		return -1;
+	}
+	free(s->buf);
+	s->why[0] = '\0';
+	s->buf = buf;
+	s->len = len;
+	s->created = snap_created(snap);
+	s->flags = snap_flags(snap);
+	snap_free(snap);
+	return 0;
+}
+
+/* The source's newest snapshot, with as few bytes as it takes; its state set. */
+static void
+fetch(struct follower *f, struct source *s, time_t now)
+{
+	struct body b;
+	long code;
+
+	s->wire = 0;
+	s->why[0] = s->codes[0] = '\0';
+	if (s->buf != NULL && s->len > SNAP_HEADER_SIZE) {
+		/* The header only: the same body behind a newer header is the common case. */
+		code = get(f, s, 1, &b);
+		if (code != 0 && code != 200 && code != 206) {
+			free(b.p);
+			snprintf(s->why, sizeof(s->why), "HTTP %ld", code);
+			goto failed;
+		}
+		if (code == 206 && b.len == SNAP_HEADER_SIZE) {
+			char *cand = xmalloc(s->len);
+
+			memcpy(cand, b.p, SNAP_HEADER_SIZE);
+			memcpy(cand + SNAP_HEADER_SIZE, s->buf + SNAP_HEADER_SIZE, s->len - SNAP_HEADER_SIZE);
+			free(b.p);
+			/* The checksum covers the body: accepted only if it is the same one. */
+			if (adopt(s, cand, s->len, now) == 0)
+				goto judge;
+		} else if (code == 200) {
+			/* A server that ignores Range sent it all. */
+			if (adopt(s, b.p, b.len, now) == 0)
+				goto judge;
+			goto failed;
+		} else {
+			free(b.p);
+			if (code == 0)
+				goto failed;
+		}
+		s->why[0] = '\0';
+	}
+	code = get(f, s, 0, &b);
+	if (code == 200) {
+		if (adopt(s, b.p, b.len, now) == 0)
+			goto judge;
+		goto failed;
+	}
+	free(b.p);
+	if (code != 0)
+		snprintf(s->why, sizeof(s->why), "HTTP %ld", code);
+failed:
+	/* Whatever it sent is not used; the last verified copy is judged by its age as before. */
+	if (s->buf == NULL) {
+		s->state = s->why[0] && strncmp(s->why, "refused", 7) == 0 ? SRC_INVALID : SRC_UNREACHABLE;
+		return;
+	}
+judge:
+	if (now - s->created > f->conf->max_age)
+		s->state = SRC_STALE;
+	else if (s->flags & SNAP_FLAG_BLIND)
+		s->state = SRC_BLIND;
+	else if (s->why[0] != '\0')
+		s->state = strncmp(s->why, "refused", 7) == 0 ? SRC_INVALID : SRC_UNREACHABLE;
+	else
+		s->state = SRC_FRESH;
+	if (s->state == SRC_STALE)
+		snprintf(s->why, sizeof(s->why), "its newest snapshot is %lld s old",
+		         (long long)(now - s->created));
+}
+
+/* ---------------------------------------------------------------- the cache */
+
+/* The cache file of source i: its snapshot as last verified. */
+static void
+cache_path(const struct follower *f, size_t i, const char *what, char *out, size_t len)
+{
+	snprintf(out, len, "%s/source-%zu.%s", f->conf->follow_cache, i, what);
+}
+
+/* The copies the previous run verified: a follower that restarts fetches headers only. */
+static void
+cache_load(struct follower *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		char path[4200];
+		struct source *s = &f->src[i];
+		struct stat st;
+		char *buf;
+		int fd;
+
+		cache_path(f, i, "snapshot", path, sizeof(path));
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		if (fstat(fd, &st) == -1 || st.st_size <= 0 || st.st_size > SNAP_MAX_SIZE) {
+			close(fd);
+			continue;
+		}
+		buf = xmalloc((size_t)st.st_size);
+		if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
+			free(buf);
+			close(fd);
+			continue;
+		}
+		close(fd);
+		/* A damaged copy is simply not used: the next pass fetches the whole file. */
+		(void)adopt(s, buf, (size_t)st.st_size, time(NULL));
+		s->why[0] = '\0';
+	}
+}
+
+static void
+cache_save(struct follower *f, size_t i)
+{
+	struct source *s = &f->src[i];
+	char path[4200], err[512];
+
+	cache_path(f, i, "snapshot", path, sizeof(path));
+	if (publish_file(path, s->buf, s->len, 0644, err, sizeof(err)) != 0)
+		log_warnx("cache %s not written: %s", path, err);
+}
+
+/* ---------------------------------------------------------------- a pass */
+
+/* created of the published snapshot, -1 when there is none the reader accepts. */
+static int64_t
+local_created(const struct conf *c)
+{
+	struct snapshot *s = NULL;
+	int64_t t = -1;
+
+	if (snap_load(c->snapshot_path, time(NULL), &s, NULL, 0) == SNAP_OK)
+		t = snap_created(s);
+	snap_free(s);
+	return t;
+}
+
+static int
+run_pass(struct follower *f)
+{
+	const struct conf *c = f->conf;
+	time_t now = time(NULL);
+	struct source *best = NULL;
+	char err[512];
+	int64_t before[FOLLOW_SOURCES_MAX];
+	uint64_t wire = 0;
+
+	for (size_t i = 0; i < f->n && !stopping; i++) {
+		struct source *s = &f->src[i];
+		enum src_state was = s->state;
+
+		before[i] = s->buf ? s->created : -1;
+		fetch(f, s, now);
+		wire += s->wire;
+		if (s->buf != NULL && s->created != before[i])
+			cache_save(f, i);
+		if (s->state != was || s->state != SRC_FRESH)
+			log_info("source %s: %s%s%s (HTTP %s, %llu bytes)", s->url,
+			         src_state_names[s->state], s->why[0] ? ": " : "", s->why, s->codes,
+			         (unsigned long long)s->wire);
+		else
+			log_debug("source %s: fresh, created %lld (HTTP %s, %llu bytes)", s->url,
+			          (long long)s->created, s->codes, (unsigned long long)s->wire);
+	}
+	/* Freshest: the newest fresh one; one that can see (not blind) before one that cannot. */
+	for (size_t i = 0; i < f->n; i++) {
+		struct source *s = &f->src[i];
+
+		if (s->state != SRC_FRESH && s->state != SRC_BLIND)
+			continue;
+		if (best == NULL || (best->state == SRC_BLIND && s->state == SRC_FRESH) ||
+		    (best->state == s->state && s->created > best->created))
+			best = s;
+	}
+	if (best == NULL) {
+		log_warnx("no source has a fresh snapshot: %s left as it is (it fails open after "
+		          "snapshot.max_age, %d s)", c->snapshot_path, c->max_age);
+		return FOLLOW_EXIT_NOSOURCE;
+	}
+	f->published = local_created(c);
+	if (best->created <= f->published) {
+		log_debug("%s is already the newest (%lld); %llu bytes fetched", c->snapshot_path,
+		          (long long)f->published, (unsigned long long)wire);
+		return FOLLOW_EXIT_OK;
+	}
+	if (publish_file(c->snapshot_path, best->buf, best->len, 0644, err, sizeof(err)) != 0) {
+		log_warnx("snapshot %s NOT published, the previous one stays: %s", c->snapshot_path, err);
+		return FOLLOW_EXIT_PUBLISH;
+	}
+	f->published = best->created;
+	log_debug("published %s from %s (created %lld%s); %llu bytes fetched", c->snapshot_path,
+	          best->url, (long long)best->created, best->state == SRC_BLIND ? ", BLIND" : "",
+	          (unsigned long long)wire);
+	return FOLLOW_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int
+take_lock(const char *dir)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/follow.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		log_warn("lock %s: open", path);
+		return -FOLLOW_EXIT_CONFIG;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			log_warnx("another deephealth-follow run holds %s: exiting", path);
+			return -FOLLOW_EXIT_LOCKED;
+		}
+		errno = e;
+		log_warn("lock %s: flock", path);
+		return -FOLLOW_EXIT_CONFIG;
+	}
+	return fd;
+}
+
+/* For -t and every run: what this program needs of the configuration. */
+static int
+check_conf(const struct conf *c, int test_only)
+{
+	void *arg = test_only ? &test_only : NULL; /* -t: plain lines on stderr, else the log */
+	size_t n = 0;
+	int bad = 0;
+
+	while (c->follow_sources != NULL && c->follow_sources[n] != NULL)
+		n++;
+	if (n == 0) {
+		log_errfn(arg, "%s:1: follower.sources: deephealth-follow needs at least one", c->path);
+		bad = 1;
+	}
+	/* Made on first use, as the user that runs the follower (the state directory's owner). */
+	if (access(c->follow_cache, F_OK) == -1 && errno == ENOENT && !test_only &&
+	    mkdir(c->follow_cache, 0755) == 0)
+		log_info("cache directory %s created", c->follow_cache);
+	if (access(c->follow_cache, W_OK | X_OK) == -1 && (!test_only || errno != ENOENT)) {
+		log_errfn(arg, "%s: follower.cache: directory \"%s\" is not usable by this user: %s",
+		          c->path, c->follow_cache, strerror(errno));
+		bad = 1;
+	}
+	if (!bad && test_only)
+		printf("%s: configuration OK (%zu sources)%s\n", c->path, n,
+		       access(c->follow_cache, F_OK) == 0 ? "" : "; the cache directory will be made");
+	return bad;
+}
+
+static void
+usage(FILE *fp, int code)
+{
+	fprintf(fp,
+	        "usage: deephealth-follow [-hStvV] [-c config] [-r seconds [-d seconds]]\n"
+	        "  -c config     configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
+	        "  -t            check the configuration and the cache directory; then exit\n"
+	        "  -r seconds    repeat a pass every this many seconds ...\n"
+	        "  -d seconds    ... for up to this long in all (default 60: one cron minute)\n"
+	        "  -S, --syslog  log to syslog (daemon) whatever log.syslog says\n"
+	        "  -v            log every source's answer (debug)\n"
+	        "  -h, --help    this text\n"
+	        "  -V, --version print the version\n"
+	        "exit: 0 published or already newest, 1 configuration or setup, 2 usage, 3 locked,\n"
+	        "      5 no source had a fresh snapshot, 6 not published (deephealth-follow(8))\n",
+	        DEFAULT_CONF);
+	exit(code);
+}
+
+static long
+num_arg(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+		usage(stderr, FOLLOW_EXIT_USAGE);
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct follower f;
+	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
+	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = FOLLOW_EXIT_OK;
+	long every = 0, total = 60;
+	int64_t began;
+	struct sigaction sa;
+
+	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 't': test_only = 1; break;
+		case 'v': verbose = 1; break;
+		case 'r': every = num_arg(optarg, 1, 3600); break;
+		case 'd': total = num_arg(optarg, 1, 86400); break;
+		case 'S': to_syslog = 1; break;
+		case 'V': printf("deephealth-follow %s\n", DH_VERSION); return 0;
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, FOLLOW_EXIT_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, FOLLOW_EXIT_USAGE);
+	if (conf_path == NULL || conf_path[0] == '\0')
+		conf_path = DEFAULT_CONF;
+	log_init("deephealth-follow", to_syslog && !test_only, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	memset(&f, 0, sizeof(f));
+	f.conf = conf_load(conf_path, NULL, log_errfn, test_only ? &test_only : NULL);
+	if (f.conf == NULL)
+		return FOLLOW_EXIT_CONFIG;
+	rc = check_conf(f.conf, test_only) != 0 ? FOLLOW_EXIT_CONFIG : FOLLOW_EXIT_OK;
+	if (rc != FOLLOW_EXIT_OK || test_only) {
+		conf_free(f.conf);
+		return rc;
+	}
+	log_init("deephealth-follow", to_syslog || f.conf->log_syslog,
+	         verbose ? LOG_LVL_DEBUG : f.conf->log_level);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGXFSZ, &sa, NULL);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (f.curl = curl_easy_init()) == NULL)
+		fatalx("libcurl could not start");
+	lockfd = take_lock(f.conf->follow_cache);
+	if (lockfd < 0) {
+		rc = -lockfd;
+		goto out;
+	}
+	for (f.n = 0; f.conf->follow_sources[f.n] != NULL; f.n++)
+		f.src[f.n].url = f.conf->follow_sources[f.n];
+	publish_clean(f.conf->snapshot_path);
+	cache_load(&f);
+
+	began = util_now_ms();
+	for (;;) {
+		int64_t pass_start = util_now_ms(), next;
+		int r = run_pass(&f);
+
+		if (r != FOLLOW_EXIT_OK)
+			rc = r;
+		next = pass_start + every * 1000;
+		if (every == 0 || stopping ||
+		    next + (int64_t)f.conf->follow_timeout_ms * 2 * (int64_t)f.n > began + total * 1000)
+			break;
+		while (!stopping && util_now_ms() < next) {
+			int64_t left = next - util_now_ms();
+			struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (stopping)
+			break;
+	}
+	close(lockfd);
+out:
+	for (size_t i = 0; i < f.n; i++)
+		free(f.src[i].buf);
+	curl_easy_cleanup(f.curl);
+	curl_global_cleanup();
+	conf_free(f.conf);
+	return rc;
+}

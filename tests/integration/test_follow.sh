@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# test_follow.sh: deephealth-follow against probers' web servers.  Each "prober" is a real
+# lighttpd serving a snapshot with the shipped snippet (conf/lighttpd-snapshot.conf); the
+# follower fetches, verifies and publishes locally.  Checked: a first fetch is the whole
+# file (compressed); a new pass with nothing changed costs a 64-byte range, seen in the
+# follower's own count of the bytes on the wire; a change fetches the whole file again;
+# freshest picks the newest fresh source, and one that can see before a blind one; and no
+# fault of a source (500, hang, refused, truncated, corrupt, older, from the future, a 200
+# for the range) publishes anything the reader does not accept, or anything older.
+. tests/integration/lib.sh
+
+FOLLOW=$BUILD/deephealth-follow
+S=$WORK/node
+mkdir -p "$S/cache"
+chmod 755 "$S"
+T=$(date +%s)
+SINCE=$((T - 3600))
+
+# mksnap FILE CREATED [FAILING]: a snapshot of 2,000 registries whose body depends only on
+# FAILING (none, or a dependency name that fails its registries): CREATED moves the header.
+mksnap() {
+	{
+		echo "created $2"
+		echo "interval 10"
+		for d in sa1 sa2; do
+			if [ "${3:-}" = "$d" ]; then echo "dep $d fail storage critical since=$SINCE cause=HTTP 500"
+			else echo "dep $d pass storage critical since=$SINCE cause=HTTP 200"; fi
+		done
+		echo "dep auth pass auth critical witness all since=$SINCE cause=HTTP 200"
+		for i in $(seq -w 0 1999); do
+			d=sa$((10#$i % 2 + 1)); v=pass; by=
+			[ "${3:-}" = "$d" ] && v=fail && by=" by=$d"
+			echo "reg reg$i $v$by since=$SINCE uses=$d"
+		done
+		[ "${4:-}" = blind ] && echo "blind yes"
+	} | snap "$1"
+}
+
+# A prober's web server: real lighttpd with the shipped snippet, the snapshot at $dir/snapshot.
+# prober NAME: sets PPORT[NAME].
+declare -A PPORT
+prober() {
+	local d=$WORK/$1 port
+	port=$(free_port)
+	mkdir -p "$d/www"
+	lighttpd_base "$d" "$port" "$d/www"
+	sed -e "s#/var/lib/deephealth/snapshot#$d/snapshot#" conf/lighttpd-snapshot.conf >>"$d/lighttpd.conf"
+	chmod 755 "$d"
+	lighttpd -D -f "$d/lighttpd.conf" >"$d/stdout.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+	PPORT[$1]=$port
+}
+# fetched URL: "HTTP-CODES BYTES" of the follower's last pass on URL, from its log.
+fetched() { grep "source $1: " "$S/follow.log" | tail -n 1 | sed -n 's/.*(HTTP \([0-9 ]*\), \([0-9]*\) bytes)$/\1 \2/p'; }
+# publish FILE CREATED [FAILING [blind]]: as the prober does: a new file renamed into place.
+# lighttpd's stat cache may serve the file it replaced for about a second: a real prober
+# publishes every 10 s, so it is waited out here as a follower's next pass would.
+publish() { mksnap "$1.new" "${@:2}"; mv "$1.new" "$1"; sleep 1.2; }
+
+conf() { # SOURCES...: the node's configuration, one source per argument
+	local s list=""
+	for s in "$@"; do list="$list${list:+, }\"$s\""; done
+	cat >"$S/dh.conf" <<EOF
+snapshot = { path = "snapshot"; max_age = 120; };
+follower = { sources = ( $list ); timeout_ms = 1000; cache = "cache"; };
+EOF
+}
+follow() { "${VG[@]}" "$FOLLOW" -c "$S/dh.conf" -v >>"$S/follow.log" 2>&1; }
+created() { "$SNAPTOOL" dump "$S/snapshot" 2>/dev/null | sed -n 's/.*: OK: created \([0-9]*\) .*/\1/p'; }
+
+prober p1
+prober p2
+U1=http://127.0.0.1:${PPORT[p1]}/deephealth-snapshot
+U2=http://127.0.0.1:${PPORT[p2]}/deephealth-snapshot
+mksnap "$WORK/p1/snapshot" $((T - 20))
+chmod 644 "$WORK/p1/snapshot"
+conf "$U1"
+
+out=$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)
+check "-t: configuration OK" "$S/dh.conf: configuration OK (1 sources)" "$out"
+printf 'snapshot = { path = "s"; };\nfollower = { sources = ( "ftp://x/s" ); };\n' >"$WORK/bad.conf"
+out=$("$FOLLOW" -c "$WORK/bad.conf" -t 2>&1); rc=$?
+check "-t: a source that is not http(s) is a configuration error with its line" \
+	"1 $WORK/bad.conf:2: follower.sources[0]: \"ftp://x/s\" is not an http:// or https:// URL" "$rc $(echo "$out" | head -n 1)"
+
+printf 'snapshot = { path = "s"; };\n' >"$WORK/none.conf"
+out=$("$FOLLOW" -c "$WORK/none.conf" -t 2>&1); rc=$?
+check "-t: no source is an error" "1 $WORK/none.conf:1: follower.sources: deephealth-follow needs at least one" "$rc $(echo "$out" | head -n 1)"
+rmdir "$S/cache"
+check "-t: a cache directory still to be made is said" \
+	"$S/dh.conf: configuration OK (1 sources); the cache directory will be made" "$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)"
+
+# 1. The first fetch: the whole file, compressed by the server, published byte for byte.
+follow; rc=$?
+check "first pass: exit 0, the cache directory made" "0 yes" "$rc $([ -d "$S/cache" ] && echo yes)"
+check "first pass: the prober's snapshot published as it is" "" "$(cmp "$WORK/p1/snapshot" "$S/snapshot" 2>&1)"
+read -r st bytes <<<"$(fetched "$U1")"
+size=$(stat -c %s "$WORK/p1/snapshot")
+check "first pass: one 200" 200 "$st"
+if [ "$bytes" -lt $((size / 2)) ]; then ok "first pass: compressed on the wire ($bytes bytes for a $size-byte snapshot)"
+else not_ok "first pass: compressed on the wire" "$bytes bytes for $size"; fi
+
+# 2. A new pass with no change: only the header moves; the follower fetches 64 bytes.
+publish "$WORK/p1/snapshot" $((T - 10))
+follow
+read -r st bytes <<<"$(fetched "$U1")"
+check "steady state: a 206 for the header" 206 "$st"
+if [ "$bytes" -le 2048 ]; then ok "steady state: $bytes bytes on the wire (at most 2 KB)"
+else not_ok "steady state: at most 2 KB on the wire" "$bytes bytes"; fi
+check "steady state: the newer snapshot published, whole and exact" "" "$(cmp "$WORK/p1/snapshot" "$S/snapshot" 2>&1)"
+check "steady state: its creation time" $((T - 10)) "$(created)"
+
+# 3. Nothing new: the header alone says so.
+follow; rc=$?
+check "nothing new: the header alone, nothing published" "0 206 $((T - 10))" "$rc $(fetched "$U1" | cut -d' ' -f1) $(created)"
+
+# 4. A verdict changes: the header's checksum no longer fits the body; the whole file again.
+publish "$WORK/p1/snapshot" $((T - 5)) sa1
+follow
+check "a change: the whole file fetched after the header" "206 200" "$(fetched "$U1" | cut -d' ' -f1-2)"
+check "a change: published exactly" "" "$(cmp "$WORK/p1/snapshot" "$S/snapshot" 2>&1)"
+check "a change: reg0000 (on sa1) now fails" "fail" "$("$SNAPTOOL" dump "$S/snapshot" | awk '$2 == "reg0000" { print $3 }')"
+
+# 5. A restarted follower starts from its cache: the header only.
+publish "$WORK/p1/snapshot" $((T - 4)) sa1
+follow
+check "from the cache after a restart: the header only" "206 $((T - 4))" "$(fetched "$U1" | cut -d' ' -f1) $(created)"
+
+# 6. Faults of the only source: nothing is published that the reader refuses, nothing older.
+good=$(created)
+cp "$S/snapshot" "$WORK/good"
+put() { mv "$1" "$WORK/p1/snapshot"; sleep 1.2; } # FILE: the source's new file, as publish
+fault() { # DESC: a pass, then the local snapshot must be unchanged
+	follow; rc=$?
+	check "$1: local snapshot unchanged" "" "$(cmp "$WORK/good" "$S/snapshot" 2>&1)"
+	check "$1: exit 5 (no fresh source)" 5 "$rc"
+}
+# A newer snapshot cut short: its header does not fit the body held, the whole file is short.
+mksnap "$WORK/p1/x" $((T - 3)) sa2
+head -c 5000 "$WORK/p1/x" >"$WORK/p1/snapshot.new"; put "$WORK/p1/snapshot.new"
+fault "truncated"
+# A newer snapshot with another body, a bit flipped in it: neither the header with the body
+# held nor the whole file passes the checksum.  (A flip in a body the follower already holds
+# is healed: the header's checksum picks the body held, which is the prober's.)
+mksnap "$WORK/p1/x" $((T - 3)) sa2
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[4000] ^= 0x20; open(sys.argv[1], "wb").write(b)' "$WORK/p1/x"
+put "$WORK/p1/x"
+fault "a flipped bit"
+publish "$WORK/p1/snapshot" $((T + 600)) sa1
+fault "from the future (prober clock 10 min ahead)"
+for why in length checksum future; do
+	check "the refusal ($why) is logged with the reader's reason" 1 \
+		"$(grep -c "invalid: refused: .*$why" "$S/follow.log" | awk '{ print ($1 > 0) }')"
+done
+publish "$WORK/p1/snapshot" $((T - 60))
+follow; rc=$?
+check "older than what is published: not published, exit 0" "0 $good" "$rc $(created)"
+echo '<html>not a snapshot</html>' >"$WORK/p1/x"; put "$WORK/p1/x"
+fault "a page instead of a snapshot"
+rm -f "$WORK/p1/snapshot"; sleep 1.2
+fault "404"
+kill "$(cat "$WORK/p1/lighttpd.pid")"
+sleep 0.3
+fault "refused (web server down)"
+
+# The fixture server's faults: 500, a hang bounded by timeout_ms, a 200 for the range.
+FIXDIR=$WORK
+start_fix f500
+mode f500 500
+conf "http://127.0.0.1:${FIXPORT[f500]}/deephealth-snapshot"
+fault "HTTP 500"
+mode f500 hang
+t0=$(date +%s%N)
+fault "a hung server"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 4000 ]; then ok "a hung server costs its timeouts (${ms} ms, timeout_ms 1000)"
+else not_ok "a hung server is bounded" "${ms} ms"; fi
+mode f500 "body not a snapshot"
+fault "a 200 whose body is not a snapshot"
+
+# 7. Two sources, freshest: the newest that can see wins; one down changes nothing.
+prober p3
+U3=http://127.0.0.1:${PPORT[p3]}/deephealth-snapshot
+mksnap "$WORK/p2/snapshot" $((T - 2))
+mksnap "$WORK/p3/snapshot" $((T - 1)) sa2 blind
+chmod 644 "$WORK/p2/snapshot" "$WORK/p3/snapshot"
+conf "$U2" "$U3"
+follow; rc=$?
+check "freshest: a newer blind one loses to a fresh one that can see" "0 $((T - 2))" "$rc $(created)"
+publish "$WORK/p3/snapshot" $((T + 1)) sa2
+follow
+check "freshest: the newest fresh source" $((T + 1)) "$(created)"
+kill "$(cat "$WORK/p3/lighttpd.pid")"
+publish "$WORK/p2/snapshot" $((T + 2))
+follow; rc=$?
+check "freshest: one source down, the other serves" "0 $((T + 2))" "$rc $(created)"
+check_match "a source's state changes are logged" "source $U3: unreachable" "$(cat "$S/follow.log")"
+
+# 8. The lock: one run at a time per cache directory.
+flock "$S/cache/follow.lock" -c "\"$FOLLOW\" -c \"$S/dh.conf\" >/dev/null 2>&1; echo \$?" >"$WORK/locked.rc"
+check "a second run while one holds the lock exits 3" 3 "$(cat "$WORK/locked.rc")"
+finish
