@@ -49,7 +49,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(w
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe \
             $(BUILD)/deephealthctl $(BUILD)/deephealth-follow
 # Test and benchmark programs see every header.
-ALL_INC  := -Ifcgi -Isrc/answer -Isrc/prober -Isrc/ctl
+ALL_INC  := -Ifcgi -Isrc/answer -Isrc/prober -Isrc/ctl -Isrc/follow
 
 .PHONY: all check _check unit e2e demo bench asan valgrind install clean deps lint
 all: $(PROGS)
@@ -73,7 +73,7 @@ $(O)/src/ctl/%.o: src/ctl/%.c $(HEADERS)
 
 $(O)/src/follow/%.o: src/follow/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -Isrc/follow -c -o $@ $<
 
 $(O)/src/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(@D)

@@ -21,6 +21,7 @@
 const char *const mode_names[] = { "enforce", "shadow", "passthrough", NULL };
 static const char *const unknown_names[] = { "pass", "reject", NULL };
 static const char *const detail_names[] = { "status", "cause", NULL };
+const char *const follow_policy_names[] = { "freshest", "quorum", NULL };
 
 #define C(f) offsetof(struct conf, f)
 static const struct conf_opt snapshot_opts[] = {
@@ -66,6 +67,8 @@ static const struct conf_opt prober_opts[] = {
 };
 static const struct conf_opt follower_opts[] = {
 	{ "sources", OPT_STRLIST, 0, 0, 0, NULL, NULL, C(follow_sources) },
+	{ "policy", OPT_ENUM, 0, 0, FOLLOW_FRESHEST, NULL, follow_policy_names, C(follow_policy) },
+	{ "quorum", OPT_INT, 1, FOLLOW_SOURCES_MAX, 2, NULL, NULL, C(follow_quorum) },
 	{ "timeout_ms", OPT_INT, 100, 60000, 2000, NULL, NULL, C(follow_timeout_ms) },
 	{ "cache", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/follow", NULL, C(follow_cache) },
 };
@@ -338,6 +341,18 @@ conf_relations(struct conf_loader *l, struct conf *c, struct conf_grp *grps)
 			at = grps[SEC_SNAPSHOT].found[oi(&sections[SEC_SNAPSHOT], "max_age")];
 		conf_err(l, at, "responder.recheck_ms (%d) must be below snapshot.max_age (%d s)",
 		     c->recheck_ms, c->max_age);
+	}
+	if (c->follow_policy == FOLLOW_QUORUM) {
+		size_t n = 0;
+
+		while (c->follow_sources != NULL && c->follow_sources[n] != NULL)
+			n++;
+		if ((size_t)c->follow_quorum > n) {
+			at = grps[SEC_FOLLOWER].found[oi(&sections[SEC_FOLLOWER], "quorum")];
+			conf_err(l, at != NULL ? at : grps[SEC_FOLLOWER].set,
+			         "follower.quorum (%d) is more than the %zu sources: no registry could "
+			         "ever fail", c->follow_quorum, n);
+		}
 	}
 	if (c->deadline > c->interval) {
 		at = grps[SEC_PROBER].found[oi(&sections[SEC_PROBER], "deadline")];

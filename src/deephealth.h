@@ -357,6 +357,8 @@ struct config_setting_t; /* libconfig's */
 
 enum mode { MODE_ENFORCE, MODE_SHADOW, MODE_PASSTHROUGH };
 #define FOLLOW_SOURCES_MAX 16 /* probers one follower fetches from */
+enum follow_policy { FOLLOW_FRESHEST, FOLLOW_QUORUM };
+extern const char *const follow_policy_names[];
 extern const char *const mode_names[];
 enum unknown_action { UNKNOWN_PASS, UNKNOWN_REJECT };
 enum detail { DETAIL_STATUS, DETAIL_CAUSE };
@@ -398,6 +400,8 @@ struct conf {
 	int blind_unknown_pct;
 	/* follower { }: a front door that fetches its snapshot from the region's probers */
 	char **follow_sources;  /* NULL-terminated URLs of the probers' snapshots, or NULL */
+	enum follow_policy follow_policy;
+	int follow_quorum;      /* quorum: probers that must agree to fail (or warn) a registry */
 	int follow_timeout_ms;  /* each request */
 	char *follow_cache;     /* directory: the last verified copy from each source */
 	/* dependencies ( ): built by the prober's extension, else none */

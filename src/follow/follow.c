@@ -19,7 +19,10 @@
  * only the 64 bytes; the header itself says whether anything is new.)
  *
  * Policy "freshest": the newest fresh snapshot among the sources, one that is
- * not blind preferred.  Never an older one than what is published.
+ * not blind preferred.  Never an older one than what is published.  Policy
+ * "quorum": a registry fails only where k of the fresh snapshots that can
+ * see fail it (quorum.c); with fewer than k of those, the newest snapshot is
+ * published marked blind, so the responders fail open at once.
  */
 #define _GNU_SOURCE /* strcasestr */
 
@@ -36,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deephealth.h"
+#include "follow.h"
 
 #define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 
@@ -75,6 +78,7 @@ struct follower {
 	size_t n;
 	CURL *curl;
 	int64_t published;        /* created of the local snapshot, -1 when none is usable */
+	int quorum_short;         /* the last pass had fewer than quorum probers that can see */
 };
 
 static volatile sig_atomic_t stopping;
@@ -315,6 +319,123 @@ local_created(const struct conf *c)
 	return t;
 }
 
+/* Newest first, for the quorum: the first gives the shape, the k-th the freshness. */
+static int
+by_created_desc(const void *a, const void *b)
+{
+	const struct source *x = *(const struct source *const *)a, *y = *(const struct source *const *)b;
+
+	return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
+}
+
+/* Publish w's snapshot unless the local file holds exactly those bytes already. */
+static int
+publish_built(struct follower *f, struct snap_writer *w, const char *what)
+{
+	const struct conf *c = f->conf;
+	struct snapshot *check = NULL;
+	char err[512];
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = FOLLOW_EXIT_OK;
+	FILE *old;
+
+	if (snapw_build(w, &buf, &len, err, sizeof(err)) != 0 ||
+	    snap_parse(buf, len, time(NULL), &check, err, sizeof(err)) != SNAP_OK) {
+		log_warnx("%s: the merged snapshot is not valid, nothing published: %s", what, err);
+		free(buf);
+		return FOLLOW_EXIT_PUBLISH;
+	}
+	snap_free(check);
+	if ((old = fopen(c->snapshot_path, "rb")) != NULL) {
+		char *cur = xmalloc(len + 1);
+		size_t got = fread(cur, 1, len + 1, old);
+
+		fclose(old);
+		if (got == len && memcmp(cur, buf, len) == 0) {
+			free(cur);
+			free(buf);
+			return FOLLOW_EXIT_OK;
+		}
+		free(cur);
+	}
+	if (publish_file(c->snapshot_path, buf, len, 0644, err, sizeof(err)) != 0) {
+		log_warnx("snapshot %s NOT published, the previous one stays: %s", c->snapshot_path, err);
+		rc = FOLLOW_EXIT_PUBLISH;
+	} else {
+		log_debug("published %s: %s", c->snapshot_path, what);
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * Quorum k: the fresh snapshots that can see, merged.  With fewer than k of
+ * them no vote can be trusted: the newest snapshot there is, marked blind,
+ * so the responders fail open now rather than after max_age.
+ */
+static int
+pass_quorum(struct follower *f, time_t now)
+{
+	unsigned k = (unsigned)f->conf->follow_quorum;
+	struct source *use[FOLLOW_SOURCES_MAX], *newest = NULL;
+	struct snapshot *parsed[FOLLOW_SOURCES_MAX];
+	struct snap_writer *w = NULL;
+	size_t n = 0, seeing, np = 0;
+	char what[200];
+	int rc = FOLLOW_EXIT_PUBLISH, blind;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct source *s = &f->src[i];
+
+		if (s->state == SRC_FRESH)
+			use[n++] = s;
+		if ((s->state == SRC_FRESH || s->state == SRC_BLIND) &&
+		    (newest == NULL || s->created > newest->created))
+			newest = s;
+	}
+	if (newest == NULL) {
+		log_warnx("no source has a fresh snapshot: %s left as it is (it fails open after "
+		          "snapshot.max_age, %d s)", f->conf->snapshot_path, f->conf->max_age);
+		return FOLLOW_EXIT_NOSOURCE;
+	}
+	seeing = n;
+	blind = seeing < k;
+	if (blind) {
+		use[0] = newest;
+		n = 1;
+	}
+	qsort(use, n, sizeof(use[0]), by_created_desc);
+	for (; np < n; np++)
+		if (snap_parse(use[np]->buf, use[np]->len, now, &parsed[np], NULL, 0) != SNAP_OK)
+			goto out; /* verified when fetched; only a clock jump could refuse it now */
+	if (blind) {
+		w = quorum_merge((const struct snapshot *const *)parsed, 1, 1, newest->created);
+		if (w != NULL)
+			snapw_set_header(w, newest->created, snap_interval(parsed[0]), SNAP_FLAG_BLIND);
+		snprintf(what, sizeof(what), "%zu of the %u probers a quorum needs can see: published "
+		         "BLIND, every answer fails open", seeing, k);
+		if (!f->quorum_short)
+			log_warnx("%s", what);
+		f->quorum_short = 1;
+	} else {
+		w = quorum_merge((const struct snapshot *const *)parsed, n, k, use[k - 1]->created);
+		snprintf(what, sizeof(what), "quorum %u of the %zu probers that can see", k, n);
+		if (f->quorum_short)
+			log_info("%s again", what);
+		f->quorum_short = 0;
+	}
+	if (w != NULL)
+		rc = publish_built(f, w, what);
+	else
+		log_warnx("%s: a merged record was refused by the writer: nothing published", what);
+	snapw_free(w);
+out:
+	for (size_t i = 0; i < np; i++)
+		snap_free(parsed[i]);
+	return rc;
+}
+
 static int
 run_pass(struct follower *f)
 {
@@ -342,6 +463,8 @@ run_pass(struct follower *f)
 			log_debug("source %s: fresh, created %lld (HTTP %s, %llu bytes)", s->url,
 			          (long long)s->created, s->codes, (unsigned long long)s->wire);
 	}
+	if (c->follow_policy == FOLLOW_QUORUM)
+		return pass_quorum(f, now);
 	/* Freshest: the newest fresh one; one that can see (not blind) before one that cannot. */
 	for (size_t i = 0; i < f->n; i++) {
 		struct source *s = &f->src[i];

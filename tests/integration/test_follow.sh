@@ -197,7 +197,51 @@ follow; rc=$?
 check "freshest: one source down, the other serves" "0 $((T + 2))" "$rc $(created)"
 check_match "a source's state changes are logged" "source $U3: unreachable" "$(cat "$S/follow.log")"
 
-# 8. The lock: one run at a time per cache directory.
+# 8. Quorum 2 of 3: one prober's own trouble moves nothing; two agreeing do; with fewer than
+# two probers that can see, the newest snapshot is published blind (fail open at once).
+for q in q1 q2 q3; do prober $q; done
+QU=(); for q in q1 q2 q3; do QU+=("http://127.0.0.1:${PPORT[$q]}/deephealth-snapshot"); done
+conf "${QU[@]}"
+sed -i 's/^follower = { /follower = { policy = "quorum"; quorum = 2; /' "$S/dh.conf"
+rm -f "$S/snapshot" "$S/cache"/source-*
+TQ=$((T + 10))
+states() { # Q1 Q2 Q3: each "-" (all pass), a failing dependency, or "blind"; then wait out the stat cache
+	local i=1 a
+	for a in "$@"; do
+		case $a in -) mksnap "$WORK/q$i/x" "$TQ" ;; blind) mksnap "$WORK/q$i/x" "$TQ" "" blind ;;
+		*) mksnap "$WORK/q$i/x" "$TQ" "$a" ;; esac
+		mv "$WORK/q$i/x" "$WORK/q$i/snapshot"; i=$((i + 1))
+	done
+	TQ=$((TQ + 1)); sleep 1.2
+}
+verdict() { "$SNAPTOOL" dump "$S/snapshot" 2>/dev/null | awk -v r="$1" '$2 == r { v = $3; for (i = 4; i <= NF; i++) if ($i ~ /^by=/) v = v " " $i; print v }'; }
+states - - -
+follow; rc=$?
+check "quorum: all pass, published" "0 pass" "$rc $(verdict reg0000)"
+states sa1 - -
+follow
+check "quorum 2: one prober failing sa1 (its own trouble) fails no registry" "pass" "$(verdict reg0000)"
+check "quorum 2: ... nor sa1 itself" "pass" "$("$SNAPTOOL" dump "$S/snapshot" | awk '$1 == "dep" && $2 == "sa1" { print $3 }')"
+states sa1 sa1 -
+follow
+check "quorum 2: two probers failing sa1 fail its registries, decided by sa1" "fail by=sa1" "$(verdict reg0000)"
+check "quorum 2: the others stay" "pass" "$(verdict reg0001)"
+check "quorum 2: the merged snapshot is as fresh as the 2nd newest" $((TQ - 1)) "$(created)"
+states sa1 - blind
+follow
+check "quorum 2: a blind prober's view does not count" "pass" "$(verdict reg0000)"
+kill "$(cat "$WORK/q2/lighttpd.pid")" "$(cat "$WORK/q3/lighttpd.pid")"
+states sa1 - -
+follow; rc=$?
+"$SNAPTOOL" check "$S/snapshot" >/dev/null 2>&1
+check "quorum 2, one prober left: published blind (the responders fail open now)" "0 4" "$rc $?"
+check_match "quorum short: logged" 'of the 2 probers a quorum needs can see: published BLIND' "$(cat "$S/follow.log")"
+printf 'snapshot = { path = "s"; };\nfollower = { sources = ( "http://a/s", "http://b/s" ); policy = "quorum"; quorum = 3; };\n' >"$WORK/q.conf"
+out=$("$FOLLOW" -c "$WORK/q.conf" -t 2>&1); rc=$?
+check "-t: a quorum larger than the sources is an error" \
+	"1 $WORK/q.conf:2: follower.quorum (3) is more than the 2 sources: no registry could ever fail" "$rc $(echo "$out" | head -n 1)"
+
+# 9. The lock: one run at a time per cache directory.
 flock "$S/cache/follow.lock" -c "\"$FOLLOW\" -c \"$S/dh.conf\" >/dev/null 2>&1; echo \$?" >"$WORK/locked.rc"
 check "a second run while one holds the lock exits 3" 3 "$(cat "$WORK/locked.rc")"
 finish
