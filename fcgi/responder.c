@@ -41,6 +41,9 @@ struct responder {
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
 	struct counters ctr;        /* shared by every process of this configuration */
+	struct fleet fleet;         /* a follower's account beside the snapshot, if any */
+	struct file_id fleet_id;
+	int fleet_state;            /* 0 none, 1 read, -1 a bad one (logged once) */
 	char snap_detail[256];      /* why the snapshot is unusable */
 	char node[256];             /* this machine's name, for the status document */
 	/* What every answer is, whatever the Host: a region-wide reason, or R_COUNT (enforcing). */
@@ -115,6 +118,32 @@ overrides_refresh(struct responder *r)
 		log_info("overrides %s: %zu loaded", path, o->n);
 }
 
+/* A follower's .fleet file beside the snapshot: read when it changes; informational only. */
+static void
+fleet_refresh(struct responder *r)
+{
+	char path[4200], err[4400];
+	struct file_id id;
+	struct stat st;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s.fleet", r->conf->snapshot_path);
+	if (stat(path, &st) == -1) {
+		memset(&r->fleet, 0, sizeof(r->fleet));
+		memset(&r->fleet_id, 0, sizeof(r->fleet_id));
+		r->fleet_state = 0;
+		return;
+	}
+	file_id_of(&st, &id);
+	if (r->fleet_state != 0 && file_id_eq(&id, &r->fleet_id))
+		return;
+	r->fleet_id = id;
+	rc = fleet_load(r->conf->snapshot_path, &r->fleet, err, sizeof(err));
+	if (rc < 0 && r->fleet_state != -1)
+		log_warnx("%s: not shown (answers are not affected)", err);
+	r->fleet_state = rc < 0 ? -1 : rc;
+}
+
 /* Notice a new snapshot, kill switch or override file; cheap: a stat(2) each per interval. */
 static void
 refresh(struct responder *r, int64_t now_ms)
@@ -140,6 +169,7 @@ refresh(struct responder *r, int64_t now_ms)
 	}
 	r->kill_switch = ks;
 	overrides_refresh(r);
+	fleet_refresh(r);
 	counters_check(&r->ctr, r->conf->counters);
 
 	if (stat(r->conf->snapshot_path, &st) == -1) {
@@ -327,7 +357,7 @@ static void
 serve_doc(struct responder *r, enum doc doc, const char *method, const char *query,
           FCGX_Stream *out)
 {
-	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr };
+	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr, &r->fleet };
 	struct status_in in;
 	char q[DH_NAME_MAX + 1], hdr[256];
 	char *body = NULL;
@@ -401,6 +431,7 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	st.snap_err = r->snap_err;
 	st.kill_switch = r->kill_switch;
 	st.ovr = r->ovr;
+	st.fleet = &r->fleet;
 	now = time(NULL);
 	n = answer_request(&st, method, FCGX_GetParam("HTTP_HOST", envp),
 	                   FCGX_GetParam("HTTP_ACCEPT", envp), now, &tr, resp, sizeof(resp));

@@ -340,6 +340,32 @@ int ovr_write_line(FILE *f, const struct override *v);
 /* Write the event-log line of change ("add", "remove", "expire") of v, at time when. */
 int ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t when);
 
+/* ---------------------------------------------------------------- fleet.c */
+
+/*
+ * What deephealth-follow says beside the snapshot it published
+ * (snapshot.path + ".fleet"; docs/fleet.md): what decided and each prober's
+ * state.  Informational: it changes no answer.
+ */
+enum source_state { SRC_UNREACHABLE, SRC_INVALID, SRC_STALE, SRC_BLIND, SRC_FRESH, SRC_STATE_COUNT };
+extern const char *const source_state_names[];
+#define FLEET_SOURCES_MAX 16
+#define FLEET_NAME_MAX 128
+struct fleet {
+	int present;
+	char decided[200];                 /* "freshest prober-1:8080", "quorum 2 of 3", ... */
+	size_t n;
+	struct {
+		char name[FLEET_NAME_MAX + 1];
+		enum source_state state;
+		int64_t created;               /* 0: never had a snapshot */
+	} src[FLEET_SOURCES_MAX];
+};
+/* Read snapshot_path's .fleet file: 1 read, 0 none (fl->present 0), -1 a bad one (reason in err). */
+int fleet_load(const char *snapshot_path, struct fleet *fl, char *err, size_t errlen);
+/* fl as one JSON object {"decided":..., "sources":[...]}; ages against now. */
+void fleet_json(FILE *f, const struct fleet *fl, time_t now);
+
 /* ---------------------------------------------------------------- conf.c */
 
 /*

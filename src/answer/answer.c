@@ -94,6 +94,8 @@ answer_request(const struct answer_state *st, const char *method, const char *ra
 			gather(st, in.host == RESOLVE_FOUND ? tr->registry : NULL, now, &in, tr);
 		}
 		ro.snap = st->snap;
+		if (st->fleet != NULL && st->fleet->present)
+			ro.source = st->fleet->decided;
 	}
 	policy_decide(&in, &tr->po);
 	return reply_format(&tr->po, &ro, out, len);

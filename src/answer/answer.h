@@ -157,6 +157,7 @@ struct reply_opts {
 	enum detail detail;          /* how much the JSON body says */
 	const char *registry;        /* resolved registry name or NULL */
 	const struct snapshot *snap; /* for the deciding dependency, or NULL */
+	const char *source;          /* a follower's: what decided the snapshot (X-Deephealth-Source), or NULL */
 };
 
 /*
@@ -177,6 +178,7 @@ struct answer_state {
 	enum snap_err snap_err;
 	int kill_switch;
 	const struct overrides *ovr; /* the operator's overrides, NULL for none */
+	const struct fleet *fleet;   /* what a follower said of the snapshot, or NULL */
 };
 
 /* How one request was answered, step by step. */

@@ -140,6 +140,8 @@ reply_format(const struct policy_out *o, const struct reply_opts *ro, char *out,
 	}
 	if (ro->registry != NULL)
 		bputs(&hb, "X-Deephealth-Registry: ", ro->registry, "\r\n", (char *)NULL);
+	if (ro->source != NULL)
+		bputs(&hb, "X-Deephealth-Source: ", ro->source, "\r\n", (char *)NULL);
 	if (o->shadow) {
 		bput(&hb, "X-Deephealth-Shadow: ");
 		bnum(&hb, o->would_http);

@@ -403,6 +403,11 @@ status_json(FILE *f, const struct status_in *in)
 		        counters_unknown_rate(m, (int64_t)in->now, 5), in->ctr_shared ? "true" : "false",
 		        when);
 	}
+	fprintf(f, ",\"fleet\":");
+	if (st->fleet != NULL && st->fleet->present)
+		fleet_json(f, st->fleet, in->now);
+	else
+		fprintf(f, "null");
 	fprintf(f, "}\n");
 	tally_free(&t);
 }
@@ -497,6 +502,24 @@ status_metrics(FILE *f, const struct status_in *in)
 	help(f, "deephealth_responder_overrides_damaged", "gauge",
 	     "1 while the override file has a bad line: the responders ignore every line of it.");
 	fprintf(f, "deephealth_responder_overrides_damaged %d\n", in->ovr_damaged);
+	if (st->fleet != NULL && st->fleet->present) {
+		const struct fleet *fl = st->fleet;
+
+		help(f, "deephealth_fleet_sources", "gauge",
+		     "The probers this front door's follower fetches from, by state (deephealth-follow).");
+		for (int k = 0; k < SRC_STATE_COUNT; k++) {
+			size_t c = 0;
+
+			for (size_t i = 0; i < fl->n; i++)
+				c += fl->src[i].state == (enum source_state)k;
+			fprintf(f, "deephealth_fleet_sources{state=\"%s\"} %zu\n", source_state_names[k], c);
+		}
+		help(f, "deephealth_fleet_source_created_timestamp_seconds", "gauge",
+		     "Creation time of the newest snapshot verified from each prober (0: none yet).");
+		for (size_t i = 0; i < fl->n; i++)
+			fprintf(f, "deephealth_fleet_source_created_timestamp_seconds{source=\"%s\"} %lld\n",
+			        fl->src[i].name, (long long)fl->src[i].created);
+	}
 	help(f, "deephealth_responder_counters_shared", "gauge",
 	     "1 when these counts are those of every responder process (responder.counters "
 	     "usable), 0 when only this process's.");

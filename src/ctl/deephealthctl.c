@@ -52,6 +52,9 @@ struct ctl {
 	int have_ctr;
 	char ctr_err[512];           /* why not */
 	char node[256];
+	struct fleet fleet;          /* a follower's account beside the snapshot, if any */
+	char fleet_err[4400];
+	int fleet_rc;                /* 1 read, 0 none, -1 a bad one */
 };
 
 static void
@@ -132,6 +135,10 @@ ctl_load(struct ctl *x)
 	x->st.snap = x->snap;
 	x->st.snap_err = x->snap_err;
 	x->st.kill_switch = x->kill_switch;
+	if (x->conf != NULL)
+		x->fleet_rc = fleet_load(x->conf->snapshot_path, &x->fleet, x->fleet_err,
+		                         sizeof(x->fleet_err));
+	x->st.fleet = &x->fleet;
 }
 
 static void
@@ -254,6 +261,16 @@ cmd_status(struct ctl *x)
 			       tr.po.reason == R_PASSTHROUGH ? "passing through" : "FAILING OPEN");
 		else
 			printf("answers       per registry (enforcing)\n");
+		if (x->fleet_rc < 0)
+			printf("fleet         %s\n", x->fleet_err);
+		if (x->fleet.present) {
+			printf("fleet         %s (deephealth-follow)\n", x->fleet.decided);
+			for (size_t i = 0; i < x->fleet.n; i++)
+				printf("  %-32s %-11s %s\n", x->fleet.src[i].name,
+				       source_state_names[x->fleet.src[i].state],
+				       x->fleet.src[i].created > 0 ?
+				       span((int64_t)x->now - x->fleet.src[i].created, when, sizeof(when)) : "-");
+		}
 		if (x->have_ctr) {
 			uint64_t invalid = 0;
 

@@ -53,20 +53,16 @@ enum {
 	FOLLOW_EXIT_PUBLISH = 6    /* a newer snapshot could not be published */
 };
 
-/* What became of a source this pass. */
-enum src_state { SRC_UNREACHABLE, SRC_INVALID, SRC_STALE, SRC_BLIND, SRC_FRESH, SRC_STATE_COUNT };
-static const char *const src_state_names[] = {
-	"unreachable", "invalid", "stale", "blind", "fresh", NULL
-};
 
 /* One prober's snapshot as last verified: its bytes, what it says. */
 struct source {
 	const char *url;
+	char name[128];           /* host[:port] of url: the prober, in logs, causes and the .fleet file */
 	char *buf;                /* the verified snapshot, or NULL */
 	size_t len;
 	int64_t created;
 	unsigned flags;
-	enum src_state state;
+	enum source_state state;
 	char why[512];            /* for the log: why not fresh */
 	uint64_t wire;            /* bytes on the wire this pass: requests, headers, bodies */
 	char codes[32];           /* this pass's HTTP answers, e.g. "206 200" */
@@ -79,6 +75,8 @@ struct follower {
 	CURL *curl;
 	int64_t published;        /* created of the local snapshot, -1 when none is usable */
 	int quorum_short;         /* the last pass had fewer than quorum probers that can see */
+	char decided[200];        /* this pass's outcome, for the .fleet file */
+	char *fleet;              /* the .fleet file as last written */
 };
 
 static volatile sig_atomic_t stopping;
@@ -380,6 +378,7 @@ pass_quorum(struct follower *f, time_t now)
 	unsigned k = (unsigned)f->conf->follow_quorum;
 	struct source *use[FOLLOW_SOURCES_MAX], *newest = NULL;
 	struct snapshot *parsed[FOLLOW_SOURCES_MAX];
+	const char *names[FOLLOW_SOURCES_MAX];
 	struct snap_writer *w = NULL;
 	size_t n = 0, seeing, np = 0;
 	char what[200];
@@ -406,11 +405,13 @@ pass_quorum(struct follower *f, time_t now)
 		n = 1;
 	}
 	qsort(use, n, sizeof(use[0]), by_created_desc);
-	for (; np < n; np++)
+	for (; np < n; np++) {
+		names[np] = use[np]->name;
 		if (snap_parse(use[np]->buf, use[np]->len, now, &parsed[np], NULL, 0) != SNAP_OK)
 			goto out; /* verified when fetched; only a clock jump could refuse it now */
+	}
 	if (blind) {
-		w = quorum_merge((const struct snapshot *const *)parsed, 1, 1, newest->created);
+		w = quorum_merge((const struct snapshot *const *)parsed, NULL, 1, 1, newest->created);
 		if (w != NULL)
 			snapw_set_header(w, newest->created, snap_interval(parsed[0]), SNAP_FLAG_BLIND);
 		snprintf(what, sizeof(what), "%zu of the %u probers a quorum needs can see: published "
@@ -418,9 +419,13 @@ pass_quorum(struct follower *f, time_t now)
 		if (!f->quorum_short)
 			log_warnx("%s", what);
 		f->quorum_short = 1;
+		snprintf(f->decided, sizeof(f->decided), "blind: %zu of %u probers for a quorum can see",
+		         seeing, k);
 	} else {
-		w = quorum_merge((const struct snapshot *const *)parsed, n, k, use[k - 1]->created);
+		w = quorum_merge((const struct snapshot *const *)parsed, names, n, k,
+		                 use[k - 1]->created);
 		snprintf(what, sizeof(what), "quorum %u of the %zu probers that can see", k, n);
+		snprintf(f->decided, sizeof(f->decided), "quorum %u of %zu", k, n);
 		if (f->quorum_short)
 			log_info("%s again", what);
 		f->quorum_short = 0;
@@ -436,36 +441,14 @@ out:
 	return rc;
 }
 
+/* Freshest: the newest fresh one; one that can see (not blind) before one that cannot. */
 static int
-run_pass(struct follower *f)
+pass_freshest(struct follower *f, uint64_t wire)
 {
 	const struct conf *c = f->conf;
-	time_t now = time(NULL);
 	struct source *best = NULL;
 	char err[512];
-	int64_t before[FOLLOW_SOURCES_MAX];
-	uint64_t wire = 0;
 
-	for (size_t i = 0; i < f->n && !stopping; i++) {
-		struct source *s = &f->src[i];
-		enum src_state was = s->state;
-
-		before[i] = s->buf ? s->created : -1;
-		fetch(f, s, now);
-		wire += s->wire;
-		if (s->buf != NULL && s->created != before[i])
-			cache_save(f, i);
-		if (s->state != was || s->state != SRC_FRESH)
-			log_info("source %s: %s%s%s (HTTP %s, %llu bytes)", s->url,
-			         src_state_names[s->state], s->why[0] ? ": " : "", s->why, s->codes,
-			         (unsigned long long)s->wire);
-		else
-			log_debug("source %s: fresh, created %lld (HTTP %s, %llu bytes)", s->url,
-			          (long long)s->created, s->codes, (unsigned long long)s->wire);
-	}
-	if (c->follow_policy == FOLLOW_QUORUM)
-		return pass_quorum(f, now);
-	/* Freshest: the newest fresh one; one that can see (not blind) before one that cannot. */
 	for (size_t i = 0; i < f->n; i++) {
 		struct source *s = &f->src[i];
 
@@ -480,6 +463,8 @@ run_pass(struct follower *f)
 		          "snapshot.max_age, %d s)", c->snapshot_path, c->max_age);
 		return FOLLOW_EXIT_NOSOURCE;
 	}
+	snprintf(f->decided, sizeof(f->decided), "freshest %s%s", best->name,
+	         best->state == SRC_BLIND ? " (blind)" : "");
 	f->published = local_created(c);
 	if (best->created <= f->published) {
 		log_debug("%s is already the newest (%lld); %llu bytes fetched", c->snapshot_path,
@@ -497,7 +482,100 @@ run_pass(struct follower *f)
 	return FOLLOW_EXIT_OK;
 }
 
+/*
+ * The follower's account of the region, beside the snapshot (snapshot.path +
+ * ".fleet"), for the responders' X-Deephealth-Source header, the status
+ * document and the metrics: what decided, and each prober's state.  Lines:
+ *     deephealth-fleet 1
+ *     decided freshest prober-1:8080 | decided quorum 2 of 3 | decided none: ...
+ *     source NAME STATE CREATED
+ * Written (by rename) only when it changed.
+ */
+static void
+fleet_write(struct follower *f, time_t now)
+{
+	char path[4200], err[512], *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	(void)now;
+	if (m == NULL)
+		return;
+	fprintf(m, "deephealth-fleet 1\ndecided %s\n", f->decided);
+	for (size_t i = 0; i < f->n; i++)
+		fprintf(m, "source %s %s %lld\n", f->src[i].name, source_state_names[f->src[i].state],
+		        (long long)(f->src[i].buf ? f->src[i].created : 0));
+	if (fclose(m) != 0) {
+		free(buf);
+		return;
+	}
+	if (f->fleet != NULL && strcmp(f->fleet, buf) == 0) {
+		free(buf);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s.fleet", f->conf->snapshot_path);
+	if (publish_file(path, buf, len, 0644, err, sizeof(err)) != 0) {
+		log_warnx("%s not written: %s", path, err);
+		free(buf);
+		return;
+	}
+	free(f->fleet);
+	f->fleet = buf;
+}
+
+static int
+run_pass(struct follower *f)
+{
+	const struct conf *c = f->conf;
+	time_t now = time(NULL);
+	int64_t before[FOLLOW_SOURCES_MAX];
+	uint64_t wire = 0;
+	int rc;
+
+	for (size_t i = 0; i < f->n && !stopping; i++) {
+		struct source *s = &f->src[i];
+		enum source_state was = s->state;
+
+		before[i] = s->buf ? s->created : -1;
+		fetch(f, s, now);
+		wire += s->wire;
+		if (s->buf != NULL && s->created != before[i])
+			cache_save(f, i);
+		if (s->state != was || s->state != SRC_FRESH)
+			log_info("source %s: %s%s%s (HTTP %s, %llu bytes)", s->url,
+			         source_state_names[s->state], s->why[0] ? ": " : "", s->why, s->codes,
+			         (unsigned long long)s->wire);
+		else
+			log_debug("source %s: fresh, created %lld (HTTP %s, %llu bytes)", s->url,
+			          (long long)s->created, s->codes, (unsigned long long)s->wire);
+	}
+	f->decided[0] = '\0';
+	rc = c->follow_policy == FOLLOW_QUORUM ? pass_quorum(f, now) : pass_freshest(f, wire);
+	if (f->decided[0] == '\0')
+		snprintf(f->decided, sizeof(f->decided), "none: no source has a fresh snapshot");
+	fleet_write(f, now);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- main */
+
+/* "prober-1.internal:8080" from "http://prober-1.internal:8080/deephealth-snapshot": the host
+ * and port, in the bytes of a name (anything else becomes '_'). */
+static void
+source_name(const char *url, char *out, size_t len)
+{
+	const char *p = strstr(url, "://"), *end;
+	size_t n = 0;
+
+	p = p ? p + 3 : url;
+	if (strchr(p, '@') != NULL && strchr(p, '@') < p + strcspn(p, "/"))
+		p = strchr(p, '@') + 1; /* never a user or password */
+	end = p + strcspn(p, "/?#");
+	for (; p < end && n + 1 < len; p++)
+		out[n++] = util_is_name_byte((unsigned char)*p) || *p == ':' || *p == '[' || *p == ']' ?
+		           *p : '_';
+	out[n] = '\0';
+}
 
 static int
 take_lock(const char *dir)
@@ -646,8 +724,10 @@ main(int argc, char **argv)
 		rc = -lockfd;
 		goto out;
 	}
-	for (f.n = 0; f.conf->follow_sources[f.n] != NULL; f.n++)
+	for (f.n = 0; f.conf->follow_sources[f.n] != NULL; f.n++) {
 		f.src[f.n].url = f.conf->follow_sources[f.n];
+		source_name(f.src[f.n].url, f.src[f.n].name, sizeof(f.src[f.n].name));
+	}
 	publish_clean(f.conf->snapshot_path);
 	cache_load(&f);
 
@@ -675,6 +755,7 @@ main(int argc, char **argv)
 out:
 	for (size_t i = 0; i < f.n; i++)
 		free(f.src[i].buf);
+	free(f.fleet);
 	curl_easy_cleanup(f.curl);
 	curl_global_cleanup();
 	conf_free(f.conf);

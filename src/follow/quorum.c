@@ -9,7 +9,10 @@
  * flags), its registries and what each uses.  A registry or dependency the
  * others do not list gets no vote from them.  Each merged record takes its
  * cause, since and deciding dependency from the newest snapshot that says
- * the same; the merged snapshot is only as fresh as the k-th newest.
+ * the same, and a dependency that does not pass names the probers that
+ * voted for its state in its cause ("HTTP 500 [2 of 3: p1, p2]"): explain
+ * and status show which probers decided.  The merged snapshot is only as
+ * fresh as the k-th newest.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,8 @@ dep_named(const struct snapshot *s, const char *name, size_t len)
 }
 
 struct snap_writer *
-quorum_merge(const struct snapshot *const *s, size_t n, unsigned k, int64_t created)
+quorum_merge(const struct snapshot *const *s, const char *const *names, size_t n, unsigned k,
+             int64_t created)
 {
 	const struct snapshot *base = s[0];
 	size_t nd = snap_dep_count(base), nr = snap_reg_count(base);
@@ -84,6 +88,24 @@ quorum_merge(const struct snapshot *const *s, size_t n, unsigned k, int64_t crea
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)d.name_len, d.name);
 		snprintf(cause, sizeof(cause), "%.*s", (int)from.cause_len, from.cause);
+		if (v != VERDICT_PASS && names != NULL) {
+			size_t used = strlen(cause);
+
+			used += (size_t)snprintf(cause + used, sizeof(cause) - used, " [%zu of %zu:",
+			                         v == VERDICT_FAIL ? fails : warns, n);
+			for (size_t j = 0; j < n && used < sizeof(cause); j++) {
+				struct snap_dep o;
+
+				if (map[j * nd + i] < 0)
+					continue;
+				snap_dep_at(s[j], (size_t)map[j * nd + i], &o);
+				if (o.state == VERDICT_FAIL || (v == VERDICT_WARN && o.state == VERDICT_WARN))
+					used += (size_t)snprintf(cause + used, sizeof(cause) - used, " %s",
+					                         names[j]);
+			}
+			if (used < sizeof(cause))
+				snprintf(cause + used, sizeof(cause) - used, "]");
+		}
 		if (snapw_add_dep(w, name, v, d.kind, d.severity, d.flags, from.since, cause) < 0)
 			goto bad;
 	}

@@ -63,6 +63,7 @@ conf() { # SOURCES...: the node's configuration, one source per argument
 	for s in "$@"; do list="$list${list:+, }\"$s\""; done
 	cat >"$S/dh.conf" <<EOF
 snapshot = { path = "snapshot"; max_age = 120; };
+responder = { counters = "counters"; overrides = "overrides"; kill_switch = "disable"; recheck_ms = 0; };
 follower = { sources = ( $list ); timeout_ms = 1000; cache = "cache"; };
 EOF
 }
@@ -191,6 +192,8 @@ check "freshest: a newer blind one loses to a fresh one that can see" "0 $((T - 
 publish "$WORK/p3/snapshot" $((T + 1)) sa2
 follow
 check "freshest: the newest fresh source" $((T + 1)) "$(created)"
+check ".fleet: which source decided, each one's state" "decided freshest 127.0.0.1:${PPORT[p3]}|source 127.0.0.1:${PPORT[p2]} fresh|source 127.0.0.1:${PPORT[p3]} fresh" \
+	"$(sed -n '2,$p' "$S/snapshot.fleet" | awk '{ print $1, $2, $3 }' | paste -sd'|')"
 kill "$(cat "$WORK/p3/lighttpd.pid")"
 publish "$WORK/p2/snapshot" $((T + 2))
 follow; rc=$?
@@ -227,6 +230,25 @@ follow
 check "quorum 2: two probers failing sa1 fail its registries, decided by sa1" "fail by=sa1" "$(verdict reg0000)"
 check "quorum 2: the others stay" "pass" "$(verdict reg0001)"
 check "quorum 2: the merged snapshot is as fresh as the 2nd newest" $((TQ - 1)) "$(created)"
+N1=127.0.0.1:${PPORT[q1]} N2=127.0.0.1:${PPORT[q2]} N3=127.0.0.1:${PPORT[q3]}
+check "quorum 2: the failing dependency's cause names the probers that decided" "HTTP 500 [2 of 3: $N1 $N2]" \
+	"$("$SNAPTOOL" dump "$S/snapshot" | sed -n 's/^dep sa1 fail .* cause=//p')"
+check "quorum: the .fleet file beside the snapshot" "deephealth-fleet 1|decided quorum 2 of 3|source $N1 fresh $((TQ - 1))|source $N2 fresh $((TQ - 1))|source $N3 fresh $((TQ - 1))" \
+	"$(paste -sd'|' "$S/snapshot.fleet")"
+# What the responders and deephealthctl make of it (a responder over FastCGI, cgi-fcgi as client).
+"$BUILD/deephealth.fcgi" -c "$S/dh.conf" -s "$S/fcgi.sock" 2>"$S/responder.log" &
+RPID=$!
+for _ in $(seq 50); do [ -S "$S/fcgi.sock" ] && break; sleep 0.1; done
+fcgi() { env -i REQUEST_METHOD=GET HTTP_HOST="$1" REQUEST_URI="$2" cgi-fcgi -bind -connect "$S/fcgi.sock"; }
+check "responder: X-Deephealth-Source says what decided" "X-Deephealth-Source: quorum 2 of 3" \
+	"$(fcgi x.example /health | tr -d '\r' | grep '^X-Deephealth-Source')"
+check "status.json: the fleet, each prober's state" "quorum 2 of 3 fresh fresh fresh" \
+	"$(fcgi "" /deephealth/status.json | sed '1,/^\r*$/d' | python3 -c 'import json,sys; f=json.load(sys.stdin)["fleet"]; print(f["decided"], " ".join(s["state"] for s in f["sources"]))')"
+check "metrics: probers by state" 'deephealth_fleet_sources{state="fresh"} 3' \
+	"$(fcgi "" /deephealth/metrics | grep '^deephealth_fleet_sources{state="fresh"}')"
+kill "$RPID"; wait "$RPID" 2>/dev/null
+check_match "deephealthctl status: the fleet" "fleet +quorum 2 of 3 \(deephealth-follow\) +$N1 +fresh" \
+	"$("$BUILD/deephealthctl" -c "$S/dh.conf" status | tr '\n' ' ' | tr -s ' ')"
 states sa1 - blind
 follow
 check "quorum 2: a blind prober's view does not count" "pass" "$(verdict reg0000)"

@@ -111,7 +111,7 @@ CHANGES=$(ls "$PKG"/deephealth_"$VERSION"_*.changes 2>/dev/null | head -n 1)
 # Hardening (DEB_BUILD_MAINT_OPTIONS=hardening=+all) on every compile and link line.
 compiles=$(grep -E '^(cc|gcc)[^ ]* .* -c -o debian/build/obj/' "$PKG/build.log")
 links=$(grep -E '^(cc|gcc)[^ ]* .* -o debian/build/deephealth[^/ ]* ' "$PKG/build.log")
-check "build log: the responder, prober, operator tool and snapshot tool are linked" 4 "$(grep -c . <<<"$links")"
+check "build log: the responder, prober, follower, operator tool and snapshot tool are linked" 5 "$(grep -c . <<<"$links")"
 check "build log: every compile line has -D_FORTIFY_SOURCE=2 and -fstack-protector-strong" "" \
 	"$(grep -v -e '-D_FORTIFY_SOURCE=2' <<<"$compiles"; grep -v -e '-fstack-protector-strong' <<<"$compiles")"
 check "build log: every link line has -Wl,-z,relro -Wl,-z,now" "" \
@@ -124,7 +124,8 @@ else
 	echo "# blhc not installed: hardening checked from the build log only"
 fi
 bad=""
-for b in usr/sbin/deephealth-probe usr/sbin/deephealthctl usr/bin/deephealth-snap usr/lib/deephealth/deephealth.fcgi; do
+for b in usr/sbin/deephealth-probe usr/sbin/deephealthctl usr/sbin/deephealth-follow usr/bin/deephealth-snap \
+	 usr/lib/deephealth/deephealth.fcgi; do
 	f=$SRC/debian/deephealth/$b
 	readelf -h "$f" 2>/dev/null | grep -q 'Type:.*DYN' || bad="$bad $b:not-PIE"
 	readelf -d "$f" 2>/dev/null | grep -q 'BIND_NOW' || bad="$bad $b:no-BIND_NOW"
@@ -199,6 +200,7 @@ check "no /usr/local path left in installed configuration and units" "" \
 
 check "deephealth-probe --version" "deephealth-probe $UPSTREAM" "$(deephealth-probe --version 2>&1)"
 check "deephealth-snap --version" "deephealth-snap $UPSTREAM" "$(deephealth-snap --version 2>&1)"
+check "deephealth-follow --version" "deephealth-follow $UPSTREAM" "$(deephealth-follow --version 2>&1)"
 check_match "installed deephealth.conf passes the responder's -t" 'configuration OK' \
 	"$(/usr/lib/deephealth/deephealth.fcgi -t -c $CONF 2>&1)"
 missing=""
