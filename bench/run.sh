@@ -387,6 +387,10 @@ extra=$(awk -v a="$t_hung" -v b="$t_none" 'BEGIN { printf "%.3f", a - b }')
 row "prober: pass with 1 of 2,000 hung, extra time (s)" "$extra" "$t_none" "-" "<= 2 s timeout" "$(meets "$extra" "<=" 2)"
 json probe_hung_extra_s "$extra"
 
+# --- a region of front doors fed by deephealth-follow
+make -s --no-print-directory "$BUILD/deephealth-follow" >&2 || exit 1
+. bench/fleet.sh
+
 {
 	printf '%-52s %14s %14s %8s %-14s %s\n' figure value baseline ratio target verdict
 	printf '%s\n' "${ROWS[@]}"
