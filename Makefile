@@ -186,7 +186,7 @@ DIST_SUBST = sed -e 's\#/usr/local\#$(PREFIX)\#g' -e 's\#/etc/deephealth\#$(CONF
 DIST_FILES := deephealth.conf registries.map deephealth.cron deephealth-probe.service \
               deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service lighttpd.conf \
               apache-deephealth.conf apache-deephealth-proxy.conf nginx-deephealth.conf \
-              lighttpd-snapshot.conf
+              lighttpd-snapshot.conf deephealth-follow.service deephealth-follow.timer
 # Installed config-like files: removed by uninstall only while unchanged.
 KEPT := $(CONFDIR)/deephealth.conf:deephealth.conf $(CONFDIR)/registries.map:registries.map \
         $(SYSCONFDIR)/cron.d/deephealth:deephealth.cron \
@@ -195,7 +195,8 @@ KEPT := $(CONFDIR)/deephealth.conf:deephealth.conf $(CONFDIR)/registries.map:reg
         $(SYSCONFDIR)/apache2/conf-available/deephealth.conf:apache-deephealth.conf \
         $(SYSCONFDIR)/apache2/conf-available/deephealth-proxy-fcgi.conf:apache-deephealth-proxy.conf \
         $(SYSCONFDIR)/nginx/snippets/deephealth.conf:nginx-deephealth.conf
-UNITS := deephealth-probe.service deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service
+UNITS := deephealth-probe.service deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service \
+         deephealth-follow.service deephealth-follow.timer
 
 .PHONY: dist-files uninstall
 dist-files:

@@ -22,6 +22,8 @@ usr/bin/deephealth-snap
 usr/lib/deephealth/deephealth.fcgi
 usr/lib/systemd/system/deephealth-fcgi.service
 usr/lib/systemd/system/deephealth-fcgi.socket
+usr/lib/systemd/system/deephealth-follow.service
+usr/lib/systemd/system/deephealth-follow.timer
 usr/lib/systemd/system/deephealth-probe.service
 usr/lib/systemd/system/deephealth-probe.timer
 usr/sbin/deephealth-follow
