@@ -70,7 +70,7 @@ usage(FILE *f, int code)
 	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds] [-x seconds]\n"
 	        "                     [-u rate] [-U rate]\n"
 	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
-	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds]\n"
+	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds] [-f seconds]\n"
 	        "       deephealthctl -h | --help | -V | --version\n"
 	        "  -c config     configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
 	        "  -j, --json    one JSON document on standard output\n"
@@ -80,6 +80,8 @@ usage(FILE *f, int code)
 	        "  -P seconds    its probing interval     -F probes  failed probes to take out\n"
 	        "  -B probes     good probes to bring back -W seconds its probe timeout\n"
 	        "  -T seconds    DNS TTL of its answers\n"
+	        "  -f seconds    a front door fed by deephealth-follow this often (default 10 with\n"
+	        "                follower.sources, else 0)\n"
 	        "override: SCOPE region or registry:NAME (NAME may be a glob); ACTION force-pass,\n"
 	        "  force-fail, enforce or shadow; DURATION 90s, 45m, 8h, 7d, at most\n"
 	        "  responder.override_max; REASON printable text\n"
@@ -1231,11 +1233,12 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 {
 	struct lb lb = presets[0];
 	const struct conf *c = x->conf;
-	double I, D, R, A, P, F, B, fo_max, fo_min, back, stale, ks_back, ks_out;
+	double I, D, R, A, P, F, B, fo_max, fo_min, back, stale, ks_back, ks_out, Fw, Q;
+	long follow = -1;
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "l:P:F:B:W:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "l:P:F:B:W:T:f:")) != -1) {
 		switch (ch) {
 		case 'l': {
 			size_t k;
@@ -1253,6 +1256,7 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 		case 'B': lb.back_after = arg_num(optarg, 1, 100); lb.what = "custom"; break;
 		case 'W': lb.timeout = arg_num(optarg, 1, 3600); lb.what = "custom"; break;
 		case 'T': lb.ttl = arg_num(optarg, 0, 86400); lb.what = "custom"; break;
+		case 'f': follow = arg_num(optarg, 0, 3600); break;
 		default: usage(stderr, CTL_EXIT_USAGE);
 		}
 	}
@@ -1268,23 +1272,30 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 	P = (double)lb.interval;
 	F = (double)lb.fail_after;
 	B = (double)lb.back_after;
-	fo_max = c->fall * I + D + R + F * P;
+	/* A front door fed by deephealth-follow (docs/fleet.md): one follower interval more, and
+	 * under a quorum up to one prober interval more for the k-th prober to see it. */
+	if (follow < 0)
+		follow = c->follow_sources != NULL ? 10 : 0;
+	Fw = (double)follow;
+	Q = follow > 0 && c->follow_policy == FOLLOW_QUORUM ? I : 0;
+	fo_max = c->fall * I + Q + D + Fw + R + F * P;
 	fo_min = (c->fall - 1) * I + (F - 1) * P;
-	back = c->rise * I + D + R + B * P;
-	stale = A + 1 + R + B * P;
+	back = c->rise * I + Q + D + Fw + R + B * P;
+	stale = A + 1 + Fw + R + B * P;
 	ks_back = R + B * P;
 	ks_out = R + F * P;
 	if (x->json) {
 		printf("{\"load_balancer\":{\"preset\":\"%s\",\"interval\":%ld,\"fail_after\":%ld,"
 		       "\"back_after\":%ld,\"timeout\":%ld,\"ttl\":%ld},"
 		       "\"prober\":{\"interval\":%d,\"deadline\":%d,\"fall\":%d,\"rise\":%d},"
-		       "\"recheck_ms\":%d,\"max_age\":%d,"
+		       "\"recheck_ms\":%d,\"max_age\":%d,\"follower_interval\":%ld,\"quorum\":%s,"
 		       "\"failover_min\":%.1f,\"failover_max\":%.1f,\"recovery_max\":%.1f,"
 		       "\"fail_open_prober_dead_max\":%.1f,\"kill_switch_back_max\":%.1f,"
 		       "\"kill_switch_removed_out_max\":%.1f,\"blip_absorbed_below\":%.1f}\n",
 		       strcmp(lb.what, "custom") == 0 ? "custom" : lb.name, lb.interval, lb.fail_after,
 		       lb.back_after, lb.timeout, lb.ttl, c->interval, c->deadline, c->fall, c->rise,
-		       c->recheck_ms, c->max_age, fo_min, fo_max, back, stale, ks_back, ks_out,
+		       c->recheck_ms, c->max_age, follow, Q > 0 ? "true" : "false", fo_min, fo_max, back,
+		       stale, ks_back, ks_out,
 		       (c->fall - 1) * I);
 		return CTL_EXIT_OK;
 	}
@@ -1293,6 +1304,9 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 	printf("prober         interval %ds, deadline %ds, fall %d, rise %d; recheck %dms, "
 	       "max_age %ds\n", c->interval, c->deadline, c->fall, c->rise, c->recheck_ms,
 	       c->max_age);
+	if (follow > 0)
+		printf("front door     fed by deephealth-follow every %lds%s\n", follow,
+		       Q > 0 ? ", quorum (one prober interval more)" : "");
 	printf("failover       %.1fs to %.1fs after a dependency fails (+ up to %lds for clients' DNS)\n",
 	       fo_min, fo_max, lb.ttl);
 	printf("recovery       at most %.1fs after it heals (+ %lds)\n", back, lb.ttl);
