@@ -53,9 +53,11 @@ fleet_load(const char *snapshot_path, struct fleet *out, char *err, size_t errle
 			if (strcmp(line, "deephealth-fleet 1") != 0)
 				goto bad;
 		} else if (strncmp(line, "decided ", 8) == 0 && out->decided[0] == '\0') {
-			if (!text_ok(line + 8) || strlen(line + 8) >= sizeof(out->decided))
+			size_t n = strlen(line + 8);
+
+			if (!text_ok(line + 8) || n >= sizeof(out->decided))
 				goto bad;
-			snprintf(out->decided, sizeof(out->decided), "%s", line + 8);
+			memcpy(out->decided, line + 8, n + 1);
 		} else if (sscanf(line, "source %128s %15s %lld", name, state, &created) == 3 &&
 		           out->n < FLEET_SOURCES_MAX && text_ok(name) &&
 		           (st = names_find(source_state_names, state)) >= 0) {
