@@ -40,7 +40,8 @@ SNAP_OBJ   := $(call obj,$(SNAP_SRC) src/snap.c src/publish.c src/log.c src/util
 FOLLOW_OBJ := $(call obj,$(FOLLOW_SRC) $(SHARED_SRC))
 # Everything but the mains, for the unit tests and the in-process benchmark.
 LIB_OBJ    := $(call obj,$(SHARED_SRC) $(ANSWER_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
-                         $(filter-out src/prober/prober.c,$(PROBE_SRC)))
+                         $(filter-out src/prober/prober.c,$(PROBE_SRC)) \
+                         $(filter-out src/follow/follow.c,$(FOLLOW_SRC)))
 FCGI_LIBS  := $(shell pkg-config --libs fcgi libconfig libpcre2-8 2>/dev/null)
 PROBE_LIBS := $(shell pkg-config --libs libcurl libconfig libpcre2-8 2>/dev/null)
 CTL_LIBS   := $(shell pkg-config --libs libconfig libpcre2-8 2>/dev/null)
