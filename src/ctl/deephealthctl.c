@@ -1272,16 +1272,18 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 	P = (double)lb.interval;
 	F = (double)lb.fail_after;
 	B = (double)lb.back_after;
-	/* A front door fed by deephealth-follow (docs/fleet.md): one follower interval more, and
-	 * under a quorum up to one prober interval more for the k-th prober to see it. */
+	/* A front door fed by deephealth-follow (docs/fleet.md): one follower interval and the
+	 * prober's web server's stat cache (1 s) more, and under a quorum up to one prober
+	 * interval more for the k-th prober to see it.  Failing open is not later: a snapshot's
+	 * age counts from the prober's pass, wherever it is read. */
 	if (follow < 0)
 		follow = c->follow_sources != NULL ? 10 : 0;
-	Fw = (double)follow;
+	Fw = follow > 0 ? (double)follow + 1 : 0;
 	Q = follow > 0 && c->follow_policy == FOLLOW_QUORUM ? I : 0;
 	fo_max = c->fall * I + Q + D + Fw + R + F * P;
 	fo_min = (c->fall - 1) * I + (F - 1) * P;
 	back = c->rise * I + Q + D + Fw + R + B * P;
-	stale = A + 1 + Fw + R + B * P;
+	stale = A + 1 + R + B * P;
 	ks_back = R + B * P;
 	ks_out = R + F * P;
 	if (x->json) {

@@ -246,9 +246,14 @@ judge:
 		s->state = strncmp(s->why, "refused", 7) == 0 ? SRC_INVALID : SRC_UNREACHABLE;
 	else
 		s->state = SRC_FRESH;
-	if (s->state == SRC_STALE)
-		snprintf(s->why, sizeof(s->why), "its newest snapshot is %lld s old",
-		         (long long)(now - s->created));
+	if (s->state == SRC_STALE) {
+		/* Why it is stale, when this pass knows: the source's own fault, kept in the log. */
+		char was[sizeof(s->why)];
+
+		snprintf(was, sizeof(was), "%s", s->why);
+		snprintf(s->why, sizeof(s->why), "its newest good snapshot is %lld s old%s%.400s",
+		         (long long)(now - s->created), was[0] ? "; now: " : "", was);
+	}
 }
 
 /* ---------------------------------------------------------------- the cache */
@@ -541,12 +546,14 @@ run_pass(struct follower *f)
 		wire += s->wire;
 		if (s->buf != NULL && s->created != before[i])
 			cache_save(f, i);
-		if (s->state != was || s->state != SRC_FRESH)
+		/* A change of state once, at info; a source that stays down, at debug each pass. */
+		if (s->state != was)
 			log_info("source %s: %s%s%s (HTTP %s, %llu bytes)", s->url,
 			         source_state_names[s->state], s->why[0] ? ": " : "", s->why, s->codes,
 			         (unsigned long long)s->wire);
 		else
-			log_debug("source %s: fresh, created %lld (HTTP %s, %llu bytes)", s->url,
+			log_debug("source %s: %s%s%s, created %lld (HTTP %s, %llu bytes)", s->url,
+			          source_state_names[s->state], s->why[0] ? ": " : "", s->why,
 			          (long long)s->created, s->codes, (unsigned long long)s->wire);
 	}
 	f->decided[0] = '\0';
