@@ -145,6 +145,7 @@ unit: all $(BUILD)/httpfix $(UNIT)
 e2e: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/tmprobe
 	@BUILD=$(BUILD) bash tests/e2e/run.sh
+	@BUILD=$(BUILD) bash tests/e2e/fleet.sh
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
 demo: deps

@@ -86,6 +86,13 @@ void *util_grow(void *p, size_t *cap, size_t need, size_t size);
  */
 char *util_json_strn(const char *s, size_t len);
 char *util_json_str(const char *s);
+/*
+ * Open (or create) the lock file at path for flock(2): mode 0600, and made so
+ * when this user owns an older one, because flock works on any descriptor:
+ * anyone who can open the file could hold the lock and stop every run.
+ * Returns the descriptor or -1 (errno set).
+ */
+int util_lock_open(const char *path);
 /* Close *fd unless already closed (-1), log a failure naming what, and set it to -1. */
 void util_close(int *fd, const char *what);
 /* Free a NULL-terminated string vector and its strings; NULL is fine. */

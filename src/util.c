@@ -1,4 +1,5 @@
 /* util.c: small helpers shared by every program: allocation, clock, time, hash, files. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,4 +359,15 @@ evlog_unescape(char *s)
 		*w++ = *r;
 	}
 	*w = '\0';
+}
+
+int
+util_lock_open(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd != -1 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077) != 0)
+		(void)fchmod(fd, 0600);
+	return fd;
 }

@@ -672,7 +672,7 @@ cmd_override(struct ctl *x, int argc, char **argv)
 		usage(stderr, CTL_EXIT_USAGE);
 	/* One editor at a time; the responders read the file only as a whole, after rename. */
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->conf->overrides);
-	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
+	if ((lockfd = util_lock_open(lockpath)) == -1 ||
 	    flock(lockfd, LOCK_EX) == -1) {
 		fprintf(stderr, "deephealthctl: %s: %s\n", lockpath, strerror(errno));
 		if (lockfd != -1)

@@ -132,6 +132,8 @@ get(struct follower *f, struct source *s, int range, struct body *b)
 	curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, (long)f->conf->follow_timeout_ms);
 	curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)f->conf->follow_timeout_ms);
 	curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* The region's probers, directly: never a proxy from the environment (http_proxy...). */
+	curl_easy_setopt(f->curl, CURLOPT_PROXY, "");
 	curl_easy_setopt(f->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(f->curl, CURLOPT_USERAGENT, "deephealth-follow/" DH_VERSION);
 	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -591,7 +593,7 @@ take_lock(const char *dir)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/follow.lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = util_lock_open(path);
 	if (fd == -1) {
 		log_warn("lock %s: open", path);
 		return -FOLLOW_EXIT_CONFIG;

@@ -153,7 +153,7 @@ fill_expiry(FILE *m, const void *arg)
 static int
 take_lock(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = util_lock_open(path);
 	char buf[32];
 	ssize_t n;
 
@@ -548,7 +548,9 @@ main(int argc, char **argv)
 	publish_clean(p.conf->snapshot_path);
 	publish_clean(p.conf->state_path);
 	if (p.conf->event_log[0] != '\0') {
-		p.events_fd = open(p.conf->event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		/* 0644 like the snapshot, which says as much: the responders (the web server's
+		 * user) read its end for the status page's recent events. */
+		p.events_fd = open(p.conf->event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (p.events_fd == -1)
 			log_warn("event log %s: open (transitions are still logged here)",
 			         p.conf->event_log);

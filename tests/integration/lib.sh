@@ -69,6 +69,7 @@ trap cleanup EXIT
 
 finish() {
 	sanitizer_scan
+	canary_scan
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
 	exit
@@ -87,6 +88,33 @@ sanitizer_scan() {
 		bad=1; echo "# DH_VALGRIND is set but no responder ran under valgrind"
 	fi
 	if [ $bad -eq 0 ]; then ok "no sanitizer or valgrind reports in responder logs"; else not_ok "sanitizer or valgrind reports found"; fi
+}
+
+# The canary: a secret a test puts only in credentials files, whose names end in ".cred"
+# (test_security.sh does, for failing and hanging dependencies).  Nothing else the run
+# writes under $WORK (logs, snapshots, the event log, metrics, status documents, answers a
+# test saved) may contain it: finish fails the run for any file that does.  Not exported:
+# no program we start should see it except through a credentials file.
+DH_CANARY=canary-7f3c9a51e04b2d86-do-not-log
+
+# canary_hits DIR: print every file under DIR that contains $DH_CANARY, except *.cred.
+# Symlinks are not followed; sockets, fifos and devices are skipped.
+canary_hits() {
+	grep -rlF -D skip --exclude='*.cred' -e "$DH_CANARY" -- "$1" 2>/dev/null
+}
+
+# Fail the run if a credential placed in a *.cred file shows up anywhere else.
+canary_scan() {
+	local f hits
+	hits=$(canary_hits "$WORK")
+	if [ -z "$hits" ]; then
+		ok "no credential (the canary of *.cred files) in any file this run wrote"
+		return
+	fi
+	while IFS= read -r f; do
+		not_ok "the canary of a credentials file leaked into ${f#"$WORK"/}" \
+			"first at line $(grep -anF -m1 -e "$DH_CANARY" -- "$f" | cut -d: -f1) of $f"
+	done <<<"$hits"
 }
 
 # wait_http URL: until it answers anything, at most 10 s.
