@@ -94,8 +94,9 @@ sanitizer_scan() {
 # (test_security.sh does, for failing and hanging dependencies).  Nothing else the run
 # writes under $WORK (logs, snapshots, the event log, metrics, status documents, answers a
 # test saved) may contain it: finish fails the run for any file that does.  Not exported:
-# no program we start should see it except through a credentials file.
-DH_CANARY=canary-7f3c9a51e04b2d86-do-not-log
+# no program we start should see it except through a credentials file.  Written in two
+# pieces, so a copy of this source tree under $WORK (test_package.sh) does not hold it.
+DH_CANARY="canary-7f3c9a51""e04b2d86-do-not-log"
 
 # canary_hits DIR: print every file under DIR that contains $DH_CANARY, except *.cred.
 # Symlinks are not followed; sockets, fifos and devices are skipped.
