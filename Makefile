@@ -126,6 +126,9 @@ $(BUILD)/test_%: tests/unit/test_%.c tests/unit/t.h $(BUILD)/obj/t.o $(LIB_OBJ)
 $(BUILD)/obj:
 	mkdir -p $@
 
+# Coverage-guided fuzzing of every parser (libFuzzer, clang): make fuzz, make fuzz-smoke.
+include fuzz/fuzz.mk
+
 # Install the Debian packages the build and the tests need (root only; no-op when present).
 # Targets that need them run deps first, then a fresh make, so pkg-config is read anew.
 deps:

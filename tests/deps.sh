@@ -5,7 +5,8 @@ PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-
       lighttpd lighttpd-mod-deflate apache2 libapache2-mod-fcgid redis-server monitoring-plugins-basic
       monitoring-plugins-standard curl valgrind procps wrk time nginx python3 adduser systemd mandoc
       lintian debhelper dpkg-dev fakeroot blhc cppcheck
-      prometheus prometheus-node-exporter chromium fonts-dejavu-core faketime"
+      prometheus prometheus-node-exporter chromium fonts-dejavu-core faketime
+      clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

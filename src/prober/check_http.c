@@ -32,6 +32,19 @@ static const struct conf_opt http_opts[] = {
 };
 #undef H
 
+/* Three digits at *p, advanced past them: the code, or -1. */
+static int
+status_code(const char **p)
+{
+	const char *q = *p;
+
+	if (q[0] < '0' || q[0] > '9' || q[1] < '0' || q[1] > '9' || q[2] < '0' || q[2] > '9' ||
+	    (q[3] >= '0' && q[3] <= '9'))
+		return -1;
+	*p = q + 3;
+	return (q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0');
+}
+
 /* "200-299,301" -> ranges.  Returns the count, or -1. */
 static ssize_t
 parse_ranges(const char *s, struct status_range **out)
@@ -41,29 +54,25 @@ parse_ranges(const char *s, struct status_range **out)
 	const char *p = s;
 
 	*out = NULL;
+	/* Exactly the documented form: CODE or CODE-CODE (3 digits each), joined by commas. */
 	while (*p != '\0') {
-		char *end;
-		long lo, hi;
+		int lo, hi;
 
-		errno = 0;
-		lo = strtol(p, &end, 10);
-		if (end == p || errno != 0)
+		if ((lo = status_code(&p)) < 0)
 			goto bad;
 		hi = lo;
-		p = end;
 		if (*p == '-') {
-			hi = strtol(p + 1, &end, 10);
-			if (end == p + 1 || errno != 0)
+			p++;
+			if ((hi = status_code(&p)) < 0)
 				goto bad;
-			p = end;
 		}
 		if (lo < 100 || hi > 599 || lo > hi)
 			goto bad;
 		r = util_grow(r, &cap, n + 1, sizeof(*r));
-		r[n].lo = (int)lo;
-		r[n].hi = (int)hi;
+		r[n].lo = lo;
+		r[n].hi = hi;
 		n++;
-		if (*p == ',')
+		if (*p == ',' && p[1] != '\0')
 			p++;
 		else if (*p != '\0')
 			goto bad;

@@ -177,7 +177,8 @@ regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, si
 	}
 	for (size_t i = 0; i < a.n; i++) {
 		a.regs[i].name = a.arena + (uintptr_t)a.regs[i].name;
-		a.regs[i].deps = a.deps + (uintptr_t)a.regs[i].deps;
+		/* No line named a dependency: no array to point into (NULL + 0 is undefined). */
+		a.regs[i].deps = a.deps != NULL ? a.deps + (uintptr_t)a.regs[i].deps : NULL;
 	}
 	if (a.n > 1)
 		qsort(a.regs, a.n, sizeof(*a.regs), reg_cmp);
