@@ -84,7 +84,8 @@ sanitizer_scan() {
 			bad=1; echo "# sanitizer/valgrind report in $f:"; grep -E 'ERROR|runtime error|Invalid|lost' "$f" | head -20 | sed 's/^/#   /'
 		fi
 	done
-	if [ -n "${DH_VALGRIND:-}" ] && ! ls "$WORK"/vg/*.log >/dev/null 2>&1; then
+	# A test that runs none of our programs (a static page in a browser) says so: NO_PROGRAMS=1.
+	if [ -n "${DH_VALGRIND:-}" ] && [ -z "${NO_PROGRAMS:-}" ] && ! ls "$WORK"/vg/*.log >/dev/null 2>&1; then
 		bad=1; echo "# DH_VALGRIND is set but no responder ran under valgrind"
 	fi
 	if [ $bad -eq 0 ]; then ok "no sanitizer or valgrind reports in responder logs"; else not_ok "sanitizer or valgrind reports found"; fi

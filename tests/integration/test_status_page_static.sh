@@ -10,6 +10,7 @@
 . tests/integration/browser.sh
 
 browser_require static
+NO_PROGRAMS=1 # lighttpd serves fixtures to Chromium: none of our programs runs (make valgrind)
 FIX=tests/fixtures/status
 
 # The docroot: DIR/deephealth/ holds the page and DIR's document, for every fixture.
