@@ -33,6 +33,7 @@ struct responder {
 	struct file_id snap_id;
 	int have_id;
 	int snap_seen;              /* a first look has been logged */
+	int snap_starved;           /* a load failed for want of descriptors or memory */
 	int kill_switch;
 	struct overrides *ovr;      /* NULL: none, or the file is damaged (ovr_state) */
 	struct file_id ovr_id;
@@ -195,6 +196,22 @@ refresh(struct responder *r, int64_t now_ms)
 		enum snap_err e = snap_load(r->conf->snapshot_path, time(NULL), &s, detail,
 		                            sizeof(detail));
 
+		/* Out of descriptors or memory: the file is not at fault, and the snapshot in
+		 * memory still ages out at max_age.  Keep it, and try again at the next recheck. */
+		if (e == SNAP_UNREADABLE && r->snap != NULL &&
+		    (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+			if (!r->snap_starved)
+				log_warnx("snapshot %s: new file not read (%s): answering from the one "
+				          "loaded before until it loads or turns stale", r->conf->snapshot_path,
+				          detail);
+			if (!r->snap_starved)
+				counters_event(&r->ctr, CE_SNAP_LOAD_FAILURES);
+			r->snap_starved = 1;
+			return;
+		}
+		if (r->snap_starved && e == SNAP_OK)
+			log_info("snapshot %s: read again", r->conf->snapshot_path);
+		r->snap_starved = 0;
 		r->snap_id = id;
 		r->have_id = 1;
 		counters_event(&r->ctr, e == SNAP_OK ? CE_SNAP_LOADS : CE_SNAP_LOAD_FAILURES);
@@ -275,86 +292,13 @@ region_note(struct responder *r, const struct policy_out *po, int64_t now_ms)
 	r->region_since_ms = now_ms;
 }
 
-/* The admin documents, by REQUEST_URI path; anything else is a health request. */
-enum doc { DOC_HEALTH, DOC_STATUS, DOC_METRICS };
-#define STATUS_PATH "/deephealth/status.json"
-#define METRICS_PATH "/deephealth/metrics"
-#define STATUS_LIMIT 200      /* registries listed when the request does not say */
-#define STATUS_LIMIT_MAX 1000
-
-static enum doc
-doc_of(const char *uri, const char **query)
-{
-	size_t n;
-
-	*query = NULL;
-	if (uri == NULL)
-		return DOC_HEALTH;
-	n = strcspn(uri, "?");
-	if (uri[n] == '?')
-		*query = uri + n + 1;
-	if (n == sizeof(STATUS_PATH) - 1 && memcmp(uri, STATUS_PATH, n) == 0)
-		return DOC_STATUS;
-	if (n == sizeof(METRICS_PATH) - 1 && memcmp(uri, METRICS_PATH, n) == 0)
-		return DOC_METRICS;
-	return DOC_HEALTH;
-}
-
-static int
-hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/*
- * The status document's parameters: q (a piece of a registry name,
- * percent-encoded) and limit.  A q with a byte no name has matches nothing;
- * anything else unknown is ignored.
- */
-static void
-status_query(const char *query, char *q, size_t qsize, size_t *limit)
-{
-	*limit = STATUS_LIMIT;
-	q[0] = '\0';
-	while (query != NULL && *query != '\0') {
-		size_t len = strcspn(query, "&");
-
-		if (strncmp(query, "q=", 2) == 0) {
-			size_t w = 0;
-
-			for (size_t i = 2; i < len && w + 1 < qsize; i++) {
-				int c = (unsigned char)query[i];
-
-				if (c == '%' && i + 2 < len && hexval(query[i + 1]) >= 0 &&
-				    hexval(query[i + 2]) >= 0) {
-					c = hexval(query[i + 1]) * 16 + hexval(query[i + 2]);
-					i += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				/* Not a name byte: no registry can contain it; a space is trimmed. */
-				if (c == ' ')
-					continue;
-				q[w++] = util_is_name_byte((unsigned char)c) ? (char)c : '/';
-			}
-			q[w] = '\0';
-		} else if (strncmp(query, "limit=", 6) == 0) {
-			long v = strtol(query + 6, NULL, 10);
-
-			*limit = v < 1 ? 1 : v > STATUS_LIMIT_MAX ? STATUS_LIMIT_MAX : (size_t)v;
-		}
-		query += len + (query[len] == '&');
-	}
-}
-
 /*
  * Serve the status document or the metrics: written into memory, then one
  * write.  Only GET and HEAD; never cached.  The web server keeps these paths
  * to the addresses it allows (the shipped snippets: loopback).
  */
 static void
-serve_doc(struct responder *r, enum doc doc, const char *method, const char *query,
+serve_doc(struct responder *r, enum status_doc doc, const char *method, const char *query,
           FCGX_Stream *out)
 {
 	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr, &r->fleet };
@@ -378,7 +322,7 @@ serve_doc(struct responder *r, enum doc doc, const char *method, const char *que
 	status_query(query, q, sizeof(q), &in.limit);
 	in.query = q;
 	if ((m = open_memstream(&body, &len)) == NULL) {
-		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_PATH : METRICS_PATH);
+		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_DOC_PATH : METRICS_DOC_PATH);
 		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);
 		return;
 	}
@@ -387,7 +331,7 @@ serve_doc(struct responder *r, enum doc doc, const char *method, const char *que
 	else
 		status_metrics(m, &in);
 	if (fclose(m) != 0) {
-		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_PATH : METRICS_PATH);
+		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_DOC_PATH : METRICS_DOC_PATH);
 		free(body);
 		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);
 		return;
@@ -416,7 +360,7 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 
 	const char *query;
 	time_t now;
-	enum doc doc = doc_of(FCGX_GetParam("REQUEST_URI", envp), &query);
+	enum status_doc doc = status_route(FCGX_GetParam("REQUEST_URI", envp), &query);
 
 	r->requests++;
 	/* Only a probe looks at the files: a flood of other methods costs no stat(2). */

@@ -38,7 +38,8 @@
 # snapshot (snap_parse and every accessor, snap_find_reg, writer round trip), config (conf_load with
 # the responder's and the prober's extensions), regmap (regmap_load), overrides
 # (ovr_parse, ovr_lookup, ovr_dep_lookup, ovr_write_line round trip), request
-# (answer_request: a well-formed CGI response), matchers (http expect and body_match,
+# (handle()'s routing: status_route, then answer_request, a well-formed CGI response, or
+# status_json / status_metrics with status_query's q and limit: valid JSON, valid lines), matchers (http expect and body_match,
 # tcp reply_match, through conf_load and check_match: parse_ranges and status_ok are
 # static in check_http.c), writers (util_json_strn, ovr_event_line,
 # status_override_json, fleet_load + fleet_json: valid JSON).

@@ -1,7 +1,10 @@
 /*
- * fuzz_request.c: answer_request, the responder's whole answer, from a
- * request's method, Host and Accept.  Input: "METHOD\nHOST\nACCEPT\nS" (NUL
- * works as the separator too); the first byte of S picks the world the
+ * fuzz_request.c: the responder's whole answer, from a request's method,
+ * Host, Accept and REQUEST_URI, routed as handle() does: status_route picks a
+ * health answer (answer_request) or an admin document (status_json,
+ * status_metrics, with status_query's q and limit).  Input:
+ * "METHOD\nHOST\nACCEPT\nS\nURI" (NUL works as the separator too; no URI is a
+ * health request); the first byte of S picks the world the
  * request meets, all built once: the configuration (enforce with detail
  * "cause", shadow, passthrough, unknown hosts rejected, or none loaded), the
  * snapshot (fresh, stale, blind, or unusable), overrides, the kill switch and
@@ -11,7 +14,10 @@
  * lines "Name: value" with nothing but printable ASCII, a blank line, a body
  * of exactly Content-Length bytes (none for HEAD, with the GET's length); the
  * Status agrees with X-Deephealth-Status and -Reason and with the trace; a 405
- * says Allow; a health+json body is valid JSON.
+ * says Allow; a health+json body is valid JSON.  An admin document: q holds
+ * only name bytes and '/', limit is 1..STATUS_LIMIT_MAX, the status document
+ * is valid JSON, and every metrics line is "# HELP name text", "# TYPE name
+ * type" or "name{label=\"value\",...} number".
  */
 #define _GNU_SOURCE /* memmem */
 
@@ -219,11 +225,121 @@ check_reply(const char *r, size_t len, const struct answer_trace *tr, int head, 
 	return hlen;
 }
 
+static int
+metric_name_byte(int c, int first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+/* One line of the Prometheus text format as status_metrics writes it. */
+static int
+metric_line_ok(const char *p, const char *end)
+{
+	const char *q = p;
+	char num[64], *e;
+	size_t n;
+
+	if (end - p > 7 && (memcmp(p, "# HELP ", 7) == 0 || memcmp(p, "# TYPE ", 7) == 0)) {
+		for (q = p + 7; q < end && *q != ' '; q++)
+			if (!metric_name_byte((unsigned char)*q, q == p + 7))
+				return 0;
+		return q > p + 7 && q + 1 < end;
+	}
+	for (; q < end && metric_name_byte((unsigned char)*q, q == p); q++)
+		;
+	if (q == p)
+		return 0;
+	if (q < end && *q == '{') {
+		for (q++;;) {
+			const char *l = q;
+
+			while (q < end && metric_name_byte((unsigned char)*q, q == l))
+				q++;
+			if (q == l || q + 1 >= end || q[0] != '=' || q[1] != '"')
+				return 0;
+			for (q += 2; q < end && *q != '"'; q++) {
+				if (*q == '\\' && q + 1 < end && (q[1] == '\\' || q[1] == '"' || q[1] == 'n'))
+					q++;
+				else if (*q == '\\')
+					return 0;
+			}
+			if (q >= end)
+				return 0;
+			q++;
+			if (q < end && *q == ',') {
+				q++;
+				continue;
+			}
+			if (q < end && *q == '}') {
+				q++;
+				break;
+			}
+			return 0;
+		}
+	}
+	if (q >= end || *q != ' ')
+		return 0;
+	n = (size_t)(end - q - 1);
+	if (n == 0 || n >= sizeof(num))
+		return 0;
+	memcpy(num, q + 1, n);
+	num[n] = '\0';
+	(void)strtod(num, &e);
+	return *e == '\0';
+}
+
+/* An admin document, as serve_doc builds it. */
+static void
+check_doc(enum status_doc doc, const struct answer_state *st, const char *query, time_t now)
+{
+	static struct counters_shm ctr;
+	struct status_in in;
+	char q[DH_NAME_MAX + 1];
+	char *body = NULL;
+	size_t blen = 0;
+	FILE *m;
+
+	memset(&in, 0, sizeof(in));
+	in.st = st;
+	in.conf_path = st->conf ? st->conf->path : "";
+	in.snap_detail = st->snap_err != SNAP_OK ? "fuzz" : "";
+	in.now = now;
+	in.ctr = &ctr;
+	in.ctr_shared = 1;
+	in.node = "fuzz-node";
+	status_query(query, q, sizeof(q), &in.limit);
+	in.query = q;
+	FZ_CHECK(strlen(q) < sizeof(q), "q overflows");
+	for (const char *c = q; *c != '\0'; c++)
+		FZ_CHECK(*c == '/' || util_is_name_byte((unsigned char)*c), "q holds %#x", *c);
+	FZ_CHECK(in.limit >= 1 && in.limit <= STATUS_LIMIT_MAX, "limit %zu", in.limit);
+	m = open_memstream(&body, &blen);
+	FZ_CHECK(m != NULL, "open_memstream");
+	if (doc == DOC_STATUS)
+		status_json(m, &in);
+	else
+		status_metrics(m, &in);
+	FZ_CHECK(fclose(m) == 0, "building the document");
+	if (doc == DOC_STATUS) {
+		FZ_CHECK(fz_json_ok(body, blen), "status.json is not JSON: %.*s", (int)blen, body);
+	} else {
+		FZ_CHECK(blen > 0 && body[blen - 1] == '\n', "metrics do not end with a newline");
+		for (const char *p = body; p < body + blen;) {
+			const char *eol = memchr(p, '\n', (size_t)(body + blen - p));
+
+			FZ_CHECK(metric_line_ok(p, eol), "bad metrics line: %.*s", (int)(eol - p), p);
+			p = eol + 1;
+		}
+	}
+	free(body);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *f[4], out[4096], out2[4096];
-	size_t n = fz_split(data, size, "\n", f, 4), len, len2, blen, blen2, hlen, hlen2;
+	char *f[5], out[4096], out2[4096];
+	size_t n = fz_split(data, size, "\n", f, 5), len, len2, blen, blen2, hlen, hlen2;
 	unsigned sel = n > 3 && f[3][0] != '\0' ? (unsigned char)f[3][0] : 0;
 	struct answer_state st = { 0 };
 	struct answer_trace tr, tr2;
@@ -257,6 +373,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.kill_switch = (sel & 0x40) != 0;
 	st.fleet = (sel & 0x80) ? &fleet : NULL;
 
+	/* handle(): an admin path asked with GET or HEAD is a document, not an answer. */
+	if (n > 4 && method != NULL && (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
+		const char *query;
+		enum status_doc doc = status_route(f[4], &query);
+
+		if (doc != DOC_HEALTH) {
+			check_doc(doc, &st, query, now);
+			fz_fields_free(f, n);
+			return 0;
+		}
+	}
 	len = answer_request(&st, method, host, accept, now, &tr, out, sizeof(out));
 	json = accept != NULL && strstr(accept, "application/health+json") != NULL;
 	head = method != NULL && strcmp(method, "HEAD") == 0;

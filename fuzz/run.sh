@@ -8,6 +8,11 @@ secs=$1
 shift
 dir=${FUZZ_DIR:-build/fuzz}
 status=0
+# The harnesses that load files (config, matchers, host, regmap) write their scratch files
+# under TMPDIR: on tmpfs they run about twice as fast.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	export TMPDIR=/dev/shm
+fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:symbolize=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(pwd)/fuzz/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

@@ -214,7 +214,9 @@ struct snapshot; /* opaque, immutable once loaded */
  * Read and fully validate the snapshot at path.  now is the wall clock used
  * for the future-timestamp check.  On success returns SNAP_OK and *out
  * (caller frees with snap_free).  On failure *out is NULL and, when detail is
- * not NULL, a one-line human reason is written there.
+ * not NULL, a one-line human reason is written there.  SNAP_MISSING and
+ * SNAP_UNREADABLE from open(2) leave its errno (EMFILE tells a process out of
+ * descriptors from a file it may not read).
  */
 enum snap_err snap_load(const char *path, time_t now, struct snapshot **out, char *detail,
                         size_t detaillen);

@@ -327,9 +327,12 @@ snap_load(const char *path, time_t now, struct snapshot **out, char *detail, siz
 	/* O_NONBLOCK: a FIFO planted at path must not hang the responder. */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
+		int err = errno;
+
 		if (detail)
-			snprintf(detail, detaillen, "%s", strerror(errno));
-		return errno == ENOENT ? SNAP_MISSING : SNAP_UNREADABLE;
+			snprintf(detail, detaillen, "%s", strerror(err));
+		errno = err; /* for a caller that tells EMFILE from EACCES */
+		return err == ENOENT ? SNAP_MISSING : SNAP_UNREADABLE;
 	}
 	if (fstat(fd, &st) == -1) {
 		if (detail)

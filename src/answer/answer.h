@@ -308,4 +308,20 @@ void status_metrics(FILE *f, const struct status_in *in);
 /* One override as a JSON object, numbered i + 1 as deephealthctl override list shows it. */
 void status_override_json(FILE *f, size_t i, const struct override *v, time_t now);
 
+/* The admin documents a responder serves, by REQUEST_URI path; anything else is a health
+ * request (the web server decides which paths reach the responder, and who may ask). */
+enum status_doc { DOC_HEALTH, DOC_STATUS, DOC_METRICS };
+#define STATUS_DOC_PATH "/deephealth/status.json"
+#define METRICS_DOC_PATH "/deephealth/metrics"
+#define STATUS_LIMIT_MAX 1000 /* registries a status document lists at most */
+/* The document uri names; *query points after its '?', or is NULL. */
+enum status_doc status_route(const char *uri, const char **query);
+/*
+ * The status document's parameters from a query string: q (a piece of a
+ * registry name, percent-encoded; a byte no name has becomes '/', which matches
+ * nothing; spaces are dropped) into q[qsize], and limit (1..STATUS_LIMIT_MAX,
+ * default 200).  Anything else is ignored.
+ */
+void status_query(const char *query, char *q, size_t qsize, size_t *limit);
+
 #endif /* DH_ANSWER_H */

@@ -132,7 +132,14 @@ decide_enforce(const struct policy_in *in, struct policy_out *o)
 		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT);
 		return;
 	}
-	/* The reader guarantees 0 <= created <= now + skew: no overflow here. */
+	/* The reader refused a snapshot from more than SNAP_FUTURE_SKEW ahead when it loaded it;
+	 * a clock stepped back since then makes the one in memory just as undatable, and it
+	 * would pass as fresh for as long as the step: the same refusal, asked again. */
+	if (snap_created(in->snap) - SNAP_FUTURE_SKEW > (int64_t)in->now) {
+		answer(o, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT);
+		return;
+	}
+	/* The reader guarantees 0 <= created: no overflow here, nor above. */
 	o->age = snap_created(in->snap) >= (int64_t)in->now ? 0
 	                                                     : (int64_t)in->now - snap_created(in->snap);
 	if (o->age > in->max_age) {

@@ -528,3 +528,68 @@ status_metrics(FILE *f, const struct status_in *in)
 	     "When the counters started (the counters file was made).");
 	fprintf(f, "deephealth_responder_counters_start_time_seconds %lld\n", (long long)m->created);
 }
+
+/* ---- routing: which document a REQUEST_URI names, and the status document's query ---- */
+
+#define STATUS_LIMIT 200      /* registries listed when the request does not say */
+
+enum status_doc
+status_route(const char *uri, const char **query)
+{
+	size_t n;
+
+	*query = NULL;
+	if (uri == NULL)
+		return DOC_HEALTH;
+	n = strcspn(uri, "?");
+	if (uri[n] == '?')
+		*query = uri + n + 1;
+	if (n == sizeof(STATUS_DOC_PATH) - 1 && memcmp(uri, STATUS_DOC_PATH, n) == 0)
+		return DOC_STATUS;
+	if (n == sizeof(METRICS_DOC_PATH) - 1 && memcmp(uri, METRICS_DOC_PATH, n) == 0)
+		return DOC_METRICS;
+	return DOC_HEALTH;
+}
+
+static int
+hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+void
+status_query(const char *query, char *q, size_t qsize, size_t *limit)
+{
+	*limit = STATUS_LIMIT;
+	q[0] = '\0';
+	while (query != NULL && *query != '\0') {
+		size_t len = strcspn(query, "&");
+
+		if (strncmp(query, "q=", 2) == 0) {
+			size_t w = 0;
+
+			for (size_t i = 2; i < len && w + 1 < qsize; i++) {
+				int c = (unsigned char)query[i];
+
+				if (c == '%' && i + 2 < len && hexval(query[i + 1]) >= 0 &&
+				    hexval(query[i + 2]) >= 0) {
+					c = hexval(query[i + 1]) * 16 + hexval(query[i + 2]);
+					i += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				/* Not a name byte: no registry can contain it; a space is trimmed. */
+				if (c == ' ')
+					continue;
+				q[w++] = util_is_name_byte((unsigned char)c) ? (char)c : '/';
+			}
+			q[w] = '\0';
+		} else if (strncmp(query, "limit=", 6) == 0) {
+			long v = strtol(query + 6, NULL, 10);
+
+			*limit = v < 1 ? 1 : v > STATUS_LIMIT_MAX ? STATUS_LIMIT_MAX : (size_t)v;
+		}
+		query += len + (query[len] == '&');
+	}
+}

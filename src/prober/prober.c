@@ -28,7 +28,7 @@ enum {
 	PROBE_EXIT_LOCKED = 3,      /* another run holds the lock */
 	PROBE_EXIT_REGMAP = 4,      /* registry map unreadable: nothing published */
 	PROBE_EXIT_PUBLISH = 5,     /* a snapshot could not be published: the old one stays */
-	PROBE_EXIT_STATE = 6,       /* the state file could not be saved */
+	PROBE_EXIT_STATE = 6,       /* the state file could not be saved, or read */
 	PROBE_EXIT_BLIND = 7        /* a pass was blind: published, marked blind, responders fail open */
 };
 
@@ -452,7 +452,8 @@ usage(FILE *f, int code)
 	        "  -h, --help    this text\n"
 	        "  -V, --version print the version\n"
 	        "exit: 0 published, 1 configuration or setup, 2 usage, 3 locked, 4 registry map\n"
-	        "      unreadable, 5 snapshot not published, 6 state not saved, 7 a pass was blind\n"
+	        "      unreadable, 5 snapshot not published, 6 state not saved or not read,\n"
+	        "      7 a pass was blind\n"
 	        "      (deephealth-probe(8))\n",
 	        DEFAULT_CONF);
 	exit(code);
@@ -563,7 +564,16 @@ main(int argc, char **argv)
 	p.specs = xcalloc(p.conf->ndeps, sizeof(*p.specs));
 	for (size_t i = 0; i < p.conf->ndeps; i++)
 		p.specs[i] = p.conf->deps[i].check;
-	state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), log_errfn, NULL);
+	if (state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), log_errfn, NULL) != 0) {
+		/* Its counters are what keeps a failing dependency down until it rises: nothing is
+		 * probed or published (the snapshot ages out and responders fail open if this
+		 * lasts), and the file is left for the next run. */
+		log_warnx("state %s cannot be read: run skipped, the state file kept as it is",
+		          p.conf->state_path);
+		rc = PROBE_EXIT_STATE;
+		close(lockfd);
+		goto out;
+	}
 	metrics_load(p.conf->metrics, &p.totals);
 	if (p.conf->metrics[0] != '\0')
 		publish_clean(p.conf->metrics);

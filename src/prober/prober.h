@@ -327,11 +327,13 @@ int state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict resu
 
 /*
  * Load the states of c's dependencies from path into st[c->ndeps] (new ones
- * start up, since now).  A missing file is a fresh start; a damaged one, or one
- * last saved more than c->max_age seconds before now, is reported through errfn
- * and also a fresh start.  Never fails.
+ * start up, since now).  A missing file is a fresh start (0); a damaged one, or
+ * one last saved more than c->max_age seconds before now, is reported through
+ * errfn and also a fresh start (0).  One that is there but cannot be read
+ * (EMFILE, ENOMEM, EACCES, EIO...) is reported and returns -1: the caller must
+ * not go on and save fresh states over it.
  */
-void state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
+int state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
                 errfn_t errfn, void *arg);
 /* Every dependency up with clean counters, since now. */
 void state_reset(struct dep_state *st, int64_t now);

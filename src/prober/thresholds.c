@@ -90,7 +90,7 @@ state_reset(struct dep_state *st, int64_t now)
 	st->since = now;
 }
 
-void
+int
 state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
            errfn_t errfn, void *arg)
 {
@@ -100,14 +100,17 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
 	size_t cap = 0;
 	unsigned lineno = 0;
 
+	f = fopen(path, "r");
+	if (f == NULL && errno != ENOENT) {
+		/* There but not readable now (descriptors, memory, permissions, I/O): a fresh start
+		 * would throw its counters away and bring every failing dependency up at once. */
+		errfn(arg, "%s: cannot read state: %s", path, strerror(errno));
+		return -1;
+	}
 	for (size_t i = 0; i < c->ndeps; i++)
 		state_reset(&st[i], now);
-	f = fopen(path, "r");
-	if (f == NULL) {
-		if (errno != ENOENT)
-			errfn(arg, "%s: cannot read state, starting fresh: %s", path, strerror(errno));
-		return;
-	}
+	if (f == NULL)
+		return 0;
 	/* Counters are only as good as the passes behind them: a file older than the snapshot's
 	 * max_age (the prober was stopped, or every pass since was blind) is not trusted. */
 	if (fstat(fileno(f), &sb) == 0 && now - (int64_t)sb.st_mtime > (int64_t)c->max_age) {
@@ -115,7 +118,7 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
 		      "too old to trust, starting fresh", path, (long long)(now - (int64_t)sb.st_mtime),
 		      c->max_age);
 		fclose(f);
-		return;
+		return 0;
 	}
 	while (getline(&line, &cap, f) != -1) {
 		char name[DH_NAME_MAX + 1], updown[8], last[8];
@@ -149,7 +152,13 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
 		st[di] = s;
 	}
 	free(line);
+	if (ferror(f)) {
+		errfn(arg, "%s: cannot read state: %s", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
 	fclose(f);
+	return 0;
 }
 
 int

@@ -197,6 +197,15 @@ test_stale(void)
 	in = base_in();
 	in.now = (time_t)(CREATED - 3);
 	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, 0);
+	in.now = (time_t)(CREATED - SNAP_FUTURE_SKEW);
+	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, 0);
+
+	/* Loaded, then the clock stepped back by more than the skew (an hour): the snapshot
+	 * in memory cannot be dated any more, as the reader would say on loading it. */
+	in.now = (time_t)(CREATED - SNAP_FUTURE_SKEW - 1);
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT, -1);
+	in.now = (time_t)(CREATED - 3600);
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_CORRUPT, -1);
 }
 
 /*

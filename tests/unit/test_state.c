@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -206,7 +207,7 @@ test_save_load(void)
 
 	/* Missing file: fresh start, no complaint. */
 	nerrs = 0;
-	state_load(path, &c, st, 1000, collect, NULL);
+	T_EQ_INT(state_load(path, &c, st, 1000, collect, NULL), 0);
 	T_EQ_INT(nerrs, 0);
 	T_EQ_INT(st[0].down, 0);
 	T_EQ_INT(st[0].since, 1000);
@@ -279,6 +280,40 @@ test_save_load(void)
 	state_load(path, &c, back, 4000, collect, NULL);
 	T_EQ_INT(nerrs, 1);
 	T_EQ_INT(back[0].down, 0);
+
+	/* There but unreadable now: out of descriptors.  Not a fresh start (that would bring a
+	 * failing dependency up at once): -1, said, and st untouched by the open. */
+	T_EQ_INT(state_save(path, &c, st, err, sizeof(err)), 0);
+	{
+		struct rlimit old, low;
+		int top = dup(0), rc;
+
+		T_CHECK(top >= 0 && getrlimit(RLIMIT_NOFILE, &old) == 0);
+		low = old;
+		low.rlim_cur = (rlim_t)top; /* every descriptor below top is open: none left */
+		back[0].down = 7;
+		nerrs = 0;
+		T_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+		rc = state_load(path, &c, back, 5000, collect, NULL);
+		T_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+		close(top);
+		T_EQ_INT(rc, -1);
+		T_EQ_INT(nerrs, 1);
+		snprintf(cmd, sizeof(cmd), "%s: cannot read state: Too many open files", path);
+		T_EQ_STR(errs[0], cmd);
+		T_EQ_INT(back[0].down, 7);
+	}
+	/* A directory where the file should be: opened, not read (EISDIR): -1 as well. */
+	{
+		char sub[300];
+
+		snprintf(sub, sizeof(sub), "%s/adir", dir);
+		T_EQ_INT(mkdir(sub, 0700), 0);
+		nerrs = 0;
+		T_EQ_INT(state_load(sub, &c, back, 5000, collect, NULL), -1);
+		T_EQ_INT(nerrs, 1);
+		rmdir(sub);
+	}
 
 	/* Saving into a missing directory fails cleanly. */
 	snprintf(path, sizeof(path), "%s/missing/probe.state", dir);
