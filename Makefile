@@ -138,7 +138,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory _check
 
-_check: all $(BUILD)/httpfix $(BUILD)/tmprobe $(UNIT)
+_check: all $(BUILD)/httpfix $(BUILD)/tmprobe $(BUILD)/bench-openloop $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh $(UNIT)
 
 unit: all $(BUILD)/httpfix $(UNIT)
@@ -169,7 +169,7 @@ asan: deps
 
 # The same suite with every unit test and every responder process under valgrind memcheck.
 valgrind: deps
-	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O0 -g" all build/valgrind/httpfix build/valgrind/tmprobe \
+	@$(MAKE) --no-print-directory BUILD=build/valgrind OPT="-O0 -g" all build/valgrind/httpfix build/valgrind/tmprobe build/valgrind/bench-openloop \
 	        $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 	@BUILD=build/valgrind DH_VALGRIND=1 bash tests/run.sh $(patsubst $(BUILD)/%,build/valgrind/%,$(UNIT))
 

@@ -26,6 +26,8 @@
  *	rate=5000 sent=25000 done=24990 errors=10 non200=0 achieved_rps=4998.1 p50_ms=0.210
  *	p90_ms=0.350 p99_ms=0.880 p999_ms=2.100 max_ms=5.300 scheduled=25000 timeouts=10
  *	conn_errors=0 reconnects=0 gen_lag_p99_ms=0.012 gen_lag_max_ms=0.150 conns=16 duration_s=5
+ *	answers=200/healthy:20000,503/dependency-failed:4990 untallied=0 foreign=0 foreign_first_ms=-1
+ *	foreign_last_ms=-1 failed_first_ms=-1 failed_last_ms=-1
  * (one line).  Counts cover the measured window only.  scheduled = done + errors; sent counts
  * requests written to a connection; errors are requests that failed (connection error,
  * reset, premature close, malformed reply) plus timeouts, the requests still unanswered
@@ -37,7 +39,13 @@
  * reconnects counts every new connection after the first CONNS.  gen_lag_* is how late the
  * generator itself woke for requests that were due while none were queued (timer and
  * scheduling lag, a part of every latency): if it is large, the machine rather than the
- * server is the bottleneck.  A human-readable summary goes to stderr only when something
+ * server is the bottleneck.  answers counts complete replies by status and X-Deephealth-Reason
+ * ("none" for an answer of ours without one), up to 32 pairs (the rest in untallied); a
+ * reply without X-Deephealth-Status is the web server's own, "-" as its reason and counted
+ * in foreign.  foreign_first_ms and foreign_last_ms say when the first and the last of
+ * those came, failed_first_ms and failed_last_ms when requests first and last failed on
+ * their connection, in ms from the start of the window (-1: never): the span of a fault
+ * as the client saw it.  A human-readable summary goes to stderr only when something
  * failed.
  *
  * Exit: 0 when the run happened (even with errors), 1 on setup failure (no connection
@@ -75,6 +83,7 @@
 #define MAX_EVENTS	256
 #define RBUF_SIZE	8192			/* also the limit on a reply's head */
 #define RETRY_NS	(10 * 1000000LL)	/* pause after a failed connect */
+#define MAX_TALLY	32			/* distinct status and reason pairs counted */
 #define DRAIN_NS	(2 * NSEC)
 #define SETUP_NS	(2 * NSEC)
 #define TIMER_ID	UINT32_MAX
@@ -109,11 +118,20 @@ struct conn {
 	size_t wlen, woff;
 	enum phase phase;
 	int status;
+	int ours;		/* the reply carried X-Deephealth-Status: a responder's answer */
+	char reason[32];	/* its X-Deephealth-Reason, "" when none */
 	int keep;		/* the reply allows another request */
 	uint64_t remain;	/* body or chunk bytes still to come */
 	size_t off, len;	/* unconsumed input is buf[off..len) */
 	size_t scan;		/* head terminator searched up to off + scan */
 	char buf[RBUF_SIZE];
+};
+
+/* One status and reason pair of the answers= field. */
+struct tally {
+	int status;
+	char reason[32];
+	uint64_t n;
 };
 
 struct request {
@@ -156,6 +174,11 @@ struct ol {
 
 	uint64_t sent, done, failed, timeouts, non200;
 	uint64_t conn_errors, reconnects, opened;
+	struct tally tally[MAX_TALLY];	/* replies by status and X-Deephealth-Reason */
+	size_t ntally;
+	uint64_t untallied;		/* replies past MAX_TALLY distinct pairs */
+	uint64_t foreign;		/* replies without X-Deephealth-Status: the server's own */
+	int64_t foreign_first, foreign_last, failed_first, failed_last;	/* ns, 0: none */
 	const char *last_err;
 	struct hist lat, lag;
 };
@@ -374,8 +397,12 @@ static void
 conn_drop(struct ol *o, struct conn *c, int error, const char *why, int64_t now)
 {
 	if (c->state == C_BUSY) {
-		if (c->seq >= o->warm_n)
+		if (c->seq >= o->warm_n) {
 			o->failed++;
+			if (o->failed_first == 0)
+				o->failed_first = now;
+			o->failed_last = now;
+		}
 		o->inflight--;
 	}
 	if (error) {
@@ -522,6 +549,8 @@ parse_head(struct conn *c, const char *p, size_t n)
 		return -1;
 	http11 = p[7] == '1';
 	c->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	c->ours = 0;
+	c->reason[0] = '\0';
 	for (line = end + 2; line < lim; line = end + 2) {
 		end = memchr(line, '\r', (size_t)(lim - line));
 		if (end == NULL || end + 1 >= lim || end[1] != '\n')
@@ -557,6 +586,16 @@ parse_head(struct conn *c, const char *p, size_t n)
 		} else if (name_is(line, (size_t)(colon - line), "connection")) {
 			conn_close |= has_token(v, vn, "close");
 			conn_ka |= has_token(v, vn, "keep-alive");
+		} else if (name_is(line, (size_t)(colon - line), "x-deephealth-status")) {
+			c->ours = 1;
+		} else if (name_is(line, (size_t)(colon - line), "x-deephealth-reason")) {
+			size_t k;
+
+			/* a token for the answers= field: no separators of its own */
+			for (k = 0; k < vn && k < sizeof(c->reason) - 1; k++)
+				c->reason[k] = v[k] > ' ' && v[k] < 0x7f && v[k] != ',' && v[k] != ':' &&
+				               v[k] != '/' ? v[k] : '_';
+			c->reason[k] = '\0';
 		}
 	}
 	if (c->status == 101)
@@ -671,6 +710,34 @@ conn_parse(struct conn *c)
 	}
 }
 
+/* Counts c's complete reply by status and reason; a reply without our header is foreign. */
+static void
+tally_add(struct ol *o, const struct conn *c, int64_t now)
+{
+	const char *reason = c->ours ? c->reason : "-";
+	size_t i;
+
+	if (!c->ours) {
+		o->foreign++;
+		if (o->foreign_first == 0)
+			o->foreign_first = now;
+		o->foreign_last = now;
+	}
+	for (i = 0; i < o->ntally; i++)
+		if (o->tally[i].status == c->status && strcmp(o->tally[i].reason, reason) == 0)
+			break;
+	if (i == o->ntally) {
+		if (i == MAX_TALLY) {
+			o->untallied++;
+			return;
+		}
+		o->tally[i].status = c->status;
+		snprintf(o->tally[i].reason, sizeof(o->tally[i].reason), "%s", reason);
+		o->ntally++;
+	}
+	o->tally[i].n++;
+}
+
 /* The reply to c's request is complete: record it and make c ready for the next one. */
 static void
 conn_complete(struct ol *o, struct conn *c)
@@ -682,6 +749,7 @@ conn_complete(struct ol *o, struct conn *c)
 		o->done++;
 		if (c->status != 200)
 			o->non200++;
+		tally_add(o, c, now);
 		hist_record(&o->lat, now - sched_ns(o, c->seq));
 		o->last_done = now;
 	}
@@ -911,6 +979,31 @@ settle(struct ol *o)
 		o->timeouts += o->n_total - first;
 }
 
+/* ms from the window's start to T, -1 for none */
+static long
+since_ms(int64_t t, int64_t start)
+{
+	return t == 0 ? -1 : (long)((t - start) / 1000000);
+}
+
+/* The end of the output line: what answered, and when the server answered for itself or failed. */
+static void
+report_answers(const struct ol *o, int64_t start)
+{
+	size_t i;
+
+	printf(" answers=");
+	for (i = 0; i < o->ntally; i++)
+		printf("%s%d/%s:%" PRIu64, i ? "," : "", o->tally[i].status,
+		       o->tally[i].reason[0] ? o->tally[i].reason : "none", o->tally[i].n);
+	if (o->ntally == 0)
+		printf("none");
+	printf(" untallied=%" PRIu64 " foreign=%" PRIu64 " foreign_first_ms=%ld foreign_last_ms=%ld"
+	       " failed_first_ms=%ld failed_last_ms=%ld\n", o->untallied, o->foreign,
+	       since_ms(o->foreign_first, start), since_ms(o->foreign_last, start),
+	       since_ms(o->failed_first, start), since_ms(o->failed_last, start));
+}
+
 static void
 report(const struct ol *o)
 {
@@ -925,12 +1018,13 @@ report(const struct ol *o)
 	    " achieved_rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f"
 	    " scheduled=%" PRIu64 " timeouts=%" PRIu64 " conn_errors=%" PRIu64
 	    " reconnects=%" PRIu64 " gen_lag_p99_ms=%.3f gen_lag_max_ms=%.3f conns=%d"
-	    " duration_s=%ld\n",
+	    " duration_s=%ld",
 	    o->rate, o->sent, o->done, errors, o->non200, (double)o->done / secs,
 	    hist_ms(&o->lat, 0.50), hist_ms(&o->lat, 0.90), hist_ms(&o->lat, 0.99),
 	    hist_ms(&o->lat, 0.999), (double)o->lat.max_ns / 1e6, scheduled, o->timeouts,
 	    o->conn_errors, o->reconnects, hist_ms(&o->lag, 0.99),
 	    (double)o->lag.max_ns / 1e6, o->nconns, o->duration);
+	report_answers(o, start);
 	fflush(stdout);
 	if (errors > 0 || o->conn_errors > 0)
 		fprintf(stderr, "openloop: %" PRIu64 " of %" PRIu64 " requests failed (%" PRIu64
