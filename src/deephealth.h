@@ -5,6 +5,7 @@
 #ifndef DEEPHEALTH_H
 #define DEEPHEALTH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +94,27 @@ char *util_json_str(const char *s);
  * Returns the descriptor or -1 (errno set).
  */
 int util_lock_open(const char *path);
+/* ---------------------------------------------------------------- run.c */
+/* The prober's and the follower's run: -r/-d, signals, the run lock, the repeat. */
+
+/* Set by SIGTERM or SIGINT once run_signals is in place: finish the pass, then stop. */
+extern volatile sig_atomic_t run_stopping;
+/* SIGPIPE and SIGXFSZ ignored (a write fails instead); SIGTERM and SIGINT set run_stopping. */
+void run_signals(void);
+/* s as a whole decimal number in [min, max], or -1 (the caller prints its usage). */
+long run_num_arg(const char *s, long min, long max);
+#define RUN_LOCK_HELD (-1)  /* another run holds the lock: logged with its pid */
+#define RUN_LOCK_ERROR (-2) /* the lock file could not be opened or locked: logged */
+/* Take the run lock at path (util_lock_open, flock, our pid written in it): its descriptor,
+ * held until exit, or RUN_LOCK_HELD or RUN_LOCK_ERROR.  prog names us in the log. */
+int run_lock(const char *path, const char *prog);
+/*
+ * Call pass(arg) now, then every `every` seconds after the start of the one before (0:
+ * once), as long as the next would start, with reserve_ms to spare, within `total`
+ * seconds of the first; return early once run_stopping is set.
+ */
+void run_repeat(long every, long total, int64_t reserve_ms, void (*pass)(void *arg), void *arg);
+
 /* Close *fd unless already closed (-1), log a failure naming what, and set it to -1. */
 void util_close(int *fd, const char *what);
 /* Free a NULL-terminated string vector and its strings; NULL is fine. */

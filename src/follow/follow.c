@@ -30,11 +30,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,16 +75,8 @@ struct follower {
 	int quorum_short;         /* the last pass had fewer than quorum probers that can see */
 	char decided[200];        /* this pass's outcome, for the .fleet file */
 	char *fleet;              /* the .fleet file as last written */
+	int rc;                   /* this run's exit status so far */
 };
-
-static volatile sig_atomic_t stopping;
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
 
 /* ---------------------------------------------------------------- HTTP */
 
@@ -539,7 +529,7 @@ run_pass(struct follower *f)
 	uint64_t wire = 0;
 	int rc;
 
-	for (size_t i = 0; i < f->n && !stopping; i++) {
+	for (size_t i = 0; i < f->n && !run_stopping; i++) {
 		struct source *s = &f->src[i];
 		enum source_state was = s->state;
 
@@ -584,33 +574,6 @@ source_name(const char *url, char *out, size_t len)
 		out[n++] = util_is_name_byte((unsigned char)*p) || *p == ':' || *p == '[' || *p == ']' ?
 		           *p : '_';
 	out[n] = '\0';
-}
-
-static int
-take_lock(const char *dir)
-{
-	char path[4200];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/follow.lock", dir);
-	fd = util_lock_open(path);
-	if (fd == -1) {
-		log_warn("lock %s: open", path);
-		return -FOLLOW_EXIT_CONFIG;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		int e = errno;
-
-		close(fd);
-		if (e == EWOULDBLOCK) {
-			log_warnx("another deephealth-follow run holds %s: exiting", path);
-			return -FOLLOW_EXIT_LOCKED;
-		}
-		errno = e;
-		log_warn("lock %s: flock", path);
-		return -FOLLOW_EXIT_CONFIG;
-	}
-	return fd;
 }
 
 /* For -t and every run: what this program needs of the configuration. */
@@ -664,14 +627,22 @@ usage(FILE *fp, int code)
 static long
 num_arg(const char *s, long min, long max)
 {
-	char *end;
-	long v;
+	long v = run_num_arg(s, min, max);
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+	if (v < 0)
 		usage(stderr, FOLLOW_EXIT_USAGE);
 	return v;
+}
+
+/* One pass of the run (run_repeat's). */
+static void
+pass(void *arg)
+{
+	struct follower *f = arg;
+	int r = run_pass(f);
+
+	if (r != FOLLOW_EXIT_OK)
+		f->rc = r;
 }
 
 int
@@ -687,8 +658,7 @@ main(int argc, char **argv)
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
 	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = FOLLOW_EXIT_OK;
 	long every = 0, total = 60;
-	int64_t began;
-	struct sigaction sa;
+	char lock[4200];
 
 	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -719,18 +689,13 @@ main(int argc, char **argv)
 	}
 	log_init("deephealth-follow", to_syslog || f.conf->log_syslog,
 	         verbose ? LOG_LVL_DEBUG : f.conf->log_level);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGXFSZ, &sa, NULL);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	run_signals();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (f.curl = curl_easy_init()) == NULL)
 		fatalx("libcurl could not start");
-	lockfd = take_lock(f.conf->follow_cache);
+	snprintf(lock, sizeof(lock), "%s/follow.lock", f.conf->follow_cache);
+	lockfd = run_lock(lock, "deephealth-follow");
 	if (lockfd < 0) {
-		rc = -lockfd;
+		rc = lockfd == RUN_LOCK_HELD ? FOLLOW_EXIT_LOCKED : FOLLOW_EXIT_CONFIG;
 		goto out;
 	}
 	for (f.n = 0; f.conf->follow_sources[f.n] != NULL; f.n++) {
@@ -740,26 +705,9 @@ main(int argc, char **argv)
 	publish_clean(f.conf->snapshot_path);
 	cache_load(&f);
 
-	began = util_now_ms();
-	for (;;) {
-		int64_t pass_start = util_now_ms(), next;
-		int r = run_pass(&f);
-
-		if (r != FOLLOW_EXIT_OK)
-			rc = r;
-		next = pass_start + every * 1000;
-		if (every == 0 || stopping ||
-		    next + (int64_t)f.conf->follow_timeout_ms * 2 * (int64_t)f.n > began + total * 1000)
-			break;
-		while (!stopping && util_now_ms() < next) {
-			int64_t left = next - util_now_ms();
-			struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
-
-			nanosleep(&ts, NULL);
-		}
-		if (stopping)
-			break;
-	}
+	/* A pass takes up to two fetches (header, body) of every source at worst. */
+	run_repeat(every, total, (int64_t)f.conf->follow_timeout_ms * 2 * (int64_t)f.n, pass, &f);
+	rc = f.rc;
 	close(lockfd);
 out:
 	for (size_t i = 0; i < f.n; i++)

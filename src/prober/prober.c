@@ -5,13 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <getopt.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,19 +45,12 @@ struct prober {
 	int64_t folded;      /* when a pass was last folded into st (s), 0 = never */
 	int events_fd;       /* -1 = no event log */
 	struct prober_totals totals; /* prober.metrics' counters */
+	int passes;          /* passes of this run so far */
+	int rc;              /* this run's exit status so far */
 };
-
-static volatile sig_atomic_t stopping;
 
 /* The prober reads the dependencies; the resolver section is the responder's. */
 static const struct conf_ext *const prober_exts[] = { &deps_conf, NULL };
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
 
 /*
  * The one way a line reaches the event log: built in memory by fill (every
@@ -149,39 +140,6 @@ fill_expiry(FILE *m, const void *arg)
 	return ovr_event_line(m, "expire", v, v->until);
 }
 
-/* Remove temp files a killed run left behind; we hold the lock, so none is in use. */
-static int
-take_lock(const char *path)
-{
-	int fd = util_lock_open(path);
-	char buf[32];
-	ssize_t n;
-
-	if (fd == -1) {
-		log_warn("lock %s: open", path);
-		return -PROBE_EXIT_CONFIG;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		int e = errno;
-
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		close(fd);
-		if (e == EWOULDBLOCK) {
-			log_warnx("another deephealth-probe run holds %s (pid %s): exiting", path,
-			          buf[0] ? buf : "?");
-			return -PROBE_EXIT_LOCKED;
-		}
-		errno = e;
-		log_warn("lock %s: flock", path);
-		return -PROBE_EXIT_CONFIG;
-	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
-		log_warn("lock %s: writing our pid", path);
-	return fd;
-}
 
 /* Log one state change, with its cause, and append it to the event log. */
 static void
@@ -462,14 +420,31 @@ usage(FILE *f, int code)
 static long
 num_arg(const char *s, long min, long max)
 {
-	char *end;
-	long v;
+	long v = run_num_arg(s, min, max);
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+	if (v < 0)
 		usage(stderr, PROBE_EXIT_USAGE);
 	return v;
+}
+
+/* One pass of the run (run_repeat's): the map read again after the first. */
+static void
+pass(void *arg)
+{
+	struct prober *p = arg;
+	int r;
+
+	/* Every pass sees the map as it is now; one that cannot read it does nothing. */
+	if (p->passes++ > 0 && map_refresh(p) != 0) {
+		log_warnx("pass skipped: nothing probed or published until the registry map "
+		          "can be read");
+		r = PROBE_EXIT_REGMAP;
+	} else {
+		r = run_pass(p);
+	}
+	/* A blind pass is told only when no pass failed worse. */
+	if (r != PROBE_EXIT_OK && (r != PROBE_EXIT_BLIND || p->rc == PROBE_EXIT_OK))
+		p->rc = r;
 }
 
 int
@@ -485,8 +460,6 @@ main(int argc, char **argv)
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
 	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = PROBE_EXIT_OK;
 	long every = 0, total = 60;
-	int64_t began;
-	struct sigaction sa;
 
 	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -532,18 +505,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* A file-size limit must fail our write with EFBIG, not kill us mid-publish. */
-	sigaction(SIGXFSZ, &sa, NULL);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-
-	lockfd = take_lock(p.conf->lock_path);
+	run_signals();
+	lockfd = run_lock(p.conf->lock_path, "deephealth-probe");
 	if (lockfd < 0) {
-		rc = -lockfd;
+		rc = lockfd == RUN_LOCK_HELD ? PROBE_EXIT_LOCKED : PROBE_EXIT_CONFIG;
 		goto out;
 	}
 	publish_clean(p.conf->snapshot_path);
@@ -581,35 +546,8 @@ main(int argc, char **argv)
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
 	causes_carried(&p);
 
-	began = util_now_ms();
-	for (int first = 1;; first = 0) {
-		int64_t pass_start = util_now_ms(), next;
-		int r;
-
-		/* Every pass sees the map as it is now; one that cannot read it does nothing. */
-		if (!first && map_refresh(&p) != 0) {
-			log_warnx("pass skipped: nothing probed or published until the registry map "
-			          "can be read");
-			r = PROBE_EXIT_REGMAP;
-		} else {
-			r = run_pass(&p);
-		}
-		/* A blind pass is told only when no pass failed worse. */
-		if (r != PROBE_EXIT_OK && (r != PROBE_EXIT_BLIND || rc == PROBE_EXIT_OK))
-			rc = r;
-		next = pass_start + every * 1000;
-		if (every == 0 || stopping || next + (int64_t)p.conf->deadline * 1000 >
-		                                  began + total * 1000)
-			break;
-		while (!stopping && util_now_ms() < next) {
-			int64_t left = next - util_now_ms();
-			struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
-
-			nanosleep(&ts, NULL);
-		}
-		if (stopping)
-			break;
-	}
+	run_repeat(every, total, (int64_t)p.conf->deadline * 1000, pass, &p);
+	rc = p.rc;
 	close(lockfd);
 out:
 	if (p.events_fd != -1)
