@@ -24,9 +24,10 @@
 # (libfaketime), descriptors exhausted in the responders and in the prober, an address-space
 # limit on the prober, lighttpd gracefully restarted (reload) and stopped and started, a
 # responder SIGSTOPped and SIGKILLed, the prober SIGSTOPped across max_age, a dependency
-# that trickles its reply a byte a second.  Each line "# FAULT name: answers=..." is what
-# docs/reliability.md quotes.  Root only (tmpfs mounts); loopback only; every process and
-# mount it starts is stopped by its cleanup.
+# that trickles its reply a byte a second; then nginx's shipped snippet in front of a responder
+# pool (-n 2): the pool rolled by SIGHUP, a worker SIGKILLed, nginx reloaded.  Each line
+# "# FAULT name: answers=..." is what docs/reliability.md quotes.  Root only (tmpfs mounts);
+# loopback only; every process and mount it starts is stopped by its cleanup.
 . tests/integration/lib.sh
 
 PROBE=$BUILD/deephealth-probe
@@ -579,6 +580,56 @@ if want trickle; then
 		"${ANS[200/snapshot-stale]:-0} ${ANS[200/prober-blind]:-0}"
 	recovers trickle
 	same_responders trickle "$RESP0"
+fi
+
+# ---- 19, 20, 21. nginx in front of the responder pool (deephealth.fcgi -n 2, as systemd
+# runs it): the pool rolled (SIGHUP: its workers replaced one at a time), a worker killed,
+# nginx reloaded.  The same prober, snapshot and registries as above.
+if want pool-roll || want pool-worker-kill || want nginx-reload; then
+	PD=$WORK/pool
+	mkdir -p "$PD"
+	www_dir "$PD/run"
+	PSOCK=$PD/run/fcgi.sock
+	# shellcheck disable=SC2046 # fcgi_cmd_bin prints a command line
+	if pool_start "$PSOCK" "$PD/responder.log" 2 "$CONF" $(fcgi_cmd_bin); then
+		ok "pool: two workers answer"
+	else
+		not_ok "pool: two workers answer"
+	fi
+	N=$WORK/nginx
+	mkdir -p "$N"
+	localize_pool_conf conf/nginx-deephealth.conf "$PSOCK" | localize_www "$WORK" >"$N/deephealth.conf"
+	NPORT=$(free_port)
+	nginx_base "$N" "$NPORT" "$N/deephealth.conf" off
+	nginx_start "$N"
+	U=http://127.0.0.1:$NPORT
+	wait_http "$U/" && ok "nginx: started on the shipped snippet" || not_ok "nginx: started"
+	workers() { pgrep -P "$POOL_PID" | sort; }
+	t=$(wait_normal)
+	check_match "nginx: answers as through lighttpd" '^[0-9.]+$' "$t"
+	W0=$(workers | tr '\n' ' ')
+fi
+if want pool-roll; then
+	fault pool-roll 8 'kill -HUP "$POOL_PID"' 4 :
+	only_ours pool-roll
+	recovers pool-roll
+	check "pool-roll: two workers, both new" "2 0" \
+		"$(workers | wc -l) $(comm -12 <(workers) <(tr ' ' '\n' <<<"$W0" | sort) | wc -l)"
+	W0=$(workers | tr '\n' ' ')
+fi
+if want pool-worker-kill; then
+	# The kernel queues connections on the socket both workers accept from: the survivor
+	# takes them; only a request the killed worker was answering is lost (nginx's 502).
+	fault pool-worker-kill 8 "kill -KILL $(workers | head -n 1)" 3 :
+	echo "# pool-worker-kill: $(field foreign) from nginx itself between $(field foreign_first_ms) and $(field foreign_last_ms) ms"
+	ours_or_5xx pool-worker-kill
+	recovers pool-worker-kill
+	check "pool-worker-kill: the supervisor started another" 2 "$(workers | wc -l)"
+fi
+if want nginx-reload; then
+	fault nginx-reload 8 'kill -HUP "$(cat "$N/nginx.pid")"' 4 :
+	only_ours nginx-reload 8
+	recovers nginx-reload
 fi
 
 finish
