@@ -104,8 +104,8 @@ curl_ready(void)
 	return 0;
 }
 
-static void
-slist_wipe_free(struct curl_slist *l)
+void
+check_hdrs_free(struct curl_slist *l)
 {
 	for (struct curl_slist *p = l; p != NULL; p = p->next)
 		explicit_bzero(p->data, strlen(p->data));
@@ -122,7 +122,7 @@ job_release(struct run *r, struct job *j)
 		curl_easy_cleanup(j->easy);
 		j->easy = NULL;
 	}
-	slist_wipe_free(j->hdrs);
+	check_hdrs_free(j->hdrs);
 	j->hdrs = NULL;
 	free(j->buf);
 	j->buf = NULL;

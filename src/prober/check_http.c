@@ -222,6 +222,39 @@ out:
 	return rc;
 }
 
+static int
+http_cred_check(const void *conf, char *why, size_t whylen)
+{
+	const struct http_check *h = conf;
+	struct curl_slist *hdrs = NULL;
+	int rc;
+
+	if (h->cred_file == NULL || h->cred_file[0] == '\0')
+		return 0;
+	rc = cred_load(h->cred_file, &hdrs, why, whylen);
+	check_hdrs_free(hdrs);
+	return rc;
+}
+
+/*
+ * A credentials file that cannot be used leaves the check unknown every pass, and unknown
+ * never moves a dependency: say so at warning level, once a run for each file.
+ */
+static void
+cred_warn(const char *path, const char *why)
+{
+	static const char *warned[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(warned) / sizeof(warned[0]) && warned[i] != NULL; i++)
+		if (warned[i] == path)
+			return;
+	if (i < sizeof(warned) / sizeof(warned[0]))
+		warned[i] = path;
+	log_warnx("credentials %s: %s: the check that reads it is unknown, so its dependency "
+	          "keeps its state, until the file is fixed", path, why);
+}
+
 /* Keep the first body_bytes of the body for body_re; drain the rest. */
 static size_t
 http_body_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -257,6 +290,7 @@ http_start(struct run *r, struct job *j)
 	}
 	if (s->cred_file != NULL && s->cred_file[0] != '\0' &&
 	    cred_load(s->cred_file, &j->hdrs, why, sizeof(why)) == -1) {
+		cred_warn(s->cred_file, why);
 		job_finish(r, j, VERDICT_UNKNOWN, "%s", why);
 		return;
 	}
@@ -345,6 +379,7 @@ const struct check_type check_http = {
 	.build = http_build,
 	.free = http_free,
 	.cred_file = http_cred_file,
+	.cred_check = http_cred_check,
 	.start = http_start,
 	.curl_done = http_done,
 };

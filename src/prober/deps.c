@@ -312,7 +312,7 @@ writable_at(const struct conf *c, unsigned line, const char *key, const char *pa
 }
 
 int
-conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
+conf_check_prober(const struct conf *c, int content, errfn_t errfn, void *arg)
 {
 	int errors = 0;
 
@@ -336,6 +336,7 @@ conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
 		const struct check_spec *cs = c->deps[i].check;
 		const char *cred = cs->type->cred_file ? cs->type->cred_file(cs->conf) : NULL;
 		struct stat st;
+		char why[160];
 
 		if (cred == NULL || cred[0] == '\0')
 			continue;
@@ -357,6 +358,12 @@ conf_check_prober(const struct conf *c, errfn_t errfn, void *arg)
 			user_name(who, sizeof(who));
 			errfn(arg, "%s:%u: dependency \"%s\": credentials \"%s\" not readable by %s: %s",
 			      c->path, c->deps[i].cred_line, c->deps[i].name, cred, who, strerror(e));
+			errors++;
+		} else if (content && cs->type->cred_check != NULL &&
+		           cs->type->cred_check(cs->conf, why, sizeof(why)) != 0) {
+			/* why names a line, never a byte of the file */
+			errfn(arg, "%s:%u: dependency \"%s\": credentials \"%s\": %s", c->path,
+			      c->deps[i].cred_line, c->deps[i].name, cred, why);
 			errors++;
 		}
 	}

@@ -484,7 +484,8 @@ main(int argc, char **argv)
 	p.events_fd = -1;
 	/* With -t every report is a plain line on stderr; else through the log. */
 	p.conf = conf_load(conf_path, prober_exts, log_errfn, test_only ? &test_only : NULL);
-	if (p.conf == NULL || conf_check_prober(p.conf, log_errfn, test_only ? &test_only : NULL) != 0) {
+	if (p.conf == NULL || conf_check_prober(p.conf, test_only, log_errfn,
+	                                         test_only ? &test_only : NULL) != 0) {
 		conf_free(p.conf);
 		return PROBE_EXIT_CONFIG;
 	}

@@ -84,6 +84,8 @@ struct check_spec {
 	void *conf;                 /* the type's settings */
 };
 
+/* Free a header list that may hold credentials, each line wiped first; NULL is fine. */
+void check_hdrs_free(struct curl_slist *l);
 /* A spec of type t with its settings zeroed (tests and deps.c).  Free with check_spec_free. */
 struct check_spec *check_spec_new(const struct check_type *t, int timeout_ms);
 void check_spec_free(struct check_spec *s); /* NULL is fine */
@@ -127,6 +129,9 @@ struct check_type {
 	              const struct conf_grp *g);
 	void (*free)(void *conf);        /* its members; the engine frees conf itself */
 	const char *(*cred_file)(const void *conf); /* a secrets file it reads, or NULL; may be NULL */
+	/* With cred_file: 0 when that file parses, else -1 and why (a line number, never a byte
+	 * of its content); for -t and every run's start.  May be NULL. */
+	int (*cred_check)(const void *conf, char *why, size_t whylen);
 	/* A pass.  Only start is required. */
 	void (*start)(struct run *r, struct job *j);
 	void (*curl_done)(struct run *r, struct job *j, CURLcode cc); /* its transfer ended */
@@ -258,10 +263,12 @@ struct dep_conf {
  * The prober's own requirements on a loaded configuration, for the user
  * running it: a registry map, at least one dependency, credential files that
  * only their owner can read and this user can, and directories of the
- * snapshot, state, lock and event log this user can write into.  Reports
+ * snapshot, state, lock and event log this user can write into.  With
+ * content set (-t), also that each credentials file parses: at run time a
+ * file that does not leaves only its own check unknown, and says so.  Reports
  * through errfn as "file:line: message"; returns the error count.
  */
-int conf_check_prober(const struct conf *c, errfn_t errfn, void *arg);
+int conf_check_prober(const struct conf *c, int content, errfn_t errfn, void *arg);
 
 /* Index of the dependency called name (len bytes, no NUL needed), or -1.  O(1). */
 int conf_dep_find(const struct conf *c, const char *name, size_t len);

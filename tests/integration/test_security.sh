@@ -141,8 +141,15 @@ EOF
 chmod 644 "$S/dh.conf" "$ST/registries.map"
 check "the configuration does not hold the canary itself" "" "$(grep -lF -e "$DH_CANARY" "$S/dh.conf")"
 
+# -t reads every credentials file through: bad.cred is named by its configuration line and
+# its own line number, never by its content.
 out=$(asuser "$PU" "$PROBE" -t -c "$S/dh.conf" 2>&1)
-check "probe -t as $PU: its credentials and paths are fine" "$S/dh.conf: configuration OK (5 dependencies, 3 registries)" "$out"
+rc=$?
+line=$(grep -n 'creds/bad.cred' "$S/dh.conf" | cut -d: -f1)
+check "probe -t as $PU: exit 1 for a credentials file that does not parse" 1 "$rc"
+check "probe -t as $PU: everything else is fine; bad.cred is named, by line" \
+	"$S/dh.conf:$line: dependency \"badcred\": credentials \"$S/creds/bad.cred\": credentials file: line 1 is not \"Name: value\"" "$out"
+echo "$out" >"$OUT/probe-t.out"
 # probe: one verbose pass as the prober's user (every probe logged at debug).
 probe() { asuser "$PU" "$PROBE" -v -c "$S/dh.conf" >>"$S/probe.out" 2>&1; }
 probe
@@ -163,6 +170,8 @@ check_match "leak: fail, the cause does not quote the body" '^fail .*HTTP 200, b
 # An unknown outcome moves no state (docs/thresholds.md): the log says why, by line number.
 check_match "badcred: unknown, the cause names the line, not its content" \
 	'probe badcred: unknown \(credentials file: line 1 is not "Name: value"' "$(grep -m1 'probe badcred' "$S/probe.out")"
+check "badcred: said at warning level, once in each of the three runs" 3 \
+	"$(grep -c "warning: credentials $S/creds/bad.cred: credentials file: line 1 is not \"Name: value\": the check that reads it is unknown" "$S/probe.out")"
 check "events: the transitions were logged (safail down, up, down; sahang; leak)" 1 \
 	"$([ "$(grep -c '"event":"transition"\|"dependency":' "$ST/events.jsonl")" -ge 4 ] && echo 1)"
 
