@@ -15,7 +15,6 @@
 
 #include "responder.h"
 
-#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 #define UNKNOWN_LOG_MS 60000 /* summarize unknown/invalid hosts at most once a minute */
 
 /* Per-class counters of Host headers that resolved to nothing. */
@@ -445,7 +444,7 @@ usage(FILE *f, int code)
 	           "  -h, --help    this text\n"
 	           "  -V, --version print the version\n"
 	           "exit: 0 OK or stopped, 1 configuration invalid (-t) or cannot start, 2 usage\n",
-	        DEFAULT_CONF);
+	        DH_DEFAULT_CONF);
 	exit(code);
 }
 
@@ -485,7 +484,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(stderr, 2);
 	if (conf_path == NULL || conf_path[0] == '\0')
-		conf_path = DEFAULT_CONF;
+		conf_path = DH_DEFAULT_CONF;
 	log_init("deephealth.fcgi", 0, LOG_LVL_INFO);
 
 	if (test_only) {

@@ -12,6 +12,9 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* Every program's configuration when neither -c nor $DEEPHEALTH_CONFIG says. */
+#define DH_DEFAULT_CONF "/etc/deephealth/deephealth.conf"
+
 #define DH_VERSION "0.1.0"
 
 /* Longest hostname we accept after normalization (RFC 1035, no trailing dot). */
@@ -101,8 +104,17 @@ int util_lock_open(const char *path);
 extern volatile sig_atomic_t run_stopping;
 /* SIGPIPE and SIGXFSZ ignored (a write fails instead); SIGTERM and SIGINT set run_stopping. */
 void run_signals(void);
-/* s as a whole decimal number in [min, max], or -1 (the caller prints its usage). */
-long run_num_arg(const char *s, long min, long max);
+/* The options both programs take: -c -t -v -r -d -S/--syslog -V/--version -h/--help. */
+struct run_opts {
+	const char *conf_path; /* -c, else $DEEPHEALTH_CONFIG, else DH_DEFAULT_CONF */
+	int test_only, verbose, to_syslog;
+	long every;            /* -r: seconds between passes, 1..3600; 0: one pass */
+	long total;            /* -d: seconds in all, 1..86400; default 60 */
+};
+/* Parse them into o; usage(stdout, 0) for -h and usage(stderr, 2) for anything wrong (usage
+ * exits); -V prints "prog VERSION" and exits 0. */
+void run_options(int argc, char **argv, const char *prog, void (*usage)(FILE *fp, int code),
+                 struct run_opts *o);
 #define RUN_LOCK_HELD (-1)  /* another run holds the lock: logged with its pid */
 #define RUN_LOCK_ERROR (-2) /* the lock file could not be opened or locked: logged */
 /* Take the run lock at path (util_lock_open, flock, our pid written in it): its descriptor,

@@ -4,6 +4,7 @@
  * repeats a pass every -r seconds for up to -d seconds.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,8 @@ run_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
-long
-run_num_arg(const char *s, long min, long max)
+static long
+num_arg(const char *s, long min, long max)
 {
 	char *end;
 	long v;
@@ -49,6 +50,42 @@ run_num_arg(const char *s, long min, long max)
 	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
 		return -1;
 	return v;
+}
+
+void
+run_options(int argc, char **argv, const char *prog, void (*usage)(FILE *fp, int code),
+            struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->conf_path = getenv("DEEPHEALTH_CONFIG");
+	o->total = 60;
+	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->conf_path = optarg; break;
+		case 't': o->test_only = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'r': o->every = num_arg(optarg, 1, 3600); break;
+		case 'd': o->total = num_arg(optarg, 1, 86400); break;
+		case 'S': o->to_syslog = 1; break;
+		case 'V': printf("%s %s\n", prog, DH_VERSION); exit(0);
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, 2);
+		}
+		if (o->every < 0 || o->total < 0)
+			usage(stderr, 2);
+	}
+	if (optind != argc)
+		usage(stderr, 2);
+	if (o->conf_path == NULL || o->conf_path[0] == '\0')
+		o->conf_path = DH_DEFAULT_CONF;
 }
 
 int

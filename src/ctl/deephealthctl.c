@@ -23,7 +23,6 @@
 
 #include "answer.h"
 
-#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 
 /* Exit codes, also in deephealthctl(8). */
 enum {
@@ -94,7 +93,7 @@ usage(FILE *f, int code)
 	        "  exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	        "exit: 0 OK, 1 configuration not loaded, 2 usage, 3 status: every answer fails open\n"
 	        "      or passes through\n",
-	        DEFAULT_CONF);
+	        DH_DEFAULT_CONF);
 	exit(code);
 }
 
@@ -1344,7 +1343,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (x.conf_path == NULL || x.conf_path[0] == '\0')
-		x.conf_path = DEFAULT_CONF;
+		x.conf_path = DH_DEFAULT_CONF;
 	if (optind >= argc)
 		usage(stderr, CTL_EXIT_USAGE);
 	log_init("deephealthctl", 0, LOG_LVL_WARN);

@@ -29,7 +29,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,6 @@
 
 #include "follow.h"
 
-#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 
 /* Exit codes, also in deephealth-follow(8). */
 enum {
@@ -620,18 +618,8 @@ usage(FILE *fp, int code)
 	        "  -V, --version print the version\n"
 	        "exit: 0 published or already newest, 1 configuration or setup, 2 usage, 3 locked,\n"
 	        "      5 no source had a fresh snapshot, 6 not published (deephealth-follow(8))\n",
-	        DEFAULT_CONF);
+	        DH_DEFAULT_CONF);
 	exit(code);
-}
-
-static long
-num_arg(const char *s, long min, long max)
-{
-	long v = run_num_arg(s, min, max);
-
-	if (v < 0)
-		usage(stderr, FOLLOW_EXIT_USAGE);
-	return v;
 }
 
 /* One pass of the run (run_repeat's). */
@@ -648,47 +636,25 @@ pass(void *arg)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "syslog", no_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct follower f;
-	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
-	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = FOLLOW_EXIT_OK;
-	long every = 0, total = 60;
+	struct run_opts o;
+	int lockfd, rc = FOLLOW_EXIT_OK;
 	char lock[4200];
 
-	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': conf_path = optarg; break;
-		case 't': test_only = 1; break;
-		case 'v': verbose = 1; break;
-		case 'r': every = num_arg(optarg, 1, 3600); break;
-		case 'd': total = num_arg(optarg, 1, 86400); break;
-		case 'S': to_syslog = 1; break;
-		case 'V': printf("deephealth-follow %s\n", DH_VERSION); return 0;
-		case 'h': usage(stdout, 0); break;
-		default: usage(stderr, FOLLOW_EXIT_USAGE);
-		}
-	}
-	if (optind != argc)
-		usage(stderr, FOLLOW_EXIT_USAGE);
-	if (conf_path == NULL || conf_path[0] == '\0')
-		conf_path = DEFAULT_CONF;
-	log_init("deephealth-follow", to_syslog && !test_only, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	run_options(argc, argv, "deephealth-follow", usage, &o);
+	log_init("deephealth-follow", o.to_syslog && !o.test_only,
+	         o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&f, 0, sizeof(f));
-	f.conf = conf_load(conf_path, NULL, log_errfn, test_only ? &test_only : NULL);
+	f.conf = conf_load(o.conf_path, NULL, log_errfn, o.test_only ? &o.test_only : NULL);
 	if (f.conf == NULL)
 		return FOLLOW_EXIT_CONFIG;
-	rc = check_conf(f.conf, test_only) != 0 ? FOLLOW_EXIT_CONFIG : FOLLOW_EXIT_OK;
-	if (rc != FOLLOW_EXIT_OK || test_only) {
+	rc = check_conf(f.conf, o.test_only) != 0 ? FOLLOW_EXIT_CONFIG : FOLLOW_EXIT_OK;
+	if (rc != FOLLOW_EXIT_OK || o.test_only) {
 		conf_free(f.conf);
 		return rc;
 	}
-	log_init("deephealth-follow", to_syslog || f.conf->log_syslog,
-	         verbose ? LOG_LVL_DEBUG : f.conf->log_level);
+	log_init("deephealth-follow", o.to_syslog || f.conf->log_syslog,
+	         o.verbose ? LOG_LVL_DEBUG : f.conf->log_level);
 	run_signals();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (f.curl = curl_easy_init()) == NULL)
 		fatalx("libcurl could not start");
@@ -706,7 +672,7 @@ main(int argc, char **argv)
 	cache_load(&f);
 
 	/* A pass takes up to two fetches (header, body) of every source at worst. */
-	run_repeat(every, total, (int64_t)f.conf->follow_timeout_ms * 2 * (int64_t)f.n, pass, &f);
+	run_repeat(o.every, o.total, (int64_t)f.conf->follow_timeout_ms * 2 * (int64_t)f.n, pass, &f);
 	rc = f.rc;
 	close(lockfd);
 out:

@@ -9,14 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <getopt.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "prober.h"
 
-#define DEFAULT_CONF "/etc/deephealth/deephealth.conf"
 
 /* Exit codes, also in README "Prober" and deephealth-probe(8); not <sysexits.h>'s values. */
 enum {
@@ -413,18 +411,8 @@ usage(FILE *f, int code)
 	        "      unreadable, 5 snapshot not published, 6 state not saved or not read,\n"
 	        "      7 a pass was blind\n"
 	        "      (deephealth-probe(8))\n",
-	        DEFAULT_CONF);
+	        DH_DEFAULT_CONF);
 	exit(code);
-}
-
-static long
-num_arg(const char *s, long min, long max)
-{
-	long v = run_num_arg(s, min, max);
-
-	if (v < 0)
-		usage(stderr, PROBE_EXIT_USAGE);
-	return v;
 }
 
 /* One pass of the run (run_repeat's): the map read again after the first. */
@@ -450,57 +438,34 @@ pass(void *arg)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "syslog", no_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct prober p;
-	const char *conf_path = getenv("DEEPHEALTH_CONFIG");
-	int ch, test_only = 0, verbose = 0, to_syslog = 0, lockfd, rc = PROBE_EXIT_OK;
-	long every = 0, total = 60;
+	struct run_opts o;
+	int lockfd, rc = PROBE_EXIT_OK;
 
-	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': conf_path = optarg; break;
-		case 't': test_only = 1; break;
-		case 'v': verbose = 1; break;
-		case 'r': every = num_arg(optarg, 1, 3600); break;
-		case 'd': total = num_arg(optarg, 1, 86400); break;
-		case 'S': to_syslog = 1; break;
-		case 'V': printf("deephealth-probe %s\n", DH_VERSION); return 0;
-		case 'h': usage(stdout, 0); break;
-		default: usage(stderr, PROBE_EXIT_USAGE);
-		}
-	}
-	if (optind != argc)
-		usage(stderr, PROBE_EXIT_USAGE);
-	if (conf_path == NULL || conf_path[0] == '\0')
-		conf_path = DEFAULT_CONF;
-	log_init("deephealth-probe", to_syslog && !test_only,
-	         verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	run_options(argc, argv, "deephealth-probe", usage, &o);
+	log_init("deephealth-probe", o.to_syslog && !o.test_only,
+	         o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
 	/* With -t every report is a plain line on stderr; else through the log. */
-	p.conf = conf_load(conf_path, prober_exts, log_errfn, test_only ? &test_only : NULL);
-	if (p.conf == NULL || conf_check_prober(p.conf, test_only, log_errfn,
-	                                         test_only ? &test_only : NULL) != 0) {
+	p.conf = conf_load(o.conf_path, prober_exts, log_errfn, o.test_only ? &o.test_only : NULL);
+	if (p.conf == NULL || conf_check_prober(p.conf, o.test_only, log_errfn,
+	                                         o.test_only ? &o.test_only : NULL) != 0) {
 		conf_free(p.conf);
 		return PROBE_EXIT_CONFIG;
 	}
-	if (test_only) {
+	if (o.test_only) {
 		size_t bad = 0;
 
-		p.map = regmap_load(p.conf->registries, p.conf, log_errfn, &test_only, &bad);
+		p.map = regmap_load(p.conf->registries, p.conf, log_errfn, &o.test_only, &bad);
 		if (p.map != NULL && bad == 0)
-			printf("%s: configuration OK (%zu dependencies, %zu registries)\n", conf_path,
+			printf("%s: configuration OK (%zu dependencies, %zu registries)\n", o.conf_path,
 			       p.conf->ndeps, p.map->n);
 		rc = p.map == NULL ? PROBE_EXIT_REGMAP : bad ? PROBE_EXIT_CONFIG : PROBE_EXIT_OK;
 		goto out;
 	}
-	log_init("deephealth-probe", to_syslog || p.conf->log_syslog,
-	         verbose ? LOG_LVL_DEBUG : p.conf->log_level);
+	log_init("deephealth-probe", o.to_syslog || p.conf->log_syslog,
+	         o.verbose ? LOG_LVL_DEBUG : p.conf->log_level);
 	if (map_refresh(&p) != 0) {
 		rc = PROBE_EXIT_REGMAP;
 		goto out;
@@ -547,7 +512,7 @@ main(int argc, char **argv)
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
 	causes_carried(&p);
 
-	run_repeat(every, total, (int64_t)p.conf->deadline * 1000, pass, &p);
+	run_repeat(o.every, o.total, (int64_t)p.conf->deadline * 1000, pass, &p);
 	rc = p.rc;
 	close(lockfd);
 out:
