@@ -466,15 +466,10 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 's': sock_path = optarg; break;
-		case 'n': {
-			char *end;
-
-			errno = 0;
-			workers = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || workers < 1 || workers > 256)
+		case 'n':
+			if ((workers = util_num(optarg, 1, 256)) < 0)
 				usage(stderr, 2);
 			break;
-		}
 		case 't': test_only = 1; break;
 		case 'V': printf("deephealth.fcgi %s\n", DH_VERSION); return 0;
 		case 'h': usage(stdout, 0); break;

@@ -97,6 +97,10 @@ char *util_json_str(const char *s);
  * Returns the descriptor or -1 (errno set).
  */
 int util_lock_open(const char *path);
+/* s as a whole decimal number in [min, max] (min >= 0: no sign, no space, nothing after),
+ * or -1: every command-line count and duration is read by this. */
+long util_num(const char *s, long min, long max);
+
 /* ---------------------------------------------------------------- run.c */
 /* The prober's and the follower's run: -r/-d, signals, the run lock, the repeat. */
 

@@ -39,19 +39,6 @@ run_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
-static long
-num_arg(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
-		return -1;
-	return v;
-}
-
 void
 run_options(int argc, char **argv, const char *prog, void (*usage)(FILE *fp, int code),
             struct run_opts *o)
@@ -72,8 +59,8 @@ run_options(int argc, char **argv, const char *prog, void (*usage)(FILE *fp, int
 		case 'c': o->conf_path = optarg; break;
 		case 't': o->test_only = 1; break;
 		case 'v': o->verbose = 1; break;
-		case 'r': o->every = num_arg(optarg, 1, 3600); break;
-		case 'd': o->total = num_arg(optarg, 1, 86400); break;
+		case 'r': o->every = util_num(optarg, 1, 3600); break;
+		case 'd': o->total = util_num(optarg, 1, 86400); break;
 		case 'S': o->to_syslog = 1; break;
 		case 'V': printf("%s %s\n", prog, DH_VERSION); exit(0);
 		case 'h': usage(stdout, 0); break;

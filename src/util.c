@@ -1,4 +1,5 @@
 /* util.c: small helpers shared by every program: allocation, clock, time, hash, files. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,4 +371,19 @@ util_lock_open(const char *path)
 	if (fd != -1 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077) != 0)
 		(void)fchmod(fd, 0600);
 	return fd;
+}
+
+long
+util_num(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	return v;
 }

@@ -341,11 +341,7 @@ main(int argc, char **argv)
 		int i = 2;
 
 		if (argc == 5 && strcmp(argv[2], "-a") == 0) {
-			char *end;
-
-			errno = 0;
-			max_age = strtol(argv[3], &end, 10);
-			if (errno != 0 || end == argv[3] || *end != '\0' || max_age < 1 || max_age > 86400) {
+			if ((max_age = util_num(argv[3], 1, 86400)) < 0) {
 				fprintf(stderr, "deephealth-snap: -a: \"%s\" is not 1-86400 seconds\n",
 				        argv[3]);
 				usage(stderr, 2);

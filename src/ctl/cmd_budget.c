@@ -1,0 +1,127 @@
+/* cmd_budget.c: deephealthctl budget: how long failover and recovery take with this configuration. */
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+/* A load balancer's probing: docs/failover-timing.md's P, T + 1, recovery probes, W, TTL. */
+struct lb {
+	const char *name, *what;
+	long interval, fail_after, back_after, timeout, ttl;
+};
+
+/*
+ * Traffic Manager: 30 s or 10 s probing, 3 tolerated failures by default (out
+ * at the 4th), back at the first good probe.  Route 53: 30 s or 10 s, failure
+ * threshold 3 by default, the same number of good checks to come back.
+ */
+static const struct lb presets[] = {
+	{ "tm30", "Traffic Manager, 30 s probing, 3 tolerated failures", 30, 4, 1, 10, 60 },
+	{ "tm10", "Traffic Manager, 10 s probing, 3 tolerated failures", 10, 4, 1, 5, 60 },
+	{ "r53", "Route 53 standard, 30 s interval, failure threshold 3", 30, 3, 3, 6, 60 },
+	{ "r53fast", "Route 53 fast, 10 s interval, failure threshold 3", 10, 3, 3, 6, 60 },
+};
+
+static long
+arg_num(const char *s, long min, long max)
+{
+	long v = util_num(s, min, max);
+
+	if (v < 0)
+		ctl_usage(stderr, CTL_EXIT_USAGE);
+	return v;
+}
+
+int
+cmd_budget(struct ctl *x, int argc, char **argv)
+{
+	struct lb lb = presets[0];
+	const struct conf *c = x->conf;
+	double I, D, R, A, P, F, B, fo_max, fo_min, back, stale, ks_back, ks_out, Fw, Q;
+	long follow = -1;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "l:P:F:B:W:T:f:")) != -1) {
+		switch (ch) {
+		case 'l': {
+			size_t k;
+
+			for (k = 0; k < sizeof(presets) / sizeof(presets[0]); k++)
+				if (strcmp(presets[k].name, optarg) == 0)
+					break;
+			if (k == sizeof(presets) / sizeof(presets[0]))
+				ctl_usage(stderr, CTL_EXIT_USAGE);
+			else
+				lb = presets[k];
+			break;
+		}
+		case 'P': lb.interval = arg_num(optarg, 1, 3600); lb.what = "custom"; break;
+		case 'F': lb.fail_after = arg_num(optarg, 1, 100); lb.what = "custom"; break;
+		case 'B': lb.back_after = arg_num(optarg, 1, 100); lb.what = "custom"; break;
+		case 'W': lb.timeout = arg_num(optarg, 1, 3600); lb.what = "custom"; break;
+		case 'T': lb.ttl = arg_num(optarg, 0, 86400); lb.what = "custom"; break;
+		case 'f': follow = arg_num(optarg, 0, 3600); break;
+		default: ctl_usage(stderr, CTL_EXIT_USAGE);
+		}
+	}
+	if (optind != argc)
+		ctl_usage(stderr, CTL_EXIT_USAGE);
+	if (c == NULL)
+		return CTL_EXIT_CONFIG;
+	/* The formulas of docs/failover-timing.md, worst case unless said. */
+	I = c->interval;
+	D = c->deadline;
+	R = c->recheck_ms / 1000.0;
+	A = c->max_age;
+	P = (double)lb.interval;
+	F = (double)lb.fail_after;
+	B = (double)lb.back_after;
+	/* A front door fed by deephealth-follow (docs/fleet.md): one follower interval and the
+	 * prober's web server's stat cache (1 s) more, and under a quorum up to one prober
+	 * interval more for the k-th prober to see it.  Failing open is not later: a snapshot's
+	 * age counts from the prober's pass, wherever it is read. */
+	if (follow < 0)
+		follow = c->follow_sources != NULL ? 10 : 0;
+	Fw = follow > 0 ? (double)follow + 1 : 0;
+	Q = follow > 0 && c->follow_policy == FOLLOW_QUORUM ? I : 0;
+	fo_max = c->fall * I + Q + D + Fw + R + F * P;
+	fo_min = (c->fall - 1) * I + (F - 1) * P;
+	back = c->rise * I + Q + D + Fw + R + B * P;
+	stale = A + 1 + R + B * P;
+	ks_back = R + B * P;
+	ks_out = R + F * P;
+	if (x->json) {
+		printf("{\"load_balancer\":{\"preset\":\"%s\",\"interval\":%ld,\"fail_after\":%ld,"
+		       "\"back_after\":%ld,\"timeout\":%ld,\"ttl\":%ld},"
+		       "\"prober\":{\"interval\":%d,\"deadline\":%d,\"fall\":%d,\"rise\":%d},"
+		       "\"recheck_ms\":%d,\"max_age\":%d,\"follower_interval\":%ld,\"quorum\":%s,"
+		       "\"failover_min\":%.1f,\"failover_max\":%.1f,\"recovery_max\":%.1f,"
+		       "\"fail_open_prober_dead_max\":%.1f,\"kill_switch_back_max\":%.1f,"
+		       "\"kill_switch_removed_out_max\":%.1f,\"blip_absorbed_below\":%.1f}\n",
+		       strcmp(lb.what, "custom") == 0 ? "custom" : lb.name, lb.interval, lb.fail_after,
+		       lb.back_after, lb.timeout, lb.ttl, c->interval, c->deadline, c->fall, c->rise,
+		       c->recheck_ms, c->max_age, follow, Q > 0 ? "true" : "false", fo_min, fo_max, back,
+		       stale, ks_back, ks_out,
+		       (c->fall - 1) * I);
+		return CTL_EXIT_OK;
+	}
+	printf("load balancer  %s: probe every %lds, out after %ld failed, back after %ld good, "
+	       "TTL %lds\n", lb.what, lb.interval, lb.fail_after, lb.back_after, lb.ttl);
+	printf("prober         interval %ds, deadline %ds, fall %d, rise %d; recheck %dms, "
+	       "max_age %ds\n", c->interval, c->deadline, c->fall, c->rise, c->recheck_ms,
+	       c->max_age);
+	if (follow > 0)
+		printf("front door     fed by deephealth-follow every %lds%s\n", follow,
+		       Q > 0 ? ", quorum (one prober interval more)" : "");
+	printf("failover       %.1fs to %.1fs after a dependency fails (+ up to %lds for clients' DNS)\n",
+	       fo_min, fo_max, lb.ttl);
+	printf("recovery       at most %.1fs after it heals (+ %lds)\n", back, lb.ttl);
+	printf("blips          shorter than %.0fs never move a registry\n", (c->fall - 1) * I);
+	printf("prober dead    the region fails open at most %.1fs after its last snapshot\n", stale);
+	printf("kill switch    back within %.1fs of touch; out again within %.1fs of rm\n", ks_back,
+	       ks_out);
+	return CTL_EXIT_OK;
+}

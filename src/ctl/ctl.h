@@ -1,0 +1,62 @@
+/* ctl.h: what deephealthctl's commands share (src/ctl/deephealthctl.c: main, loading, helpers;
+ * one cmd_NAME.c per command). */
+#ifndef DH_CTL_H
+#define DH_CTL_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "answer.h"
+
+/* Exit codes, also in deephealthctl(8). */
+enum {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_CONFIG = 1,   /* the configuration did not load (what the responder then answers is still shown) */
+	CTL_EXIT_USAGE = 2,
+	CTL_EXIT_FAILOPEN = 3  /* status: the region answers 200 for every registry (fail-open or pass-through) */
+};
+
+struct ctl {
+	const char *conf_path;
+	int json;
+	struct conf *conf;           /* NULL when it did not load */
+	struct snapshot *snap;
+	enum snap_err snap_err;
+	char snap_detail[256];
+	int kill_switch, kill_err;
+	struct overrides *ovr;       /* NULL: no file, or a damaged one (ovr_errors) */
+	int ovr_errors;              /* bad lines: the responders ignore the whole file */
+	time_t now;
+	struct answer_state st;
+	struct counters_shm ctr;     /* the responders' counters, when have_ctr */
+	int have_ctr;
+	char ctr_err[512];           /* why not */
+	char node[256];
+	struct fleet fleet;          /* a follower's account beside the snapshot, if any */
+	char fleet_err[4400];
+	int fleet_rc;                /* 1 read, 0 none, -1 a bad one */
+};
+
+/* The usage text on f, then exit with code. */
+_Noreturn void ctl_usage(FILE *f, int code);
+/* The configuration's errors on stderr as file:line: message, as with -t. */
+void ctl_errfn(void *arg, const char *fmt, ...);
+/* What a responder would see now: the configuration, the snapshot, the kill switch. */
+void ctl_load(struct ctl *x);
+void ctl_free(struct ctl *x);
+/* "7m 3s", "2h 5m", "3d 4h": an age for a person, in buf. */
+const char *span(int64_t s, char *buf, size_t len);
+/* A JSON string value of s (len bytes), quoted, on stdout. */
+void jstr(const char *s, size_t len);
+/* Override i of the list (numbered i + 1), as text or JSON, on stdout (cmd_override.c). */
+void override_print(const struct ctl *x, size_t i, const struct override *v, int json);
+
+/* The commands: each returns the exit status. */
+int cmd_status(struct ctl *x);
+int cmd_explain(struct ctl *x, int argc, char **argv);
+int cmd_override(struct ctl *x, int argc, char **argv);
+int cmd_history(struct ctl *x, int argc, char **argv);
+int cmd_check(struct ctl *x, int argc, char **argv);
+int cmd_budget(struct ctl *x, int argc, char **argv);
+
+#endif
