@@ -373,11 +373,15 @@ clock_fault responder-behind "$RCLOCK" -2h 200/snapshot-corrupt
 # prlimit runs as that user.  The soft limit only; the hard one stays, so it can be restored.
 # fdlimit PID SPARE NAME: PID's soft descriptor limit set so that exactly SPARE descriptor
 # numbers below it are free (a process takes the lowest free one); "PID:LIMIT:SOFT-BEFORE"
-# noted in $WORK/fdlimits.NAME for fdrestore.
+# noted in $WORK/fdlimits.NAME for fdrestore.  A socket other than 0 (the listening one) is
+# a FastCGI connection being answered: it is closed in a moment, so its number counts as free.
 fdlimit() {
-	local lim=0 free=0 before
+	local lim=0 free=0 before f
 	declare -A open=()
-	for f in /proc/"$1"/fd/*; do open[${f##*/}]=1; done
+	for f in /proc/"$1"/fd/*; do
+		[ "${f##*/}" != 0 ] && [[ $(readlink "$f") == socket:* ]] && continue
+		open[${f##*/}]=1
+	done
 	while :; do
 		[ -z "${open[$lim]:-}" ] && free=$((free + 1))
 		[ $free -gt "$2" ] && break
