@@ -199,12 +199,12 @@ refresh(struct responder *r, int64_t now_ms)
 		 * memory still ages out at max_age.  Keep it, and try again at the next recheck. */
 		if (e == SNAP_UNREADABLE && r->snap != NULL &&
 		    (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
-			if (!r->snap_starved)
+			if (!r->snap_starved) {
 				log_warnx("snapshot %s: new file not read (%s): answering from the one "
 				          "loaded before until it loads or turns stale", r->conf->snapshot_path,
 				          detail);
-			if (!r->snap_starved)
 				counters_event(&r->ctr, CE_SNAP_LOAD_FAILURES);
+			}
 			r->snap_starved = 1;
 			return;
 		}
