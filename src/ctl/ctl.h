@@ -39,6 +39,8 @@ struct ctl {
 
 /* The usage text on f, then exit with code. */
 _Noreturn void ctl_usage(FILE *f, int code);
+/* A usage error: "deephealthctl: MESSAGE (see deephealthctl -h)" on stderr, then exit 2. */
+_Noreturn void ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The configuration's errors on stderr as file:line: message, as with -t. */
 void ctl_errfn(void *arg, const char *fmt, ...);
 /* What a responder would see now: the configuration, the snapshot, the kill switch. */

@@ -57,6 +57,20 @@ ctl_usage(FILE *f, int code)
 	exit(code);
 }
 
+/* A usage error: one line naming what was wrong, and where the usage is; exit 2. */
+void
+ctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("deephealthctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see deephealthctl -h)\n", stderr);
+	exit(CTL_EXIT_USAGE);
+}
+
 /* Errors of the configuration go to stderr as file:line: message, as with -t. */
 void
 ctl_errfn(void *arg, const char *fmt, ...)
@@ -152,19 +166,25 @@ main(int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	x.conf_path = getenv("DEEPHEALTH_CONFIG");
 	/* "+": options after the command are the command's (budget's -P...). */
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+c:jhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': x.conf_path = optarg; break;
 		case 'j': x.json = 1; break;
 		case 'V': printf("deephealthctl %s\n", DH_VERSION); return 0;
 		case 'h': ctl_usage(stdout, 0); break;
-		default: ctl_usage(stderr, CTL_EXIT_USAGE);
+		default:
+			if (optopt != 0 && strchr("c", optopt) != NULL)
+				ctl_usage_error("option -%c needs an argument", optopt);
+			if (optopt != 0)
+				ctl_usage_error("unknown option -%c", optopt);
+			ctl_usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (x.conf_path == NULL || x.conf_path[0] == '\0')
 		x.conf_path = DH_DEFAULT_CONF;
 	if (optind >= argc)
-		ctl_usage(stderr, CTL_EXIT_USAGE);
+		ctl_usage_error("a command is required");
 	log_init("deephealthctl", 0, LOG_LVL_WARN);
 	if (strcmp(argv[optind], "status") == 0 && optind + 1 == argc) {
 		ctl_load(&x);
@@ -185,7 +205,13 @@ main(int argc, char **argv)
 		ctl_load(&x);
 		rc = cmd_budget(&x, argc - optind, argv + optind);
 	} else {
-		ctl_usage(stderr, CTL_EXIT_USAGE);
+		static const char *const known[] = { "status", "explain", "override", "history",
+		                                     "check", "budget", NULL };
+
+		if (names_find(known, argv[optind]) >= 0)
+			ctl_usage_error("%s: %s", argv[optind], strcmp(argv[optind], "status") == 0
+			                ? "takes no arguments" : "a HOST is required");
+		ctl_usage_error("unknown command %s", argv[optind]);
 	}
 	ctl_free(&x);
 	return rc;
