@@ -34,9 +34,10 @@ struct responder {
 	int snap_seen;              /* a first look has been logged */
 	int snap_starved;           /* a load failed for want of descriptors or memory */
 	int kill_switch;
-	struct overrides *ovr;      /* NULL: none, or the file is damaged (ovr_state) */
-	struct file_id ovr_id;
-	int ovr_state;              /* 0 no file, 1 loaded, -1 damaged: every line ignored */
+	struct ovr_view ovr;        /* the overrides in force: the file's, or its good copy's */
+	struct file_id ovr_id;      /* the file's (zeros: unreadable) */
+	struct file_id good_id;     /* its good copy's, looked at while the file is damaged */
+	int ovr_seen;               /* ovr is what ovr_id and good_id say */
 	int64_t next_check_ms;
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
@@ -80,42 +81,67 @@ snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *d
 
 /*
  * Notice a new override file: a stat(2) per interval, a parse only when it
- * changed.  A damaged one is ignored whole, loudly, so it can never turn a
- * healthy answer into a 503.
+ * changed.  A damaged one is ignored whole, loudly, and its last good copy
+ * (written by deephealthctl beside it) is in force instead: it can never turn
+ * a healthy answer into a 503, nor drop what the operator last set.
  */
 static void
 overrides_refresh(struct responder *r)
 {
 	const char *path = r->conf->overrides;
-	struct overrides *o = NULL;
-	struct file_id id;
+	char good[4200], when[32];
+	struct file_id id, gid;
 	struct stat st;
-	int errors, was = r->ovr_state;
+	int have = stat(path, &st) == 0;
 
-	if (stat(path, &st) == -1) {
-		if (errno != ENOENT && was != -1)
-			log_warn("overrides %s: cannot be checked: none in force", path);
-		else if (errno == ENOENT && was != 0)
+	if (!have && errno == ENOENT) {
+		if (r->ovr_seen && r->ovr.state != OVR_FILE_NONE)
 			log_info("overrides %s: removed: none in force", path);
-		ovr_free(r->ovr);
-		r->ovr = NULL;
-		r->ovr_state = errno == ENOENT ? 0 : -1;
+		ovr_view_free(&r->ovr);
+		memset(&r->ovr, 0, sizeof(r->ovr));
+		r->ovr_seen = 1;
 		memset(&r->ovr_id, 0, sizeof(r->ovr_id));
+		memset(&r->good_id, 0, sizeof(r->good_id));
 		return;
 	}
-	file_id_of(&st, &id);
-	if (was != 0 && file_id_eq(&id, &r->ovr_id))
+	memset(&id, 0, sizeof(id));
+	memset(&gid, 0, sizeof(gid));
+	if (have)
+		file_id_of(&st, &id);
+	snprintf(good, sizeof(good), "%s%s", path, OVR_GOOD_SUFFIX);
+	/* The good copy matters only while the file is damaged (or cannot be looked at). */
+	if ((!have || r->ovr.state == OVR_FILE_FALLBACK || r->ovr.state == OVR_FILE_DAMAGED) &&
+	    stat(good, &st) == 0)
+		file_id_of(&st, &gid);
+	if (r->ovr_seen && file_id_eq(&id, &r->ovr_id) && file_id_eq(&gid, &r->good_id))
 		return;
+	ovr_view_free(&r->ovr);
+	ovr_open(path, r->conf->override_max, &r->ovr, log_errfn, NULL);
+	r->ovr_seen = 1;
 	r->ovr_id = id;
-	errors = ovr_load(path, r->conf->override_max, &o, log_errfn, NULL);
-	ovr_free(r->ovr);
-	r->ovr = o;
-	r->ovr_state = errors > 0 ? -1 : o != NULL;
-	if (errors > 0)
-		log_warnx("overrides %s: IGNORED, every line, until it is fixed (%d bad lines above): "
-		          "answers are the prober's", path, errors);
-	else if (o != NULL)
-		log_info("overrides %s: %zu loaded", path, o->n);
+	/* Now that the state is known, note the good copy this view was read with. */
+	memset(&r->good_id, 0, sizeof(r->good_id));
+	if (r->ovr.state != OVR_FILE_OK && stat(good, &st) == 0)
+		file_id_of(&st, &r->good_id);
+	switch (r->ovr.state) {
+	case OVR_FILE_NONE:
+		break;
+	case OVR_FILE_OK:
+		log_info("overrides %s: %zu loaded", path, r->ovr.ovr->n);
+		break;
+	case OVR_FILE_FALLBACK:
+		util_iso_time((time_t)r->ovr.good_time, when, sizeof(when));
+		log_warnx("overrides %s: IGNORED (%d bad line%s above): in force instead: its last "
+		          "good copy %s (%zu override%s, written %s)", path, r->ovr.errors,
+		          r->ovr.errors == 1 ? "" : "s", good, r->ovr.ovr->n,
+		          r->ovr.ovr->n == 1 ? "" : "s", when);
+		break;
+	default:
+		log_warnx("overrides %s: IGNORED, every line (%d bad line%s above), and no good copy "
+		          "%s: no override in force: answers are the prober's", path, r->ovr.errors,
+		          r->ovr.errors == 1 ? "" : "s", good);
+		break;
+	}
 }
 
 /* A follower's .fleet file beside the snapshot: read when it changes; informational only. */
@@ -300,7 +326,8 @@ static void
 serve_doc(struct responder *r, enum status_doc doc, const char *method, const char *query,
           FCGX_Stream *out)
 {
-	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr, &r->fleet };
+	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr.ovr,
+	                            &r->fleet };
 	struct status_in in;
 	char q[DH_NAME_MAX + 1], hdr[256];
 	char *body = NULL;
@@ -313,7 +340,7 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	in.st = &st;
 	in.conf_path = r->conf ? r->conf->path : "";
 	in.snap_detail = r->snap_detail;
-	in.ovr_damaged = r->ovr_state == -1;
+	in.ovr_view = &r->ovr;
 	in.now = time(NULL);
 	in.ctr = r->ctr.m;
 	in.ctr_shared = r->ctr.shared;
@@ -373,7 +400,7 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	st.snap = r->snap;
 	st.snap_err = r->snap_err;
 	st.kill_switch = r->kill_switch;
-	st.ovr = r->ovr;
+	st.ovr = r->ovr.ovr;
 	st.fleet = &r->fleet;
 	now = time(NULL);
 	n = answer_request(&st, method, FCGX_GetParam("HTTP_HOST", envp),
@@ -550,7 +577,7 @@ main(int argc, char **argv)
 	log_info("exiting after %llu requests", r.requests);
 	FCGX_Free(&req, 1);
 	snap_free(r.snap);
-	ovr_free(r.ovr);
+	ovr_view_free(&r.ovr);
 	counters_close(&r.ctr);
 	conf_free(r.conf);
 	return status;

@@ -48,6 +48,8 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * run, -t) a plain line on stderr, else a warning through the log.
  */
 void log_errfn(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An errfn_t that says nothing: for a second read of what was reported already. */
+void log_errfn_quiet(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------- util.c */
 
@@ -360,6 +362,12 @@ int ovr_scope_ok(const char *scope);
  */
 int ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
               struct overrides **out, errfn_t errfn, void *arg);
+/*
+ * The bytes of the override file at path (at most 4 MiB), malloc'd, *len of
+ * them, *mtime its modification time unless NULL; NULL with the reason in err
+ * (errno ENOENT when there is no file).
+ */
+char *ovr_file_read(const char *path, size_t *len, int64_t *mtime, char *err, size_t errlen);
 /* The same from the file at path: -1 (and *out NULL) when it does not exist. */
 int ovr_load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn,
              void *arg);
@@ -384,6 +392,57 @@ const struct override *ovr_dep_lookup(const struct overrides *o, const char *dep
 int ovr_deps_in_force(const struct overrides *o, int64_t now);
 /* Write v as one line of the file format. */
 int ovr_write_line(FILE *f, const struct override *v);
+
+/*
+ * The file and its last good copy.  deephealthctl writes both (ovr_save); a
+ * file damaged by hand (any bad line) is ignored whole, and the responders,
+ * the prober and deephealthctl keep to the good copy (path + OVR_GOOD_SUFFIX)
+ * instead, loudly: never to "no overrides" while a good one exists.
+ */
+#define OVR_GOOD_SUFFIX ".good"
+#define OVR_BAD_MAX 20 /* bad lines kept for the status page */
+enum ovr_file_state {
+	OVR_FILE_NONE,     /* no file: none in force */
+	OVR_FILE_OK,       /* the file is in force */
+	OVR_FILE_FALLBACK, /* the file is damaged: its good copy is in force */
+	OVR_FILE_DAMAGED,  /* the file is damaged and so is (or there is no) good copy: none */
+	OVR_FILE_STATE_COUNT
+};
+extern const char *const ovr_file_state_names[];
+struct ovr_bad {
+	unsigned line;            /* 0: the file as a whole (unreadable, too large) */
+	char message[160];
+	char text[120];           /* the line as written, shortened; non-printable bytes as '?' */
+};
+struct ovr_view {
+	struct overrides *ovr;    /* in force: the file's, the good copy's (fallback), or NULL */
+	enum ovr_file_state state;
+	int errors;               /* the file's bad lines, when damaged */
+	struct ovr_bad bad[OVR_BAD_MAX];
+	size_t nbad;
+	int64_t good_time;        /* fallback: when the good copy was written */
+};
+/*
+ * Load what is in force from path: its overrides, or, when it has bad lines
+ * (each reported through errfn), its good copy's.  Returns the file's bad
+ * lines (0: none, or no file).  vw is always filled; ovr_view_free it.
+ */
+int ovr_open(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn, void *arg);
+void ovr_view_free(struct ovr_view *vw); /* NULL is fine; safe twice */
+/*
+ * The text of a whole file: o's overrides but those dropped (drop[i], drop
+ * NULL for none) and those expired a day before now, then add (or NULL).
+ * Returns a malloc'd buffer of *len bytes.
+ */
+char *ovr_render(const struct overrides *o, const char *drop, const struct override *add,
+                 int64_t now, size_t *len);
+/*
+ * Check buf (len bytes) with the responders' parser, then publish it at path
+ * and as its good copy.  Returns 0; -1 when nothing was written (why through
+ * errfn); 1 when the file was written but not its good copy.
+ */
+int ovr_save(const char *path, const char *buf, size_t len, int64_t max_span, errfn_t errfn,
+             void *arg);
 /* Write the event-log line of change ("add", "remove", "expire") of v, at time when. */
 int ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t when);
 

@@ -160,3 +160,10 @@ log_errfn(void *arg, const char *fmt, ...)
 	else
 		log_warnx("%s", msg);
 }
+
+void
+log_errfn_quiet(void *arg, const char *fmt, ...)
+{
+	(void)arg;
+	(void)fmt;
+}

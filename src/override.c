@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "deephealth.h"
@@ -23,15 +24,34 @@
 
 const char *const ovr_action_names[] = { "force-pass", "force-fail", "enforce", "shadow", NULL };
 
-/* A registry name, or a glob of one: the name alphabet plus * ? [ ] and ! inside brackets. */
+/*
+ * A registry name, or a glob of one: the name alphabet, * and ?, and bracket
+ * sets "[abc]" "[a-z]" "[!abc]" that are closed and not empty.  Anything else
+ * ("[abc" unclosed, "!" or "]" outside a set) could never match a name, so it
+ * is refused here, by the one grammar that deephealthctl and the responders share.
+ */
 static int
 glob_ok(const char *s, size_t len)
 {
 	if (len == 0 || len > DH_NAME_MAX)
 		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!util_is_name_byte((unsigned char)s[i]) && strchr("*?[]!", s[i]) == NULL)
+	for (size_t i = 0; i < len; i++) {
+		size_t j;
+
+		if (util_is_name_byte((unsigned char)s[i]) || s[i] == '*' || s[i] == '?')
+			continue;
+		if (s[i] != '[')
 			return 0;
+		j = i + 1 + (i + 1 < len && s[i + 1] == '!');
+		if (j >= len || s[j] == ']')
+			return 0; /* an empty set */
+		for (; j < len && s[j] != ']'; j++)
+			if (!util_is_name_byte((unsigned char)s[j]))
+				return 0; /* "-" ranges are name bytes too */
+		if (j >= len)
+			return 0; /* not closed */
+		i = j;
+	}
 	return 1;
 }
 
@@ -147,9 +167,28 @@ ovr_index(struct overrides *o)
 	}
 }
 
-int
-ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
-          struct overrides **out, errfn_t errfn, void *arg)
+/* Keep bad line lineno (text, len bytes) and why, for the status page; the first OVR_BAD_MAX. */
+static void
+bad_line(struct ovr_view *vw, unsigned lineno, const char *why, const char *text, size_t len)
+{
+	struct ovr_bad *b;
+
+	if (vw == NULL || vw->nbad >= OVR_BAD_MAX)
+		return;
+	b = &vw->bad[vw->nbad++];
+	b->line = lineno;
+	snprintf(b->message, sizeof(b->message), "%s", why);
+	if (len >= sizeof(b->text))
+		len = sizeof(b->text) - 1;
+	/* The text is shown, never used: anything outside printable ASCII becomes '?'. */
+	for (size_t i = 0; i < len; i++)
+		b->text[i] = (unsigned char)text[i] >= 0x20 && (unsigned char)text[i] < 0x7f ? text[i] : '?';
+	b->text[len] = '\0';
+}
+
+static int
+parse(const char *path, const char *buf, size_t len, int64_t max_span, struct overrides **out,
+      errfn_t errfn, void *arg, struct ovr_view *vw)
 {
 	struct overrides *o = xcalloc(1, sizeof(*o));
 	size_t cap = 0, i = 0;
@@ -168,6 +207,7 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 		lineno++;
 		if (ll >= sizeof(line)) {
 			errfn(arg, "%s:%u: line longer than %zu bytes", path, lineno, sizeof(line) - 1);
+			bad_line(vw, lineno, "line longer than 2047 bytes", buf + i, ll);
 			errors++;
 			i += ll + 1;
 			continue;
@@ -177,6 +217,7 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 		i += ll + 1;
 		if (memchr(line, '\0', ll) != NULL) {
 			errfn(arg, "%s:%u: NUL byte in line", path, lineno);
+			bad_line(vw, lineno, "NUL byte in line", line, ll);
 			errors++;
 			continue;
 		}
@@ -187,8 +228,8 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 		if (sscanf(p, "%299s %31s%n", scope, action, &n) != 2) {
 			why = "expected \"SCOPE ACTION until=... set=... by=... reason=\\\"...\\\"\"";
 		} else if (!ovr_scope_ok(scope)) {
-			why = "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name "
-			      "or a glob of names)";
+			why = "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name, "
+			      "or a glob of names: * ? and closed [sets])";
 		} else if ((a = names_find(ovr_action_names, action)) < 0) {
 			why = "action must be force-pass, force-fail, enforce or shadow";
 		} else if (strncmp(scope, "dependency:", 11) == 0 && a != OVR_FORCE_PASS &&
@@ -224,6 +265,7 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 			why = "expires too far after it was set (responder.override_max)";
 		if (why != NULL) {
 			errfn(arg, "%s:%u: %s", path, lineno, why);
+			bad_line(vw, lineno, why, line, ll);
 			errors++;
 			continue;
 		}
@@ -248,31 +290,147 @@ ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
 }
 
 int
-ovr_load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, void *arg)
+ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
+          struct overrides **out, errfn_t errfn, void *arg)
+{
+	return parse(path, buf, len, max_span, out, errfn, arg, NULL);
+}
+
+char *
+ovr_file_read(const char *path, size_t *len, int64_t *mtime, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
+	struct stat st;
 	char *buf;
+
+	*len = 0;
+	if (f == NULL) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+		errno = e;
+		return NULL;
+	}
+	if (mtime != NULL)
+		*mtime = fstat(fileno(f), &st) == 0 ? (int64_t)st.st_mtime : 0;
+	buf = xmalloc(OVR_FILE_MAX + 1);
+	*len = fread(buf, 1, OVR_FILE_MAX + 1, f);
+	if (ferror(f) || *len > OVR_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ? "read error" : "larger than 4 MiB");
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* ovr_load, keeping the bad lines in vw when it is not NULL; *mtime gets the file's. */
+static int
+load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, void *arg,
+     struct ovr_view *vw, int64_t *mtime)
+{
+	char err[4400], *buf;
 	size_t len;
 	int rc;
 
 	*out = NULL;
-	if (f == NULL && errno == ENOENT)
-		return -1;
-	if (f == NULL) {
-		errfn(arg, "%s: cannot read: %s", path, strerror(errno));
+	errno = 0;
+	if ((buf = ovr_file_read(path, &len, mtime, err, sizeof(err))) == NULL) {
+		if (errno == ENOENT)
+			return -1;
+		errfn(arg, "%s", err);
+		bad_line(vw, 0, err + strlen(path) + 2, "", 0);
 		return 1;
 	}
-	buf = xmalloc(OVR_FILE_MAX + 1);
-	len = fread(buf, 1, OVR_FILE_MAX + 1, f);
-	if (ferror(f) || len > OVR_FILE_MAX) {
-		errfn(arg, "%s: %s", path, ferror(f) ? "read error" : "larger than 4 MiB");
-		rc = 1;
-	} else {
-		rc = ovr_parse(path, buf, len, max_span, out, errfn, arg);
-	}
+	rc = parse(path, buf, len, max_span, out, errfn, arg, vw);
 	free(buf);
-	fclose(f);
 	return rc;
+}
+
+int
+ovr_load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, void *arg)
+{
+	return load(path, max_span, out, errfn, arg, NULL, NULL);
+}
+
+const char *const ovr_file_state_names[] = { "none", "ok", "fallback", "damaged", NULL };
+_Static_assert(sizeof(ovr_file_state_names) / sizeof(ovr_file_state_names[0]) ==
+               OVR_FILE_STATE_COUNT + 1, "one name per ovr_file_state");
+
+int
+ovr_open(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn, void *arg)
+{
+	char good[4200];
+	int rc, grc;
+
+	memset(vw, 0, sizeof(*vw));
+	rc = load(path, max_span, &vw->ovr, errfn, arg, vw, NULL);
+	if (rc <= 0) {
+		vw->state = rc < 0 ? OVR_FILE_NONE : OVR_FILE_OK;
+		return 0;
+	}
+	vw->errors = rc;
+	snprintf(good, sizeof(good), "%s%s", path, OVR_GOOD_SUFFIX);
+	grc = load(good, max_span, &vw->ovr, log_errfn_quiet, NULL, NULL, &vw->good_time);
+	vw->state = grc == 0 ? OVR_FILE_FALLBACK : OVR_FILE_DAMAGED;
+	return rc;
+}
+
+void
+ovr_view_free(struct ovr_view *vw)
+{
+	if (vw == NULL)
+		return;
+	ovr_free(vw->ovr);
+	vw->ovr = NULL;
+}
+
+char *
+ovr_render(const struct overrides *o, const char *drop, const struct override *add, int64_t now,
+           size_t *len)
+{
+	char *buf = NULL;
+	FILE *m = open_memstream(&buf, len);
+
+	if (m == NULL)
+		fatal("open_memstream");
+	fprintf(m, "# deephealth overrides: written by deephealthctl override; one per line.\n"
+	           "# A file with a bad line is ignored whole by every responder, which then\n"
+	           "# keeps to the last good copy (this path + \"" OVR_GOOD_SUFFIX "\"): see deephealthctl(8).\n");
+	for (size_t i = 0; o != NULL && i < o->n; i++)
+		if ((drop == NULL || !drop[i]) && o->v[i].until > now - 86400)
+			ovr_write_line(m, &o->v[i]);
+	if (add != NULL)
+		ovr_write_line(m, add);
+	if (fclose(m) != 0)
+		fatal("open_memstream");
+	return buf;
+}
+
+int
+ovr_save(const char *path, const char *buf, size_t len, int64_t max_span, errfn_t errfn, void *arg)
+{
+	struct overrides *o = NULL;
+	char good[4200], err[512];
+
+	/* The writer is checked by the reader: what the responders would refuse is never written. */
+	if (parse("the new overrides", buf, len, max_span, &o, errfn, arg, NULL) != 0) {
+		errfn(arg, "%s: not written: the responders would refuse it (a bug: please report)",
+		      path);
+		return -1;
+	}
+	ovr_free(o);
+	if (publish_file(path, buf, len, 0644, err, sizeof(err)) != 0) {
+		errfn(arg, "%s", err);
+		return -1;
+	}
+	/* The copy the responders keep to if the file is later damaged by hand. */
+	snprintf(good, sizeof(good), "%s%s", path, OVR_GOOD_SUFFIX);
+	if (publish_file(good, buf, len, 0644, err, sizeof(err)) != 0) {
+		errfn(arg, "%s (the overrides are written; their good copy is not)", err);
+		return 1;
+	}
+	return 0;
 }
 
 /* Keep v when it is the newest of its scope level in force for its dimension. */

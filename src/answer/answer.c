@@ -44,11 +44,12 @@ gather(const struct answer_state *st, const char *registry, time_t now, struct p
 }
 
 int
-answer_registry(const struct answer_state *st, const char *registry, time_t now)
+answer_registry(const struct answer_state *st, const char *registry, time_t now,
+                struct policy_out *out)
 {
 	struct policy_in in = { 0 };
 	struct answer_trace tr;
-	struct policy_out po;
+	struct policy_out po, *o = out != NULL ? out : &po;
 
 	in.method_ok = 1;
 	in.config_ok = st->conf != NULL;
@@ -57,8 +58,8 @@ answer_registry(const struct answer_state *st, const char *registry, time_t now)
 	tr.force = tr.mode = NULL;
 	if (st->conf != NULL)
 		gather(st, registry, now, &in, &tr);
-	policy_decide(&in, &po);
-	return po.http;
+	policy_decide(&in, o);
+	return o->http;
 }
 
 size_t

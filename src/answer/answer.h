@@ -205,9 +205,11 @@ size_t answer_request(const struct answer_state *st, const char *method, const c
 
 /*
  * The HTTP code a probe naming registry would get from st at time now (the
- * same decision, without a Host to resolve).
+ * same decision, without a Host to resolve); the whole decision in *out
+ * unless it is NULL.
  */
-int answer_registry(const struct answer_state *st, const char *registry, time_t now);
+int answer_registry(const struct answer_state *st, const char *registry, time_t now,
+                    struct policy_out *out);
 
 /*
  * Is the kill switch at path on?  Only "does not exist" means off; a file that
@@ -285,7 +287,7 @@ struct status_in {
 	const struct answer_state *st;
 	const char *conf_path;
 	const char *snap_detail;     /* why the snapshot is unusable, or NULL */
-	int ovr_damaged;             /* the override file has bad lines (ignored whole) */
+	const struct ovr_view *ovr_view; /* the override file's state, or NULL (none) */
 	time_t now;
 	struct counters_shm *ctr;    /* the counters, or NULL (deephealthctl without them) */
 	int ctr_shared;

@@ -126,7 +126,7 @@ status_failing_over(const struct answer_state *st, time_t now)
 		if (g.verdict != VERDICT_FAIL && !forcing)
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
-		n += answer_registry(st, name, now) == 503;
+		n += answer_registry(st, name, now, NULL) == 503;
 	}
 	return n;
 }
@@ -314,6 +314,40 @@ transitions(FILE *f, const char *path)
 	fprintf(f, "]");
 }
 
+/*
+ * The override file's state: where the overrides in force come from, and the
+ * lines a damaged file has that every responder ignores (the page lists them).
+ */
+static void
+overrides_file_json(FILE *f, const char *path, const struct ovr_view *vw)
+{
+	enum ovr_file_state state = vw != NULL ? vw->state : OVR_FILE_NONE;
+	char when[32], good[4200];
+
+	fprintf(f, ",\"overrides_file\":{\"path\":");
+	jstr0(f, path);
+	fprintf(f, ",\"state\":\"%s\",\"bad_lines\":%d,\"fallback\":",
+	        ovr_file_state_names[state], vw != NULL ? vw->errors : 0);
+	if (state == OVR_FILE_FALLBACK) {
+		util_iso_time((time_t)vw->good_time, when, sizeof(when));
+		snprintf(good, sizeof(good), "%s%s", path, OVR_GOOD_SUFFIX);
+		fprintf(f, "{\"path\":");
+		jstr0(f, good);
+		fprintf(f, ",\"written\":\"%s\"}", when);
+	} else {
+		fprintf(f, "null");
+	}
+	fprintf(f, ",\"ignored\":[");
+	for (size_t i = 0; vw != NULL && i < vw->nbad; i++) {
+		fprintf(f, "%s{\"line\":%u,\"text\":", i ? "," : "", vw->bad[i].line);
+		jstr0(f, vw->bad[i].text);
+		fprintf(f, ",\"error\":");
+		jstr0(f, vw->bad[i].message);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]}");
+}
+
 void
 status_json(FILE *f, const struct status_in *in)
 {
@@ -359,7 +393,10 @@ status_json(FILE *f, const struct status_in *in)
 	fprintf(f, ",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\","
 	        "\"failing_over\":%zu}", regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
 	        regionwide ? reason_str(tr.po.reason) : "per-registry", status_failing_over(st, in->now));
-	fprintf(f, ",\"overrides_damaged\":%s,\"overrides\":[", in->ovr_damaged ? "true" : "false");
+	if (c != NULL)
+		overrides_file_json(f, c->overrides, in->ovr_view);
+	fprintf(f, ",\"overrides_damaged\":%s,\"overrides\":[",
+	        in->ovr_view != NULL && in->ovr_view->errors > 0 ? "true" : "false");
 	for (size_t i = 0, k = 0; st->ovr != NULL && i < st->ovr->n; i++)
 		if (st->ovr->v[i].until > (int64_t)in->now) {
 			fprintf(f, "%s", k++ ? "," : "");
@@ -500,8 +537,18 @@ status_metrics(FILE *f, const struct status_in *in)
 	     "Operator overrides in force, as the responders read them.");
 	fprintf(f, "deephealth_responder_overrides_in_force %zu\n", novr);
 	help(f, "deephealth_responder_overrides_damaged", "gauge",
-	     "1 while the override file has a bad line: the responders ignore every line of it.");
-	fprintf(f, "deephealth_responder_overrides_damaged %d\n", in->ovr_damaged);
+	     "1 while the override file has a bad line: the responders ignore every line of it "
+	     "(and keep to its last good copy, if there is one).");
+	fprintf(f, "deephealth_responder_overrides_damaged %d\n",
+	        in->ovr_view != NULL && in->ovr_view->errors > 0);
+	help(f, "deephealth_responder_overrides_file_state", "gauge",
+	     "What the responders take their overrides from: none (no file), ok (the file), "
+	     "fallback (the file is damaged: its last good copy), damaged (the file is damaged "
+	     "and there is no good copy: no override in force).");
+	for (int k = 0; k < OVR_FILE_STATE_COUNT; k++)
+		fprintf(f, "deephealth_responder_overrides_file_state{state=\"%s\"} %d\n",
+		        ovr_file_state_names[k],
+		        (in->ovr_view != NULL ? (int)in->ovr_view->state : OVR_FILE_NONE) == k);
 	if (st->fleet != NULL && st->fleet->present) {
 		const struct fleet *fl = st->fleet;
 

@@ -134,9 +134,16 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		          "kill switch %s present for %llds%s: every answer passes through",
 		          x->conf->kill_switch, (long long)on, on > ks_max ? " (left on)" : "");
 	}
-	if (x->ovr_errors > 0)
-		alarm_add(&a, NAGIOS_WARNING, "overrides %s damaged (%d bad lines): every override is "
-		          "ignored", x->conf->overrides, x->ovr_errors);
+	if (x->ovr_view.state == OVR_FILE_FALLBACK)
+		alarm_add(&a, NAGIOS_WARNING, "overrides %s damaged (%d bad line%s, first at line %u: "
+		          "%s): ignored; its last good copy is in force", x->conf->overrides,
+		          x->ovr_view.errors, x->ovr_view.errors == 1 ? "" : "s", x->ovr_view.bad[0].line,
+		          x->ovr_view.bad[0].message);
+	else if (x->ovr_view.state == OVR_FILE_DAMAGED)
+		alarm_add(&a, NAGIOS_CRITICAL, "overrides %s damaged (%d bad line%s, first at line %u: "
+		          "%s) and no good copy: NO override is in force", x->conf->overrides,
+		          x->ovr_view.errors, x->ovr_view.errors == 1 ? "" : "s", x->ovr_view.bad[0].line,
+		          x->ovr_view.bad[0].message);
 	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
 		const struct override *v = &x->ovr->v[i];
 		int64_t on = (int64_t)x->now - v->set, left = v->until - (int64_t)x->now;

@@ -1,6 +1,12 @@
-/* cmd_override.c: deephealthctl override: the operator's overrides: list, set, clear. */
+/*
+ * cmd_override.c: deephealthctl override: the operator's overrides: list, add, remove, check.
+ * Every file it writes is first parsed by the responders' parser (ovr_save), and every
+ * change says beforehand which registries' answers it changes (--dry-run: only that).
+ */
 
 #include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -9,6 +15,8 @@
 #include <unistd.h>
 
 #include "ctl.h"
+
+#define CHANGES_SHOWN 20 /* registries a real change lists (--dry-run lists them all) */
 
 /* "90s", "45m", "8h", "7d" (or plain seconds); -1 when not one. */
 static long
@@ -71,38 +79,10 @@ override_event(const struct ctl *x, const char *what, const struct override *v)
 		fprintf(stderr, "deephealthctl: event log %s: %s\n", x->conf->event_log, strerror(errno));
 }
 
-/* Write every override in o but those dropped (drop[i]) and those expired a day ago, plus add. */
-static int
-override_write(const struct ctl *x, const struct overrides *o, const char *drop,
-               const struct override *add)
-{
-	char *buf = NULL, err[512];
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	int rc;
-
-	if (m == NULL)
-		fatal("open_memstream");
-	fprintf(m, "# deephealth overrides: written by deephealthctl override; one per line.\n"
-	           "# A file with a bad line is ignored whole by every responder.\n");
-	for (size_t i = 0; o != NULL && i < o->n; i++)
-		if (!drop[i] && o->v[i].until > (int64_t)x->now - 86400)
-			ovr_write_line(m, &o->v[i]);
-	if (add != NULL)
-		ovr_write_line(m, add);
-	if (fclose(m) != 0)
-		fatal("open_memstream");
-	rc = publish_file(x->conf->overrides, buf, len, 0644, err, sizeof(err));
-	if (rc != 0)
-		fprintf(stderr, "deephealthctl: %s\n", err);
-	free(buf);
-	return rc;
-}
-
 void
 override_print(const struct ctl *x, size_t i, const struct override *v, int json)
 {
-	char until[32], set[32], left[32];
+	char until[32], set[32];
 	int64_t rest = v->until - (int64_t)x->now;
 
 	util_iso_time((time_t)v->until, until, sizeof(until));
@@ -115,136 +95,364 @@ override_print(const struct ctl *x, size_t i, const struct override *v, int json
 	printf("%3zu  %-28s %-10s %s %s (set %s by %s): %s\n", i + 1, v->scope,
 	       ovr_action_names[v->action], rest > 0 ? "until" : "EXPIRED", until,
 	       set, v->by, v->reason);
-	(void)span(rest > 0 ? rest : -rest, left, sizeof(left));
+}
+
+/* What the file's damage means now, on stderr (list, add, remove say it alike). */
+static void
+say_damaged(const struct ctl *x)
+{
+	char when[32];
+
+	if (x->ovr_view.state == OVR_FILE_FALLBACK) {
+		util_iso_time((time_t)x->ovr_view.good_time, when, sizeof(when));
+		fprintf(stderr, "deephealthctl: %s: %d bad line%s (above): the responders ignore the "
+		        "file and keep to its last good copy %s%s (written %s)\n", x->conf->overrides,
+		        x->ovr_view.errors, x->ovr_view.errors == 1 ? "" : "s", x->conf->overrides,
+		        OVR_GOOD_SUFFIX, when);
+	} else if (x->ovr_view.state == OVR_FILE_DAMAGED) {
+		fprintf(stderr, "deephealthctl: %s: %d bad line%s (above), and no good copy %s%s: NO "
+		        "override is in force\n", x->conf->overrides, x->ovr_view.errors,
+		        x->ovr_view.errors == 1 ? "" : "s", x->conf->overrides, OVR_GOOD_SUFFIX);
+	}
+}
+
+/*
+ * How many registries (or dependencies) of the snapshot the scope names; -1 when it
+ * cannot be told (no usable snapshot).  The region names them all.
+ */
+static long
+scope_matches(const struct ctl *x, const char *scope)
+{
+	const char *glob = strchr(scope, ':');
+	int dep = strncmp(scope, "dependency:", 11) == 0;
+	size_t n, hits = 0;
+	char name[DH_NAME_MAX + 1];
+
+	if (x->snap == NULL)
+		return -1;
+	n = dep ? snap_dep_count(x->snap) : snap_reg_count(x->snap);
+	if (glob == NULL)
+		return (long)n;
+	for (size_t i = 0; i < n; i++) {
+		struct snap_dep d;
+		struct snap_reg g;
+
+		if (dep) {
+			snap_dep_at(x->snap, i, &d);
+			snprintf(name, sizeof(name), "%.*s", (int)d.name_len, d.name);
+		} else {
+			snap_reg_at(x->snap, i, &g);
+			snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
+		}
+		hits += fnmatch(glob + 1, name, 0) == 0;
+	}
+	return (long)hits;
+}
+
+/*
+ * The registries whose answer differs between the overrides before and after, by the
+ * decision the responders make (answer_registry, the code explain uses), at most limit
+ * listed; returns how many differ, or -1 when the snapshot is unusable.
+ */
+static long
+changes(const struct ctl *x, const struct overrides *before, const struct overrides *after,
+        size_t limit)
+{
+	struct answer_state a = x->st, b = x->st;
+	size_t n = x->snap ? snap_reg_count(x->snap) : 0, diff = 0;
+	char name[DH_NAME_MAX + 1];
+
+	if (x->snap == NULL)
+		return -1;
+	a.ovr = before;
+	b.ovr = after;
+	for (size_t i = 0; i < n; i++) {
+		struct policy_out pa, pb;
+		struct snap_reg g;
+
+		snap_reg_at(x->snap, i, &g);
+		snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
+		answer_registry(&a, name, x->now, &pa);
+		answer_registry(&b, name, x->now, &pb);
+		if (pa.http == pb.http && pa.reason == pb.reason)
+			continue;
+		if (diff++ < limit)
+			printf("  %-32s %d %-18s -> %d %s\n", name, pa.http, reason_str(pa.reason),
+			       pb.http, reason_str(pb.reason));
+	}
+	if (diff > limit)
+		printf("  ... and %zu more (--dry-run lists them all)\n", diff - limit);
+	return (long)diff;
+}
+
+/* The summary line after the list of changes. */
+static void
+say_changes(const struct ctl *x, long n, int dry)
+{
+	if (n < 0)
+		printf("%s no registry's answer can be foretold: the snapshot %s is unusable (%s)\n",
+		       dry ? "would change:" : "changed:", x->conf->snapshot_path,
+		       snap_err_str(x->snap_err));
+	else
+		printf("%s %ld of %zu registr%s\n", dry ? "would change the answer of" :
+		       "changed the answer of", n, snap_reg_count(x->snap),
+		       snap_reg_count(x->snap) == 1 ? "y" : "ies");
+}
+
+/* Keep a damaged file's bytes beside it before it is replaced: an operator's edit is never lost. */
+static void
+keep_damaged(const struct ctl *x)
+{
+	char path[4200], err[512], *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s.damaged", x->conf->overrides);
+	if ((buf = ovr_file_read(x->conf->overrides, &len, NULL, err, sizeof(err))) == NULL ||
+	    publish_file(path, buf, len, 0644, err, sizeof(err)) != 0)
+		fprintf(stderr, "deephealthctl: the damaged file could not be kept: %s\n", err);
+	else
+		fprintf(stderr, "deephealthctl: the damaged file is kept as %s; the new file is built "
+		        "on what is in force\n", path);
+	free(buf);
+}
+
+/* Options of add and remove. */
+struct edit_opts {
+	long span_s;
+	char reason[512];
+	int force, dry;
+};
+
+static void
+edit_options(int argc, char **argv, int first, const char *allowed, struct edit_opts *e)
+{
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	e->span_s = -1;
+	e->reason[0] = '\0';
+	optind = first;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+e:r:fn", longopts, NULL)) != -1) {
+		if (ch == '?' || strchr(allowed, ch) == NULL) {
+			if (optopt != 0 && strchr("er", optopt) != NULL && strchr(allowed, optopt))
+				ctl_usage_error("override %s: option -%c needs a value", argv[1], optopt);
+			ctl_usage_error("override %s: unknown option %s", argv[1], argv[optind - 1]);
+		}
+		if (ch == 'e' && (e->span_s = parse_span(optarg)) < 0)
+			ctl_usage_error("override add: -e %s: a duration such as 90s, 45m, 8h or 7d",
+			                optarg);
+		if (ch == 'r')
+			snprintf(e->reason, sizeof(e->reason), "%s", optarg);
+		e->force |= ch == 'f';
+		e->dry |= ch == 'n';
+	}
+	if (optind != argc)
+		ctl_usage_error("override %s: unexpected argument %s", argv[1], argv[optind]);
+}
+
+/* Check add's arguments; fill v (scope and reason point into argv and e). */
+static void
+add_args(const struct ctl *x, int argc, char **argv, struct edit_opts *e, struct override *v,
+         char *by, size_t bylen)
+{
+	int a;
+
+	if (argc < 4 || argv[2][0] == '-' || argv[3][0] == '-')
+		ctl_usage_error("override add SCOPE ACTION -e DURATION -r REASON: SCOPE and ACTION "
+		                "are required");
+	edit_options(argc, argv, 4, "erfn", e);
+	if (!ovr_scope_ok(argv[2]))
+		ctl_usage_error("override add: scope %s: region, registry:NAME or dependency:NAME (NAME "
+		                "a name or a glob: * ? and closed [sets])", argv[2]);
+	if ((a = names_find(ovr_action_names, argv[3])) < 0)
+		ctl_usage_error("override add: action %s: force-pass, force-fail, enforce or shadow",
+		                argv[3]);
+	if (strncmp(argv[2], "dependency:", 11) == 0 && a != OVR_FORCE_PASS && a != OVR_FORCE_FAIL)
+		ctl_usage_error("override add: a dependency can be forced to pass or fail, not given "
+		                "the mode %s", argv[3]);
+	if (e->span_s <= 0 || e->span_s > x->conf->override_max)
+		ctl_usage_error("override add: -e: an expiry is required, at most "
+		                "responder.override_max (%ds)", x->conf->override_max);
+	if (e->reason[0] == '\0' || strlen(e->reason) > 500 ||
+	    strspn(e->reason, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                      "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(e->reason))
+		ctl_usage_error("override add: -r: a reason is required: printable ASCII, at most 500 "
+		                "bytes");
+	who(by, bylen);
+	*v = (struct override){ .scope = argv[2], .action = (enum ovr_action)a,
+	                        .set = (int64_t)x->now, .until = (int64_t)x->now + e->span_s,
+	                        .by = by, .reason = e->reason };
+}
+
+/* Refuse a scope that names nothing now, unless forced; 0 to go on. */
+static int
+scope_check(const struct ctl *x, const char *scope, int force)
+{
+	long hits = scope_matches(x, scope);
+	const char *what = strncmp(scope, "dependency:", 11) == 0 ? "dependency" : "registry";
+
+	if (hits > 0 || force)
+		return 0;
+	if (hits < 0)
+		fprintf(stderr, "deephealthctl: %s: cannot tell what it names: the snapshot %s is "
+		        "unusable (%s); -f sets it anyway\n", scope, x->conf->snapshot_path,
+		        snap_err_str(x->snap_err));
+	else
+		fprintf(stderr, "deephealthctl: %s names no %s of the snapshot %s: a typo? -f sets it "
+		        "anyway\n", scope, what, x->conf->snapshot_path);
+	return -1;
+}
+
+static int
+list(struct ctl *x)
+{
+	if (x->ovr_view.errors > 0)
+		say_damaged(x);
+	if (x->json)
+		printf("[");
+	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++)
+		override_print(x, i, &x->ovr->v[i], x->json);
+	if (x->json)
+		printf("]\n");
+	else if (x->ovr == NULL || x->ovr->n == 0)
+		printf("no overrides (%s)\n", x->conf->overrides);
+	return x->ovr_view.errors > 0 ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
+}
+
+/* override check: is the file what the responders use?  A good one becomes the good copy. */
+static int
+check(struct ctl *x)
+{
+	char *buf = NULL, err[512];
+	size_t len = 0;
+	int rc;
+
+	if (x->ovr_view.errors > 0) {
+		say_damaged(x);
+		return CTL_EXIT_CONFIG;
+	}
+	if (x->ovr_view.state == OVR_FILE_NONE) {
+		printf("%s: no file: no override in force\n", x->conf->overrides);
+		return CTL_EXIT_OK;
+	}
+	/* A hand edit that parses: keep it as the copy a later damage falls back to. */
+	if ((buf = ovr_file_read(x->conf->overrides, &len, NULL, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "deephealthctl: %s\n", err);
+		return CTL_EXIT_CONFIG;
+	}
+	rc = ovr_save(x->conf->overrides, buf, len, x->conf->override_max, ctl_errfn, NULL);
+	free(buf);
+	if (rc < 0)
+		return CTL_EXIT_CONFIG;
+	printf("%s: OK, %zu override%s; kept as its good copy %s%s\n", x->conf->overrides,
+	       x->ovr->n, x->ovr->n == 1 ? "" : "s", x->conf->overrides, OVR_GOOD_SUFFIX);
+	return CTL_EXIT_OK;
 }
 
 int
 cmd_override(struct ctl *x, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
-	char lockpath[4096], *drop = NULL;
+	char lockpath[4096], *drop = NULL, *buf = NULL, by[64];
+	struct overrides *after = NULL;
+	struct edit_opts e = { 0 };
+	struct override v = { 0 };
+	size_t len = 0;
 	int lockfd = -1, rc = CTL_EXIT_OK;
+	long n;
 
 	if (x->conf == NULL)
 		return CTL_EXIT_CONFIG;
-	if (strcmp(sub, "list") == 0 && argc == 2) {
-		if (x->ovr_errors > 0) {
-			fprintf(stderr, "deephealthctl: %s: %d bad lines (above): the responders IGNORE the "
-			        "whole file\n", x->conf->overrides, x->ovr_errors);
-			return CTL_EXIT_CONFIG;
-		}
-		if (x->json)
-			printf("[");
-		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++)
-			override_print(x, i, &x->ovr->v[i], x->json);
-		if (x->json)
-			printf("]\n");
-		else if (x->ovr == NULL || x->ovr->n == 0)
-			printf("no overrides (%s)\n", x->conf->overrides);
-		return CTL_EXIT_OK;
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "check") == 0) {
+		if (argc != 2)
+			ctl_usage_error("override %s takes no arguments", sub);
+		return sub[0] == 'l' ? list(x) : check(x);
 	}
-	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
-		ctl_usage(stderr, CTL_EXIT_USAGE);
+	if (strcmp(sub, "add") == 0)
+		add_args(x, argc, argv, &e, &v, by, sizeof(by));
+	else if (strcmp(sub, "remove") == 0 && argc >= 3 && argv[2][0] != '-')
+		edit_options(argc, argv, 3, "n", &e);
+	else
+		ctl_usage_error("override: %s", strcmp(sub, "remove") == 0 ? "remove INDEX|SCOPE" :
+		                "list, add, remove or check");
 	/* One editor at a time; the responders read the file only as a whole, after rename. */
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->conf->overrides);
-	if ((lockfd = util_lock_open(lockpath)) == -1 ||
-	    flock(lockfd, LOCK_EX) == -1) {
+	if (!e.dry && ((lockfd = util_lock_open(lockpath)) == -1 || flock(lockfd, LOCK_EX) == -1)) {
 		fprintf(stderr, "deephealthctl: %s: %s\n", lockpath, strerror(errno));
 		if (lockfd != -1)
 			close(lockfd);
 		return CTL_EXIT_CONFIG;
 	}
-	/* Read again under the lock: another editor may have just written it. */
-	ovr_free(x->ovr);
-	x->ovr = NULL;
-	x->ovr_errors = ovr_load(x->conf->overrides, x->conf->override_max, &x->ovr, ctl_errfn,
-	                         NULL);
-	if (x->ovr_errors > 0) {
-		fprintf(stderr, "deephealthctl: %s: %d bad lines (above): fix or remove it first\n",
-		        x->conf->overrides, x->ovr_errors);
-		rc = CTL_EXIT_CONFIG;
-		goto out;
-	}
+	/* Read again under the lock: another editor may have just written it.  Its bad lines,
+	 * if any, were listed when it was first read. */
+	ovr_view_free(&x->ovr_view);
+	ovr_open(x->conf->overrides, x->conf->override_max, &x->ovr_view, log_errfn_quiet, NULL);
+	x->ovr = x->ovr_view.ovr;
+	x->st.ovr = x->ovr;
+	if (x->ovr_view.errors > 0)
+		say_damaged(x);
 	drop = xcalloc(x->ovr ? x->ovr->n + 1 : 1, 1);
-	if (strcmp(sub, "add") == 0) {
-		struct override v = { 0 };
-		char by[64], reason[512] = "";
-		long span_s = -1;
-		int ch, a;
-
-		if (argc < 4)
-			ctl_usage(stderr, CTL_EXIT_USAGE);
-		optind = 4; /* the options come after SCOPE ACTION */
-		while ((ch = getopt(argc, argv, "+e:r:")) != -1) {
-			if (ch == 'e')
-				span_s = parse_span(optarg);
-			else if (ch == 'r')
-				snprintf(reason, sizeof(reason), "%s", optarg);
-			else
-				ctl_usage(stderr, CTL_EXIT_USAGE);
-		}
-		if (optind != argc || !ovr_scope_ok(argv[2]) ||
-		    (a = names_find(ovr_action_names, argv[3])) < 0) {
-			fprintf(stderr, "deephealthctl: override add SCOPE ACTION -e DURATION -r REASON: "
-			        "SCOPE region or registry:NAME (a glob too), ACTION force-pass, force-fail, "
-			        "enforce or shadow\n");
-			ctl_usage(stderr, CTL_EXIT_USAGE);
-		}
-		if (span_s <= 0 || span_s > x->conf->override_max) {
-			fprintf(stderr, "deephealthctl: -e: an expiry is required, at most "
-			        "responder.override_max (%ds): 90s, 45m, 8h, 7d\n", x->conf->override_max);
-			ctl_usage(stderr, CTL_EXIT_USAGE);
-		}
-		if (reason[0] == '\0' || strlen(reason) > 500 ||
-		    strspn(reason, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		                   "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(reason)) {
-			fprintf(stderr, "deephealthctl: -r: a reason is required: printable ASCII, at most "
-			        "500 bytes\n");
-			ctl_usage(stderr, CTL_EXIT_USAGE);
-		}
-		who(by, sizeof(by));
-		v.scope = argv[2];
-		v.action = (enum ovr_action)a;
-		v.set = (int64_t)x->now;
-		v.until = (int64_t)x->now + span_s;
-		v.by = by;
-		v.reason = reason;
-		if (override_write(x, x->ovr, drop, &v) != 0) {
+	if (v.scope != NULL) {
+		if (scope_check(x, v.scope, e.force) != 0) {
 			rc = CTL_EXIT_CONFIG;
 			goto out;
 		}
-		override_event(x, "add", &v);
-		override_print(x, x->ovr ? x->ovr->n : 0, &v, 0);
 	} else {
-		size_t n = 0;
-		long idx;
+		long idx = util_num(argv[2], 1, LONG_MAX); /* a number: the list's; else a scope */
+		size_t k = 0;
 
-		if (argc != 3)
-			ctl_usage(stderr, CTL_EXIT_USAGE);
-		idx = util_num(argv[2], 1, LONG_MAX); /* a number: the list's; else a scope */
 		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
 			drop[i] = idx > 0 ? (size_t)idx == i + 1 : strcmp(x->ovr->v[i].scope, argv[2]) == 0;
-			n += (size_t)drop[i];
+			k += (size_t)drop[i];
 		}
-		if (n == 0) {
+		if (k == 0) {
 			fprintf(stderr, "deephealthctl: no override %s in %s (see: deephealthctl override "
 			        "list)\n", argv[2], x->conf->overrides);
 			rc = CTL_EXIT_CONFIG;
 			goto out;
 		}
-		if (override_write(x, x->ovr, drop, NULL) != 0) {
-			rc = CTL_EXIT_CONFIG;
-			goto out;
-		}
-		for (size_t i = 0; i < x->ovr->n; i++)
-			if (drop[i]) {
-				override_event(x, "remove", &x->ovr->v[i]);
-				printf("removed: ");
-				override_print(x, i, &x->ovr->v[i], 0);
-			}
 	}
+	buf = ovr_render(x->ovr, drop, v.scope != NULL ? &v : NULL, (int64_t)x->now, &len);
+	if (ovr_parse("the new overrides", buf, len, x->conf->override_max, &after, ctl_errfn,
+	              NULL) != 0) {
+		fprintf(stderr, "deephealthctl: %s: not written: the responders would refuse it\n",
+		        x->conf->overrides);
+		rc = CTL_EXIT_CONFIG;
+		goto out;
+	}
+	if (e.dry) {
+		printf("dry run: nothing written to %s\n", x->conf->overrides);
+		say_changes(x, changes(x, x->ovr, after, SIZE_MAX), 1);
+		goto out;
+	}
+	if (x->ovr_view.errors > 0)
+		keep_damaged(x);
+	if (ovr_save(x->conf->overrides, buf, len, x->conf->override_max, ctl_errfn, NULL) < 0) {
+		rc = CTL_EXIT_CONFIG;
+		goto out;
+	}
+	if (v.scope != NULL) {
+		override_event(x, "add", &v);
+		override_print(x, x->ovr ? x->ovr->n : 0, &v, 0);
+	}
+	for (size_t i = 0; v.scope == NULL && i < x->ovr->n; i++)
+		if (drop[i]) {
+			override_event(x, "remove", &x->ovr->v[i]);
+			printf("removed: ");
+			override_print(x, i, &x->ovr->v[i], 0);
+		}
+	n = changes(x, x->ovr, after, CHANGES_SHOWN);
+	say_changes(x, n, 0);
 out:
+	ovr_free(after);
+	free(buf);
 	free(drop);
-	close(lockfd);
+	if (lockfd != -1)
+		close(lockfd);
 	return rc;
 }

@@ -47,7 +47,7 @@ cmd_status(struct ctl *x)
 		in.st = &x->st;
 		in.conf_path = x->conf_path;
 		in.snap_detail = x->snap_detail;
-		in.ovr_damaged = x->ovr_errors > 0;
+		in.ovr_view = &x->ovr_view;
 		in.now = x->now;
 		in.ctr = x->have_ctr ? &x->ctr : NULL;
 		in.ctr_shared = 1;
@@ -68,9 +68,14 @@ cmd_status(struct ctl *x)
 				printf("snapshot      %s: %s%s%s\n", x->conf->snapshot_path,
 				       snap_err_str(x->snap_err), x->snap_detail[0] ? ": " : "", x->snap_detail);
 		}
-		if (x->conf != NULL && x->ovr_errors > 0)
-			printf("overrides     %s: DAMAGED (%d bad lines, above): the responders ignore "
-			       "every line\n", x->conf->overrides, x->ovr_errors);
+		if (x->conf != NULL && x->ovr_view.state == OVR_FILE_FALLBACK)
+			printf("overrides     %s: DAMAGED (%d bad line%s, above): ignored; in force: its "
+			       "last good copy %s%s\n", x->conf->overrides, x->ovr_view.errors,
+			       x->ovr_view.errors == 1 ? "" : "s", x->conf->overrides, OVR_GOOD_SUFFIX);
+		else if (x->conf != NULL && x->ovr_view.state == OVR_FILE_DAMAGED)
+			printf("overrides     %s: DAMAGED (%d bad line%s, above) and no good copy: NO "
+			       "override in force\n", x->conf->overrides, x->ovr_view.errors,
+			       x->ovr_view.errors == 1 ? "" : "s");
 		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
 			const struct override *v = &x->ovr->v[i];
 

@@ -24,8 +24,8 @@ struct ctl {
 	enum snap_err snap_err;
 	char snap_detail[256];
 	int kill_switch, kill_err;
-	struct overrides *ovr;       /* NULL: no file, or a damaged one (ovr_errors) */
-	int ovr_errors;              /* bad lines: the responders ignore the whole file */
+	struct ovr_view ovr_view;    /* the override file, or its good copy when it is damaged */
+	struct overrides *ovr;       /* in force: ovr_view.ovr (NULL: none) */
 	time_t now;
 	struct answer_state st;
 	struct counters_shm ctr;     /* the responders' counters, when have_ctr */

@@ -23,8 +23,10 @@ ctl_usage(FILE *f, int code)
 	        "usage: deephealthctl [-c config] [--json] status\n"
 	        "       deephealthctl [-c config] [--json] explain HOST [HOST...]\n"
 	        "       deephealthctl [-c config] override add SCOPE ACTION -e DURATION -r REASON\n"
+	        "                     [-f] [-n]\n"
 	        "       deephealthctl [-c config] [--json] override list\n"
-	        "       deephealthctl [-c config] override remove INDEX|SCOPE\n"
+	        "       deephealthctl [-c config] override remove INDEX|SCOPE [-n]\n"
+	        "       deephealthctl [-c config] override check\n"
 	        "       deephealthctl [-c config] [--json] history [-s TIME] DEPENDENCY|registry:NAME\n"
 	        "       deephealthctl [-c config] check [-w age] [-c age] [-k seconds] [-x seconds]\n"
 	        "                     [-u rate] [-U rate]\n"
@@ -41,7 +43,10 @@ ctl_usage(FILE *f, int code)
 	        "  -T seconds    DNS TTL of its answers\n"
 	        "  -f seconds    a front door fed by deephealth-follow this often (default 10 with\n"
 	        "                follower.sources, else 0)\n"
-	        "override: SCOPE region or registry:NAME (NAME may be a glob); ACTION force-pass,\n"
+	        "override: SCOPE region, registry:NAME or dependency:NAME (NAME may be a glob: * ?\n"
+	        "  [sets]); -f (--force) even if it names nothing in the snapshot; -n (--dry-run)\n"
+	        "  only print whose answers would change; check: is the file good (then it is\n"
+	        "  kept as the last good copy, overrides.good); ACTION force-pass,\n"
 	        "  force-fail, enforce or shadow; DURATION 90s, 45m, 8h, 7d, at most\n"
 	        "  responder.override_max; REASON printable text\n"
 	        "history: DEPENDENCY may be a glob; -s TIME: ISO (2026-11-30T07:00:00Z), epoch\n"
@@ -95,10 +100,8 @@ ctl_load(struct ctl *x)
 		x->snap_err = snap_load(x->conf->snapshot_path, x->now, &x->snap, x->snap_detail,
 		                        sizeof(x->snap_detail));
 		x->kill_switch = answer_kill_switch(x->conf->kill_switch, &x->kill_err);
-		x->ovr_errors = ovr_load(x->conf->overrides, x->conf->override_max, &x->ovr, ctl_errfn,
-		                         NULL);
-		if (x->ovr_errors < 0)
-			x->ovr_errors = 0;
+		ovr_open(x->conf->overrides, x->conf->override_max, &x->ovr_view, ctl_errfn, NULL);
+		x->ovr = x->ovr_view.ovr;
 		x->have_ctr = counters_read(x->conf->counters, &x->ctr, x->ctr_err,
 		                            sizeof(x->ctr_err)) == 0;
 	}
@@ -120,7 +123,7 @@ void
 ctl_free(struct ctl *x)
 {
 	snap_free(x->snap);
-	ovr_free(x->ovr);
+	ovr_view_free(&x->ovr_view);
 	conf_free(x->conf);
 }
 

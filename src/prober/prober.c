@@ -198,13 +198,6 @@ map_refresh(struct prober *p)
 	return 0;
 }
 
-static void
-quiet_errfn(void *arg, const char *fmt, ...)
-{
-	(void)arg;
-	(void)fmt;
-}
-
 /*
  * The event log records when each operator override ran out: the ones whose
  * expiry falls since the last published snapshot (this run's or a previous
@@ -214,13 +207,16 @@ static size_t
 overrides_expired(struct prober *p, int64_t now)
 {
 	int64_t last = p->prev != NULL ? snap_created(p->prev) : now;
-	struct overrides *o = NULL;
+	struct ovr_view vw;
+	struct overrides *o;
 	size_t in_force = 0;
 
-	/* A damaged file is the responders' to report (once per change, not once per pass). */
-	if ((p->events_fd == -1 && p->conf->metrics[0] == '\0') ||
-	    ovr_load(p->conf->overrides, p->conf->override_max, &o, quiet_errfn, NULL) != 0 ||
-	    o == NULL)
+	/* A damaged file is the responders' to report (once per change, not once per pass);
+	 * what is in force is theirs too: the file, or its good copy. */
+	if (p->events_fd == -1 && p->conf->metrics[0] == '\0')
+		return 0;
+	ovr_open(p->conf->overrides, p->conf->override_max, &vw, log_errfn_quiet, NULL);
+	if ((o = vw.ovr) == NULL)
 		return 0;
 	for (size_t i = 0; i < o->n; i++) {
 		in_force += o->v[i].until > now;
@@ -230,7 +226,7 @@ overrides_expired(struct prober *p, int64_t now)
 		log_info("override %s %s expired at its time", o->v[i].scope,
 		         ovr_action_names[o->v[i].action]);
 	}
-	ovr_free(o);
+	ovr_view_free(&vw);
 	return in_force;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_overrides.sh: operator overrides through real lighttpd and Apache: 1,000 registries
 # forced by one glob and released, rollout rings (ring 0 enforcing, the rest in shadow),
-# an override expiring on time with no prober running, a damaged file ignored whole (a
-# healthy answer never becomes a 503), every change in the event log; then a prober pass
+# an override expiring on time with no prober running, a damaged file ignored whole (its
+# last good copy in force; with none, a healthy answer never becomes a 503), every change in
+# the event log; then a prober pass
 # records the expiry.
 . tests/integration/lib.sh
 . tests/integration/servers.sh
@@ -111,17 +112,33 @@ scenario() {
 	check "$SERVER: dependency overrides removed: the prober's verdicts again" "503 dependency-failed|200 healthy" \
 		"$(answers "$U/e/health" fabrikam store-a | cut -d' ' -f1,2 | paste -sd'|')"
 
-	# A damaged file is ignored whole: a healthy registry is never made a 503 by it.
+	# A file damaged by hand is ignored whole, and the last good copy (deephealthctl keeps it
+	# beside the file) stays in force: never "no overrides" while a good one exists.
 	ctl -c "$E" override add registry:team1-0001 force-fail -e 1h -r "about to be damaged" >/dev/null
 	check "$SERVER: forced out" "503 override-fail" "$(req "$U/e/health" team1-0001.azurecr.io | cut -d' ' -f1,2)"
 	echo "registry:team1-0002 force-fail this line is not an override" >>"$OVR"
-	check "$SERVER: damaged file: the whole file ignored, team1-0001 healthy again" "200 healthy" "$(req "$U/e/health" team1-0001.azurecr.io | cut -d' ' -f1,2)"
+	check "$SERVER: damaged file: its last good copy in force, team1-0001 still out" "503 override-fail" "$(req "$U/e/health" team1-0001.azurecr.io | cut -d' ' -f1,2)"
 	check "$SERVER: damaged file: team1-0002 healthy, not failed" "200 healthy" "$(req "$U/e/health" team1-0002.azurecr.io | cut -d' ' -f1,2)"
-	check_match "$SERVER: damaged file: the responder says so, with file:line" "overrides:[0-9]+: .*IGNORED, every line" \
+	check_match "$SERVER: damaged file: the responder says so, with file:line and the good copy" \
+		"overrides:[0-9]+: .*IGNORED \\(1 bad line above\\): in force instead: its last good copy .*overrides.good \\([0-9]+ overrides?, written" \
 		"$(tr '\n' ' ' <"$(server_error_log "$SERVER")")"
-	check "$SERVER: damaged file: override add refuses to edit it" 1 "$(ctl -c "$E" override add region force-pass -e 1h -r x >/dev/null 2>&1; echo $?)"
-	check_match "$SERVER: damaged file: status says DAMAGED" 'overrides     .*DAMAGED' "$(ctl -c "$E" status 2>/dev/null)"
-	check_match "$SERVER: damaged file: check is WARNING" '^DEEPHEALTH WARNING - .*overrides .* damaged' "$(ctl -c "$E" check 2>/dev/null)"
+	check_match "$SERVER: damaged file: status says DAMAGED, and what is in force" 'overrides     .*DAMAGED \(1 bad line, above\): ignored; in force: its last good copy' "$(ctl -c "$E" status 2>/dev/null)"
+	check_match "$SERVER: damaged file: the status document lists the ignored line" \
+		'"state":"fallback","bad_lines":1,"fallback":\{"path":"[^"]*overrides.good".*"ignored":\[\{"line":[0-9]+,"text":"registry:team1-0002 force-fail this line is not an override","error":"' \
+		"$(ctl -c "$E" --json status 2>/dev/null)"
+	check_match "$SERVER: damaged file: check is WARNING, naming the line" '^DEEPHEALTH WARNING - .*overrides .* damaged \(1 bad line, first at line [0-9]+: .*its last good copy is in force' "$(ctl -c "$E" check 2>/dev/null)"
+	check "$SERVER: damaged file: override add builds on what is in force" 0 "$(ctl -c "$E" override add registry:team1-0003 force-fail -e 1h -r "on top of the good copy" >/dev/null 2>&1; echo $?)"
+	check "$SERVER: ... team1-0001 and team1-0003 out, team1-0002 not" "503 override-fail|200 healthy|503 override-fail" \
+		"$(answers "$U/e/health" team1-0001 team1-0002 team1-0003 | cut -d' ' -f1,2 | paste -sd'|')"
+	check "$SERVER: ... and the damaged file is kept aside, not lost" 1 "$(grep -c 'this line is not an override' "$OVR.damaged")"
+	# Damaged with no good copy: nothing is in force (the prober's answers), and check is CRITICAL.
+	rm -f "$OVR.good"
+	echo "garbage" >>"$OVR"
+	check "$SERVER: damaged, no good copy: team1-0001 healthy again (never a 503 from damage)" "200 healthy" "$(req "$U/e/health" team1-0001.azurecr.io | cut -d' ' -f1,2)"
+	check_match "$SERVER: damaged, no good copy: the responder says so" "overrides:[0-9]+: .*IGNORED, every line \\(1 bad line above\\), and no good copy" \
+		"$(tr '\n' ' ' <"$(server_error_log "$SERVER")")"
+	check_match "$SERVER: damaged, no good copy: check is CRITICAL" '^DEEPHEALTH CRITICAL - .*overrides .* damaged .*and no good copy: NO override is in force' "$(ctl -c "$E" check 2>/dev/null)"
+	rm -f "$OVR.good" "$OVR.damaged"
 	rm -f "$OVR"
 	check "$SERVER: file removed: no overrides" "503 dependency-failed" "$(req "$U/e/health" fabrikam.azurecr.io | cut -d' ' -f1,2)"
 }
@@ -136,7 +153,7 @@ for SERVER in lighttpd apache; do
 done
 
 # The event log: every add and removal, by whom and why.
-check "event log: 7 adds and 5 removals per server" "14 10" \
+check "event log: 8 adds and 5 removals per server" "16 10" \
 	"$(grep -c '"event":"override","change":"add"' "$EV") $(grep -c '"event":"override","change":"remove"' "$EV")"
 check_match "event log: the glob's add, with its reason" '"change":"add","scope":"registry:team1-\*","action":"force-fail","until":"[0-9T:-]+Z","by":"[a-z_]+","reason":"drain team1: INC-9"' "$(cat "$EV")"
 

@@ -15,7 +15,7 @@ FIX=tests/fixtures/status
 
 # The docroot: DIR/deephealth/ holds the page and DIR's document, for every fixture.
 D=$WORK/docroot
-FIXTURES=(healthy storage-failing blind stale override passthrough shadow config-error damaged)
+FIXTURES=(healthy storage-failing blind stale override passthrough shadow config-error damaged fallback)
 page_dir() { mkdir -p "$D/$1/deephealth" && cp www/admin/index.html www/admin/status.css www/admin/status.js "$D/$1/deephealth/"; }
 for f in "${FIXTURES[@]}"; do
 	page_dir "$f"
@@ -196,6 +196,18 @@ check "damaged: markup in a cause is shown as text" \
 	"auth	1 min ago | transition | auth | warn → pass | body matched </td><img src=x onerror=alert(1)> & <script>alert(2)</script>" \
 	"$(rows transitions | head -n 1)"
 check "damaged: no element made from a cause" "0 1" "$(grep -c '<img' "$DOM") $(grep -c '<script' "$DOM")"
+check "damaged: no ignored lines listed without them" "hidden" "$(a overrides-ignored-box hidden >/dev/null && echo hidden)"
+
+# --- fallback: the override file is damaged; its last good copy is in force; the ignored lines listed.
+load fallback
+check "fallback: warning" "overrides-fallback " "$(warnings)"
+check_match "fallback: the warning says the good copy is in force" "2 bad lines, so every responder ignores it and keeps to its last good copy \\(written" "$(t warnings)"
+check "fallback: overrides counter" "file damaged: its last good copy in force, 1 override" "$(t overrides-shown)"
+check "fallback: the copy's override shown, not struck through" "registry:contoso|" "$(rows overrides | cut -f1 | head -n 1)|$(a overrides-section class)"
+check "fallback: the ignored lines, file:line, text and error" \
+	"/var/lib/deephealth/overrides:4 | registry:fabrikam force-fail until=tomorrow|/var/lib/deephealth/overrides:5 | <img src=x onerror=alert(3)>" \
+	"$(rows overrides-ignored | cut -f2 | awk -F' [|] ' '{ print $1 " | " $2 }' | paste -sd'|')"
+check "fallback: markup in an ignored line stays text" "0" "$(grep -c '<img' "$DOM")"
 
 # --- large: 100,000 matched, 200 sent, 300 dependencies; complete within a 2 s budget.
 t0=$(date +%s%N)
@@ -245,5 +257,5 @@ browser_dom "$U/refresh/deephealth/" "$WORK/refresh.html" 12000
 check "refresh: 3 fetches in 12 s" 3 "$(wait_log 'GET /refresh/deephealth/status\.json\?limit=200 ' 3)"
 
 shots=("$SHOTS"/static-*.png)
-check "every page has its screenshot" "12" "${#shots[@]}"
+check "every page has its screenshot" "13" "${#shots[@]}"
 finish

@@ -128,7 +128,7 @@ test_errors(void)
 		{ "registry:x explode until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
 		  "action must be force-pass, force-fail, enforce or shadow" },
 		{ "cluster:eu force-fail until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
-		  "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name or a glob of names)" },
+		  "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name, or a glob of names: * ? and closed [sets])" },
 		{ "dependency:sa1 shadow until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
 		  "a dependency can be forced to pass or fail, not given a mode" },
 		{ "registry:x force-pass until=2026-11-30T07:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",

@@ -163,8 +163,14 @@ function warningsFor(doc) {
   } else if (num(s.age) !== null && num(s.max_age) !== null && s.age > s.max_age) {
     w.push(['stale', `Snapshot is ${s.age} s old, older than max_age ${s.max_age} s: is the prober running?`, 'fail']);
   }
-  if (doc.overrides_damaged) {
-    w.push(['overrides-damaged', 'Override file damaged: it has bad lines, so every responder ignores it whole: none of its overrides is in force.', 'fail']);
+  const of = doc.overrides_file || {};
+  if (doc.overrides_damaged && of.state === 'fallback') {
+    const fb = of.fallback || {};
+    w.push(['overrides-fallback', `Override file damaged: ${plural(num(of.bad_lines) || 0, 'bad line', 'bad lines')}, so every responder ignores it ` +
+      `and keeps to its last good copy${fb.written ? ` (written ${absTime(fb.written)})` : ''}: ` +
+      'the overrides below are that copy\'s; the ignored lines are listed under them.', 'fail']);
+  } else if (doc.overrides_damaged) {
+    w.push(['overrides-damaged', 'Override file damaged: it has bad lines, so every responder ignores it whole, and there is no good copy: none of its overrides is in force.', 'fail']);
   } else if (ov.length) {
     const region = ov.filter((o) => o.scope === 'region').length;
     w.push(['overrides', `${plural(ov.length, 'operator override', 'operator overrides')} in force` +
@@ -258,8 +264,19 @@ function renderTables(doc) {
     el('td', { title: `set ${absTime(o.set)}` }, str(o.by)),
     el('td', { class: 'cause' }, str(o.reason)))),
   'none');
-  setText('overrides-shown', doc.overrides_damaged ? 'file damaged: ignored whole' : plural(ov.length, 'in force', 'in force'));
-  $('overrides-section').classList.toggle('ignored', !!doc.overrides_damaged);
+  const of = doc.overrides_file || {};
+  const fallback = !!doc.overrides_damaged && of.state === 'fallback';
+  setText('overrides-shown', fallback ? `file damaged: its last good copy in force, ${plural(ov.length, 'override', 'overrides')}`
+    : doc.overrides_damaged ? 'file damaged: ignored whole' : plural(ov.length, 'in force', 'in force'));
+  $('overrides-section').classList.toggle('ignored', !!doc.overrides_damaged && !fallback);
+  // The lines of a damaged file that every responder ignores, as file:line: message.
+  const bad = Array.isArray(of.ignored) ? of.ignored : [];
+  $('overrides-ignored-box').hidden = bad.length === 0;
+  fill('overrides-ignored', bad.map((b) => el('tr', { 'data-name': `${num(b.line) === null ? '?' : b.line}` },
+    el('td', { class: 'num' }, `${str(of.path)}:${num(b.line) === null ? '?' : b.line}`),
+    el('td', { class: 'cause' }, str(b.text)),
+    el('td', { class: 'cause' }, str(b.error)))),
+  'none');
 
   const tr = Array.isArray(doc.transitions) ? doc.transitions : [];
   fill('transitions', tr.map((t) => el('tr', { 'data-name': str(t.subject), 'data-event': str(t.event) },
