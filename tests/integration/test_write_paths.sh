@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# test_write_paths.sh: the operator's write paths, as a table.  One region (a real prober over
+# fixture dependencies, real lighttpd and the responder) with its state directory on a small
+# tmpfs; each row does one step the way operators get it wrong (a typo, a bad glob, a mode on a
+# dependency, the wrong order, a hand edit, a full disk, a read-only directory, the wrong user)
+# and asserts its exit status, what it said, and that the answers of every registry changed
+# only as the operator intended: exactly the registries the row names, nothing else.
+# Root only (the tmpfs mount, the users).
+. tests/integration/lib.sh
+. tests/integration/servers.sh
+
+CTL=$BUILD/deephealthctl
+PROBE=$BUILD/deephealth-probe
+if [ "$(id -u)" != 0 ]; then
+	echo "# skipped: needs root (a tmpfs state directory, other users)"
+	finish
+fi
+S=$WORK/state
+mkdir -p "$S"
+mount -t tmpfs -o size=2m,mode=755 dh-write-paths "$S" || { not_ok "tmpfs mounted"; finish; }
+trap 'umount -l "$S" 2>/dev/null; cleanup' EXIT
+
+FIXDIR=$WORK
+start_fix sa1
+start_fix sa2
+start_fix auth
+mode sa1 500
+cat >"$S/registries.map" <<'EOF'
+# name     regions             storage  features
+contoso    westeurope,eastus   sa2      -
+tailspin   westeurope,eastus   sa2      -
+fabrikam   westeurope,eastus   sa1      -
+litware    westeurope,eastus   sa1      -
+northwind  westeurope          sa1      -
+EOF
+REGS=(contoso tailspin fabrikam litware northwind)
+cat >"$S/dh.conf" <<EOF
+snapshot = { path = "snapshot"; max_age = 600; };
+responder = { kill_switch = "disable"; overrides = "overrides"; recheck_ms = 0;
+  counters = "$RUNDIR/counters"; };
+resolver = { rules = ( "^(?<registry>[a-z0-9-]{3,50})\\\\.azurecr\\\\.io\$" ); };
+prober = { registries = "registries.map"; region = "westeurope"; state = "probe.state";
+  lock = "probe.lock"; event_log = "events.jsonl"; interval = 10; deadline = 6; };
+dependencies = (
+  { name = "sa1"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIXPORT[sa1]}/blob";
+    timeout_ms = 1500; fall = 1; rise = 1; },
+  { name = "sa2"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIXPORT[sa2]}/blob";
+    timeout_ms = 1500; fall = 1; rise = 1; },
+  { name = "auth"; kind = "auth"; type = "http"; witness = true;
+    url = "http://127.0.0.1:${FIXPORT[auth]}/health"; timeout_ms = 1500; }
+);
+EOF
+
+# The steps rows use.  Each prints what the program said; its exit status is the step's.
+# shellcheck disable=SC2317,SC2120 # called from the table, through eval
+ctl() { "${VG[@]}" "$CTL" -c "$S/dh.conf" "$@"; }
+probe() { "${VG[@]}" "$PROBE" -c "$S/dh.conf" "$@"; }
+# on_full_disk CMD...: CMD with the state directory's file system full.
+on_full_disk() {
+	local rc
+	dd if=/dev/zero of="$S/filler" bs=16k 2>/dev/null
+	"$@"; rc=$?
+	rm -f "$S/filler"
+	return $rc
+}
+# on_read_only CMD...: CMD with the state directory's file system read-only.
+on_read_only() {
+	local rc
+	mount -o remount,ro "$S"
+	"$@"; rc=$?
+	mount -o remount,rw "$S"
+	return $rc
+}
+damage() { echo "$1" >>"$S/overrides"; }
+
+# answers: "REGISTRY CODE REASON" for every registry, one curl (keep-alive).
+answers() {
+	local cfg=$WORK/curl.cfg h
+	: >"$cfg"
+	for h in "${REGS[@]}"; do
+		[ -s "$cfg" ] && echo next >>"$cfg"
+		printf 'url = "%s"\nheader = "Host: %s.azurecr.io"\noutput = "/dev/null"\nsilent\nmax-time = 10\nwrite-out = "%s"\n' \
+			"$U/health" "$h" "$h %{http_code} %header{x-deephealth-reason}\n" >>"$cfg"
+	done
+	curl -K "$cfg"
+}
+# changed BEFORE AFTER: the registries whose answer differs, space-separated, or "-".
+changed() {
+	local c
+	c=$(diff <(echo "$1") <(echo "$2") | sed -n 's/^> \([^ ]*\) .*/\1/p' | sort | xargs)
+	echo "${c:--}"
+}
+
+PORT=$(free_port)
+U=http://127.0.0.1:$PORT
+probe >"$WORK/probe0.out" 2>&1
+check "setup: the prober's first pass" 0 "$?"
+chmod -R a+rX "$S"
+start_server lighttpd "$PORT" /health dh || { not_ok "lighttpd started"; finish; }
+check "setup: the answers as the prober sees them" \
+	"contoso 200 healthy|tailspin 200 healthy|fabrikam 503 dependency-failed|litware 503 dependency-failed|northwind 200 single-region" \
+	"$(answers | paste -sd'|')"
+
+# The table: NAME | STEP (a command line) | EXIT | CHANGED (registries, sorted; - none) | SAID (regex)
+ROWS=(
+	"add: one registry kept here|ctl override add registry:fabrikam force-pass -e 1h -r INC-1|0|fabrikam|changed the answer of 1 of 5 registries"
+	"add: a typo names nothing: refused|ctl override add registry:fabrikan force-fail -e 1h -r INC-2|1|-|registry:fabrikan names no registry of the snapshot"
+	"add: a glob that cannot match: refused|ctl override add 'registry:[abc' force-fail -e 1h -r INC-2|2|-|scope registry:\\[abc: "
+	"add: a mode on a dependency: refused|ctl override add dependency:sa1 shadow -e 1h -r INC-2|2|-|a dependency can be forced to pass or fail, not given the mode shadow"
+	"add: no expiry: refused|ctl override add registry:contoso force-fail -r INC-2|2|-|-e: an expiry is required"
+	"add: an expiry past override_max: refused|ctl override add registry:contoso force-fail -e 30d -r INC-2|2|-|at most responder.override_max"
+	"add: a dependency glob naming nothing: refused|ctl override add 'dependency:sb*' force-fail -e 1h -r INC-2|1|-|dependency:sb\\* names no dependency"
+	"add: forced past the check|ctl override add registry:newreg force-fail -e 1h -r INC-3 -f|0|-|changed the answer of 0 of 5 registries"
+	"dry run: says whose answers change, changes none|ctl override add dependency:sa1 force-pass -e 1h -r INC-4 -n|0|-|litware +503 dependency-failed +-> 200 override-pass.*would change the answer of 1 of 5"
+	"add on a full disk: refused, nothing changed|on_full_disk ctl override add registry:contoso force-fail -e 1h -r INC-5|1|-|No space left on device"
+	"a prober pass on a full disk: the old snapshot stays|on_full_disk probe|5|-|No space left on device"
+	"add on a read-only directory: refused, nothing changed|on_read_only ctl override add registry:contoso force-fail -e 1h -r INC-6|1|-|Read-only file system"
+	"a prober pass on a read-only directory: the old snapshot stays|on_read_only probe|1|-|Read-only file system"
+	"a hand edit that damages the file: the last good copy stays in force|damage 'registry:tailspin force-fail until=soon'|0|-|"
+	"check: the damage named, with its line|ctl check|1|-|overrides .* damaged \\(1 bad line, first at line [0-9]+: .*its last good copy is in force"
+	"add on the damaged file: built on the good copy|ctl override add registry:tailspin force-fail -e 1h -r INC-7|0|tailspin|the damaged file is kept as .*overrides.damaged"
+	"remove what is not there: refused|ctl override remove registry:nosuch|1|-|no override registry:nosuch"
+	"remove: the registry back to the prober's answer|ctl override remove registry:fabrikam|0|fabrikam|removed: .*registry:fabrikam"
+	"remove by the list's number|ctl override remove 2|0|tailspin|removed: .*registry:tailspin"
+	"check: the file is good again|ctl override check|0|-|OK, 1 override; kept as its good copy"
+)
+
+for row in "${ROWS[@]}"; do
+	IFS='|' read -r name step want_rc want_changed want_said <<<"$row"
+	before=$(answers)
+	said=$(eval "$step" 2>&1); rc=$?
+	after=$(answers)
+	check "$name: exit $want_rc" "$want_rc" "$rc"
+	check "$name: answers changed for: $want_changed" "$want_changed" "$(changed "$before" "$after")"
+	[ -n "$want_said" ] && check_match "$name: says so" "$want_said" "$(echo "$said" | tr '\n' ' ')"
+done
+check "no temporary file left in the state directory" "" "$(ls -A "$S" | grep -E '\.tmp|^\.' | xargs)"
+stop_server lighttpd
+finish
