@@ -6,6 +6,7 @@
 # and asserts its exit status, what it said, and that the answers of every registry changed
 # only as the operator intended: exactly the registries the row names, nothing else.
 # Root only (the tmpfs mount, the users).
+# shellcheck disable=SC2317,SC2120 # the steps are called from the table, through eval
 . tests/integration/lib.sh
 . tests/integration/servers.sh
 
@@ -52,7 +53,6 @@ dependencies = (
 EOF
 
 # The steps rows use.  Each prints what the program said; its exit status is the step's.
-# shellcheck disable=SC2317,SC2120 # called from the table, through eval
 ctl() { "${VG[@]}" "$CTL" -c "$S/dh.conf" "$@"; }
 probe() { "${VG[@]}" "$PROBE" -c "$S/dh.conf" "$@"; }
 # on_full_disk CMD...: CMD with the state directory's file system full.
@@ -61,7 +61,7 @@ on_full_disk() {
 	dd if=/dev/zero of="$S/filler" bs=16k 2>/dev/null
 	"$@"; rc=$?
 	rm -f "$S/filler"
-	return $rc
+	return "$rc"
 }
 # on_read_only CMD...: CMD with the state directory's file system read-only.
 on_read_only() {
@@ -69,7 +69,7 @@ on_read_only() {
 	mount -o remount,ro "$S"
 	"$@"; rc=$?
 	mount -o remount,rw "$S"
-	return $rc
+	return "$rc"
 }
 damage() { echo "$1" >>"$S/overrides"; }
 
@@ -134,6 +134,6 @@ for row in "${ROWS[@]}"; do
 	check "$name: answers changed for: $want_changed" "$want_changed" "$(changed "$before" "$after")"
 	[ -n "$want_said" ] && check_match "$name: says so" "$want_said" "$(echo "$said" | tr '\n' ' ')"
 done
-check "no temporary file left in the state directory" "" "$(ls -A "$S" | grep -E '\.tmp|^\.' | xargs)"
+check "no temporary file left in the state directory" "" "$(find "$S" -mindepth 1 -maxdepth 1 -name '.*' -printf '%f ')"
 stop_server lighttpd
 finish
