@@ -50,7 +50,7 @@ EOF
 sed -e "s#/var/lib/deephealth/snapshot#$D/snapshot#" -e "s#/etc/deephealth/disable#$D/disable#" \
     -e "s#host_map = \"\";#host_map = \"$D/hosts.map\";#" \
     -e "s#/etc/deephealth/registries.map#$D/registries.map#" \
-    -e "s#/var/lib/deephealth/probe#$D/probe#" -e "s#event_log = \"\";#event_log = \"$D/events.jsonl\";#" \
+    -e "s#/var/lib/deephealth/probe#$D/probe#" -e "s#event_log = \"[^\"]*\";#event_log = \"$D/events.jsonl\";#" \
     -e "s#region = \"\";#region = \"demo\";#" -e "s#metrics = \"\";#metrics = \"$D/deephealth.prom\";#" \
     -e "s#/dev/shm/deephealth.counters#$D/run/counters#" \
     -e '/^dependencies = (/,$d' conf/deephealth.conf >"$D/deephealth.conf"

@@ -49,8 +49,8 @@ check "staged install: no /usr/local left in any installed text file" "" \
 check_match "staged install: the unit runs the installed prober as deephealth" \
 	'User=deephealth.*ExecStart=/usr/sbin/deephealth-probe -c /etc/deephealth/deephealth.conf -r 10 -d 60' \
 	"$(tr '\n' ' ' <"$D/usr/lib/systemd/system/deephealth-probe.service")"
-check_match "staged install: the cron line runs the installed prober as deephealth, quietly" \
-	'deephealth +\[ -d /run/systemd/system \] \|\| /usr/sbin/deephealth-probe -S -c /etc/deephealth/deephealth.conf -r 10 -d 60' \
+check_match "staged install: the cron line (commented out) runs the installed prober as deephealth, quietly, if it is there" \
+	'#\* \* \* \* \* +deephealth +\[ -d /run/systemd/system \] \|\| \[ ! -x /usr/sbin/deephealth-probe \] \|\| /usr/sbin/deephealth-probe -S -c /etc/deephealth/deephealth.conf -r 10 -d 60' \
 	"$(cat "$D/etc/cron.d/deephealth")"
 check_match "staged install: the lighttpd snippet spawns the installed responder" \
 	'"bin-path" *=> "/usr/lib/deephealth/deephealth.fcgi -c /etc/deephealth/deephealth.conf"' \

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # test_package.sh: the Debian package (debian/) end to end on this machine: built with
 # dpkg-buildpackage from a copy of the tree, hardening flags in the build log, lintian
-# without errors, installed with apt-get (user, state directory, conffiles, timer
-# enabled, FastCGI socket not), one prober pass as the deephealth user against HTTP
-# fixtures on loopback, the installed lighttpd snippet answering 200 then 503 after
-# fall = 3 failing passes, then remove and purge leaving nothing of ours behind.
+# without errors, installed with apt-get (user, state directory, conffiles, nothing
+# enabled: no timer, the cron line commented out; an example configuration that names
+# no public host; the pool's unit checking the configuration before start and reload),
+# one prober pass as the deephealth user against HTTP fixtures on loopback, the installed
+# lighttpd snippet answering 200 then 503 after fall = 3 failing passes, the event log
+# rotated by the installed logrotate file, then remove (the cron line stands down; nginx
+# files that include the snippet are named) and purge leaving nothing of ours behind, the
+# responders' counters in /dev/shm included.
 #
 # It changes the real system (a package, a system user), so it runs only as root, never
 # for a sanitized build (the package builds its own binaries), and never where deephealth
@@ -29,10 +33,18 @@ fi
 for t in dpkg-buildpackage dpkg-parsechangelog dh lintian apt-get lighttpd curl runuser readelf; do
 	command -v "$t" >/dev/null || skip "$t is not installed"
 done
-# A running cron would run the installed prober with the shipped configuration (whose
-# dependencies are not on loopback) where systemd does not (cron.d line stands down there).
-if [ ! -d /run/systemd/system ] && pgrep -x 'cron|crond' >/dev/null; then
-	skip "a cron daemon runs without systemd: it would start the installed prober"
+# The counters the installed responders create at the shipped path: the test asserts
+# that they appear and that purge removes them.  With no deephealth installed (above), a
+# counters file there is a leftover (make uninstall keeps it, as test_install.sh's
+# responders leave it): removed first, not taken for the package's.
+COUNTERS=/dev/shm/deephealth.counters
+if [ -e $COUNTERS ] || [ -L $COUNTERS ]; then
+	if [ -f $COUNTERS ] && [ ! -L $COUNTERS ] && [ "$(head -c 7 $COUNTERS)" = DHCOUNT ]; then
+		echo "# $COUNTERS: left by the responders of an earlier installation: removed"
+		rm -f $COUNTERS
+	else
+		skip "$COUNTERS exists and is not a deephealth counters file"
+	fi
 fi
 
 HTTPFIX=$BUILD/httpfix
@@ -45,7 +57,7 @@ LENABLED=/etc/lighttpd/conf-enabled/50-deephealth.conf
 T0=$(date +%s)
 
 # ---- undo everything on any exit
-MADE_POLICY=0 MADE_RUNDIR=0 MADE_USER=0 INSTALLED=0 LIGHTTPD_PID=
+MADE_POLICY=0 MADE_RUNDIR=0 MADE_USER=0 INSTALLED=0 LIGHTTPD_PID="" NGINX_SITE=""
 getent passwd deephealth >/dev/null || MADE_USER=1
 pkg_cleanup() {
 	if [ -n "$LIGHTTPD_PID" ]; then
@@ -63,6 +75,8 @@ pkg_cleanup() {
 		rm -f /var/lib/apache2/conf/enabled_by_admin/deephealth /var/lib/apache2/conf/enabled_by_maint/deephealth
 	fi
 	[ $MADE_POLICY = 1 ] && rm -f /usr/sbin/policy-rc.d
+	[ -n "$NGINX_SITE" ] && rm -f "$NGINX_SITE"
+	[ $INSTALLED = 1 ] && rm -f $COUNTERS
 	if [ $MADE_RUNDIR = 1 ]; then
 		rm -rf /run/lighttpd
 	else
@@ -104,9 +118,9 @@ if [ $rc -ne 0 ]; then
 	abort "dpkg-buildpackage -us -uc -b succeeds" "exit $rc"
 fi
 ok "dpkg-buildpackage -us -uc -b succeeds"
-DEB=$(ls "$PKG"/deephealth_"$VERSION"_*.deb 2>/dev/null | head -n 1)
-CHANGES=$(ls "$PKG"/deephealth_"$VERSION"_*.changes 2>/dev/null | head -n 1)
-[ -n "$DEB" ] && [ -n "$CHANGES" ] || abort "the build wrote the .deb and .changes" "$(ls "$PKG")"
+DEB=$(find "$PKG" -maxdepth 1 -name "deephealth_${VERSION}_*.deb" | head -n 1)
+CHANGES=$(find "$PKG" -maxdepth 1 -name "deephealth_${VERSION}_*.changes" | head -n 1)
+if [ -z "$DEB" ] || [ -z "$CHANGES" ]; then abort "the build wrote the .deb and .changes" "$(ls "$PKG")"; fi
 
 # Hardening (DEB_BUILD_MAINT_OPTIONS=hardening=+all) on every compile and link line.
 compiles=$(grep -E '^(cc|gcc)[^ ]* .* -c -o debian/build/obj/' "$PKG/build.log")
@@ -155,10 +169,10 @@ if [ $rc -ne 0 ]; then
 fi
 ok "apt-get install ./${DEB##*/}"
 grep -iE 'warning|error' "$PKG/install.log" | sed 's/^/# install: /'
-# Where systemd runs, the timer may have been started (a policy-rc.d that allows it):
-# the test runs the passes itself.
+# Nothing probes until the admin turns it on: no unit started where systemd runs.
 if [ -d /run/systemd/system ]; then
-	systemctl stop deephealth-probe.timer deephealth-probe.service >/dev/null 2>&1
+	check "where systemd runs: no deephealth unit active after install" "" \
+		"$(systemctl list-units --no-legend --state=active 'deephealth*' 2>&1)"
 fi
 check "dpkg: deephealth installed" "ii $VERSION" "$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' deephealth | tr -s ' ')"
 
@@ -170,20 +184,20 @@ check "/var/lib/deephealth: deephealth:deephealth 0755" "deephealth:deephealth 7
 	"$(stat -c '%U:%G %a' /var/lib/deephealth 2>&1)"
 
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' deephealth | awk 'NF { print $1 }' | sort)
-want=$(printf '%s\n' /etc/deephealth/deephealth.conf /etc/cron.d/deephealth \
+want=$(printf '%s\n' /etc/deephealth/deephealth.conf /etc/cron.d/deephealth /etc/logrotate.d/deephealth \
 	/etc/lighttpd/conf-available/50-deephealth.conf /etc/apache2/conf-available/deephealth.conf \
 	/etc/apache2/conf-available/deephealth-proxy-fcgi.conf /etc/nginx/snippets/deephealth.conf | sort)
 etcfiles=$(dpkg -L deephealth | grep '^/etc/' | while read -r f; do [ -f "$f" ] && echo "$f"; done | sort)
 check "conffiles: every file the package puts under /etc" "$etcfiles" "$conffiles"
-check "conffiles: the configuration, cron entry and the four web-server snippets" "" \
+check "conffiles: the configuration, cron entry, logrotate file and the four web-server snippets" "" \
 	"$(comm -23 <(echo "$want") <(echo "$conffiles"))"
 check "the registry map (the control plane's) is installed as an example, not a conffile" \
 	"yes no" "$([ -f /etc/deephealth/registries.map ] && echo yes || echo no) $(grep -qx /etc/deephealth/registries.map <<<"$conffiles" && echo yes || echo no)"
 
-check "timer enabled: timers.target.wants/deephealth-probe.timer" "/lib/systemd/system/deephealth-probe.timer" \
-	"$(readlink /etc/systemd/system/timers.target.wants/deephealth-probe.timer)"
-check "FastCGI socket and service, and the oneshot service: not enabled" "" \
-	"$(find /etc/systemd/system \( -name 'deephealth-fcgi.*' -o -name 'deephealth-probe.service' \) 2>/dev/null)"
+# ---- nothing probes until the admin has configured it and turned one schedule on
+check "no unit enabled: the prober's timer, the follower's, the pool's socket" "" \
+	"$(find /etc/systemd/system -name 'deephealth*' 2>/dev/null)"
+check "no prober ran: /var/lib/deephealth is empty" "" "$(ls -A /var/lib/deephealth 2>&1)"
 units=""
 for u in deephealth-probe.service deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service; do
 	[ -s /lib/systemd/system/$u ] && units="$units $u"
@@ -192,9 +206,20 @@ check "units installed in /lib/systemd/system" " deephealth-probe.service deephe
 check "prober unit runs /usr/sbin/deephealth-probe as deephealth" \
 	"ExecStart=/usr/sbin/deephealth-probe User=deephealth" \
 	"$(grep -o '^ExecStart=[^ ]*' /lib/systemd/system/deephealth-probe.service) $(grep '^User=' /lib/systemd/system/deephealth-probe.service)"
-cronline=$(grep -E '^[^#]*deephealth-probe' /etc/cron.d/deephealth)
+CRON=/etc/cron.d/deephealth
+check "cron entry: no active line but SHELL and PATH (the schedule ships commented out)" \
+	"SHELL=/bin/sh PATH=/usr/sbin:/usr/bin:/sbin:/bin" "$(grep -vE '^[[:space:]]*(#|$)' $CRON | xargs)"
+check "cron entry: no directory twice in PATH" "" "$(sed -n 's/^PATH=//p' $CRON | tr : '\n' | sort | uniq -d)"
+cronline=$(grep -E '^#\* \* \* \* \* ' $CRON)
 check "cron entry runs /usr/sbin/deephealth-probe as deephealth" "deephealth /usr/sbin/deephealth-probe" \
-	"$(awk '{ print $6 }' <<<"$cronline") $(grep -o '/[^ ]*/deephealth-probe' <<<"$cronline")"
+	"$(awk '{ print $6 }' <<<"$cronline") $(grep -o '/[^ ]*/deephealth-probe' <<<"$cronline" | sort -u)"
+check "cron entry: stands down where systemd runs, and when the prober is gone" \
+	"[ -d /run/systemd/system ] || [ ! -x /usr/sbin/deephealth-probe ] || /usr/sbin/deephealth-probe -S -c $CONF -r 10 -d 60" \
+	"$(sed -E 's/^#?([^[:space:]]+[[:space:]]+){6}//' <<<"$cronline")"
+# The documented command turns it on (on a copy: a cron daemon may be running).
+sed 's/^#\* /* /' $CRON >"$WORK/cron.on"
+check "the README's sed line uncomments the schedule, and only it" \
+	"< $cronline"$'\n'"> ${cronline#\#}" "$(diff $CRON "$WORK/cron.on" | grep '^[<>]')"
 check "no /usr/local path left in installed configuration and units" "" \
 	"$(dpkg -L deephealth | grep -E '^/(etc|lib/systemd)/' | while read -r f; do [ -f "$f" ] && grep -l /usr/local "$f"; done)"
 
@@ -203,6 +228,44 @@ check "deephealth-snap --version" "deephealth-snap $UPSTREAM" "$(deephealth-snap
 check "deephealth-follow --version" "deephealth-follow $UPSTREAM" "$(deephealth-follow --version 2>&1)"
 check_match "installed deephealth.conf passes the responder's -t" 'configuration OK' \
 	"$(/usr/lib/deephealth/deephealth.fcgi -t -c $CONF 2>&1)"
+
+# ---- the example configuration names nothing public: every host a check, the proxy or
+# the follower would reach is under .invalid (RFC 6761) or on loopback.  Comments are
+# left out; libconfig's "#" comments are whole lines or trail a value here.
+conf_hosts() {
+	local text
+	text=$(sed -e 's/^[[:space:]]*#.*//' -e 's/;[[:space:]]*#.*/;/' "$1")
+	grep -oE '"[a-z][a-z0-9+.-]*://[^/:"]+' <<<"$text" | sed 's#.*://##'
+	grep -oE 'address[[:space:]]*=[[:space:]]*"[^"]+"' <<<"$text" | sed -E 's/.*"(.*):[0-9]+"/\1/'
+	grep -oE '"-H",[[:space:]]*"[^"]+"' <<<"$text" | sed -E 's/.*"([^"]+)"$/\1/'
+}
+hosts=$(conf_hosts $CONF)
+check "example configuration: its hosts, as found (2 URLs, 1 address, 1 plugin -H)" 4 "$(grep -c . <<<"$hosts")"
+check "example configuration: every host under .invalid or on loopback" "" \
+	"$(grep -vE '(\.invalid|^127\.[0-9.]+|^\[?::1\]?|^localhost)$' <<<"$hosts")"
+out=$(timeout 30 runuser -u deephealth -- deephealth-probe -t -c $CONF 2>&1)
+check_match "example configuration passes the prober's -t as deephealth (the event log's directory writable)" \
+	'configuration OK \(4 dependencies, 3 registries\)' "$out"
+check "example configuration: the event log in the state directory, the file /etc/logrotate.d/deephealth rotates" \
+	"/var/lib/deephealth/events.log /var/lib/deephealth/events.log" \
+	"$(sed -n 's/^ *event_log = "\(.*\)";.*/\1/p' $CONF) $(sed -n 's/^\(\/[^ ]*\) {$/\1/p' /etc/logrotate.d/deephealth)"
+
+# ---- the pool's unit: -t before the start (logged) and before the reload's SIGHUP (refused)
+FU=/lib/systemd/system/deephealth-fcgi.service
+check "pool unit: ExecStartPre -t (not fatal), ExecReload -t then SIGHUP" \
+	"ExecStartPre=-/usr/lib/deephealth/deephealth.fcgi -t -c $CONF|ExecReload=/usr/lib/deephealth/deephealth.fcgi -t -c $CONF|ExecReload=/bin/kill -HUP \$MAINPID" \
+	"$(grep -E '^Exec(StartPre|Reload)=' $FU | paste -sd'|')"
+sed 's/mode = "enforce";/mode = "bogus";/' $CONF >"$WORK/broken.conf"
+reload_check=$(sed -n 's/^ExecReload=//p' $FU | head -n 1)
+out=$(${reload_check/$CONF/$WORK/broken.conf} 2>&1)
+check_match "pool unit: its reload check refuses a broken configuration, naming file:line (exit 1)" \
+	"^1 $WORK/broken\.conf:[0-9]+: " "$? $out"
+if command -v systemd-analyze >/dev/null; then
+	out=$(cd /lib/systemd/system && timeout 120 systemd-analyze verify --man=no deephealth-fcgi.service \
+		deephealth-fcgi.socket deephealth-probe.service deephealth-probe.timer \
+		deephealth-follow.service deephealth-follow.timer 2>&1)
+	check "systemd-analyze verify: the installed units" "0 " "$? $out"
+fi
 missing=""
 shopt -s nullglob
 for m in "$SRC"/docs/man/*.[158] deephealth-probe.8; do
@@ -246,7 +309,7 @@ check_match "test configuration passes the responder's -t" 'configuration OK' \
 	"$(/usr/lib/deephealth/deephealth.fcgi -t -c $CONF 2>&1)"
 out=$(timeout 30 runuser -u deephealth -- deephealth-probe -t -c $CONF 2>&1)
 check "deephealth-probe -t as deephealth (state directory writable)" "0" "$?"
-[ -n "$out" ] && echo "$out" | sed 's/^/# probe -t: /'
+[ -n "$out" ] && printf '# probe -t: %s\n' "${out//$'\n'/$'\n'# probe -t: }"
 
 # pass: one prober pass as the deephealth user, as the timer and cron run it.
 PASS_RCS=""
@@ -273,12 +336,14 @@ echo 'include "/etc/lighttpd/conf-available/50-deephealth.conf"' >>"$L/lighttpd.
 check "lighttpd -tt accepts the installed snippet" "" "$(lighttpd -tt -f "$L/lighttpd.conf" 2>&1)"
 lighttpd -D -f "$L/lighttpd.conf" >"$L/stdout.log" 2>&1 &
 LIGHTTPD_PID=$!
-PIDS+=($LIGHTTPD_PID)
+PIDS+=("$LIGHTTPD_PID")
 wait_http "http://127.0.0.1:$PORT/" || sed 's/^/#   /' "$L/error.log" "$L/stdout.log"
 URL=http://127.0.0.1:$PORT/health
 check "installed responder via lighttpd: contoso 200 healthy" "200 healthy pass" "$(req "$URL" contoso.azurecr.io)"
 check "lighttpd spawned /usr/lib/deephealth/deephealth.fcgi as www-data (max-procs 2)" 2 \
 	"$(pgrep -u www-data -fc '^/usr/lib/deephealth/deephealth.fcgi')"
+check "the responders' counters at the shipped path, the web server's user's" "www-data 644" \
+	"$(stat -c '%U %a' $COUNTERS 2>&1)"
 
 # Storage fails: still 200 after two failing passes, 503 after the third (fall = 3).
 httpfix_mode "$F" storage 500
@@ -297,6 +362,28 @@ check "storage 500, third pass: contoso 503 dependency-failed" "503 dependency-f
 check "every prober pass exited 0" " 0 0 0 0" "$PASS_RCS"
 sed 's/^/# probe: /' "$WORK/probe.out"
 
+# ---- the event log, rotated by the installed logrotate file (a state file of this run's:
+# the system's own rotations are left alone).  create: the next run opens a new file.
+EV=/var/lib/deephealth/events.log
+check_match "event log: the storage failure recorded" '"dependency":"storage-sa001","from":"pass","to":"fail"' \
+	"$(cat $EV 2>&1)"
+if command -v logrotate >/dev/null; then
+	n=$(grep -c . $EV)
+	out=$(logrotate -d -s "$WORK/logrotate.state" /etc/logrotate.d/deephealth 2>&1)
+	check "logrotate -d: the installed file is valid (exit 0, no error)" "0 " "$? $(grep -i 'error' <<<"$out")"
+	out=$(logrotate -f -s "$WORK/logrotate.state" /etc/logrotate.d/deephealth 2>&1)
+	check "logrotate -f: exit 0, nothing said" "0 " "$? $out"
+	check "rotated: events.log.1 holds the old lines ($n), a new events.log is deephealth's, 0644, empty" \
+		"$n deephealth:deephealth 644 0" "$(grep -c . $EV.1 2>&1) $(stat -c '%U:%G %a %s' $EV 2>&1)"
+	httpfix_mode "$F" storage 200
+	pass
+	pass
+	check "rotated: storage back (rise = 2), its transition in the new events.log" \
+		"0 0 1" "${PASS_RCS: -3} $(grep -c '"from":"fail","to":"pass"' $EV 2>&1)"
+else
+	echo "# logrotate is not installed: /etc/logrotate.d/deephealth not exercised"
+fi
+
 kill "$LIGHTTPD_PID"
 for _ in $(seq 50); do kill -0 "$LIGHTTPD_PID" 2>/dev/null || break; sleep 0.1; done
 for _ in $(seq 50); do pgrep -f '^/usr/lib/deephealth/deephealth.fcgi' >/dev/null || break; sleep 0.1; done
@@ -305,6 +392,19 @@ LIGHTTPD_PID=
 # ---- remove: the program goes, configuration and state stay; enabled snippets are disabled
 if [ -d /etc/lighttpd/conf-enabled ] && [ ! -e "$LENABLED" ]; then
 	ln -s ../conf-available/50-deephealth.conf "$LENABLED"
+fi
+# nginx: a server that includes the snippet, as the README says.  The package may not
+# remove that line (another package's configuration): remove and purge say where it is.
+if command -v nginx >/dev/null && [ -d /etc/nginx/conf.d ] && nginx -t >/dev/null 2>&1; then
+	NGINX_SITE=/etc/nginx/conf.d/zz-deephealth-test-$$.conf
+	printf '# test_package.sh\nserver {\n    listen 127.0.0.1:%s;\n    include snippets/deephealth.conf;\n}\n' \
+		"$(free_port)" >"$NGINX_SITE"
+	out=$(nginx -t 2>&1)
+	rc=$?
+	check "nginx -t: a server that includes the installed snippet" "0" "$rc"
+	[ $rc = 0 ] || printf '#   %s\n' "${out//$'\n'/$'\n'#   }"
+else
+	echo "# nginx not installed, or its configuration fails nginx -t already: include notes not checked"
 fi
 apache=0
 if command -v a2enconf >/dev/null && a2enconf -q deephealth >/dev/null 2>&1; then apache=1; fi
@@ -318,15 +418,44 @@ if [ $apache = 1 ]; then
 	check "after remove: Apache conf deephealth disabled" "no" \
 		"$([ -L /etc/apache2/conf-enabled/deephealth.conf ] && echo yes || echo no)"
 fi
+if [ -n "$NGINX_SITE" ]; then
+	check_match "after remove: the nginx file that still includes the snippet is named" \
+		"nginx still includes snippets/deephealth\.conf in: +$NGINX_SITE .*answers /health with 502" \
+		"$(tr '\r\n' '  ' <"$PKG/remove.log")"
+fi
+# The cron line, kept with the configuration, run as cron would run it once uncommented
+# (as deephealth, with its PATH).  Its systemd guard is made inert here, so that the -x
+# guard is what is tested wherever this runs.
+cronline=$(grep -E '^#\* \* \* \* \* ' $CRON)
+cmd=$(sed -E 's/^#?([^[:space:]]+[[:space:]]+){6}//' <<<"$cronline")
+cmd=${cmd//\/run\/systemd\/system//nonexistent/systemd}
+out=$(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin runuser -u deephealth -- sh -c "$cmd" 2>&1)
+check "after remove: the cron line stands down: exit 0, nothing said (cron mails nothing)" "0 " "$? $out"
+out=$(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin runuser -u deephealth -- \
+	sh -c "${cmd/"[ ! -x /usr/sbin/deephealth-probe ] || "/}" 2>&1)
+check_match "after remove: without its -x guard, the same line fails (what cron would mail every minute)" \
+	'^127 .*not found' "$? $out"
 
 # ---- purge: nothing of ours left but the system user
 timeout 300 apt-get purge -y -q deephealth >"$PKG/purge.log" 2>&1
 check "apt-get purge deephealth" 0 "$?"
+check "after purge: the responders' counters removed ($COUNTERS)" "gone" "$([ -e $COUNTERS ] && echo there || echo gone)"
+if [ -n "$NGINX_SITE" ]; then
+	check_match "after purge: the nginx file is named again: nginx -t now fails until the line goes" \
+		"nginx still includes snippets/deephealth\.conf in: +$NGINX_SITE .*nginx -t fails" \
+		"$(tr '\r\n' '  ' <"$PKG/purge.log")"
+	check_match "after purge: nginx -t fails, as that note says" 'snippets/deephealth\.conf.*No such file' "$(nginx -t 2>&1)"
+	rm -f "$NGINX_SITE"
+	NGINX_SITE=
+	check "after purge: the include removed, nginx -t passes again" 0 "$(nginx -t >/dev/null 2>&1; echo $?)"
+fi
 left=""
 for p in /etc/deephealth /var/lib/deephealth /usr/sbin/deephealth-probe /usr/bin/deephealth-snap /usr/lib/deephealth \
 	/lib/systemd/system/deephealth-probe.service /lib/systemd/system/deephealth-probe.timer \
 	/lib/systemd/system/deephealth-fcgi.socket /lib/systemd/system/deephealth-fcgi.service \
+	/lib/systemd/system/deephealth-follow.service /lib/systemd/system/deephealth-follow.timer \
 	/etc/systemd/system/timers.target.wants/deephealth-probe.timer /etc/cron.d/deephealth \
+	/etc/logrotate.d/deephealth $COUNTERS \
 	/etc/lighttpd/conf-available/50-deephealth.conf /etc/apache2/conf-available/deephealth.conf \
 	/etc/apache2/conf-available/deephealth-proxy-fcgi.conf /etc/nginx/snippets/deephealth.conf \
 	/usr/share/doc/deephealth /usr/share/man/man8/deephealth-probe.8.gz; do
