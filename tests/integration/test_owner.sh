@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# test_owner.sh: one owner for the state (docs/security.md).  The prober, run by root and by
-# the timer's user (daemon stands in for deephealth) in either order, writes as the state
-# directory's owner: every later run by the other one succeeds, every file it leaves is the
-# owner's, lock files stay 0600, and the snapshot keeps being published.  Root gives back what
-# an older run as root left there; a third user (nobody) is refused with one line naming the
-# directory, its owner and what to do, exit 1; an exec check runs as the owner; a credentials
-# file only root can read is refused by root's run as by the timer's.  Loopback only; about 10 s.
+# test_owner.sh: one owner for the state (docs/security.md).  The prober and the follower, run
+# by root and by the timer's user (daemon stands in for deephealth) in either order, write as
+# the state directory's owner: every later run by the other one succeeds, every file they leave
+# is the owner's, lock files stay 0600, and the snapshot keeps being published.  Root gives back
+# what an older run as root left there; a third user (nobody) is refused with one line naming
+# the directory, its owner and what to do, exit 1; an exec check runs as the owner; a
+# credentials file only root can read is refused by root's run as by the timer's.  Loopback
+# only; about 20 s.
 . tests/integration/lib.sh
 
 OU=daemon                                   # the timer's user: owns every state directory here
 XU=nobody                                   # anyone else
 OUID=$(id -u "$OU")
 PROBE=$(www_bin "$BUILD/deephealth-probe" "$WORK/bin")
+FOLLOW=$(www_bin "$BUILD/deephealth-follow" "$WORK/bin")
 
 # as WHO CMD...: CMD as root, or as WHO through runuser, with the units' umask.
 as() {
@@ -142,5 +144,59 @@ for u in root "$OU"; do
 		"^1 .*dependency \"sa\": credentials \"$P/sa.cred\" not readable by uid $OUID \\($OU\\): Permission denied" "$rc $out"
 done
 chown "$OU" "$P/sa.cred"
+
+# ---------------------------------------------------------------- the follower
+snapshot_server src
+T=$(date +%s)
+# src_publish K: the prober's snapshot, created T-60+K, renamed into place (lighttpd's stat
+# cache is waited out as in test_follow.sh).
+src_publish() {
+	printf 'created %s\ninterval 10\ndep a pass auth critical witness\nreg r pass\n' $((T - 60 + $1)) \
+		| snap "$WORK/src/snapshot.new"
+	mv "$WORK/src/snapshot.new" "$WORK/src/snapshot"
+	sleep 1.2
+}
+F=$WORK/door
+FST=$F/state
+mkdir -p "$F"
+chmod 755 "$F"
+cat >"$F/dh.conf" <<EOF
+snapshot = { path = "$FST/snapshot"; max_age = 120; };
+follower = { sources = ( "http://127.0.0.1:${PPORT[src]}/deephealth-snapshot" ); timeout_ms = 2000;
+  cache = "$FST/cache"; };
+EOF
+chmod 644 "$F/dh.conf"
+FFILES=("$FST/snapshot" "$FST/snapshot.fleet" "$FST/cache" "$FST/cache/follow.lock" "$FST/cache/source-0.snapshot")
+FMODES="snapshot $OU 644 snapshot.fleet $OU 644 cache $OU 755 follow.lock $OU 600 source-0.snapshot $OU 644"
+created() { "$SNAPTOOL" dump "$FST/snapshot" 2>/dev/null | sed -n 's/.*: OK: created \([0-9]*\) .*/\1/p'; }
+K=0
+# follows DESC WHO...: a new source snapshot, then a run by each in turn: exit 0, published.
+follows() {
+	local desc=$1 u rc; shift
+	for u in "$@"; do
+		K=$((K + 1))
+		src_publish $K
+		as "$u" "$FOLLOW" -c "$F/dh.conf" >>"$F/follow.out" 2>&1; rc=$?
+		check "follower, $desc: the run as $u exits 0 and publishes the new snapshot" "0 $((T - 60 + K))" "$rc $(created)"
+	done
+}
+for order in "root $OU" "$OU root"; do
+	fresh "$FST"
+	# shellcheck disable=SC2086 # the two users of the order
+	follows "$order" $order $order
+	check "follower, $order: every file the owner's, the lock 0600" "$FMODES" "$(owners "${FFILES[@]}")"
+done
+# An older root run's cache: root's directory and files.  Root's next run gives them back.
+chown -R root:root "$FST/cache"
+as "$OU" "$FOLLOW" -c "$F/dh.conf" >"$F/old.out" 2>&1
+check "follower: a cache of root's stops the timer's run (exit 1)" 1 $?
+check_match "follower: ... and the run says whose it is and what to do" \
+	"warning: $FST/cache belongs to root, not to $OU \\(the state directory's owner\\), whose runs may fail on it: one run as root gives it back" \
+	"$(cat "$F/old.out")"
+follows "after an older root run" root "$OU"
+check "follower, after an older root run: every file the owner's again" "$FMODES" "$(owners "${FFILES[@]}")"
+out=$(as "$XU" "$FOLLOW" -c "$F/dh.conf" 2>&1); rc=$?
+check "follower as $XU: exit 1, one line" "1 1" "$rc $(wc -l <<<"$out")"
+check_match "follower as $XU: it names the directory, its owner and what to do" "warning: $(refusal "$FST")$" "$out"
 
 finish
