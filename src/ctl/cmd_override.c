@@ -122,7 +122,7 @@ int
 cmd_override(struct ctl *x, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
-	char lockpath[4096], *drop = NULL;
+	char lockpath[4096], *drop = NULL, by[64];
 	int lockfd = -1, rc = CTL_EXIT_OK;
 
 	if (x->conf == NULL)
@@ -145,8 +145,13 @@ cmd_override(struct ctl *x, int argc, char **argv)
 	}
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
 		ctl_usage(stderr, CTL_EXIT_USAGE);
+	who(by, sizeof(by)); /* before root becomes the owner below: getuid() changes */
 	/* One editor at a time; the responders read the file only as a whole, after rename. */
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->conf->overrides);
+	/* As the directory's owner (root becomes it): files the timer's user can lock (owner.c). */
+	if (owner_become(x->conf->overrides, (const char *const[]){ x->conf->overrides, lockpath,
+	                 x->conf->event_log, NULL }, OWNER_RUN, ctl_errfn, NULL) != 0)
+		return CTL_EXIT_CONFIG;
 	if ((lockfd = util_lock_open(lockpath)) == -1 ||
 	    flock(lockfd, LOCK_EX) == -1) {
 		fprintf(stderr, "deephealthctl: %s: %s\n", lockpath, strerror(errno));
@@ -168,7 +173,7 @@ cmd_override(struct ctl *x, int argc, char **argv)
 	drop = xcalloc(x->ovr ? x->ovr->n + 1 : 1, 1);
 	if (strcmp(sub, "add") == 0) {
 		struct override v = { 0 };
-		char by[64], reason[512] = "";
+		char reason[512] = "";
 		long span_s = -1;
 		int ch, a;
 
@@ -202,7 +207,6 @@ cmd_override(struct ctl *x, int argc, char **argv)
 			        "500 bytes\n");
 			ctl_usage(stderr, CTL_EXIT_USAGE);
 		}
-		who(by, sizeof(by));
 		v.scope = argv[2];
 		v.action = (enum ovr_action)a;
 		v.set = (int64_t)x->now;

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# test_owner.sh: one owner for the state (docs/security.md).  The prober and the follower, run
-# by root and by the timer's user (daemon stands in for deephealth) in either order, write as
-# the state directory's owner: every later run by the other one succeeds, every file they leave
-# is the owner's, lock files stay 0600, and the snapshot keeps being published.  Root gives back
-# what an older run as root left there; a third user (nobody) is refused with one line naming
-# the directory, its owner and what to do, exit 1; an exec check runs as the owner; a
-# credentials file only root can read is refused by root's run as by the timer's.  Loopback
-# only; about 20 s.
+# test_owner.sh: one owner for the state (docs/security.md).  The prober, the follower and
+# deephealthctl override, run by root and by the timer's user (daemon stands in for
+# deephealth) in either order, write as the state directory's owner: every later run by the
+# other one succeeds, every file they leave is the owner's, lock files stay 0600, and the
+# snapshot keeps being published.  Root gives back what an older run as root left there; a
+# third user (nobody) is refused with one line naming the directory, its owner and what to
+# do, exit 1; an exec check runs as the owner; a credentials file only root can read is
+# refused by root's run as by the timer's.  Loopback only; about 20 s.
 . tests/integration/lib.sh
 
 OU=daemon                                   # the timer's user: owns every state directory here
@@ -14,6 +14,7 @@ XU=nobody                                   # anyone else
 OUID=$(id -u "$OU")
 PROBE=$(www_bin "$BUILD/deephealth-probe" "$WORK/bin")
 FOLLOW=$(www_bin "$BUILD/deephealth-follow" "$WORK/bin")
+CTL=$(www_bin "$BUILD/deephealthctl" "$WORK/bin")
 
 # as WHO CMD...: CMD as root, or as WHO through runuser, with the units' umask.
 as() {
@@ -199,4 +200,44 @@ out=$(as "$XU" "$FOLLOW" -c "$F/dh.conf" 2>&1); rc=$?
 check "follower as $XU: exit 1, one line" "1 1" "$rc $(wc -l <<<"$out")"
 check_match "follower as $XU: it names the directory, its owner and what to do" "warning: $(refusal "$FST")$" "$out"
 
+# ---------------------------------------------------------------- deephealthctl override
+# ctl WHO ARGS...: deephealthctl with the prober's configuration (its overrides, its event log).
+ctl() { local u=$1; shift; as "$u" env -u USER -u SUDO_USER "$CTL" -c "$P/dh.conf" "$@" >>"$P/ctl.out" 2>&1; }
+OFILES=("$ST/overrides" "$ST/overrides.lock")
+OMODES="overrides $OU 644 overrides.lock $OU 600"
+for order in "root $OU" "$OU root"; do
+	# shellcheck disable=SC2086 # the two users of the order
+	set -- $order
+	rm -f "$ST"/overrides*
+	ctl "$1" override add registry:contoso force-pass -e 1h -r "first"; r1=$?
+	ctl "$2" override add registry:fabrikam force-fail -e 1h -r "second"; r2=$?
+	ctl "$2" override remove registry:contoso; r3=$?
+	ctl "$1" override add region shadow -e 1h -r "third"; r4=$?
+	check "override, $order: add, add, remove, add: every one exits 0" "0 0 0 0" "$r1 $r2 $r3 $r4"
+	check "override, $order: the file says what both wrote, and who" "registry:fabrikam $2 region $1" \
+		"$(grep -v '^#' "$ST/overrides" | sed 's/^\([^ ]*\) .* by=\([^ ]*\) .*/\1 \2/' | xargs)"
+	check "override, $order: the file and its lock the owner's, the lock 0600" "$OMODES" "$(owners "${OFILES[@]}")"
+done
+check "override: the event log has every change, appended as the owner" "8 $OU" \
+	"$(grep -c '"event":"override"' "$ST/events.jsonl") $(stat -c %U "$ST/events.jsonl")"
+# Issue 20's second report: overrides.lock of root's, 0600, from an older version.
+chown root:root "$ST/overrides.lock"
+ctl "$OU" override add registry:northwind force-pass -e 1h -r "locked out"
+check "override: a lock of root's stops the timer's user (exit 1)" 1 $?
+check_match "override: ... and it says whose it is and what to do" \
+	"$ST/overrides.lock belongs to root, not to $OU \\(the state directory's owner\\), whose runs may fail on it: one run as root gives it back, or chown $OU $ST/overrides.lock" \
+	"$(cat "$P/ctl.out")"
+ctl root override add registry:northwind force-pass -e 1h -r "root gives it back"
+ctl "$OU" override remove registry:northwind
+check "override: root's next change gives the lock back, the timer's user can lock it again" "0 $OMODES" "$? $(owners "${OFILES[@]}")"
+before=$(cat "$ST/overrides")
+out=$(as "$XU" "$CTL" -c "$P/dh.conf" override add region force-pass -e 1h -r "x" 2>&1); rc=$?
+check "override add as $XU: exit 1, the refusal, nothing changed" "1 $(refusal "$ST") same" \
+	"$rc $out $([ "$(cat "$ST/overrides")" = "$before" ] && echo same)"
+as "$XU" "$CTL" -c "$P/dh.conf" override list >/dev/null 2>&1
+check "override list as $XU: reading is anyone's (exit 0)" 0 $?
+
+# Last, the prober still publishes after all of the above, for both users.
+runs "at the end" root "$OU"
+check "prober, at the end: every file the owner's" "$PMODES" "$(owners "${PFILES[@]}")"
 finish
