@@ -64,8 +64,8 @@ chmod 644 "$P/dh.conf" "$P/registries.map"
 PFILES=("$ST/snapshot" "$ST/probe.state" "$ST/probe.lock" "$ST/events.jsonl" "$ST/prober.prom")
 PMODES="snapshot $OU 644 probe.state $OU 600 probe.lock $OU 600 events.jsonl $OU 644 prober.prom $OU 644"
 
-# probe WHO [ARGS]: one run; its output appended to $P/probe.out, the rest of the line there too.
-probe() { local u=$1; shift; echo "--- $u $*" >>"$P/probe.out"; as "$u" "$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.out" 2>&1; }
+# probe WHO [ARGS]: one run, its output appended to $P/probe.log under a line naming who ran it.
+probe() { local u=$1; shift; echo "--- $u $*" >>"$P/probe.log"; as "$u" "$PROBE" -c "$P/dh.conf" "$@" >>"$P/probe.log" 2>&1; }
 # runs DESC WHO...: a run by each in turn: exit 0 and a newly published snapshot each time.
 runs() {
 	local desc=$1 u before rc; shift
@@ -85,17 +85,17 @@ for order in "root $OU" "$OU root"; do
 	check "prober, $order: no temp file left" "" "$(find "$ST" -name '.*.tmp.*')"
 done
 check "prober: root's run says it runs as the owner" 1 \
-	"$(grep -c "info: running as $OU (uid $OUID), the owner of the state directory $ST$" "$P/probe.out" | awk '{ print ($1 > 0) }')"
+	"$(grep -c "info: running as $OU (uid $OUID), the owner of the state directory $ST$" "$P/probe.log" | awk '{ print ($1 > 0) }')"
 check_match "the exec check ran as the owner, without root's groups" '^dep whoami pass .*cause=exit 0: OK uid '"$OUID"'$' \
 	"$("$SNAPTOOL" dump "$ST/snapshot" | grep '^dep whoami')"
 
 # After the change of user the kernel keeps the process not dumpable: the owner can neither
 # attach to a run that root started nor read what it holds (here its environment).
-(umask 022; exec "$PROBE" -c "$P/dh.conf" -r 1 -d 3 >"$P/long.out" 2>&1) &
+(umask 022; exec "$PROBE" -c "$P/dh.conf" -r 1 -d 3 >"$P/long.log" 2>&1) &
 LP=$!
-for _ in $(seq 50); do grep -q 'running as' "$P/long.out" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q 'running as' "$P/long.log" && break; sleep 0.1; done
 check "a root run that became $OU: $OU cannot read its memory" "running denied" \
-	"$(grep -q 'running as' "$P/long.out" && echo running) $(runuser -u "$OU" -- cat "/proc/$LP/environ" >/dev/null 2>&1 && echo readable || echo denied)"
+	"$(grep -q 'running as' "$P/long.log" && echo running) $(runuser -u "$OU" -- cat "/proc/$LP/environ" >/dev/null 2>&1 && echo readable || echo denied)"
 wait "$LP"
 check "a root run that became $OU: its passes exit 0" 0 $?
 
@@ -121,11 +121,11 @@ probe "$OU"
 check "prober: a state file of root's stops the timer's run (exit 6)" 6 $?
 check_match "prober: ... and the run says whose it is and what to do" \
 	"warning: $ST/probe.state belongs to root, not to $OU \\(the state directory's owner\\), whose runs may fail on it: one run as root gives it back, or chown $OU $ST/probe.state" \
-	"$(cat "$P/probe.out")"
+	"$(cat "$P/probe.log")"
 chown root:root "${PFILES[@]}"
 runs "after an older root run" root
 check_match "prober: root gives back what root left, said at info" \
-	"info: $ST/probe.lock: root's, given to $OU \\(the state directory's owner\\) so that its runs can use it" "$(cat "$P/probe.out")"
+	"info: $ST/probe.lock: root's, given to $OU \\(the state directory's owner\\) so that its runs can use it" "$(cat "$P/probe.log")"
 runs "after root gave them back" "$OU" root "$OU"
 check "prober, after an older root run: every file the owner's again" "$PMODES" "$(owners "${PFILES[@]}")"
 # Root gives back only what it left: never the file behind a hard link or a symbolic link
@@ -177,7 +177,7 @@ follows() {
 	for u in "$@"; do
 		K=$((K + 1))
 		src_publish $K
-		as "$u" "$FOLLOW" -c "$F/dh.conf" >>"$F/follow.out" 2>&1; rc=$?
+		as "$u" "$FOLLOW" -c "$F/dh.conf" >>"$F/follow.log" 2>&1; rc=$?
 		check "follower, $desc: the run as $u exits 0 and publishes the new snapshot" "0 $((T - 60 + K))" "$rc $(created)"
 	done
 }
@@ -189,11 +189,11 @@ for order in "root $OU" "$OU root"; do
 done
 # An older root run's cache: root's directory and files.  Root's next run gives them back.
 chown -R root:root "$FST/cache"
-as "$OU" "$FOLLOW" -c "$F/dh.conf" >"$F/old.out" 2>&1
+as "$OU" "$FOLLOW" -c "$F/dh.conf" >"$F/old.log" 2>&1
 check "follower: a cache of root's stops the timer's run (exit 1)" 1 $?
 check_match "follower: ... and the run says whose it is and what to do" \
 	"warning: $FST/cache belongs to root, not to $OU \\(the state directory's owner\\), whose runs may fail on it: one run as root gives it back" \
-	"$(cat "$F/old.out")"
+	"$(cat "$F/old.log")"
 follows "after an older root run" root "$OU"
 check "follower, after an older root run: every file the owner's again" "$FMODES" "$(owners "${FFILES[@]}")"
 out=$(as "$XU" "$FOLLOW" -c "$F/dh.conf" 2>&1); rc=$?
@@ -202,7 +202,7 @@ check_match "follower as $XU: it names the directory, its owner and what to do" 
 
 # ---------------------------------------------------------------- deephealthctl override
 # ctl WHO ARGS...: deephealthctl with the prober's configuration (its overrides, its event log).
-ctl() { local u=$1; shift; as "$u" env -u USER -u SUDO_USER "$CTL" -c "$P/dh.conf" "$@" >>"$P/ctl.out" 2>&1; }
+ctl() { local u=$1; shift; as "$u" env -u USER -u SUDO_USER "$CTL" -c "$P/dh.conf" "$@" >>"$P/ctl.log" 2>&1; }
 OFILES=("$ST/overrides" "$ST/overrides.lock")
 OMODES="overrides $OU 644 overrides.lock $OU 600"
 for order in "root $OU" "$OU root"; do
@@ -226,7 +226,7 @@ ctl "$OU" override add registry:northwind force-pass -e 1h -r "locked out"
 check "override: a lock of root's stops the timer's user (exit 1)" 1 $?
 check_match "override: ... and it says whose it is and what to do" \
 	"$ST/overrides.lock belongs to root, not to $OU \\(the state directory's owner\\), whose runs may fail on it: one run as root gives it back, or chown $OU $ST/overrides.lock" \
-	"$(cat "$P/ctl.out")"
+	"$(cat "$P/ctl.log")"
 ctl root override add registry:northwind force-pass -e 1h -r "root gives it back"
 ctl "$OU" override remove registry:northwind
 check "override: root's next change gives the lock back, the timer's user can lock it again" "0 $OMODES" "$? $(owners "${OFILES[@]}")"
