@@ -459,10 +459,10 @@ main(int argc, char **argv)
 	/* From here on as the state directory's owner (root becomes it), so that what this run
 	 * writes, the timer's user can read and lock; -t then checks what that user can do. */
 	owner_bad = owner_become(p.conf->state_path,
-	                   (const char *const[]){ p.conf->snapshot_path, p.conf->state_path,
-	                                          p.conf->lock_path, p.conf->event_log,
-	                                          p.conf->metrics, NULL },
-	                   o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn, errarg);
+	                         (const char *const[]){ p.conf->snapshot_path, p.conf->state_path,
+	                                                p.conf->lock_path, p.conf->event_log,
+	                                                p.conf->metrics, NULL },
+	                         o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn, errarg);
 	if ((owner_bad != 0 && !o.test_only) ||
 	    conf_check_prober(p.conf, o.test_only, log_errfn, errarg) != 0 || owner_bad != 0) {
 		conf_free(p.conf);
