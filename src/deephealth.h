@@ -446,6 +446,30 @@ int ovr_save(const char *path, const char *buf, size_t len, int64_t max_span, er
 /* Write the event-log line of change ("add", "remove", "expire") of v, at time when. */
 int ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t when);
 
+/* ---------------------------------------------------------------- owner.c */
+
+/*
+ * One owner for the state (docs/security.md): every program that writes under the state
+ * directory writes as the directory's owner, so that root's runs and the timer's user's
+ * runs can use each other's files.  The state directory is the directory of file; paths
+ * (NULL-terminated; "" entries are skipped) are what the program writes or locks there,
+ * each directory before what it holds.  Called once, after the configuration is loaded,
+ * before anything is read or written.
+ *   - Run by root, the directory another user's: with OWNER_RUN, each listed path that root
+ *     owns in a directory that user owns is given to it (logged at info); then the process
+ *     becomes that user for good (its groups, gid, uid; root out of reach, checked).
+ *   - Run by the owner (or root, once it became the owner): a listed path that is still
+ *     someone else's is reported (its runs may fail on it).
+ *   - Run by any other user: refused, naming the directory, its owner and what to do.
+ *   - Root in root's directory, or no directory at all: nothing.
+ * OWNER_CHECK (-t) does the same but gives nothing away, and counts what it reports.
+ * Reports go through errfn(arg, ...).  Returns 0 to go on, else the number of problems:
+ * with OWNER_RUN a refusal or a failed change of user (the caller stops: nothing written).
+ */
+enum owner_mode { OWNER_RUN, OWNER_CHECK };
+int owner_become(const char *file, const char *const *paths, enum owner_mode mode,
+                 errfn_t errfn, void *arg);
+
 /* ---------------------------------------------------------------- fleet.c */
 
 /*

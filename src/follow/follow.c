@@ -574,13 +574,36 @@ source_name(const char *url, char *out, size_t len)
 	out[n] = '\0';
 }
 
-/* For -t and every run: what this program needs of the configuration. */
+/*
+ * What this program writes under the state directory, for owner_become: the snapshot, its
+ * .fleet file, the cache directory, then what it holds.  NULL-terminated (util_strv_free).
+ */
+static char **
+owned_paths(const struct follower *f)
+{
+	char **v = xcalloc(FOLLOW_SOURCES_MAX + 5, sizeof(*v)), path[4200];
+	size_t n = 0;
+
+	v[n++] = xstrdup(f->conf->snapshot_path);
+	snprintf(path, sizeof(path), "%s.fleet", f->conf->snapshot_path);
+	v[n++] = xstrdup(path);
+	v[n++] = xstrdup(f->conf->follow_cache);
+	snprintf(path, sizeof(path), "%s/follow.lock", f->conf->follow_cache);
+	v[n++] = xstrdup(path);
+	for (size_t i = 0; f->conf->follow_sources != NULL && f->conf->follow_sources[i] != NULL &&
+	                   i < FOLLOW_SOURCES_MAX; i++) {
+		cache_path(f, i, "snapshot", path, sizeof(path));
+		v[n++] = xstrdup(path);
+	}
+	return v;
+}
+
+/* For -t and every run: what this program needs of the configuration.  bad: problems so far. */
 static int
-check_conf(const struct conf *c, int test_only)
+check_conf(const struct conf *c, int test_only, int bad)
 {
 	void *arg = test_only ? &test_only : NULL; /* -t: plain lines on stderr, else the log */
 	size_t n = 0;
-	int bad = 0;
 
 	while (c->follow_sources != NULL && c->follow_sources[n] != NULL)
 		n++;
@@ -638,8 +661,8 @@ main(int argc, char **argv)
 {
 	struct follower f;
 	struct run_opts o;
-	int lockfd, rc = FOLLOW_EXIT_OK;
-	char lock[4200];
+	int lockfd, owner_bad, rc = FOLLOW_EXIT_OK;
+	char lock[4200], **owned;
 
 	run_options(argc, argv, "deephealth-follow", usage, &o);
 	log_init("deephealth-follow", o.to_syslog && !o.test_only,
@@ -648,13 +671,21 @@ main(int argc, char **argv)
 	f.conf = conf_load(o.conf_path, NULL, log_errfn, o.test_only ? &o.test_only : NULL);
 	if (f.conf == NULL)
 		return FOLLOW_EXIT_CONFIG;
-	rc = check_conf(f.conf, o.test_only) != 0 ? FOLLOW_EXIT_CONFIG : FOLLOW_EXIT_OK;
+	if (!o.test_only)
+		log_init("deephealth-follow", o.to_syslog || f.conf->log_syslog,
+		         o.verbose ? LOG_LVL_DEBUG : f.conf->log_level);
+	/* From here on as the state directory's owner (root becomes it); the cache is made by it. */
+	owned = owned_paths(&f);
+	owner_bad = owner_become(f.conf->snapshot_path, (const char *const *)owned,
+	                         o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn,
+	                         o.test_only ? &o.test_only : NULL);
+	util_strv_free(owned);
+	rc = (owner_bad != 0 && !o.test_only) || check_conf(f.conf, o.test_only, owner_bad) != 0 ?
+	     FOLLOW_EXIT_CONFIG : FOLLOW_EXIT_OK;
 	if (rc != FOLLOW_EXIT_OK || o.test_only) {
 		conf_free(f.conf);
 		return rc;
 	}
-	log_init("deephealth-follow", o.to_syslog || f.conf->log_syslog,
-	         o.verbose ? LOG_LVL_DEBUG : f.conf->log_level);
 	run_signals();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (f.curl = curl_easy_init()) == NULL)
 		fatalx("libcurl could not start");

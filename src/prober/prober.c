@@ -436,7 +436,8 @@ main(int argc, char **argv)
 {
 	struct prober p;
 	struct run_opts o;
-	int lockfd, rc = PROBE_EXIT_OK;
+	int lockfd, owner_bad, rc = PROBE_EXIT_OK;
+	void *errarg;
 
 	run_options(argc, argv, "deephealth-probe", usage, &o);
 	log_init("deephealth-probe", o.to_syslog && !o.test_only,
@@ -444,9 +445,22 @@ main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
 	/* With -t every report is a plain line on stderr; else through the log. */
-	p.conf = conf_load(o.conf_path, prober_exts, log_errfn, o.test_only ? &o.test_only : NULL);
-	if (p.conf == NULL || conf_check_prober(p.conf, o.test_only, log_errfn,
-	                                         o.test_only ? &o.test_only : NULL) != 0) {
+	errarg = o.test_only ? &o.test_only : NULL;
+	p.conf = conf_load(o.conf_path, prober_exts, log_errfn, errarg);
+	if (p.conf == NULL)
+		return PROBE_EXIT_CONFIG;
+	if (!o.test_only)
+		log_init("deephealth-probe", o.to_syslog || p.conf->log_syslog,
+		         o.verbose ? LOG_LVL_DEBUG : p.conf->log_level);
+	/* From here on as the state directory's owner (root becomes it), so that what this run
+	 * writes, the timer's user can read and lock; -t then checks what that user can do. */
+	owner_bad = owner_become(p.conf->state_path,
+	                         (const char *const[]){ p.conf->snapshot_path, p.conf->state_path,
+	                                                p.conf->lock_path, p.conf->event_log,
+	                                                p.conf->metrics, NULL },
+	                         o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn, errarg);
+	if ((owner_bad != 0 && !o.test_only) ||
+	    conf_check_prober(p.conf, o.test_only, log_errfn, errarg) != 0 || owner_bad != 0) {
 		conf_free(p.conf);
 		return PROBE_EXIT_CONFIG;
 	}
@@ -460,8 +474,6 @@ main(int argc, char **argv)
 		rc = p.map == NULL ? PROBE_EXIT_REGMAP : bad ? PROBE_EXIT_CONFIG : PROBE_EXIT_OK;
 		goto out;
 	}
-	log_init("deephealth-probe", o.to_syslog || p.conf->log_syslog,
-	         o.verbose ? LOG_LVL_DEBUG : p.conf->log_level);
 	if (map_refresh(&p) != 0) {
 		rc = PROBE_EXIT_REGMAP;
 		goto out;

@@ -147,6 +147,24 @@ snap() {
 	rm -f "$fix"
 }
 
+# A prober's web server for followers: real lighttpd with the shipped snippet
+# (conf/lighttpd-snapshot.conf) serving $WORK/NAME/snapshot at /deephealth-snapshot.
+# snapshot_server NAME: sets PPORT[NAME].
+declare -A PPORT
+snapshot_server() {
+	local d=$WORK/$1 port
+	port=$(free_port)
+	mkdir -p "$d/www"
+	lighttpd_base "$d" "$port" "$d/www"
+	sed -e "s#/var/lib/deephealth/snapshot#$d/snapshot#" conf/lighttpd-snapshot.conf >>"$d/lighttpd.conf"
+	chmod 755 "$d"
+	lighttpd -D -f "$d/lighttpd.conf" >"$d/stdout.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+	# shellcheck disable=SC2034 # read by the tests that source this
+	PPORT[$1]=$port
+}
+
 # The responder command without -c (for the shipped snippets, which add their own).
 fcgi_cmd_bin() {
 	if [ -n "${DH_VALGRIND:-}" ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_follow.sh: deephealth-follow against probers' web servers.  Each "prober" is a real
-# lighttpd serving a snapshot with the shipped snippet (conf/lighttpd-snapshot.conf); the
+# lighttpd serving a snapshot with the shipped snippet (lib.sh's snapshot_server); the
 # follower fetches, verifies and publishes locally.  Checked: a first fetch is the whole
 # file (compressed); a new pass with nothing changed costs a 64-byte range, seen in the
 # follower's own count of the bytes on the wire; a change fetches the whole file again;
@@ -36,21 +36,6 @@ mksnap() {
 	} | snap "$1"
 }
 
-# A prober's web server: real lighttpd with the shipped snippet, the snapshot at $dir/snapshot.
-# prober NAME: sets PPORT[NAME].
-declare -A PPORT
-prober() {
-	local d=$WORK/$1 port
-	port=$(free_port)
-	mkdir -p "$d/www"
-	lighttpd_base "$d" "$port" "$d/www"
-	sed -e "s#/var/lib/deephealth/snapshot#$d/snapshot#" conf/lighttpd-snapshot.conf >>"$d/lighttpd.conf"
-	chmod 755 "$d"
-	lighttpd -D -f "$d/lighttpd.conf" >"$d/stdout.log" 2>&1 &
-	PIDS+=($!)
-	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-	PPORT[$1]=$port
-}
 # fetched URL: "HTTP-CODES BYTES" of the follower's last pass on URL, from its log.
 fetched() { grep "source $1: " "$S/follow.log" | tail -n 1 | sed -n 's/.*(HTTP \([0-9 ]*\), \([0-9]*\) bytes)$/\1 \2/p'; }
 # publish FILE CREATED [FAILING [blind]]: as the prober does: a new file renamed into place.
@@ -70,8 +55,8 @@ EOF
 follow() { "${VG[@]}" "$FOLLOW" -c "$S/dh.conf" -v >>"$S/follow.log" 2>&1; }
 created() { "$SNAPTOOL" dump "$S/snapshot" 2>/dev/null | sed -n 's/.*: OK: created \([0-9]*\) .*/\1/p'; }
 
-prober p1
-prober p2
+snapshot_server p1
+snapshot_server p2
 U1=http://127.0.0.1:${PPORT[p1]}/deephealth-snapshot
 U2=http://127.0.0.1:${PPORT[p2]}/deephealth-snapshot
 mksnap "$WORK/p1/snapshot" $((T - 20))
@@ -181,7 +166,7 @@ mode f500 "body not a snapshot"
 fault "a 200 whose body is not a snapshot"
 
 # 7. Two sources, freshest: the newest that can see wins; one down changes nothing.
-prober p3
+snapshot_server p3
 U3=http://127.0.0.1:${PPORT[p3]}/deephealth-snapshot
 mksnap "$WORK/p2/snapshot" $((T - 2))
 mksnap "$WORK/p3/snapshot" $((T - 1)) sa2 blind
@@ -202,7 +187,7 @@ check_match "a source's state changes are logged" "source $U3: unreachable" "$(c
 
 # 8. Quorum 2 of 3: one prober's own trouble moves nothing; two agreeing do; with fewer than
 # two probers that can see, the newest snapshot is published blind (fail open at once).
-for q in q1 q2 q3; do prober $q; done
+for q in q1 q2 q3; do snapshot_server $q; done
 QU=(); for q in q1 q2 q3; do QU+=("http://127.0.0.1:${PPORT[$q]}/deephealth-snapshot"); done
 conf "${QU[@]}"
 sed -i 's/^follower = { /follower = { policy = "quorum"; quorum = 2; /' "$S/dh.conf"

@@ -4,9 +4,10 @@
 #      setuid, nothing group- or world-writable), and the systemd units' users and modes.
 #   2. A real run on loopback: the prober as an unprivileged user (nobody stands in for
 #      deephealth) writes the snapshot, state, lock, event log and metrics with the modes the
-#      docs give; deephealthctl writes the override file; lighttpd with the shipped snippets
-#      spawns the responders as www-data (sockets in a www-data-only directory, the counters
-#      file 0644 theirs) and serves the snapshot to a follower, which caches and publishes it.
+#      docs give; deephealthctl (root) writes the override file as that user; lighttpd with
+#      the shipped snippets spawns the responders as www-data (sockets in a www-data-only
+#      directory, the counters file 0644 theirs) and serves the snapshot to a follower, which
+#      caches and publishes it.
 #   3. The canary: dependencies whose credentials file (*.cred, 0600) holds
 #      "Authorization: Bearer $DH_CANARY" fail (HTTP 500), hang, match a negated pattern on
 #      their own echoed request, or cannot be parsed; one passes only when the fixture got the
@@ -182,11 +183,12 @@ check "prober's files: snapshot 0644, state 0600, lock 0600, event log 0644, met
 	"$(modes "$ST/snapshot" "$ST/probe.state" "$ST/probe.lock" "$ST/events.jsonl" "$ST/prober.prom" | xargs)"
 check "prober: no temp file left in the state directory" "" "$(cd "$ST" && ls -A | grep '\.tmp\.')"
 
-# The operator's override, written by deephealthctl (root here) with the same umask.
+# The operator's override, written by deephealthctl (root here, which becomes the state
+# directory's owner: test_owner.sh) with the same umask.
 (umask 022; "$CTL" -c "$S/dh.conf" override add registry:northwind force-pass -e 1h -r "INC-9: security test") \
 	>"$OUT/ctl-override.out" 2>&1
 check "deephealthctl override add: exit 0" 0 $?
-check "override file 0644, its lock 0600" "overrides root 644 overrides.lock root 600" \
+check "override file 0644, its lock 0600, both the prober's user's" "overrides $PU 644 overrides.lock $PU 600" \
 	"$(modes "$ST/overrides" "$ST/overrides.lock" | xargs)"
 
 # No other account can hold a lock: flock needs a descriptor, and the lock files are 0600.
