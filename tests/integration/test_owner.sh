@@ -210,7 +210,7 @@ for order in "root $OU" "$OU root"; do
 	set -- $order
 	rm -f "$ST"/overrides*
 	ctl "$1" override add registry:contoso force-pass -e 1h -r "first"; r1=$?
-	ctl "$2" override add registry:fabrikam force-fail -e 1h -r "second"; r2=$?
+	ctl "$2" override add registry:fabrikam force-fail -e 1h -r "second" -f; r2=$?
 	ctl "$2" override remove registry:contoso; r3=$?
 	ctl "$1" override add region shadow -e 1h -r "third"; r4=$?
 	check "override, $order: add, add, remove, add: every one exits 0" "0 0 0 0" "$r1 $r2 $r3 $r4"
@@ -222,12 +222,12 @@ check "override: the event log has every change, appended as the owner" "8 $OU" 
 	"$(grep -c '"event":"override"' "$ST/events.jsonl") $(stat -c %U "$ST/events.jsonl")"
 # Issue 20's second report: overrides.lock of root's, 0600, from an older version.
 chown root:root "$ST/overrides.lock"
-ctl "$OU" override add registry:northwind force-pass -e 1h -r "locked out"
+ctl "$OU" override add registry:northwind force-pass -e 1h -r "locked out" -f
 check "override: a lock of root's stops the timer's user (exit 1)" 1 $?
 check_match "override: ... and it says whose it is and what to do" \
 	"$ST/overrides.lock belongs to root, not to $OU \\(the state directory's owner\\), whose runs may fail on it: one run as root gives it back, or chown $OU $ST/overrides.lock" \
 	"$(cat "$P/ctl.log")"
-ctl root override add registry:northwind force-pass -e 1h -r "root gives it back"
+ctl root override add registry:northwind force-pass -e 1h -r "root gives it back" -f
 ctl "$OU" override remove registry:northwind
 check "override: root's next change gives the lock back, the timer's user can lock it again" "0 $OMODES" "$? $(owners "${OFILES[@]}")"
 before=$(cat "$ST/overrides")

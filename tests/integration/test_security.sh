@@ -61,7 +61,7 @@ for u in deephealth-probe deephealth-follow; do
 		"User=deephealth Group=deephealth StateDirectory=deephealth StateDirectoryMode=0755 UMask=0022 NoNewPrivileges=yes" \
 		"$(unit_keys "$U/$u.service" User Group StateDirectory StateDirectoryMode UMask NoNewPrivileges)"
 done
-check_match "cron: the prober runs as deephealth" '^\* \* \* \* \* +deephealth ' "$(grep -v '^#' "$D/etc/cron.d/deephealth" | grep deephealth-probe)"
+check_match "cron: the prober runs as deephealth (the line shipped commented out)" '^#?\* \* \* \* \* +deephealth ' "$(grep -E '^#?\* ' "$D/etc/cron.d/deephealth" | grep deephealth-probe)"
 # shellcheck disable=SC2016 # the postinst's own variables
 check_match "postinst: the state directory deephealth:deephealth 0755" \
 	'install -d -o "\$DH_USER" -g "\$DH_USER" -m 0755 "\$STATEDIR"' "$(cat debian/deephealth.postinst)"

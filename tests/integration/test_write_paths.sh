@@ -72,6 +72,11 @@ on_read_only() {
 	return "$rc"
 }
 damage() { echo "$1" >>"$S/overrides"; }
+# ctl_as USER ARGS..., probe_as USER: the same as another user.
+ctl_as() { local u=$1; shift; runuser -u "$u" -- "${VG[@]}" "$CTL" -c "$S/dh.conf" "$@"; }
+probe_as() { runuser -u "$1" -- "${VG[@]}" "$PROBE" -c "$S/dh.conf"; }
+# owners FILE...: each file's owner, or - when it is not there.
+owners() { local f; for f in "$@"; do stat -c %U "$S/$f" 2>/dev/null || echo -; done | xargs; }
 
 # answers: "REGISTRY CODE REASON" for every registry, one curl (keep-alive).
 answers() {
@@ -123,6 +128,19 @@ ROWS=(
 	"remove: the registry back to the prober's answer|ctl override remove registry:fabrikam|0|fabrikam|removed: .*registry:fabrikam"
 	"remove by the list's number|ctl override remove 2|0|tailspin|removed: .*registry:tailspin"
 	"check: the file is good again|ctl override check|0|-|OK, 1 override; kept as its good copy"
+	# Users: the state directory is root's here; then it is handed to the timer's user, daemon.
+	"a user who is not the directory's owner: refused|ctl_as nobody override add registry:contoso force-fail -e 1h -r INC-8|1|-|state directory belongs to root, not to nobody: run as root"
+	"the state directory handed to the timer's user (daemon)|chown daemon '$S'|0|-|"
+	"root adds: as daemon, handing back what root left|ctl override add registry:contoso force-fail -e 1h -r INC-9|0|contoso|"
+	"... every file it wrote is daemon's|owners overrides overrides.good overrides.lock events.jsonl|0|-|daemon daemon daemon daemon"
+	"daemon removes what root added|ctl_as daemon override remove registry:contoso|0|contoso|removed: .*registry:contoso"
+	"daemon adds, then root removes it|ctl_as daemon override add registry:litware force-pass -e 1h -r INC-10|0|litware|"
+	"... root removes what daemon added|ctl override remove registry:litware|0|litware|removed: .*registry:litware"
+	"a prober pass as root: as daemon, handing back its state|probe|0|-|"
+	"... then the timer's pass as daemon|probe_as daemon|0|-|"
+	"... then root again|probe|0|-|"
+	"... every file the prober wrote is daemon's|owners snapshot probe.state probe.lock events.jsonl|0|-|daemon daemon daemon daemon"
+	"a pass as a third user: refused, nothing written|probe_as nobody|1|-|belongs to daemon, not to nobody"
 )
 
 for row in "${ROWS[@]}"; do
