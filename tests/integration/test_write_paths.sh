@@ -2,10 +2,11 @@
 # test_write_paths.sh: the operator's write paths, as a table.  One region (a real prober over
 # fixture dependencies, real lighttpd and the responder) with its state directory on a small
 # tmpfs, and a second front door fed by deephealth-follow on a tmpfs of its own; each row does
-# one step (deephealthctl override, the prober, the follower) the way operators get it wrong (a typo, a bad glob, a mode on a
-# dependency, the wrong order, a hand edit, a full disk, a read-only directory, the wrong user)
-# and asserts its exit status, what it said, and that the answers of every registry changed
-# only as the operator intended: exactly the registries the row names, nothing else.
+# one step (deephealthctl override, the prober, the follower) the way operators get it wrong
+# (a typo, a bad glob, a mode on a dependency, the wrong order, a hand edit, a full disk, a
+# read-only directory, the wrong user) and asserts its exit status, what it said, and that
+# the answers of every registry changed only as the operator intended: exactly the
+# registries the row names, nothing else.
 # Root only (the tmpfs mount, the users).
 # shellcheck disable=SC2317,SC2120 # the steps are called from the table, through eval
 . tests/integration/lib.sh
