@@ -6,6 +6,7 @@
 #define DEEPHEALTH_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,6 +101,21 @@ int util_lock_open(const char *path);
 /* s as a whole decimal number in [min, max] (min >= 0: no sign, no space, nothing after),
  * or -1: every command-line count and duration is read by this. */
 long util_num(const char *s, long min, long max);
+/*
+ * Usage errors, every program's: one line on stderr naming what was wrong,
+ * "PROG: MESSAGE (see PROG -h)", then exit 2 (never the whole usage).
+ */
+_Noreturn void util_usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+_Noreturn void util_usage_verror(const char *prog, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* What getopt(_long) found wrong, after it returned ch ('?', or ':' for a missing argument
+ * when its option string starts with ':'): "unknown option -x", "unknown option --foo",
+ * "option -c needs an argument", "option --help takes no argument"; into buf. */
+const char *util_opt_error(int ch, char *const *argv, char *buf, size_t len);
+/* The argument s of option opt ("-r", "budget: -P") as util_num reads it, or a usage error of
+ * prog naming both. */
+long util_opt_num(const char *prog, const char *opt, const char *s, long min, long max);
 
 /* ---------------------------------------------------------------- run.c */
 /* The prober's and the follower's run: -r/-d, signals, the run lock, the repeat. */

@@ -1,6 +1,8 @@
 /* util.c: small helpers shared by every program: allocation, clock, time, hash, files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,5 +387,58 @@ util_num(const char *s, long min, long max)
 	v = strtol(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -1;
+	return v;
+}
+
+/* One line, written whole: "PROG: MESSAGE (see PROG -h)"; then exit 2. */
+void
+util_usage_verror(const char *prog, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s: %s (see %s -h)\n", prog, msg, prog);
+	exit(2);
+}
+
+void
+util_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	util_usage_verror(prog, fmt, ap);
+}
+
+/*
+ * getopt and getopt_long leave what was wrong in optopt (the short option; 0 for a long one
+ * it does not know) and optind (past the element of a long option).  A long option given an
+ * argument it does not take comes back as '?' with its short letter in optopt.
+ */
+const char *
+util_opt_error(int ch, char *const *argv, char *buf, size_t len)
+{
+	const char *el = optind > 0 ? argv[optind - 1] : "";
+	int is_long = el != NULL && strncmp(el, "--", 2) == 0;
+
+	if (ch == ':')
+		snprintf(buf, len, "option -%c needs an argument", optopt);
+	else if (optopt != 0 && is_long && strchr(el, '=') != NULL)
+		snprintf(buf, len, "option %.*s takes no argument", (int)strcspn(el, "="), el);
+	else if (optopt != 0)
+		snprintf(buf, len, "unknown option -%c", optopt);
+	else
+		snprintf(buf, len, "unknown option %.*s", (int)strcspn(el ? el : "", "="),
+		         el ? el : "");
+	return buf;
+}
+
+long
+util_opt_num(const char *prog, const char *opt, const char *s, long min, long max)
+{
+	long v = util_num(s, min, max);
+
+	if (v < 0)
+		util_usage_error(prog, "%s %s: not a whole number from %ld to %ld", opt, s, min, max);
 	return v;
 }

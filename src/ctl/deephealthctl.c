@@ -63,12 +63,8 @@ ctl_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("deephealthctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see deephealthctl -h)\n", stderr);
-	exit(CTL_EXIT_USAGE);
+	util_usage_verror("deephealthctl", fmt, ap); /* exits CTL_EXIT_USAGE (2) */
 }
 
 /* Errors of the configuration go to stderr as file:line: message, as with -t. */
@@ -161,24 +157,20 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl x;
+	char what[160];
 	int ch, rc;
 
 	memset(&x, 0, sizeof(x));
 	x.conf_path = getenv("DEEPHEALTH_CONFIG");
-	/* "+": options after the command are the command's (budget's -P...). */
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+c:jhV", longopts, NULL)) != -1) {
+	/* "+": options after the command are the command's (budget's -P...); ":": a missing
+	 * argument is told apart from an unknown option. */
+	while ((ch = getopt_long(argc, argv, "+:c:jhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': x.conf_path = optarg; break;
 		case 'j': x.json = 1; break;
 		case 'V': printf("deephealthctl %s\n", DH_VERSION); return 0;
 		case 'h': ctl_usage(stdout, 0); break;
-		default:
-			if (optopt != 0 && strchr("c", optopt) != NULL)
-				ctl_usage_error("option -%c needs an argument", optopt);
-			if (optopt != 0)
-				ctl_usage_error("unknown option -%c", optopt);
-			ctl_usage_error("unknown option %s", argv[optind - 1]);
+		default: ctl_usage_error("%s", util_opt_error(ch, argv, what, sizeof(what)));
 		}
 	}
 	if (x.conf_path == NULL || x.conf_path[0] == '\0')
