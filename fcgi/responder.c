@@ -459,25 +459,24 @@ main(int argc, char **argv)
 	struct responder r;
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG"), *sock_path = NULL;
 	FCGX_Request req;
+	char what[160];
 	int ch, test_only = 0, sock = 0, failures = 0, status = 0;
 	long workers = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:s:n:tVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":c:s:n:tVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 's': sock_path = optarg; break;
-		case 'n':
-			if ((workers = util_num(optarg, 1, 256)) < 0)
-				usage(stderr, 2);
-			break;
+		case 'n': workers = util_opt_num("deephealth.fcgi", "-n", optarg, 1, 256); break;
 		case 't': test_only = 1; break;
 		case 'V': printf("deephealth.fcgi %s\n", DH_VERSION); return 0;
 		case 'h': usage(stdout, 0); break;
-		default: usage(stderr, 2);
+		default:
+			util_usage_error("deephealth.fcgi", "%s", util_opt_error(ch, argv, what, sizeof(what)));
 		}
 	}
 	if (optind != argc)
-		usage(stderr, 2);
+		util_usage_error("deephealth.fcgi", "unexpected argument %s", argv[optind]);
 	if (conf_path == NULL || conf_path[0] == '\0')
 		conf_path = DH_DEFAULT_CONF;
 	log_init("deephealth.fcgi", 0, LOG_LVL_INFO);

@@ -131,8 +131,8 @@ struct run_opts {
 	long every;            /* -r: seconds between passes, 1..3600; 0: one pass */
 	long total;            /* -d: seconds in all, 1..86400; default 60 */
 };
-/* Parse them into o; usage(stdout, 0) for -h and usage(stderr, 2) for anything wrong (usage
- * exits); -V prints "prog VERSION" and exits 0. */
+/* Parse them into o; usage(stdout, 0) for -h (usage exits), and for anything wrong one line
+ * naming it (util_usage_error: exit 2); -V prints "prog VERSION" and exits 0. */
 void run_options(int argc, char **argv, const char *prog, void (*usage)(FILE *fp, int code),
                  struct run_opts *o);
 #define RUN_LOCK_HELD (-1)  /* another run holds the lock: logged with its pid */
