@@ -42,6 +42,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An error the program stops for, at err level; the caller cleans up and exits (fatalx does
+ * both at once). */
+void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /*
@@ -49,6 +52,8 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * run, -t) a plain line on stderr, else a warning through the log.
  */
 void log_errfn(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for reports the program cannot run with (its configuration): at err level. */
+void log_errfn_fatal(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------- util.c */
 

@@ -585,7 +585,8 @@ check_conf(const struct conf *c, int test_only)
 	while (c->follow_sources != NULL && c->follow_sources[n] != NULL)
 		n++;
 	if (n == 0) {
-		log_errfn(arg, "%s:1: follower.sources: deephealth-follow needs at least one", c->path);
+		log_errfn_fatal(arg, "%s:1: follower.sources: deephealth-follow needs at least one",
+		                c->path);
 		bad = 1;
 	}
 	/* Made on first use, as the user that runs the follower (the state directory's owner). */
@@ -593,8 +594,8 @@ check_conf(const struct conf *c, int test_only)
 	    mkdir(c->follow_cache, 0755) == 0)
 		log_info("cache directory %s created", c->follow_cache);
 	if (access(c->follow_cache, W_OK | X_OK) == -1 && (!test_only || errno != ENOENT)) {
-		log_errfn(arg, "%s: follower.cache: directory \"%s\" is not usable by this user: %s",
-		          c->path, c->follow_cache, strerror(errno));
+		log_errfn_fatal(arg, "%s: follower.cache: directory \"%s\" is not usable by this user: "
+		                "%s", c->path, c->follow_cache, strerror(errno));
 		bad = 1;
 	}
 	if (!bad && test_only)
@@ -645,10 +646,12 @@ main(int argc, char **argv)
 	log_init("deephealth-follow", o.to_syslog && !o.test_only,
 	         o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&f, 0, sizeof(f));
-	f.conf = conf_load(o.conf_path, NULL, log_errfn, o.test_only ? &o.test_only : NULL);
-	if (f.conf == NULL)
-		return FOLLOW_EXIT_CONFIG;
-	rc = check_conf(f.conf, o.test_only) != 0 ? FOLLOW_EXIT_CONFIG : FOLLOW_EXIT_OK;
+	f.conf = conf_load(o.conf_path, NULL, log_errfn_fatal, o.test_only ? &o.test_only : NULL);
+	rc = f.conf == NULL || check_conf(f.conf, o.test_only) != 0 ? FOLLOW_EXIT_CONFIG :
+	     FOLLOW_EXIT_OK;
+	if (rc != FOLLOW_EXIT_OK && !o.test_only)
+		log_errx("%s: cannot run with this configuration (errors above): nothing fetched, "
+		         "nothing published", o.conf_path);
 	if (rc != FOLLOW_EXIT_OK || o.test_only) {
 		conf_free(f.conf);
 		return rc;

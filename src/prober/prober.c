@@ -447,10 +447,15 @@ main(int argc, char **argv)
 	         o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
-	/* With -t every report is a plain line on stderr; else through the log. */
-	p.conf = conf_load(o.conf_path, prober_exts, log_errfn, o.test_only ? &o.test_only : NULL);
-	if (p.conf == NULL || conf_check_prober(p.conf, o.test_only, log_errfn,
+	/* With -t every report is a plain line on stderr; else through the log, at err: a run
+	 * stops at the first of them. */
+	p.conf = conf_load(o.conf_path, prober_exts, log_errfn_fatal,
+	                   o.test_only ? &o.test_only : NULL);
+	if (p.conf == NULL || conf_check_prober(p.conf, o.test_only, log_errfn_fatal,
 	                                         o.test_only ? &o.test_only : NULL) != 0) {
+		if (!o.test_only)
+			log_errx("%s: cannot run with this configuration (errors above): nothing probed, "
+			         "nothing published", o.conf_path);
 		conf_free(p.conf);
 		return PROBE_EXIT_CONFIG;
 	}
@@ -467,6 +472,8 @@ main(int argc, char **argv)
 	log_init("deephealth-probe", o.to_syslog || p.conf->log_syslog,
 	         o.verbose ? LOG_LVL_DEBUG : p.conf->log_level);
 	if (map_refresh(&p) != 0) {
+		log_errx("registry map %s cannot be read: nothing probed, nothing published",
+		         p.conf->registries);
 		rc = PROBE_EXIT_REGMAP;
 		goto out;
 	}
