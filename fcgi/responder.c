@@ -268,23 +268,23 @@ static void
 region_note(struct responder *r, const struct policy_out *po, int64_t now_ms)
 {
 	enum reason now = reason_is_regionwide(po->reason) ? po->reason : R_COUNT;
-	long long secs = (long long)((now_ms - r->region_since_ms) / 1000);
-	char detail[512];
+	char detail[512], lasted[32];
 
 	if (r->region_known && now == r->region)
 		return;
+	util_span((now_ms - r->region_since_ms) / 1000, lasted, sizeof(lasted));
 	if (now != R_COUNT) {
 		region_detail(r, po, detail, sizeof(detail));
 		if (r->region_known && r->region != R_COUNT)
-			log_warnx("%s for every registry: %s (%s); was %s for %lld s",
+			log_warnx("%s for every registry: %s (%s); was %s for %s",
 			          now == R_PASSTHROUGH ? "passing through" : "failing open",
-			          reason_str(now), detail, reason_str(r->region), secs);
+			          reason_str(now), detail, reason_str(r->region), lasted);
 		else
 			log_warnx("%s for every registry: %s (%s)",
 			          now == R_PASSTHROUGH ? "passing through" : "failing open",
 			          reason_str(now), detail);
 	} else if (r->region_known) {
-		log_info("enforcing again: %s ended after %lld s", reason_str(r->region), secs);
+		log_info("enforcing again: %s ended after %s", reason_str(r->region), lasted);
 	}
 	r->region = now;
 	r->region_known = 1;

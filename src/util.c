@@ -91,6 +91,24 @@ util_iso_time(time_t t, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
+/* The two largest units that are there: seconds alone below a minute, then minutes and
+ * seconds, hours and minutes, days and hours. */
+const char *
+util_span(int64_t s, char *buf, size_t len)
+{
+	long long v = s < 0 ? 0 : (long long)s;
+
+	if (v < 60)
+		snprintf(buf, len, "%llds", v);
+	else if (v < 3600)
+		snprintf(buf, len, "%lldm %llds", v / 60, v % 60);
+	else if (v < 86400)
+		snprintf(buf, len, "%lldh %lldm", v / 3600, v % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd %lldh", v / 86400, v % 86400 / 3600);
+	return buf;
+}
+
 void
 file_id_of(const struct stat *st, struct file_id *id)
 {

@@ -120,21 +120,11 @@ ctl_free(struct ctl *x)
 	conf_free(x->conf);
 }
 
-/* "7m 3s", "2h 5m", "3d 4h": an age for a person. */
+/* An age for a person: util_span's, the one duration format. */
 const char *
 span(int64_t s, char *buf, size_t len)
 {
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		snprintf(buf, len, "%llds", (long long)s);
-	else if (s < 7200)
-		snprintf(buf, len, "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
-	else if (s < 172800)
-		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-	else
-		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
-	return buf;
+	return util_span(s, buf, len);
 }
 
 /* A JSON string value of s (len bytes), quoted. */

@@ -236,7 +236,7 @@ for SERVER in "${SERVER_KINDS[@]}"; do
 	check_match "$SERVER: missing snapshot logged as failing open" 'failing open for every registry: snapshot-missing \(snapshot .*: missing\)' "$(cat "$log")"
 	check_match "$SERVER: config error logged as failing open" 'failing open for every registry: config-error' "$(cat "$log")"
 	check_match "$SERVER: kill switch logged as passing through" 'passing through for every registry: passthrough \(kill switch .* present\)' "$(cat "$log")"
-	check_match "$SERVER: the end of a fail-open state logged, with its length" 'enforcing again: snapshot-[a-z]+ ended after [0-9]+ s' "$(cat "$log")"
+	check_match "$SERVER: the end of a fail-open state logged, with its length" 'enforcing again: snapshot-[a-z]+ ended after ([0-9]+m )?[0-9]+s' "$(cat "$log")"
 	# The matrix enters stale once: no process says so twice (a line per request would).
 	n=$(grep -o '\[[0-9]*\]: warning: failing open for every registry: snapshot-stale' "$log" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')
 	check "$SERVER: one line per transition per process, not per request" 1 "${n:-0}"
