@@ -62,14 +62,17 @@ snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *d
 
 	if (e != r->snap_err || !r->snap_seen) {
 		if (e == SNAP_OK && s != NULL)
-			log_info("snapshot %s: %s (%zu registries, %zu dependencies)", path,
+			log_info("snapshot %s: %s (%zu %s, %zu %s)", path,
 			         r->snap_seen ? "usable again" : "loaded", snap_reg_count(s),
-			         snap_dep_count(s));
+			         util_plural((long long)snap_reg_count(s), "registry", "registries"),
+			         snap_dep_count(s),
+			         util_plural((long long)snap_dep_count(s), "dependency", "dependencies"));
 		else
 			log_warnx("snapshot %s: unusable, failing open: %s%s%s", path, snap_err_str(e),
 			          detail && detail[0] ? ": " : "", detail ? detail : "");
 	} else if (e == SNAP_OK && s != NULL) {
-		log_debug("snapshot %s: reloaded (%zu registries)", path, snap_reg_count(s));
+		log_debug("snapshot %s: reloaded (%zu %s)", path, snap_reg_count(s),
+		          util_plural((long long)snap_reg_count(s), "registry", "registries"));
 	}
 	snprintf(r->snap_detail, sizeof(r->snap_detail), "%s", e == SNAP_OK ? "" : detail ? detail : "");
 	snap_free(r->snap);
@@ -226,8 +229,9 @@ host_stats_note(struct host_stats *hs, const char *host, int64_t now_ms)
 	snprintf(hs->last, sizeof(hs->last), "%s", host);
 	if (hs->last_log_ms != 0 && now_ms - hs->last_log_ms < UNKNOWN_LOG_MS)
 		return;
-	log_warnx("%s: %llu request(s) since last report, %llu in all (last: %s)", hs->what,
-	          hs->since_log, hs->total, hs->last);
+	log_warnx("%s: %llu %s since last report, %llu in all (last: %s)", hs->what,
+	          hs->since_log, util_plural((long long)hs->since_log, "request", "requests"),
+	          hs->total, hs->last);
 	hs->since_log = 0;
 	hs->last_log_ms = now_ms ? now_ms : 1;
 }
@@ -483,11 +487,15 @@ main(int argc, char **argv)
 
 	if (test_only) {
 		struct conf *c = conf_load(conf_path, responder_exts, log_errfn, &test_only);
+		size_t nh, nr;
 
 		if (c == NULL)
 			return 1;
-		printf("%s: configuration OK (%zu hosts, %zu rules)\n", conf_path,
-		       resolver_host_count(c->resolver), resolver_rule_count(c->resolver));
+		nh = resolver_host_count(c->resolver);
+		nr = resolver_rule_count(c->resolver);
+		printf("%s: configuration OK (%zu %s, %zu %s)\n", conf_path, nh,
+		       util_plural((long long)nh, "host", "hosts"), nr,
+		       util_plural((long long)nr, "rule", "rules"));
 		conf_free(c);
 		return 0;
 	}
@@ -546,7 +554,8 @@ main(int argc, char **argv)
 		handle(&r, req.envp, req.out);
 		FCGX_Finish_r(&req);
 	}
-	log_info("exiting after %llu requests", r.requests);
+	log_info("exiting after %llu %s", r.requests,
+	         util_plural((long long)r.requests, "request", "requests"));
 	FCGX_Free(&req, 1);
 	snap_free(r.snap);
 	ovr_free(r.ovr);

@@ -75,6 +75,8 @@ int names_find(const char *const *names, const char *s);
 const char *names_at(const char *const *names, int i);
 /* The one time format: "2026-11-30T04:22:29Z" (UTC) into out; "?" if t cannot be shown. */
 void util_iso_time(time_t t, char *out, size_t len);
+/* one when n is 1, else many: "%zu %s", n, util_plural(n, "registry", "registries"). */
+const char *util_plural(long long n, const char *one, const char *many);
 /* The one duration format, for a person: "45s", "59m 59s", "1h 59m", "2d 3h" (negative: 0s);
  * into buf, which it returns. */
 const char *util_span(int64_t s, char *buf, size_t len);

@@ -91,6 +91,12 @@ util_iso_time(time_t t, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
+const char *
+util_plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 /* The two largest units that are there: seconds alone below a minute, then minutes and
  * seconds, hours and minutes, days and hours. */
 const char *

@@ -147,8 +147,9 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		          x->conf->kill_switch, (long long)on, on > ks_max ? " (left on)" : "");
 	}
 	if (x->ovr_errors > 0)
-		alarm_add(&a, NAGIOS_WARNING, "overrides %s damaged (%d bad lines): every override is "
-		          "ignored", x->conf->overrides, x->ovr_errors);
+		alarm_add(&a, NAGIOS_WARNING, "overrides %s damaged (%d bad %s): every override is "
+		          "ignored", x->conf->overrides, x->ovr_errors,
+		          util_plural(x->ovr_errors, "line", "lines"));
 	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
 		const struct override *v = &x->ovr->v[i];
 		int64_t on = (int64_t)x->now - v->set, left = v->until - (int64_t)x->now;
@@ -183,8 +184,8 @@ cmd_check(struct ctl *x, int argc, char **argv)
 			          "%.1f): probes that name no registry", unknown, warn_unknown);
 	}
 	if (a.text[NAGIOS_OK][0] == '\0' && a.state == NAGIOS_OK)
-		alarm_add(&a, NAGIOS_OK, "enforcing, snapshot %llds old, %zu of %zu registries failed "
-		          "over", (long long)age, fails, nr);
+		alarm_add(&a, NAGIOS_OK, "enforcing, snapshot %llds old, %zu of %zu %s failed over",
+		          (long long)age, fails, nr, util_plural((long long)nr, "registry", "registries"));
 	printf("DEEPHEALTH %s -", names_at(nagios_names, a.state));
 	for (int k = NAGIOS_CRITICAL, first = 1; k >= NAGIOS_OK; k--) {
 		if (a.text[k][0] != '\0')

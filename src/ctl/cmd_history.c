@@ -231,9 +231,10 @@ cmd_history(struct ctl *x, int argc, char **argv)
 		a = strstr(line, "\"registries_affected\":");
 		snprintf(aff, sizeof(aff), "%s", a ? a + strlen("\"registries_affected\":") : "?");
 		aff[strcspn(aff, ",}")] = '\0';
-		printf("%s  %-24s %s -> %-4s %s registries  %s\n", when, dep,
+		printf("%s  %-24s %s -> %-4s %s %s  %s\n", when, dep,
 		       evlog_field(line, "from", from, sizeof(from)) ? from : "?",
-		       evlog_field(line, "to", to, sizeof(to)) ? to : "?", aff, cause);
+		       evlog_field(line, "to", to, sizeof(to)) ? to : "?", aff,
+		       strcmp(aff, "1") == 0 ? "registry" : "registries", cause);
 	}
 	if (x->json)
 		printf("%s]\n", n ? "\n" : "");

@@ -69,8 +69,9 @@ cmd_status(struct ctl *x)
 				       snap_err_str(x->snap_err), x->snap_detail[0] ? ": " : "", x->snap_detail);
 		}
 		if (x->conf != NULL && x->ovr_errors > 0)
-			printf("overrides     %s: DAMAGED (%d bad lines, above): the responders ignore "
-			       "every line\n", x->conf->overrides, x->ovr_errors);
+			printf("overrides     %s: DAMAGED (%d bad %s, above): the responders ignore "
+			       "every line\n", x->conf->overrides, x->ovr_errors,
+			       util_plural(x->ovr_errors, "line", "lines"));
 		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
 			const struct override *v = &x->ovr->v[i];
 
@@ -128,7 +129,8 @@ cmd_status(struct ctl *x)
 			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity), when,
 			       span((int64_t)x->now - d.since, ago, sizeof(ago)));
 			if (fails[i] > 0)
-				printf(", fails %zu registries", fails[i]);
+				printf(", fails %zu %s", fails[i],
+				       util_plural((long long)fails[i], "registry", "registries"));
 			if (degr[i] > 0)
 				printf(", degrades %zu", degr[i]);
 			printf(": %.*s\n", (int)d.cause_len, d.cause);

@@ -409,17 +409,18 @@ pass_quorum(struct follower *f, time_t now)
 		w = quorum_merge((const struct snapshot *const *)parsed, NULL, 1, 1, newest->created);
 		if (w != NULL)
 			snapw_set_header(w, newest->created, snap_interval(parsed[0]), SNAP_FLAG_BLIND);
-		snprintf(what, sizeof(what), "%zu of the %u probers a quorum needs can see: published "
-		         "BLIND, every answer fails open", seeing, k);
+		snprintf(what, sizeof(what), "%zu of the %u %s a quorum needs can see: published "
+		         "BLIND, every answer fails open", seeing, k, util_plural(k, "prober", "probers"));
 		if (!f->quorum_short)
 			log_warnx("%s", what);
 		f->quorum_short = 1;
-		snprintf(f->decided, sizeof(f->decided), "blind: %zu of %u probers for a quorum can see",
-		         seeing, k);
+		snprintf(f->decided, sizeof(f->decided), "blind: %zu of %u %s for a quorum can see",
+		         seeing, k, util_plural(k, "prober", "probers"));
 	} else {
 		w = quorum_merge((const struct snapshot *const *)parsed, names, n, k,
 		                 use[k - 1]->created);
-		snprintf(what, sizeof(what), "quorum %u of the %zu probers that can see", k, n);
+		snprintf(what, sizeof(what), "quorum %u of the %zu %s that can see", k, n,
+		         util_plural((long long)n, "prober", "probers"));
 		snprintf(f->decided, sizeof(f->decided), "quorum %u of %zu", k, n);
 		if (f->quorum_short)
 			log_info("%s again", what);
@@ -599,7 +600,8 @@ check_conf(const struct conf *c, int test_only)
 		bad = 1;
 	}
 	if (!bad && test_only)
-		printf("%s: configuration OK (%zu sources)%s\n", c->path, n,
+		printf("%s: configuration OK (%zu %s)%s\n", c->path, n,
+		       util_plural((long long)n, "source", "sources"),
 		       access(c->follow_cache, F_OK) == 0 ? "" : "; the cache directory will be made");
 	return bad;
 }

@@ -192,7 +192,8 @@ regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, si
 		a.regs[kept++] = a.regs[i];
 	}
 	if (x.bad > MAX_REPORTED)
-		errfn(arg, "%s: %zu more bad lines not shown", path, x.bad - MAX_REPORTED);
+		errfn(arg, "%s: %zu more bad %s not shown", path, x.bad - MAX_REPORTED,
+		      util_plural((long long)(x.bad - MAX_REPORTED), "line", "lines"));
 	m = xcalloc(1, sizeof(*m));
 	m->regs = a.regs;
 	m->n = kept;

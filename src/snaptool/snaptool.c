@@ -266,12 +266,12 @@ check(const char *path, int dump, long max_age)
 	/* As a responder judges it: stale first, then blind (README response contract). */
 	age = snap_created(s) >= (int64_t)now ? 0 : (long long)((int64_t)now - snap_created(s));
 	rc = age > max_age ? SNAP_EXIT_STALE : snap_flags(s) & SNAP_FLAG_BLIND ? SNAP_EXIT_BLIND : 0;
-	printf("%s: %s: created %lld (%lld s ago), interval %u s, %s, %zu dependencies, %zu "
-	       "registries\n",
+	printf("%s: %s: created %lld (%lld s ago), interval %u s, %s, %zu %s, %zu %s\n",
 	       path, rc == SNAP_EXIT_STALE ? "STALE" : rc == SNAP_EXIT_BLIND ? "BLIND" : "OK",
 	       (long long)snap_created(s), age, snap_interval(s),
 	       snap_flags(s) & SNAP_FLAG_BLIND ? "BLIND" : "not blind", snap_dep_count(s),
-	       snap_reg_count(s));
+	       util_plural((long long)snap_dep_count(s), "dependency", "dependencies"),
+	       snap_reg_count(s), util_plural((long long)snap_reg_count(s), "registry", "registries"));
 	if (rc == SNAP_EXIT_STALE)
 		fprintf(stderr, "%s: stale: %lld s old, more than %ld s: responders fail open\n", path,
 		        age, max_age);

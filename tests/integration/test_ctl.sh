@@ -197,7 +197,7 @@ fresh
 out=$(ctl -c "$S/enforce.conf" status); rc=$?
 check "status: exit 0 while enforcing" 0 "$rc"
 check_match "status: registries per verdict" 'registries    5: 2 pass, 1 warn, 1 fail, 1 single-region' "$out"
-check_match "status: the failing dependency, what it takes out and why" 'storage-sa002 +fail storage +critical since [0-9T:-]+Z \(10m [0-9]+s\), fails 1 registries: HTTP 500' "$out"
+check_match "status: the failing dependency, what it takes out and why" 'storage-sa002 +fail storage +critical since [0-9T:-]+Z \(10m [0-9]+s\), fails 1 registry: HTTP 500' "$out"
 check_match "status: the degraded one" 'cache +warn cache +degraded .*degrades 1: PING timed out' "$out"
 json=$(ctl -c "$S/enforce.conf" --json status)
 check "status --json: parses, with the counts and the non-pass dependencies" "5 2 1 1 1 storage-sa002:1 cache:0" \

@@ -79,7 +79,7 @@ chmod 644 "$WORK/p1/snapshot"
 conf "$U1"
 
 out=$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)
-check "-t: configuration OK" "$S/dh.conf: configuration OK (1 sources)" "$out"
+check "-t: configuration OK" "$S/dh.conf: configuration OK (1 source)" "$out"
 printf 'snapshot = { path = "s"; };\nfollower = { sources = ( "ftp://x/s" ); };\n' >"$WORK/bad.conf"
 out=$("$FOLLOW" -c "$WORK/bad.conf" -t 2>&1); rc=$?
 check "-t: a source that is not http(s) is a configuration error with its line" \
@@ -90,7 +90,7 @@ out=$("$FOLLOW" -c "$WORK/none.conf" -t 2>&1); rc=$?
 check "-t: no source is an error" "1 $WORK/none.conf:1: follower.sources: deephealth-follow needs at least one" "$rc $(echo "$out" | head -n 1)"
 rmdir "$S/cache"
 check "-t: a cache directory still to be made is said" \
-	"$S/dh.conf: configuration OK (1 sources); the cache directory will be made" "$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)"
+	"$S/dh.conf: configuration OK (1 source); the cache directory will be made" "$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)"
 
 # 1. The first fetch: the whole file, compressed by the server, published byte for byte.
 follow; rc=$?

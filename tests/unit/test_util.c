@@ -1,4 +1,4 @@
-/* test_util.c: the words every program prints: durations (util_span). */
+/* test_util.c: the words every program prints: durations (util_span), plurals (util_plural). */
 #include <stdio.h>
 #include <string.h>
 
@@ -31,11 +31,22 @@ test_span(void)
 	T_EQ_STR(span(400LL * 86400), "400d 0h");
 }
 
+/* One of a thing is singular; none and many are plural. */
+static void
+test_plural(void)
+{
+	T_EQ_STR(util_plural(1, "registry", "registries"), "registry");
+	T_EQ_STR(util_plural(0, "registry", "registries"), "registries");
+	T_EQ_STR(util_plural(2, "registry", "registries"), "registries");
+	T_EQ_STR(util_plural(-1, "line", "lines"), "lines");
+}
+
 int
 main(void)
 {
 	static const struct t_case cases[] = {
 		T_CASE(test_span),
+		T_CASE(test_plural),
 	};
 
 	return t_run("util", cases, sizeof(cases) / sizeof(cases[0]));
