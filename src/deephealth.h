@@ -424,9 +424,10 @@ enum source_state { SRC_UNREACHABLE, SRC_INVALID, SRC_STALE, SRC_BLIND, SRC_FRES
 extern const char *const source_state_names[];
 #define FLEET_SOURCES_MAX 16
 #define FLEET_NAME_MAX 128
+#define FLEET_DECIDED_MAX 320
 struct fleet {
 	int present;
-	char decided[200];                 /* "freshest prober-1:8080", "quorum 2 of 3", ... */
+	char decided[FLEET_DECIDED_MAX];   /* "freshest prober-1:8080", "quorum 2 of 3", ... */
 	size_t n;
 	struct {
 		char name[FLEET_NAME_MAX + 1];
@@ -436,6 +437,18 @@ struct fleet {
 };
 /* Read snapshot_path's .fleet file: 1 read, 0 none (fl->present 0), -1 a bad one (reason in err). */
 int fleet_load(const char *snapshot_path, struct fleet *fl, char *err, size_t errlen);
+/*
+ * What decided when a pass left the published snapshot as it was (no source
+ * fresh, nothing newer, a publish that failed): the snapshot the answers
+ * still come from, its source and time, and why it is not refreshed:
+ *     freshest prober-1:8080, snapshot 2026-12-07T13:50:00Z, not refreshed: WHY
+ * last is what decided that snapshot ("" when not known: "unknown source");
+ * created < 0 (no snapshot published): "none: WHY".  Into out.
+ */
+void fleet_unrefreshed(char *out, size_t len, const char *last, int64_t created, const char *why);
+/* What decided the published snapshot, from a decided line (either form above), into out:
+ * "" for "none: ..." or an unknown source. */
+void fleet_decided_source(const char *decided, char *out, size_t len);
 /* fl as one JSON object {"decided":..., "sources":[...]}; ages against now. */
 void fleet_json(FILE *f, const struct fleet *fl, time_t now);
 

@@ -157,6 +157,12 @@ done
 publish "$WORK/p1/snapshot" $((T - 60))
 follow; rc=$?
 check "older than what is published: not published, exit 0" "0 $good" "$rc $(created)"
+# What decided, while this door's snapshot is not refreshed: the snapshot the answers come from,
+# its prober and time; never "none", which would read as if nothing were answered from.
+N1=127.0.0.1:${PPORT[p1]}
+AT=$(date -u -d "@$good" +%Y-%m-%dT%H:%M:%SZ)
+check ".fleet: an older source: the published snapshot's prober and time, not refreshed" \
+	"decided freshest $N1, snapshot $AT, not refreshed: no source has a newer snapshot" "$(sed -n 2p "$S/snapshot.fleet")"
 echo '<html>not a snapshot</html>' >"$WORK/p1/x"; put "$WORK/p1/x"
 fault "a page instead of a snapshot"
 rm -f "$WORK/p1/snapshot"; sleep 1.2
@@ -164,6 +170,22 @@ fault "404"
 kill "$(cat "$WORK/p1/lighttpd.pid")"
 sleep 0.3
 fault "refused (web server down)"
+check ".fleet: no fresh source: still the published snapshot's prober and time (another run)" \
+	"decided freshest $N1, snapshot $AT, not refreshed: no source has a fresh snapshot" "$(sed -n 2p "$S/snapshot.fleet")"
+# source_header: the X-Deephealth-Source a responder of this node answers now (over FastCGI).
+source_header() {
+	local rp
+	"$BUILD/deephealth.fcgi" -c "$S/dh.conf" -s "$S/src.sock" 2>>"$S/responder.log" &
+	rp=$!
+	for _ in $(seq 50); do [ -S "$S/src.sock" ] && break; sleep 0.1; done
+	env -i REQUEST_METHOD=GET HTTP_HOST=x.example REQUEST_URI=/health cgi-fcgi -bind -connect "$S/src.sock" |
+		tr -d '\r' | sed -n 's/^X-Deephealth-Source: //p'
+	kill "$rp"; wait "$rp" 2>/dev/null; rm -f "$S/src.sock"
+}
+check "X-Deephealth-Source: the snapshot answered from, not refreshed (not \"none\", not fail-open)" \
+	"freshest $N1, snapshot $AT, not refreshed: no source has a fresh snapshot" "$(source_header)"
+check_match "deephealthctl status: the same" "fleet +freshest $N1, snapshot $AT, not refreshed: no source has a fresh snapshot \(deephealth-follow\)" \
+	"$("$BUILD/deephealthctl" -c "$S/dh.conf" status | tr -s ' ')"
 
 # The fixture server's faults: 500, a hang bounded by timeout_ms, a 200 for the range.
 FIXDIR=$WORK
