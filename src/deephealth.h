@@ -452,6 +452,20 @@ void fleet_decided_source(const char *decided, char *out, size_t len);
 /* fl as one JSON object {"decided":..., "sources":[...]}; ages against now. */
 void fleet_json(FILE *f, const struct fleet *fl, time_t now);
 
+/* ---------------------------------------------------------------- prom.c */
+
+/* "# HELP name text" and "# TYPE name type". */
+void prom_help(FILE *f, const char *name, const char *type, const char *text);
+/* deephealth_build_info{program="PROGRAM",version="DH_VERSION"} 1, with its HELP and TYPE. */
+void prom_build_info(FILE *f, const char *program);
+/*
+ * A state set (the Prometheus convention for an enum): one series per state of
+ * states (a NULL-terminated name table), NAME{LABELS,state="S"}, 1 for current
+ * and 0 for every other.  labels: "" or `a="x",b="y"`, escaped by the caller.
+ */
+void prom_stateset(FILE *f, const char *name, const char *labels, const char *const *states,
+                   int current);
+
 /* ---------------------------------------------------------------- conf.c */
 
 /*

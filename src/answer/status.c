@@ -440,6 +440,7 @@ status_metrics(FILE *f, const struct status_in *in)
 	int regionwide = status_regionwide(st, in->now, &tr);
 	size_t novr = 0;
 
+	prom_build_info(f, "deephealth.fcgi");
 	help(f, "deephealth_responder_answers_total", "counter",
 	     "Answers to health requests by HTTP status code and X-Deephealth-Reason, summed over "
 	     "every responder process sharing responder.counters.");
@@ -519,6 +520,17 @@ status_metrics(FILE *f, const struct status_in *in)
 		for (size_t i = 0; i < fl->n; i++)
 			fprintf(f, "deephealth_fleet_source_created_timestamp_seconds{source=\"%s\"} %lld\n",
 			        fl->src[i].name, (long long)fl->src[i].created);
+		prom_help(f, "deephealth_fleet_source_state", "gauge",
+		          "Each prober's state as the follower last saw it, a state set: 1 for its state, "
+		          "0 for the others.");
+		for (size_t i = 0; i < fl->n; i++) {
+			char labels[FLEET_NAME_MAX + 16];
+
+			/* Printable, without quote or backslash (fleet_load): a label value as it is. */
+			snprintf(labels, sizeof(labels), "source=\"%s\"", fl->src[i].name);
+			prom_stateset(f, "deephealth_fleet_source_state", labels, source_state_names,
+			              (int)fl->src[i].state);
+		}
 	}
 	help(f, "deephealth_responder_counters_shared", "gauge",
 	     "1 when these counts are those of every responder process (responder.counters "

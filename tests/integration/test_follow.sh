@@ -268,6 +268,12 @@ check "status.json: the fleet, each prober's state" "quorum 2 of 3 fresh fresh f
 	"$(fcgi "" /deephealth/status.json | sed '1,/^\r*$/d' | python3 -c 'import json,sys; f=json.load(sys.stdin)["fleet"]; print(f["decided"], " ".join(s["state"] for s in f["sources"]))')"
 check "metrics: probers by state" 'deephealth_fleet_sources{state="fresh"} 3' \
 	"$(fcgi "" /deephealth/metrics | grep '^deephealth_fleet_sources{state="fresh"}')"
+fcgi "" /deephealth/metrics | sed '1,/^\r*$/d' >"$S/metrics.prom"
+check "metrics: each prober's state, a state set (1 for fresh, 0 for the 4 others)" "$N1 unreachable 0|$N1 invalid 0|$N1 stale 0|$N1 blind 0|$N1 fresh 1" \
+	"$(sed -n 's/^deephealth_fleet_source_state{source="\([^"]*\)",state="\([a-z]*\)"} \([01]\)$/\1 \2 \3/p' "$S/metrics.prom" | grep "^$N1 " | paste -sd'|')"
+check "metrics: 5 states for each of the 3 probers" 15 "$(grep -c '^deephealth_fleet_source_state{' "$S/metrics.prom")"
+out=$(promtool check metrics <"$S/metrics.prom" 2>&1)
+check "promtool check metrics: clean with the fleet's series" "0 []" "$? [$out]"
 kill "$RPID"; wait "$RPID" 2>/dev/null
 check_match "deephealthctl status: the fleet" "fleet +quorum 2 of 3 \(deephealth-follow\) +$N1 +fresh" \
 	"$("$BUILD/deephealthctl" -c "$S/dh.conf" status | tr '\n' ' ' | tr -s ' ')"
