@@ -6,7 +6,6 @@
 #define DEEPHEALTH_H
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,8 +116,6 @@ long util_num(const char *s, long min, long max);
  */
 _Noreturn void util_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-_Noreturn void util_usage_verror(const char *prog, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
 /* What getopt(_long) found wrong, after it returned ch ('?', or ':' for a missing argument
  * when its option string starts with ':'): "unknown option -x", "unknown option --foo",
  * "option -c needs an argument", "option --help takes no argument"; into buf. */

@@ -416,22 +416,16 @@ util_num(const char *s, long min, long max)
 
 /* One line, written whole: "PROG: MESSAGE (see PROG -h)"; then exit 2. */
 void
-util_usage_verror(const char *prog, const char *fmt, va_list ap)
-{
-	char msg[512];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	fprintf(stderr, "%s: %s (see %s -h)\n", prog, msg, prog);
-	exit(2);
-}
-
-void
 util_usage_error(const char *prog, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	util_usage_verror(prog, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s (see %s -h)\n", prog, msg, prog);
+	exit(2);
 }
 
 /*

@@ -51,12 +51,13 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 			size_t k;
 
 			for (k = 0; k < sizeof(presets) / sizeof(presets[0]); k++)
-				if (strcmp(presets[k].name, optarg) == 0)
+				if (strcmp(presets[k].name, optarg) == 0) {
+					lb = presets[k];
 					break;
+				}
 			if (k == sizeof(presets) / sizeof(presets[0]))
 				ctl_usage_error("budget: -l %s: not a preset (tm30, tm10, r53, r53fast)",
 				                optarg);
-			lb = presets[k];
 			break;
 		}
 		case 'P': lb.interval = arg_num(ch, optarg, 1, 3600); lb.what = "custom"; break;

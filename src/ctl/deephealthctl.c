@@ -61,10 +61,13 @@ ctl_usage(FILE *f, int code)
 void
 ctl_usage_error(const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	util_usage_verror("deephealthctl", fmt, ap); /* exits CTL_EXIT_USAGE (2) */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	util_usage_error("deephealthctl", "%s", msg); /* exits CTL_EXIT_USAGE (2) */
 }
 
 /* Errors of the configuration go to stderr as file:line: message, as with -t. */

@@ -69,7 +69,7 @@ report(struct loadctx *x, struct dup *d, size_t nd)
 	if (nd > 1)
 		qsort(d, nd, sizeof(*d), dup_cmp);
 	for (size_t shown = 0; shown < MAX_REPORTED && (i < x->nheld || j < nd); shown++) {
-		if (j == nd || (i < x->nheld && x->held[i].line < d[j].line)) {
+		if (d == NULL || j == nd || (i < x->nheld && x->held[i].line < d[j].line)) {
 			x->errfn(x->arg, "%s:%u: %s", x->path, x->held[i].line, x->held[i].msg);
 			i++;
 		} else {
