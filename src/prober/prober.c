@@ -147,7 +147,6 @@ log_transition(struct prober *p, size_t i)
 	const struct dep_state *st = &p->st[i];
 	enum verdict from = p->from[i], to = state_reported(st);
 	long long ms = (long long)p->out[i].elapsed_ms;
-
 	int fails = d->intermittent ? st->fail_count : st->consec_fail;
 
 	if (to == VERDICT_FAIL)
@@ -458,7 +457,7 @@ main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
 	/* With -t every report is a plain line on stderr; else through the log, at err: a run
-	 * stops at the first of them. */
+	 * with any of them probes nothing (every one is reported first). */
 	p.conf = conf_load(o.conf_path, prober_exts, log_errfn_fatal,
 	                   o.test_only ? &o.test_only : NULL);
 	if (p.conf == NULL || conf_check_prober(p.conf, o.test_only, log_errfn_fatal,
