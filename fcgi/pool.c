@@ -123,8 +123,9 @@ pool_stop(struct worker *ws, size_t n)
 		if (pid == -1 && errno == ECHILD)
 			break;
 		if (util_now_ms() >= until) {
-			log_warnx("%zu worker(s) still running after %d ms: killing them", left,
-			          POOL_STOP_GRACE_MS);
+			log_warnx("%zu %s still running after %d ms: killing %s", left,
+			          util_plural((long long)left, "worker", "workers"), POOL_STOP_GRACE_MS,
+			          util_plural((long long)left, "it", "them"));
 			for (size_t i = 0; i < n; i++)
 				if (ws[i].pid > 0)
 					kill(ws[i].pid, SIGKILL);
@@ -168,8 +169,8 @@ pool_run(size_t n)
 		sigaddset(&set, sigs[i]);
 	}
 	sigprocmask(SIG_BLOCK, &set, &old);
-	log_info("supervisor: starting %zu workers (pid %ld; SIGHUP replaces them, SIGTERM stops "
-	         "them)", n, (long)getpid());
+	log_info("supervisor: starting %zu %s (pid %ld; SIGHUP replaces them, SIGTERM stops "
+	         "them)", n, util_plural((long long)n, "worker", "workers"), (long)getpid());
 	for (size_t i = 0; i < n; i++) {
 		if (worker_start(&ws[i], i, &old)) {
 			free(ws);

@@ -63,14 +63,17 @@ snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *d
 
 	if (e != r->snap_err || !r->snap_seen) {
 		if (e == SNAP_OK && s != NULL)
-			log_info("snapshot %s: %s (%zu registries, %zu dependencies)", path,
+			log_info("snapshot %s: %s (%zu %s, %zu %s)", path,
 			         r->snap_seen ? "usable again" : "loaded", snap_reg_count(s),
-			         snap_dep_count(s));
+			         util_plural((long long)snap_reg_count(s), "registry", "registries"),
+			         snap_dep_count(s),
+			         util_plural((long long)snap_dep_count(s), "dependency", "dependencies"));
 		else
 			log_warnx("snapshot %s: unusable, failing open: %s%s%s", path, snap_err_str(e),
 			          detail && detail[0] ? ": " : "", detail ? detail : "");
 	} else if (e == SNAP_OK && s != NULL) {
-		log_debug("snapshot %s: reloaded (%zu registries)", path, snap_reg_count(s));
+		log_debug("snapshot %s: reloaded (%zu %s)", path, snap_reg_count(s),
+		          util_plural((long long)snap_reg_count(s), "registry", "registries"));
 	}
 	snprintf(r->snap_detail, sizeof(r->snap_detail), "%s", e == SNAP_OK ? "" : detail ? detail : "");
 	snap_free(r->snap);
@@ -252,8 +255,9 @@ host_stats_note(struct host_stats *hs, const char *host, int64_t now_ms)
 	snprintf(hs->last, sizeof(hs->last), "%s", host);
 	if (hs->last_log_ms != 0 && now_ms - hs->last_log_ms < UNKNOWN_LOG_MS)
 		return;
-	log_warnx("%s: %llu request(s) since last report, %llu in all (last: %s)", hs->what,
-	          hs->since_log, hs->total, hs->last);
+	log_warnx("%s: %llu %s since last report, %llu in all (last: %s)", hs->what,
+	          hs->since_log, util_plural((long long)hs->since_log, "request", "requests"),
+	          hs->total, hs->last);
 	hs->since_log = 0;
 	hs->last_log_ms = now_ms ? now_ms : 1;
 }
@@ -294,23 +298,23 @@ static void
 region_note(struct responder *r, const struct policy_out *po, int64_t now_ms)
 {
 	enum reason now = reason_is_regionwide(po->reason) ? po->reason : R_COUNT;
-	long long secs = (long long)((now_ms - r->region_since_ms) / 1000);
-	char detail[512];
+	char detail[512], lasted[32];
 
 	if (r->region_known && now == r->region)
 		return;
+	util_span((now_ms - r->region_since_ms) / 1000, lasted, sizeof(lasted));
 	if (now != R_COUNT) {
 		region_detail(r, po, detail, sizeof(detail));
 		if (r->region_known && r->region != R_COUNT)
-			log_warnx("%s for every registry: %s (%s); was %s for %lld s",
+			log_warnx("%s for every registry: %s (%s); was %s for %s",
 			          now == R_PASSTHROUGH ? "passing through" : "failing open",
-			          reason_str(now), detail, reason_str(r->region), secs);
+			          reason_str(now), detail, reason_str(r->region), lasted);
 		else
 			log_warnx("%s for every registry: %s (%s)",
 			          now == R_PASSTHROUGH ? "passing through" : "failing open",
 			          reason_str(now), detail);
 	} else if (r->region_known) {
-		log_info("enforcing again: %s ended after %lld s", reason_str(r->region), secs);
+		log_info("enforcing again: %s ended after %s", reason_str(r->region), lasted);
 	}
 	r->region = now;
 	r->region_known = 1;
@@ -486,36 +490,39 @@ main(int argc, char **argv)
 	struct responder r;
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG"), *sock_path = NULL;
 	FCGX_Request req;
+	char what[160];
 	int ch, test_only = 0, sock = 0, failures = 0, status = 0;
 	long workers = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:s:n:tVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":c:s:n:tVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 's': sock_path = optarg; break;
-		case 'n':
-			if ((workers = util_num(optarg, 1, 256)) < 0)
-				usage(stderr, 2);
-			break;
+		case 'n': workers = util_opt_num("deephealth.fcgi", "-n", optarg, 1, 256); break;
 		case 't': test_only = 1; break;
 		case 'V': printf("deephealth.fcgi %s\n", DH_VERSION); return 0;
 		case 'h': usage(stdout, 0); break;
-		default: usage(stderr, 2);
+		default:
+			util_usage_error("deephealth.fcgi", "%s", util_opt_error(ch, argv, what, sizeof(what)));
 		}
 	}
 	if (optind != argc)
-		usage(stderr, 2);
+		util_usage_error("deephealth.fcgi", "unexpected argument %s", argv[optind]);
 	if (conf_path == NULL || conf_path[0] == '\0')
 		conf_path = DH_DEFAULT_CONF;
 	log_init("deephealth.fcgi", 0, LOG_LVL_INFO);
 
 	if (test_only) {
 		struct conf *c = conf_load(conf_path, responder_exts, log_errfn, &test_only);
+		size_t nh, nr;
 
 		if (c == NULL)
 			return 1;
-		printf("%s: configuration OK (%zu hosts, %zu rules)\n", conf_path,
-		       resolver_host_count(c->resolver), resolver_rule_count(c->resolver));
+		nh = resolver_host_count(c->resolver);
+		nr = resolver_rule_count(c->resolver);
+		printf("%s: configuration OK (%zu %s, %zu %s)\n", conf_path, nh,
+		       util_plural((long long)nh, "host", "hosts"), nr,
+		       util_plural((long long)nr, "rule", "rules"));
 		conf_free(c);
 		return 0;
 	}
@@ -574,7 +581,8 @@ main(int argc, char **argv)
 		handle(&r, req.envp, req.out);
 		FCGX_Finish_r(&req);
 	}
-	log_info("exiting after %llu requests", r.requests);
+	log_info("exiting after %llu %s", r.requests,
+	         util_plural((long long)r.requests, "request", "requests"));
 	FCGX_Free(&req, 1);
 	snap_free(r.snap);
 	ovr_view_free(&r.ovr);

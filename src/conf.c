@@ -350,8 +350,9 @@ conf_relations(struct conf_loader *l, struct conf *c, struct conf_grp *grps)
 		if ((size_t)c->follow_quorum > n) {
 			at = grps[SEC_FOLLOWER].found[oi(&sections[SEC_FOLLOWER], "quorum")];
 			conf_err(l, at != NULL ? at : grps[SEC_FOLLOWER].set,
-			         "follower.quorum (%d) is more than the %zu sources: no registry could "
-			         "ever fail", c->follow_quorum, n);
+			         "follower.quorum (%d) is more than the %zu %s: no registry could "
+			         "ever fail", c->follow_quorum, n, util_plural((long long)n, "source",
+			         "sources"));
 		}
 	}
 	if (c->deadline > c->interval) {

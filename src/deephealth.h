@@ -41,6 +41,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An error the program stops for, at err level; the caller cleans up and exits (fatalx does
+ * both at once). */
+void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /*
@@ -50,6 +53,8 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 void log_errfn(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An errfn_t that says nothing: for a second read of what was reported already. */
 void log_errfn_quiet(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for reports the program cannot run with (its configuration): at err level. */
+void log_errfn_fatal(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------- util.c */
 
@@ -71,6 +76,11 @@ int names_find(const char *const *names, const char *s);
 const char *names_at(const char *const *names, int i);
 /* The one time format: "2026-11-30T04:22:29Z" (UTC) into out; "?" if t cannot be shown. */
 void util_iso_time(time_t t, char *out, size_t len);
+/* one when n is 1, else many: "%zu %s", n, util_plural(n, "registry", "registries"). */
+const char *util_plural(long long n, const char *one, const char *many);
+/* The one duration format, for a person: "45s", "59m 59s", "1h 59m", "2d 3h" (negative: 0s);
+ * into buf, which it returns. */
+const char *util_span(int64_t s, char *buf, size_t len);
 
 /* Identity of a file as loaded: a publish by rename changes the inode, an edit the rest. */
 struct file_id {
@@ -102,6 +112,19 @@ int util_lock_open(const char *path);
 /* s as a whole decimal number in [min, max] (min >= 0: no sign, no space, nothing after),
  * or -1: every command-line count and duration is read by this. */
 long util_num(const char *s, long min, long max);
+/*
+ * Usage errors, every program's: one line on stderr naming what was wrong,
+ * "PROG: MESSAGE (see PROG -h)", then exit 2 (never the whole usage).
+ */
+_Noreturn void util_usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* What getopt(_long) found wrong, after it returned ch ('?', or ':' for a missing argument
+ * when its option string starts with ':'): "unknown option -x", "unknown option --foo",
+ * "option -c needs an argument", "option --help takes no argument"; into buf. */
+const char *util_opt_error(int ch, char *const *argv, char *buf, size_t len);
+/* The argument s of option opt ("-r", "budget: -P") as util_num reads it, or a usage error of
+ * prog naming both. */
+long util_opt_num(const char *prog, const char *opt, const char *s, long min, long max);
 
 /* ---------------------------------------------------------------- run.c */
 /* The prober's and the follower's run: -r/-d, signals, the run lock, the repeat. */
@@ -117,8 +140,8 @@ struct run_opts {
 	long every;            /* -r: seconds between passes, 1..3600; 0: one pass */
 	long total;            /* -d: seconds in all, 1..86400; default 60 */
 };
-/* Parse them into o; usage(stdout, 0) for -h and usage(stderr, 2) for anything wrong (usage
- * exits); -V prints "prog VERSION" and exits 0. */
+/* Parse them into o; usage(stdout, 0) for -h (usage exits), and for anything wrong one line
+ * naming it (util_usage_error: exit 2); -V prints "prog VERSION" and exits 0. */
 void run_options(int argc, char **argv, const char *prog, void (*usage)(FILE *fp, int code),
                  struct run_opts *o);
 #define RUN_LOCK_HELD (-1)  /* another run holds the lock: logged with its pid */
@@ -481,9 +504,10 @@ enum source_state { SRC_UNREACHABLE, SRC_INVALID, SRC_STALE, SRC_BLIND, SRC_FRES
 extern const char *const source_state_names[];
 #define FLEET_SOURCES_MAX 16
 #define FLEET_NAME_MAX 128
+#define FLEET_DECIDED_MAX 320
 struct fleet {
 	int present;
-	char decided[200];                 /* "freshest prober-1:8080", "quorum 2 of 3", ... */
+	char decided[FLEET_DECIDED_MAX];   /* "freshest prober-1:8080", "quorum 2 of 3", ... */
 	size_t n;
 	struct {
 		char name[FLEET_NAME_MAX + 1];
@@ -493,8 +517,34 @@ struct fleet {
 };
 /* Read snapshot_path's .fleet file: 1 read, 0 none (fl->present 0), -1 a bad one (reason in err). */
 int fleet_load(const char *snapshot_path, struct fleet *fl, char *err, size_t errlen);
+/*
+ * What decided when a pass left the published snapshot as it was (no source
+ * fresh, nothing newer, a publish that failed): the snapshot the answers
+ * still come from, its source and time, and why it is not refreshed:
+ *     freshest prober-1:8080, snapshot 2026-12-07T13:50:00Z, not refreshed: WHY
+ * last is what decided that snapshot ("" when not known: "unknown source");
+ * created < 0 (no snapshot published): "none: WHY".  Into out.
+ */
+void fleet_unrefreshed(char *out, size_t len, const char *last, int64_t created, const char *why);
+/* What decided the published snapshot, from a decided line (either form above), into out:
+ * "" for "none: ..." or an unknown source. */
+void fleet_decided_source(const char *decided, char *out, size_t len);
 /* fl as one JSON object {"decided":..., "sources":[...]}; ages against now. */
 void fleet_json(FILE *f, const struct fleet *fl, time_t now);
+
+/* ---------------------------------------------------------------- prom.c */
+
+/* "# HELP name text" and "# TYPE name type". */
+void prom_help(FILE *f, const char *name, const char *type, const char *text);
+/* deephealth_build_info{program="PROGRAM",version="DH_VERSION"} 1, with its HELP and TYPE. */
+void prom_build_info(FILE *f, const char *program);
+/*
+ * A state set (the Prometheus convention for an enum): one series per state of
+ * states (a NULL-terminated name table), NAME{LABELS,state="S"}, 1 for current
+ * and 0 for every other.  labels: "" or `a="x",b="y"`, escaped by the caller.
+ */
+void prom_stateset(FILE *f, const char *name, const char *labels, const char *const *states,
+                   int current);
 
 /* ---------------------------------------------------------------- conf.c */
 

@@ -84,6 +84,35 @@ bad:
 	return -1;
 }
 
+#define UNREFRESHED ", not refreshed: "
+#define UNKNOWN_SOURCE "unknown source"
+
+void
+fleet_unrefreshed(char *out, size_t len, const char *last, int64_t created, const char *why)
+{
+	char when[32];
+
+	if (created < 0) {
+		snprintf(out, len, "none: %s", why);
+		return;
+	}
+	util_iso_time((time_t)created, when, sizeof(when));
+	snprintf(out, len, "%s, snapshot %s" UNREFRESHED "%s", last[0] ? last : UNKNOWN_SOURCE, when,
+	         why);
+}
+
+void
+fleet_decided_source(const char *decided, char *out, size_t len)
+{
+	const char *cut = strstr(decided, UNREFRESHED) ? strstr(decided, ", snapshot ") : NULL;
+	size_t n = cut != NULL ? (size_t)(cut - decided) : strlen(decided);
+
+	if (strncmp(decided, "none:", 5) == 0 || (n == strlen(UNKNOWN_SOURCE) &&
+	                                          strncmp(decided, UNKNOWN_SOURCE, n) == 0))
+		n = 0;
+	snprintf(out, len, "%.*s", (int)n, decided);
+}
+
 void
 fleet_json(FILE *f, const struct fleet *fl, time_t now)
 {

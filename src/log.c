@@ -124,6 +124,16 @@ log_debug(const char *fmt, ...)
 }
 
 void
+log_errx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_ERR, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
@@ -146,19 +156,39 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* A "file:line: message" report: with arg (a check run, -t) a plain line on stderr, else
+ * through the log at level lvl. */
+static void
+log_report(void *arg, enum log_level lvl, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if (arg == NULL) {
+		log_emit(lvl, NULL, fmt, ap);
+		return;
+	}
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s\n", msg);
+}
+
 void
 log_errfn(void *arg, const char *fmt, ...)
 {
 	va_list ap;
-	char msg[1024];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_report(arg, LOG_LVL_WARN, fmt, ap);
 	va_end(ap);
-	if (arg != NULL)
-		fprintf(stderr, "%s\n", msg);
-	else
-		log_warnx("%s", msg);
+}
+
+void
+log_errfn_fatal(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_report(arg, LOG_LVL_ERR, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -80,7 +80,8 @@ owner_foreign(const char *const *paths, uid_t uid, const char *name, errfn_t err
 		if (paths[i][0] == '\0' || lstat(paths[i], &st) == -1 || st.st_uid == uid)
 			continue;
 		owner_name(st.st_uid, who, sizeof(who));
-		errfn(arg, "%s belongs to %s, not to %s (the state directory's owner), whose runs may "
+		/* A warning, even where the caller reports what stops the run at err. */
+		(errfn == log_errfn_fatal ? log_errfn : errfn)(arg, "%s belongs to %s, not to %s (the state directory's owner), whose runs may "
 		      "fail on it: %schown %s %s", paths[i], who, name,
 		      st.st_uid == 0 ? "one run as root gives it back, or " : "", name, paths[i]);
 		n++;

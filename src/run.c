@@ -49,28 +49,27 @@ run_options(int argc, char **argv, const char *prog, void (*usage)(FILE *fp, int
 		{ "syslog", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
+	char what[160];
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->conf_path = getenv("DEEPHEALTH_CONFIG");
 	o->total = 60;
-	while ((ch = getopt_long(argc, argv, "c:tvr:d:SVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":c:tvr:d:SVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->conf_path = optarg; break;
 		case 't': o->test_only = 1; break;
 		case 'v': o->verbose = 1; break;
-		case 'r': o->every = util_num(optarg, 1, 3600); break;
-		case 'd': o->total = util_num(optarg, 1, 86400); break;
+		case 'r': o->every = util_opt_num(prog, "-r", optarg, 1, 3600); break;
+		case 'd': o->total = util_opt_num(prog, "-d", optarg, 1, 86400); break;
 		case 'S': o->to_syslog = 1; break;
 		case 'V': printf("%s %s\n", prog, DH_VERSION); exit(0);
 		case 'h': usage(stdout, 0); break;
-		default: usage(stderr, 2);
+		default: util_usage_error(prog, "%s", util_opt_error(ch, argv, what, sizeof(what)));
 		}
-		if (o->every < 0 || o->total < 0)
-			usage(stderr, 2);
 	}
 	if (optind != argc)
-		usage(stderr, 2);
+		util_usage_error(prog, "unexpected argument %s", argv[optind]);
 	if (o->conf_path == NULL || o->conf_path[0] == '\0')
 		o->conf_path = DH_DEFAULT_CONF;
 }

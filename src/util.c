@@ -1,6 +1,8 @@
 /* util.c: small helpers shared by every program: allocation, clock, time, hash, files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,30 @@ util_iso_time(time_t t, char *out, size_t len)
 
 	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, len, "?");
+}
+
+const char *
+util_plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* The two largest units that are there: seconds alone below a minute, then minutes and
+ * seconds, hours and minutes, days and hours. */
+const char *
+util_span(int64_t s, char *buf, size_t len)
+{
+	long long v = s < 0 ? 0 : (long long)s;
+
+	if (v < 60)
+		snprintf(buf, len, "%llds", v);
+	else if (v < 3600)
+		snprintf(buf, len, "%lldm %llds", v / 60, v % 60);
+	else if (v < 86400)
+		snprintf(buf, len, "%lldh %lldm", v / 3600, v % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd %lldh", v / 86400, v % 86400 / 3600);
+	return buf;
 }
 
 void
@@ -385,5 +411,52 @@ util_num(const char *s, long min, long max)
 	v = strtol(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -1;
+	return v;
+}
+
+/* One line, written whole: "PROG: MESSAGE (see PROG -h)"; then exit 2. */
+void
+util_usage_error(const char *prog, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s (see %s -h)\n", prog, msg, prog);
+	exit(2);
+}
+
+/*
+ * getopt and getopt_long leave what was wrong in optopt (the short option; 0 for a long one
+ * it does not know) and optind (past the element of a long option).  A long option given an
+ * argument it does not take comes back as '?' with its short letter in optopt.
+ */
+const char *
+util_opt_error(int ch, char *const *argv, char *buf, size_t len)
+{
+	const char *el = optind > 0 ? argv[optind - 1] : "";
+	int is_long = el != NULL && strncmp(el, "--", 2) == 0;
+
+	if (ch == ':')
+		snprintf(buf, len, "option -%c needs an argument", optopt);
+	else if (optopt != 0 && is_long && strchr(el, '=') != NULL)
+		snprintf(buf, len, "option %.*s takes no argument", (int)strcspn(el, "="), el);
+	else if (optopt != 0)
+		snprintf(buf, len, "unknown option -%c", optopt);
+	else
+		snprintf(buf, len, "unknown option %.*s", (int)strcspn(el ? el : "", "="),
+		         el ? el : "");
+	return buf;
+}
+
+long
+util_opt_num(const char *prog, const char *opt, const char *s, long min, long max)
+{
+	long v = util_num(s, min, max);
+
+	if (v < 0)
+		util_usage_error(prog, "%s %s: not a whole number from %ld to %ld", opt, s, min, max);
 	return v;
 }

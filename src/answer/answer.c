@@ -49,7 +49,7 @@ answer_registry(const struct answer_state *st, const char *registry, time_t now,
 {
 	struct policy_in in = { 0 };
 	struct answer_trace tr;
-	struct policy_out po, *o = out != NULL ? out : &po;
+	struct policy_out po, *o = &po;
 
 	in.method_ok = 1;
 	in.config_ok = st->conf != NULL;
@@ -58,6 +58,8 @@ answer_registry(const struct answer_state *st, const char *registry, time_t now,
 	tr.force = tr.mode = NULL;
 	if (st->conf != NULL)
 		gather(st, registry, now, &in, &tr);
+	if (out != NULL)
+		o = out;
 	policy_decide(&in, o);
 	return o->http;
 }

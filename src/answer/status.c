@@ -451,12 +451,6 @@ status_json(FILE *f, const struct status_in *in)
 
 /* ---------------------------------------------------------------- metrics */
 
-static void
-help(FILE *f, const char *name, const char *type, const char *text)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
-}
-
 /* The code an answer of reason r has when nothing special applies: its series always shown. */
 static int
 usual_code(enum reason r)
@@ -477,7 +471,8 @@ status_metrics(FILE *f, const struct status_in *in)
 	int regionwide = status_regionwide(st, in->now, &tr);
 	size_t novr = 0;
 
-	help(f, "deephealth_responder_answers_total", "counter",
+	prom_build_info(f, "deephealth.fcgi");
+	prom_help(f, "deephealth_responder_answers_total", "counter",
 	     "Answers to health requests by HTTP status code and X-Deephealth-Reason, summed over "
 	     "every responder process sharing responder.counters.");
 	for (int r = 0; r < R_COUNT; r++)
@@ -489,70 +484,68 @@ status_metrics(FILE *f, const struct status_in *in)
 				        "%llu\n", answer_codes[k], reason_str((enum reason)r),
 				        (unsigned long long)v);
 		}
-	help(f, "deephealth_responder_hosts_total", "counter",
+	prom_help(f, "deephealth_responder_hosts_total", "counter",
 	     "Host headers that named no registry, by kind: unknown (well-formed, not mapped), "
 	     "each kind of invalid header, resolver-error (a rule could not decide).");
 	for (int k = 0; k < HK_COUNT; k++)
 		fprintf(f, "deephealth_responder_hosts_total{kind=\"%s\"} %llu\n", host_kind_names[k],
 		        (unsigned long long)counters_get(&m->hosts[k]));
-	help(f, "deephealth_responder_snapshot_loads_total", "counter",
+	prom_help(f, "deephealth_responder_snapshot_loads_total", "counter",
 	     "Snapshots loaded by responder processes (each process loads every new one).");
 	fprintf(f, "deephealth_responder_snapshot_loads_total %llu\n",
 	        (unsigned long long)counters_get(&m->events[CE_SNAP_LOADS]));
-	help(f, "deephealth_responder_snapshot_load_failures_total", "counter",
+	prom_help(f, "deephealth_responder_snapshot_load_failures_total", "counter",
 	     "Looks at the snapshot by responder processes that found it missing or unusable.");
 	fprintf(f, "deephealth_responder_snapshot_load_failures_total %llu\n",
 	        (unsigned long long)counters_get(&m->events[CE_SNAP_LOAD_FAILURES]));
-	help(f, "deephealth_responder_admin_requests_total", "counter",
+	prom_help(f, "deephealth_responder_admin_requests_total", "counter",
 	     "Requests for the status document and the metrics.");
 	fprintf(f, "deephealth_responder_admin_requests_total{document=\"status\"} %llu\n"
 	        "deephealth_responder_admin_requests_total{document=\"metrics\"} %llu\n",
 	        (unsigned long long)counters_get(&m->events[CE_STATUS_REQUESTS]),
 	        (unsigned long long)counters_get(&m->events[CE_METRICS_REQUESTS]));
-	help(f, "deephealth_responder_fail_open", "gauge",
+	prom_help(f, "deephealth_responder_fail_open", "gauge",
 	     "1 while every answer is 200 whatever the Host because the data cannot be trusted "
 	     "(snapshot missing, unusable, stale, blind; configuration not loaded).");
 	fprintf(f, "deephealth_responder_fail_open %d\n",
 	        regionwide && tr.po.reason != R_PASSTHROUGH);
-	help(f, "deephealth_responder_region_state", "gauge",
+	prom_help(f, "deephealth_responder_region_state", "gauge",
 	     "1 for what decides every answer now: a region-wide reason, or per-registry.");
 	for (int r = 0; r < R_COUNT; r++)
 		if (reason_is_regionwide((enum reason)r))
 			fprintf(f, "deephealth_responder_region_state{reason=\"%s\"} %d\n",
 			        reason_str((enum reason)r), regionwide && tr.po.reason == (enum reason)r);
 	fprintf(f, "deephealth_responder_region_state{reason=\"per-registry\"} %d\n", !regionwide);
-	help(f, "deephealth_responder_registries_failing_over", "gauge",
+	prom_help(f, "deephealth_responder_registries_failing_over", "gauge",
 	     "Registries whose probes are answered 503 now (the snapshot's verdicts, with the "
 	     "overrides, mode and fail-open applied).");
 	fprintf(f, "deephealth_responder_registries_failing_over %zu\n", status_failing_over(st, in->now));
 	if (st->snap != NULL) {
-		help(f, "deephealth_responder_snapshot_age_seconds", "gauge",
+		prom_help(f, "deephealth_responder_snapshot_age_seconds", "gauge",
 		     "Age of the snapshot the responders answer from.");
 		fprintf(f, "deephealth_responder_snapshot_age_seconds %lld\n",
 		        (long long)((int64_t)in->now - snap_created(st->snap)));
 	}
 	for (size_t i = 0; st->ovr != NULL && i < st->ovr->n; i++)
 		novr += st->ovr->v[i].until > (int64_t)in->now;
-	help(f, "deephealth_responder_overrides_in_force", "gauge",
+	prom_help(f, "deephealth_responder_overrides_in_force", "gauge",
 	     "Operator overrides in force, as the responders read them.");
 	fprintf(f, "deephealth_responder_overrides_in_force %zu\n", novr);
-	help(f, "deephealth_responder_overrides_damaged", "gauge",
+	prom_help(f, "deephealth_responder_overrides_damaged", "gauge",
 	     "1 while the override file has a bad line: the responders ignore every line of it "
 	     "(and keep to its last good copy, if there is one).");
 	fprintf(f, "deephealth_responder_overrides_damaged %d\n",
 	        in->ovr_view != NULL && in->ovr_view->errors > 0);
-	help(f, "deephealth_responder_overrides_file_state", "gauge",
+	prom_help(f, "deephealth_responder_overrides_file_state", "gauge",
 	     "What the responders take their overrides from: none (no file), ok (the file), "
 	     "fallback (the file is damaged: its last good copy), damaged (the file is damaged "
 	     "and there is no good copy: no override in force).");
-	for (int k = 0; k < OVR_FILE_STATE_COUNT; k++)
-		fprintf(f, "deephealth_responder_overrides_file_state{state=\"%s\"} %d\n",
-		        ovr_file_state_names[k],
-		        (in->ovr_view != NULL ? (int)in->ovr_view->state : OVR_FILE_NONE) == k);
+	prom_stateset(f, "deephealth_responder_overrides_file_state", "", ovr_file_state_names,
+	              in->ovr_view != NULL ? (int)in->ovr_view->state : OVR_FILE_NONE);
 	if (st->fleet != NULL && st->fleet->present) {
 		const struct fleet *fl = st->fleet;
 
-		help(f, "deephealth_fleet_sources", "gauge",
+		prom_help(f, "deephealth_fleet_sources", "gauge",
 		     "The probers this front door's follower fetches from, by state (deephealth-follow).");
 		for (int k = 0; k < SRC_STATE_COUNT; k++) {
 			size_t c = 0;
@@ -561,17 +554,28 @@ status_metrics(FILE *f, const struct status_in *in)
 				c += fl->src[i].state == (enum source_state)k;
 			fprintf(f, "deephealth_fleet_sources{state=\"%s\"} %zu\n", source_state_names[k], c);
 		}
-		help(f, "deephealth_fleet_source_created_timestamp_seconds", "gauge",
+		prom_help(f, "deephealth_fleet_source_created_timestamp_seconds", "gauge",
 		     "Creation time of the newest snapshot verified from each prober (0: none yet).");
 		for (size_t i = 0; i < fl->n; i++)
 			fprintf(f, "deephealth_fleet_source_created_timestamp_seconds{source=\"%s\"} %lld\n",
 			        fl->src[i].name, (long long)fl->src[i].created);
+		prom_help(f, "deephealth_fleet_source_state", "gauge",
+		          "Each prober's state as the follower last saw it, a state set: 1 for its state, "
+		          "0 for the others.");
+		for (size_t i = 0; i < fl->n; i++) {
+			char labels[FLEET_NAME_MAX + 16];
+
+			/* Printable, without quote or backslash (fleet_load): a label value as it is. */
+			snprintf(labels, sizeof(labels), "source=\"%s\"", fl->src[i].name);
+			prom_stateset(f, "deephealth_fleet_source_state", labels, source_state_names,
+			              (int)fl->src[i].state);
+		}
 	}
-	help(f, "deephealth_responder_counters_shared", "gauge",
+	prom_help(f, "deephealth_responder_counters_shared", "gauge",
 	     "1 when these counts are those of every responder process (responder.counters "
 	     "usable), 0 when only this process's.");
 	fprintf(f, "deephealth_responder_counters_shared %d\n", in->ctr_shared);
-	help(f, "deephealth_responder_counters_start_time_seconds", "gauge",
+	prom_help(f, "deephealth_responder_counters_start_time_seconds", "gauge",
 	     "When the counters started (the counters file was made).");
 	fprintf(f, "deephealth_responder_counters_start_time_seconds %lld\n", (long long)m->created);
 }

@@ -24,14 +24,14 @@ static const struct lb presets[] = {
 	{ "r53fast", "Route 53 fast, 10 s interval, failure threshold 3", 10, 3, 3, 6, 60 },
 };
 
+/* The argument of budget's option -opt as a number in [min, max], or a usage error naming it. */
 static long
-arg_num(const char *s, long min, long max)
+arg_num(int opt, const char *s, long min, long max)
 {
-	long v = util_num(s, min, max);
+	char what[16];
 
-	if (v < 0)
-		ctl_usage(stderr, CTL_EXIT_USAGE);
-	return v;
+	snprintf(what, sizeof(what), "budget: -%c", opt);
+	return util_opt_num("deephealthctl", what, s, min, max);
 }
 
 int
@@ -41,34 +41,36 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 	const struct conf *c = x->conf;
 	double I, D, R, A, P, F, B, fo_max, fo_min, back, stale, ks_back, ks_out, Fw, Q;
 	long follow = -1;
+	char what[160];
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "l:P:F:B:W:T:f:")) != -1) {
+	while ((ch = getopt(argc, argv, ":l:P:F:B:W:T:f:")) != -1) {
 		switch (ch) {
 		case 'l': {
 			size_t k;
 
 			for (k = 0; k < sizeof(presets) / sizeof(presets[0]); k++)
-				if (strcmp(presets[k].name, optarg) == 0)
+				if (strcmp(presets[k].name, optarg) == 0) {
+					lb = presets[k];
 					break;
+				}
 			if (k == sizeof(presets) / sizeof(presets[0]))
-				ctl_usage(stderr, CTL_EXIT_USAGE);
-			else
-				lb = presets[k];
+				ctl_usage_error("budget: -l %s: not a preset (tm30, tm10, r53, r53fast)",
+				                optarg);
 			break;
 		}
-		case 'P': lb.interval = arg_num(optarg, 1, 3600); lb.what = "custom"; break;
-		case 'F': lb.fail_after = arg_num(optarg, 1, 100); lb.what = "custom"; break;
-		case 'B': lb.back_after = arg_num(optarg, 1, 100); lb.what = "custom"; break;
-		case 'W': lb.timeout = arg_num(optarg, 1, 3600); lb.what = "custom"; break;
-		case 'T': lb.ttl = arg_num(optarg, 0, 86400); lb.what = "custom"; break;
-		case 'f': follow = arg_num(optarg, 0, 3600); break;
-		default: ctl_usage(stderr, CTL_EXIT_USAGE);
+		case 'P': lb.interval = arg_num(ch, optarg, 1, 3600); lb.what = "custom"; break;
+		case 'F': lb.fail_after = arg_num(ch, optarg, 1, 100); lb.what = "custom"; break;
+		case 'B': lb.back_after = arg_num(ch, optarg, 1, 100); lb.what = "custom"; break;
+		case 'W': lb.timeout = arg_num(ch, optarg, 1, 3600); lb.what = "custom"; break;
+		case 'T': lb.ttl = arg_num(ch, optarg, 0, 86400); lb.what = "custom"; break;
+		case 'f': follow = arg_num(ch, optarg, 0, 3600); break;
+		default: ctl_usage_error("budget: %s", util_opt_error(ch, argv, what, sizeof(what)));
 		}
 	}
 	if (optind != argc)
-		ctl_usage(stderr, CTL_EXIT_USAGE);
+		ctl_usage_error("budget: unexpected argument %s", argv[optind]);
 	if (c == NULL)
 		return CTL_EXIT_CONFIG;
 	/* The formulas of docs/failover-timing.md, worst case unless said. */

@@ -41,6 +41,22 @@ alarm_add(struct alarm *a, int state, const char *fmt, ...)
 		a->state = state;
 }
 
+/* A usage error, as a plugin says it: one UNKNOWN line on stdout naming what was wrong. */
+static int check_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+check_usage(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("DEEPHEALTH UNKNOWN - usage: %s (see deephealthctl -h)\n", msg);
+	return NAGIOS_UNKNOWN;
+}
+
 /*
  * Nagios-convention plugin: is failover protecting this region, and is the
  * data it acts on fresh?  Critical when every answer fails open (blind,
@@ -58,31 +74,29 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
 	size_t fails = 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
 	int ch, blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
+	char what[160];
 	struct stat st;
 
 	memset(&a, 0, sizeof(a));
 	optind = 1;
-	opterr = 0;
-	while ((ch = getopt(argc, argv, "w:c:k:x:u:U:")) != -1) {
+	while ((ch = getopt(argc, argv, ":w:c:k:x:u:U:")) != -1) {
 		char *end;
 		long v;
 
+		if (ch == '?' || ch == ':')
+			return check_usage("%s", util_opt_error(ch, argv, what, sizeof(what)));
 		errno = 0;
 		if (ch == 'u' || ch == 'U') {
 			double r = strtod(optarg, &end);
 
-			if (errno != 0 || end == optarg || *end != '\0' || !(r >= 0.0 && r <= 1e9)) {
-				printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds] [-u rate] [-U rate]\n");
-				return NAGIOS_UNKNOWN;
-			}
+			if (errno != 0 || end == optarg || *end != '\0' || !(r >= 0.0 && r <= 1e9))
+				return check_usage("-%c %s: not a rate from 0 to 1e9 a minute", ch, optarg);
 			*(ch == 'u' ? &warn_unknown : &crit_unknown) = r;
 			continue;
 		}
-		v = optarg ? strtol(optarg, &end, 10) : -1;
-		if (ch == '?' || errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 864000) {
-			printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds] [-u rate] [-U rate]\n");
-			return NAGIOS_UNKNOWN;
-		}
+		if ((v = util_num(optarg, 1, 864000)) < 0)
+			return check_usage("-%c %s: not a whole number of seconds from 1 to 864000", ch,
+			                   optarg);
 		if (ch == 'w')
 			warn_age = v;
 		else if (ch == 'c')
@@ -92,10 +106,8 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		else
 			ks_max = v;
 	}
-	if (optind != argc) {
-		printf("DEEPHEALTH UNKNOWN - usage: deephealthctl check [-w age] [-c age] [-k seconds] [-x seconds] [-u rate] [-U rate]\n");
-		return NAGIOS_UNKNOWN;
-	}
+	if (optind != argc)
+		return check_usage("unexpected argument %s", argv[optind]);
 	if (x->conf == NULL) {
 		printf("DEEPHEALTH CRITICAL - %s does not load: every answer is 200 config-error, "
 		       "failover is off\n", x->conf_path);
@@ -178,8 +190,8 @@ cmd_check(struct ctl *x, int argc, char **argv)
 			          "%.1f): probes that name no registry", unknown, warn_unknown);
 	}
 	if (a.text[NAGIOS_OK][0] == '\0' && a.state == NAGIOS_OK)
-		alarm_add(&a, NAGIOS_OK, "enforcing, snapshot %llds old, %zu of %zu registries failed "
-		          "over", (long long)age, fails, nr);
+		alarm_add(&a, NAGIOS_OK, "enforcing, snapshot %llds old, %zu of %zu %s failed over",
+		          (long long)age, fails, nr, util_plural((long long)nr, "registry", "registries"));
 	printf("DEEPHEALTH %s -", names_at(nagios_names, a.state));
 	for (int k = NAGIOS_CRITICAL, first = 1; k >= NAGIOS_OK; k--) {
 		if (a.text[k][0] != '\0')

@@ -163,16 +163,22 @@ cmd_history(struct ctl *x, int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0;
 	size_t n = 0, ndep = 0;
+	char what[160];
 	FILE *f;
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "s:")) != -1) {
-		if (ch != 's' || (since = parse_when(optarg, x->now)) < 0)
-			ctl_usage(stderr, CTL_EXIT_USAGE);
+	while ((ch = getopt(argc, argv, ":s:")) != -1) {
+		if (ch != 's')
+			ctl_usage_error("history: %s", util_opt_error(ch, argv, what, sizeof(what)));
+		if ((since = parse_when(optarg, x->now)) < 0)
+			ctl_usage_error("history: -s %s: not a time (2026-11-30T07:00:00Z, epoch seconds, "
+			                "or -N[smhd])", optarg);
 	}
+	if (optind == argc)
+		ctl_usage_error("history: a DEPENDENCY or registry:NAME is required");
 	if (optind + 1 != argc)
-		ctl_usage(stderr, CTL_EXIT_USAGE);
+		ctl_usage_error("history: unexpected argument %s", argv[optind + 1]);
 	glob = argv[optind];
 	if (x->conf == NULL)
 		return CTL_EXIT_CONFIG;
@@ -225,9 +231,10 @@ cmd_history(struct ctl *x, int argc, char **argv)
 		a = strstr(line, "\"registries_affected\":");
 		snprintf(aff, sizeof(aff), "%s", a ? a + strlen("\"registries_affected\":") : "?");
 		aff[strcspn(aff, ",}")] = '\0';
-		printf("%s  %-24s %s -> %-4s %s registries  %s\n", when, dep,
+		printf("%s  %-24s %s -> %-4s %s %s  %s\n", when, dep,
 		       evlog_field(line, "from", from, sizeof(from)) ? from : "?",
-		       evlog_field(line, "to", to, sizeof(to)) ? to : "?", aff, cause);
+		       evlog_field(line, "to", to, sizeof(to)) ? to : "?", aff,
+		       strcmp(aff, "1") == 0 ? "registry" : "registries", cause);
 	}
 	if (x->json)
 		printf("%s]\n", n ? "\n" : "");

@@ -133,7 +133,8 @@ cmd_status(struct ctl *x)
 			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity), when,
 			       span((int64_t)x->now - d.since, ago, sizeof(ago)));
 			if (fails[i] > 0)
-				printf(", fails %zu registries", fails[i]);
+				printf(", fails %zu %s", fails[i],
+				       util_plural((long long)fails[i], "registry", "registries"));
 			if (degr[i] > 0)
 				printf(", degrades %zu", degr[i]);
 			printf(": %.*s\n", (int)d.cause_len, d.cause);

@@ -46,7 +46,7 @@ void ctl_errfn(void *arg, const char *fmt, ...);
 /* What a responder would see now: the configuration, the snapshot, the kill switch. */
 void ctl_load(struct ctl *x);
 void ctl_free(struct ctl *x);
-/* "7m 3s", "2h 5m", "3d 4h": an age for a person, in buf. */
+/* "59m 59s", "1h 59m", "2d 3h": an age for a person, in buf (util_span). */
 const char *span(int64_t s, char *buf, size_t len);
 /* A JSON string value of s (len bytes), quoted, on stdout. */
 void jstr(const char *s, size_t len);

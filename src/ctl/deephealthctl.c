@@ -66,14 +66,13 @@ ctl_usage(FILE *f, int code)
 void
 ctl_usage_error(const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fputs("deephealthctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputs(" (see deephealthctl -h)\n", stderr);
-	exit(CTL_EXIT_USAGE);
+	util_usage_error("deephealthctl", "%s", msg); /* exits CTL_EXIT_USAGE (2) */
 }
 
 /* Errors of the configuration go to stderr as file:line: message, as with -t. */
@@ -127,21 +126,11 @@ ctl_free(struct ctl *x)
 	conf_free(x->conf);
 }
 
-/* "7m 3s", "2h 5m", "3d 4h": an age for a person. */
+/* An age for a person: util_span's, the one duration format. */
 const char *
 span(int64_t s, char *buf, size_t len)
 {
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		snprintf(buf, len, "%llds", (long long)s);
-	else if (s < 7200)
-		snprintf(buf, len, "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
-	else if (s < 172800)
-		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-	else
-		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
-	return buf;
+	return util_span(s, buf, len);
 }
 
 /* A JSON string value of s (len bytes), quoted. */
@@ -164,24 +153,20 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl x;
+	char what[160];
 	int ch, rc;
 
 	memset(&x, 0, sizeof(x));
 	x.conf_path = getenv("DEEPHEALTH_CONFIG");
-	/* "+": options after the command are the command's (budget's -P...). */
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+c:jhV", longopts, NULL)) != -1) {
+	/* "+": options after the command are the command's (budget's -P...); ":": a missing
+	 * argument is told apart from an unknown option. */
+	while ((ch = getopt_long(argc, argv, "+:c:jhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': x.conf_path = optarg; break;
 		case 'j': x.json = 1; break;
 		case 'V': printf("deephealthctl %s\n", DH_VERSION); return 0;
 		case 'h': ctl_usage(stdout, 0); break;
-		default:
-			if (optopt != 0 && strchr("c", optopt) != NULL)
-				ctl_usage_error("option -%c needs an argument", optopt);
-			if (optopt != 0)
-				ctl_usage_error("unknown option -%c", optopt);
-			ctl_usage_error("unknown option %s", argv[optind - 1]);
+		default: ctl_usage_error("%s", util_opt_error(ch, argv, what, sizeof(what)));
 		}
 	}
 	if (x.conf_path == NULL || x.conf_path[0] == '\0')

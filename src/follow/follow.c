@@ -71,7 +71,9 @@ struct follower {
 	CURL *curl;
 	int64_t published;        /* created of the local snapshot, -1 when none is usable */
 	int quorum_short;         /* the last pass had fewer than quorum probers that can see */
-	char decided[200];        /* this pass's outcome, for the .fleet file */
+	char decided[FLEET_DECIDED_MAX]; /* this pass's outcome, for the .fleet file */
+	char last[FLEET_DECIDED_MAX];    /* what decided the snapshot published here; "" unknown */
+	const char *unrefreshed;  /* why this pass left the published snapshot as it was */
 	char *fleet;              /* the .fleet file as last written */
 	int rc;                   /* this run's exit status so far */
 };
@@ -377,6 +379,7 @@ pass_quorum(struct follower *f, time_t now)
 	struct snap_writer *w = NULL;
 	size_t n = 0, seeing, np = 0;
 	char what[200];
+	char decided[FLEET_DECIDED_MAX];
 	int rc = FOLLOW_EXIT_PUBLISH, blind;
 
 	for (size_t i = 0; i < f->n; i++) {
@@ -391,6 +394,7 @@ pass_quorum(struct follower *f, time_t now)
 	if (newest == NULL) {
 		log_warnx("no source has a fresh snapshot: %s left as it is (it fails open after "
 		          "snapshot.max_age, %d s)", f->conf->snapshot_path, f->conf->max_age);
+		f->unrefreshed = "no source has a fresh snapshot";
 		return FOLLOW_EXIT_NOSOURCE;
 	}
 	seeing = n;
@@ -409,18 +413,19 @@ pass_quorum(struct follower *f, time_t now)
 		w = quorum_merge((const struct snapshot *const *)parsed, NULL, 1, 1, newest->created);
 		if (w != NULL)
 			snapw_set_header(w, newest->created, snap_interval(parsed[0]), SNAP_FLAG_BLIND);
-		snprintf(what, sizeof(what), "%zu of the %u probers a quorum needs can see: published "
-		         "BLIND, every answer fails open", seeing, k);
+		snprintf(what, sizeof(what), "%zu of the %u %s a quorum needs can see: published "
+		         "BLIND, every answer fails open", seeing, k, util_plural(k, "prober", "probers"));
 		if (!f->quorum_short)
 			log_warnx("%s", what);
 		f->quorum_short = 1;
-		snprintf(f->decided, sizeof(f->decided), "blind: %zu of %u probers for a quorum can see",
-		         seeing, k);
+		snprintf(decided, sizeof(decided), "blind: %zu of %u %s for a quorum can see", seeing,
+		         k, util_plural(k, "prober", "probers"));
 	} else {
 		w = quorum_merge((const struct snapshot *const *)parsed, names, n, k,
 		                 use[k - 1]->created);
-		snprintf(what, sizeof(what), "quorum %u of the %zu probers that can see", k, n);
-		snprintf(f->decided, sizeof(f->decided), "quorum %u of %zu", k, n);
+		snprintf(what, sizeof(what), "quorum %u of the %zu %s that can see", k, n,
+		         util_plural((long long)n, "prober", "probers"));
+		snprintf(decided, sizeof(decided), "quorum %u of %zu", k, n);
 		if (f->quorum_short)
 			log_info("%s again", what);
 		f->quorum_short = 0;
@@ -433,6 +438,10 @@ pass_quorum(struct follower *f, time_t now)
 out:
 	for (size_t i = 0; i < np; i++)
 		snap_free(parsed[i]);
+	if (rc == FOLLOW_EXIT_OK)
+		memcpy(f->decided, decided, sizeof(f->decided));
+	else
+		f->unrefreshed = "the merged snapshot could not be published";
 	return rc;
 }
 
@@ -456,20 +465,28 @@ pass_freshest(struct follower *f, uint64_t wire)
 	if (best == NULL) {
 		log_warnx("no source has a fresh snapshot: %s left as it is (it fails open after "
 		          "snapshot.max_age, %d s)", c->snapshot_path, c->max_age);
+		f->unrefreshed = "no source has a fresh snapshot";
 		return FOLLOW_EXIT_NOSOURCE;
 	}
-	snprintf(f->decided, sizeof(f->decided), "freshest %s%s", best->name,
-	         best->state == SRC_BLIND ? " (blind)" : "");
 	f->published = local_created(c);
 	if (best->created <= f->published) {
 		log_debug("%s is already the newest (%lld); %llu bytes fetched", c->snapshot_path,
 		          (long long)f->published, (unsigned long long)wire);
+		/* The same snapshot is best's; a newer one came from a source not fresh now. */
+		if (best->created < f->published)
+			f->unrefreshed = "no source has a newer snapshot";
+		else
+			snprintf(f->decided, sizeof(f->decided), "freshest %s%s", best->name,
+			         best->state == SRC_BLIND ? " (blind)" : "");
 		return FOLLOW_EXIT_OK;
 	}
 	if (publish_file(c->snapshot_path, best->buf, best->len, 0644, err, sizeof(err)) != 0) {
 		log_warnx("snapshot %s NOT published, the previous one stays: %s", c->snapshot_path, err);
+		f->unrefreshed = "a newer snapshot could not be published";
 		return FOLLOW_EXIT_PUBLISH;
 	}
+	snprintf(f->decided, sizeof(f->decided), "freshest %s%s", best->name,
+	         best->state == SRC_BLIND ? " (blind)" : "");
 	f->published = best->created;
 	log_debug("published %s from %s (created %lld%s); %llu bytes fetched", c->snapshot_path,
 	          best->url, (long long)best->created, best->state == SRC_BLIND ? ", BLIND" : "",
@@ -482,7 +499,9 @@ pass_freshest(struct follower *f, uint64_t wire)
  * ".fleet"), for the responders' X-Deephealth-Source header, the status
  * document and the metrics: what decided, and each prober's state.  Lines:
  *     deephealth-fleet 1
- *     decided freshest prober-1:8080 | decided quorum 2 of 3 | decided none: ...
+ *     decided freshest prober-1:8080 | decided quorum 2 of 3 |
+ *     decided freshest prober-1:8080, snapshot TIME, not refreshed: WHY | decided none: WHY
+ *     (fleet_unrefreshed: a pass that left the published snapshot as it was)
  *     source NAME STATE CREATED
  * Written (by rename) only when it changed.
  */
@@ -547,11 +566,28 @@ run_pass(struct follower *f)
 			          (long long)s->created, s->codes, (unsigned long long)s->wire);
 	}
 	f->decided[0] = '\0';
+	f->unrefreshed = "no source has a fresh snapshot";
 	rc = c->follow_policy == FOLLOW_QUORUM ? pass_quorum(f, now) : pass_freshest(f, wire);
-	if (f->decided[0] == '\0')
-		snprintf(f->decided, sizeof(f->decided), "none: no source has a fresh snapshot");
+	/* Answers come from what is published: when this pass replaced nothing, that is the
+	 * snapshot the last decision published, and the header must say so (not "none"). */
+	if (f->decided[0] != '\0')
+		memcpy(f->last, f->decided, sizeof(f->last));
+	else
+		fleet_unrefreshed(f->decided, sizeof(f->decided), f->last, local_created(c),
+		                  f->unrefreshed);
 	fleet_write(f, now);
 	return rc;
+}
+
+/* What decided the snapshot a previous run published, from the .fleet file it left. */
+static void
+fleet_recall(struct follower *f)
+{
+	struct fleet fl;
+	char err[4400];
+
+	if (fleet_load(f->conf->snapshot_path, &fl, err, sizeof(err)) == 1)
+		fleet_decided_source(fl.decided, f->last, sizeof(f->last));
 }
 
 /* ---------------------------------------------------------------- main */
@@ -608,7 +644,8 @@ check_conf(const struct conf *c, int test_only, int bad)
 	while (c->follow_sources != NULL && c->follow_sources[n] != NULL)
 		n++;
 	if (n == 0) {
-		log_errfn(arg, "%s:1: follower.sources: deephealth-follow needs at least one", c->path);
+		log_errfn_fatal(arg, "%s:1: follower.sources: deephealth-follow needs at least one",
+		                c->path);
 		bad = 1;
 	}
 	/* Made on first use, as the user that runs the follower (the state directory's owner). */
@@ -616,12 +653,13 @@ check_conf(const struct conf *c, int test_only, int bad)
 	    mkdir(c->follow_cache, 0755) == 0)
 		log_info("cache directory %s created", c->follow_cache);
 	if (access(c->follow_cache, W_OK | X_OK) == -1 && (!test_only || errno != ENOENT)) {
-		log_errfn(arg, "%s: follower.cache: directory \"%s\" is not usable by this user: %s",
-		          c->path, c->follow_cache, strerror(errno));
+		log_errfn_fatal(arg, "%s: follower.cache: directory \"%s\" is not usable by this user: "
+		                "%s", c->path, c->follow_cache, strerror(errno));
 		bad = 1;
 	}
 	if (!bad && test_only)
-		printf("%s: configuration OK (%zu sources)%s\n", c->path, n,
+		printf("%s: configuration OK (%zu %s)%s\n", c->path, n,
+		       util_plural((long long)n, "source", "sources"),
 		       access(c->follow_cache, F_OK) == 0 ? "" : "; the cache directory will be made");
 	return bad;
 }
@@ -668,20 +706,27 @@ main(int argc, char **argv)
 	log_init("deephealth-follow", o.to_syslog && !o.test_only,
 	         o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&f, 0, sizeof(f));
-	f.conf = conf_load(o.conf_path, NULL, log_errfn, o.test_only ? &o.test_only : NULL);
-	if (f.conf == NULL)
+	f.conf = conf_load(o.conf_path, NULL, log_errfn_fatal, o.test_only ? &o.test_only : NULL);
+	if (f.conf == NULL) {
+		if (!o.test_only)
+			log_errx("%s: cannot run with this configuration (errors above): nothing fetched, "
+			         "nothing published", o.conf_path);
 		return FOLLOW_EXIT_CONFIG;
+	}
 	if (!o.test_only)
 		log_init("deephealth-follow", o.to_syslog || f.conf->log_syslog,
 		         o.verbose ? LOG_LVL_DEBUG : f.conf->log_level);
 	/* From here on as the state directory's owner (root becomes it); the cache is made by it. */
 	owned = owned_paths(&f);
 	owner_bad = owner_become(f.conf->snapshot_path, (const char *const *)owned,
-	                         o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn,
+	                         o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn_fatal,
 	                         o.test_only ? &o.test_only : NULL);
 	util_strv_free(owned);
 	rc = (owner_bad != 0 && !o.test_only) || check_conf(f.conf, o.test_only, owner_bad) != 0 ?
 	     FOLLOW_EXIT_CONFIG : FOLLOW_EXIT_OK;
+	if (rc != FOLLOW_EXIT_OK && !o.test_only)
+		log_errx("%s: cannot run %s (errors above): nothing fetched, nothing published",
+		         o.conf_path, owner_bad ? "as this user" : "with this configuration");
 	if (rc != FOLLOW_EXIT_OK || o.test_only) {
 		conf_free(f.conf);
 		return rc;
@@ -701,6 +746,7 @@ main(int argc, char **argv)
 	}
 	publish_clean(f.conf->snapshot_path);
 	cache_load(&f);
+	fleet_recall(&f);
 
 	/* A pass takes up to two fetches (header, body) of every source at worst. */
 	run_repeat(o.every, o.total, (int64_t)f.conf->follow_timeout_ms * 2 * (int64_t)f.n, pass, &f);

@@ -84,13 +84,8 @@ metrics_load(const char *path, struct prober_totals *t)
 	fclose(f);
 }
 
-static void
-help(FILE *f, const char *name, const char *type, const char *text)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
-}
-
-/* A label value: our names need no escaping (letters, digits, . _ -). */
+/* A label value: our names need no escaping (letters, digits, . _ -); nor do the labels of
+ * deephealth_dependency_state. */
 static void
 label(FILE *f, const char *s, size_t len)
 {
@@ -106,61 +101,63 @@ write_doc(FILE *f, struct prober_totals *t, const struct pass_figures *pf,
 	size_t byverdict[VERDICT_UNKNOWN + 1] = { 0 }, single = 0, shown = 0, dropped = 0;
 
 	total_rows(t, rows);
-	help(f, "deephealth_snapshot_created_timestamp_seconds", "gauge",
-	     "When the last published snapshot was made.");
+	prom_build_info(f, "deephealth-probe");
+	prom_help(f, "deephealth_snapshot_created_timestamp_seconds", "gauge",
+	          "When the last published snapshot was made.");
 	fprintf(f, "deephealth_snapshot_created_timestamp_seconds %lld\n", (long long)snap_created(s));
-	help(f, "deephealth_prober_blind", "gauge",
-	     "1 when the last pass could not see (its witnesses failed, or too many checks were "
-	     "unknown): the snapshot is marked blind and the responders fail open.");
+	prom_help(f, "deephealth_prober_blind", "gauge",
+	          "1 when the last pass could not see (its witnesses failed, or too many checks were "
+	          "unknown): the snapshot is marked blind and the responders fail open.");
 	fprintf(f, "deephealth_prober_blind %d\n", (snap_flags(s) & SNAP_FLAG_BLIND) != 0);
-	help(f, "deephealth_prober_pass_duration_seconds", "gauge",
-	     "How long the last pass took, checks to publish.");
+	prom_help(f, "deephealth_prober_pass_duration_seconds", "gauge",
+	          "How long the last pass took, checks to publish.");
 	fprintf(f, "deephealth_prober_pass_duration_seconds %.3f\n", (double)pf->duration_ms / 1000.0);
-	help(f, "deephealth_prober_pass_deadline_seconds", "gauge",
-	     "prober.deadline: checks still running then are abandoned as unknown.");
+	prom_help(f, "deephealth_prober_pass_deadline_seconds", "gauge",
+	          "prober.deadline: checks still running then are abandoned as unknown.");
 	fprintf(f, "deephealth_prober_pass_deadline_seconds %d\n", pf->deadline);
-	help(f, "deephealth_prober_last_publish_timestamp_seconds", "gauge",
-	     "When a snapshot was last published.");
+	prom_help(f, "deephealth_prober_last_publish_timestamp_seconds", "gauge",
+	          "When a snapshot was last published.");
 	fprintf(f, "deephealth_prober_last_publish_timestamp_seconds %" PRIu64 "\n", t->last_publish);
-	help(f, "deephealth_prober_passes_total", "counter",
-	     "Passes by result: published, blind (published, marked blind), failed (not "
-	     "published).");
+	prom_help(f, "deephealth_prober_passes_total", "counter",
+	          "Passes by result: published, blind (published, marked blind), failed (not "
+	          "published).");
 	for (int i = 0; i < PASS_RESULT_COUNT; i++)
 		fprintf(f, "%s %" PRIu64 "\n", rows[i].series, *rows[i].v);
-	help(f, "deephealth_prober_deadline_hits_total", "counter",
-	     "Passes whose checks ran into prober.deadline.");
+	prom_help(f, "deephealth_prober_deadline_hits_total", "counter",
+	          "Passes whose checks ran into prober.deadline.");
 	fprintf(f, "deephealth_prober_deadline_hits_total %" PRIu64 "\n", t->deadline_hits);
-	help(f, "deephealth_prober_checks_total", "counter",
-	     "Dependency checks by outcome (before the fall and rise thresholds).");
+	prom_help(f, "deephealth_prober_checks_total", "counter",
+	          "Dependency checks by outcome (before the fall and rise thresholds).");
 	for (int i = 0; i <= VERDICT_UNKNOWN; i++)
 		fprintf(f, "%s %" PRIu64 "\n", rows[PASS_RESULT_COUNT + 1 + i].series, t->checks[i]);
-	help(f, "deephealth_prober_transitions_total", "counter",
-	     "Dependency state changes (after the thresholds), as written to the event log.");
+	prom_help(f, "deephealth_prober_transitions_total", "counter",
+	          "Dependency state changes (after the thresholds), as written to the event log.");
 	fprintf(f, "deephealth_prober_transitions_total %" PRIu64 "\n", t->transitions);
-	help(f, "deephealth_prober_overrides_in_force", "gauge",
-	     "Operator overrides in force at the last pass.");
+	prom_help(f, "deephealth_prober_overrides_in_force", "gauge",
+	          "Operator overrides in force at the last pass.");
 	fprintf(f, "deephealth_prober_overrides_in_force %zu\n", pf->overrides);
 
-	help(f, "deephealth_dependency_state", "gauge",
-	     "Each dependency's state in the snapshot: 0 pass, 1 warn, 2 fail, 3 unknown.");
+	prom_help(f, "deephealth_dependency_state", "gauge",
+	          "Each dependency's state in the snapshot, a state set: 1 for its state (pass, warn, "
+	          "fail, unknown), 0 for the others.");
 	for (size_t i = 0; i < nd; i++) {
 		struct snap_dep d;
+		char labels[DH_NAME_MAX + 64];
 
 		snap_dep_at(s, i, &d);
 		bystate[d.state <= VERDICT_UNKNOWN ? d.state : VERDICT_UNKNOWN]++;
-		fprintf(f, "deephealth_dependency_state{dependency=\"");
-		label(f, d.name, d.name_len);
-		fprintf(f, "\",kind=\"%s\",severity=\"%s\"} %d\n", dep_kind_str(d.kind),
-		        severity_str(d.severity), (int)d.state);
+		snprintf(labels, sizeof(labels), "dependency=\"%.*s\",kind=\"%s\",severity=\"%s\"",
+		         (int)d.name_len, d.name, dep_kind_str(d.kind), severity_str(d.severity));
+		prom_stateset(f, "deephealth_dependency_state", labels, verdict_names, (int)d.state);
 	}
-	help(f, "deephealth_dependencies", "gauge", "Dependencies by state.");
+	prom_help(f, "deephealth_dependencies", "gauge", "Dependencies by state.");
 	for (int i = 0; i <= VERDICT_UNKNOWN; i++)
 		fprintf(f, "deephealth_dependencies{state=\"%s\"} %zu\n", verdict_str((enum verdict)i),
 		        bystate[i]);
 
-	help(f, "deephealth_registry_not_passing", "gauge",
-	     "1 for each registry whose verdict is warn or fail (single-region ones included), at "
-	     "most 100 of them; deephealth_registry_not_passing_dropped counts the rest.");
+	prom_help(f, "deephealth_registry_not_passing", "gauge",
+	          "1 for each registry whose verdict is warn or fail (single-region ones included), at "
+	          "most 100 of them; deephealth_registry_not_passing_dropped counts the rest.");
 	for (size_t i = 0; i < nr; i++) {
 		struct snap_reg g;
 
@@ -180,11 +177,11 @@ write_doc(FILE *f, struct prober_totals *t, const struct pass_figures *pf,
 		label(f, g.name, g.name_len);
 		fprintf(f, "\",verdict=\"%s\"} 1\n", verdict_str(g.verdict));
 	}
-	help(f, "deephealth_registry_not_passing_dropped", "gauge",
-	     "Registries not passing beyond the 100 listed in deephealth_registry_not_passing.");
+	prom_help(f, "deephealth_registry_not_passing_dropped", "gauge",
+	          "Registries not passing beyond the 100 listed in deephealth_registry_not_passing.");
 	fprintf(f, "deephealth_registry_not_passing_dropped %zu\n", dropped);
-	help(f, "deephealth_registries", "gauge",
-	     "Registries by verdict; single-region ones (always answered 200) apart.");
+	prom_help(f, "deephealth_registries", "gauge",
+	          "Registries by verdict; single-region ones (always answered 200) apart.");
 	for (int i = 0; i < VERDICT_UNKNOWN; i++)
 		fprintf(f, "deephealth_registries{verdict=\"%s\"} %zu\n", verdict_str((enum verdict)i),
 		        byverdict[i]);

@@ -147,14 +147,17 @@ log_transition(struct prober *p, size_t i)
 	const struct dep_state *st = &p->st[i];
 	enum verdict from = p->from[i], to = state_reported(st);
 	long long ms = (long long)p->out[i].elapsed_ms;
+	int fails = d->intermittent ? st->fail_count : st->consec_fail;
 
 	if (to == VERDICT_FAIL)
-		log_info("dependency %s: %s -> fail after %d failures (%s, %lld ms); %zu registries use it",
-		         d->name, verdict_str(from), d->intermittent ? st->fail_count : st->consec_fail,
-		         p->out[i].cause, ms, p->users[i]);
+		log_info("dependency %s: %s -> fail after %d %s (%s, %lld ms); %zu %s it",
+		         d->name, verdict_str(from), fails, util_plural(fails, "failure", "failures"),
+		         p->out[i].cause, ms, p->users[i],
+		         util_plural((long long)p->users[i], "registry uses", "registries use"));
 	else if (from == VERDICT_FAIL)
-		log_info("dependency %s: fail -> %s after %d successes (%s, %lld ms)", d->name,
-		         verdict_str(to), st->consec_ok, p->out[i].cause, ms);
+		log_info("dependency %s: fail -> %s after %d %s (%s, %lld ms)", d->name,
+		         verdict_str(to), st->consec_ok, util_plural(st->consec_ok, "success",
+		         "successes"), p->out[i].cause, ms);
 	else
 		log_info("dependency %s: %s -> %s (%s, %lld ms)", d->name, verdict_str(from),
 		         verdict_str(to), p->out[i].cause, ms);
@@ -189,7 +192,8 @@ map_refresh(struct prober *p)
 	if (m == NULL)
 		return -1;
 	if (p->map != NULL)
-		log_info("registry map %s changed: %zu registries%s", path, m->n,
+		log_info("registry map %s changed: %zu %s%s", path, m->n,
+		         util_plural((long long)m->n, "registry", "registries"),
 		         bad ? " (bad lines left out)" : "");
 	regmap_free(p->map);
 	p->map = m;
@@ -297,11 +301,13 @@ run_pass(struct prober *p)
 			witok += r == VERDICT_PASS || r == VERDICT_WARN;
 		}
 	}
-	if (nwit > 0 && witok == 0)
+	if (nwit == 1 && witok == 0)
+		snprintf(why, sizeof(why), "the witness check failed");
+	else if (nwit > 0 && witok == 0)
 		snprintf(why, sizeof(why), "all %zu witness checks failed", nwit);
 	else if (nunknown * 100 > (size_t)c->blind_unknown_pct * c->ndeps)
-		snprintf(why, sizeof(why), "%zu of %zu checks could not be evaluated", nunknown,
-		         c->ndeps);
+		snprintf(why, sizeof(why), "%zu of %zu %s could not be evaluated", nunknown,
+		         c->ndeps, util_plural((long long)c->ndeps, "check", "checks"));
 	blind = why[0] != '\0';
 	was_blind = p->prev != NULL && (snap_flags(p->prev) & SNAP_FLAG_BLIND);
 
@@ -358,12 +364,15 @@ run_pass(struct prober *p)
 		struct snapshot *s = NULL;
 
 		if (stats.changed > 0)
-			log_info("%zu registries changed verdict (now %zu pass, %zu warn, %zu fail, %zu "
-			         "single-region)",
-			         stats.changed, stats.pass, stats.warn, stats.fail, stats.single);
-		log_debug("published %s: %zu registries, %zu dependencies%s in %lld ms",
-		          c->snapshot_path, p->map->n, c->ndeps, blind ? ", BLIND" : "",
-		          (long long)(util_now_ms() - start));
+			log_info("%zu %s verdict (now %zu pass, %zu warn, %zu fail, %zu "
+			         "single-region)", stats.changed,
+			         util_plural((long long)stats.changed, "registry changed",
+			                     "registries changed"),
+			         stats.pass, stats.warn, stats.fail, stats.single);
+		log_debug("published %s: %zu %s, %zu %s%s in %lld ms", c->snapshot_path, p->map->n,
+		          util_plural((long long)p->map->n, "registry", "registries"), c->ndeps,
+		          util_plural((long long)c->ndeps, "dependency", "dependencies"),
+		          blind ? ", BLIND" : "", (long long)(util_now_ms() - start));
 		/* The next pass compares verdicts with what we just published. */
 		if (snap_load(c->snapshot_path, time(NULL), &s, NULL, 0) == SNAP_OK) {
 			snap_free(p->prev);
@@ -444,11 +453,16 @@ main(int argc, char **argv)
 	         o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
-	/* With -t every report is a plain line on stderr; else through the log. */
+	/* With -t every report is a plain line on stderr; else through the log, at err: a run
+	 * with any of them probes nothing (every one is reported first). */
 	errarg = o.test_only ? &o.test_only : NULL;
-	p.conf = conf_load(o.conf_path, prober_exts, log_errfn, errarg);
-	if (p.conf == NULL)
+	p.conf = conf_load(o.conf_path, prober_exts, log_errfn_fatal, errarg);
+	if (p.conf == NULL) {
+		if (!o.test_only)
+			log_errx("%s: cannot run with this configuration (errors above): nothing probed, "
+			         "nothing published", o.conf_path);
 		return PROBE_EXIT_CONFIG;
+	}
 	if (!o.test_only)
 		log_init("deephealth-probe", o.to_syslog || p.conf->log_syslog,
 		         o.verbose ? LOG_LVL_DEBUG : p.conf->log_level);
@@ -458,9 +472,12 @@ main(int argc, char **argv)
 	                         (const char *const[]){ p.conf->snapshot_path, p.conf->state_path,
 	                                                p.conf->lock_path, p.conf->event_log,
 	                                                p.conf->metrics, NULL },
-	                         o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn, errarg);
+	                         o.test_only ? OWNER_CHECK : OWNER_RUN, log_errfn_fatal, errarg);
 	if ((owner_bad != 0 && !o.test_only) ||
-	    conf_check_prober(p.conf, o.test_only, log_errfn, errarg) != 0 || owner_bad != 0) {
+	    conf_check_prober(p.conf, o.test_only, log_errfn_fatal, errarg) != 0 || owner_bad != 0) {
+		if (!o.test_only)
+			log_errx("%s: cannot run %s (errors above): nothing probed, nothing published",
+			         o.conf_path, owner_bad ? "as this user" : "with this configuration");
 		conf_free(p.conf);
 		return PROBE_EXIT_CONFIG;
 	}
@@ -469,12 +486,15 @@ main(int argc, char **argv)
 
 		p.map = regmap_load(p.conf->registries, p.conf, log_errfn, &o.test_only, &bad);
 		if (p.map != NULL && bad == 0)
-			printf("%s: configuration OK (%zu dependencies, %zu registries)\n", o.conf_path,
-			       p.conf->ndeps, p.map->n);
+			printf("%s: configuration OK (%zu %s, %zu %s)\n", o.conf_path, p.conf->ndeps,
+			       util_plural((long long)p.conf->ndeps, "dependency", "dependencies"),
+			       p.map->n, util_plural((long long)p.map->n, "registry", "registries"));
 		rc = p.map == NULL ? PROBE_EXIT_REGMAP : bad ? PROBE_EXIT_CONFIG : PROBE_EXIT_OK;
 		goto out;
 	}
 	if (map_refresh(&p) != 0) {
+		log_errx("registry map %s cannot be read: nothing probed, nothing published",
+		         p.conf->registries);
 		rc = PROBE_EXIT_REGMAP;
 		goto out;
 	}

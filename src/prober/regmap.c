@@ -11,11 +11,27 @@
 
 #define MAX_REPORTED 20
 
+/*
+ * Bad lines are reported in the file's order: those found while reading are
+ * held (the first MAX_REPORTED are all that can be shown), the duplicates
+ * found after the sort are put back in line order, and the two are merged.
+ */
 struct loadctx {
 	const char *path;
 	errfn_t errfn;
 	void *arg;
 	size_t bad;
+	struct {
+		unsigned line;
+		char msg[512];
+	} held[MAX_REPORTED];
+	size_t nheld;
+};
+
+/* A duplicate registry: its line and the first line that named it. */
+struct dup {
+	unsigned line, first;
+	const char *name;
 };
 
 static void lbad(struct loadctx *x, unsigned line, const char *fmt, ...)
@@ -24,15 +40,48 @@ static void lbad(struct loadctx *x, unsigned line, const char *fmt, ...)
 static void
 lbad(struct loadctx *x, unsigned line, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (x->bad++ >= MAX_REPORTED)
+	x->bad++;
+	if (x->nheld == MAX_REPORTED)
 		return;
+	x->held[x->nheld].line = line;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(x->held[x->nheld].msg, sizeof(x->held[x->nheld].msg), fmt, ap);
 	va_end(ap);
-	x->errfn(x->arg, "%s:%u: %s", x->path, line, msg);
+	x->nheld++;
+}
+
+static int
+dup_cmp(const void *a, const void *b)
+{
+	const struct dup *x = a, *y = b;
+
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/* The held reports and the duplicates, merged in line order, at most MAX_REPORTED. */
+static void
+report(struct loadctx *x, struct dup *d, size_t nd)
+{
+	size_t i = 0, j = 0;
+
+	if (nd > 1)
+		qsort(d, nd, sizeof(*d), dup_cmp);
+	for (size_t shown = 0; shown < MAX_REPORTED && (i < x->nheld || j < nd); shown++) {
+		if (d == NULL || j == nd || (i < x->nheld && x->held[i].line < d[j].line)) {
+			x->errfn(x->arg, "%s:%u: %s", x->path, x->held[i].line, x->held[i].msg);
+			i++;
+		} else {
+			x->errfn(x->arg, "%s:%u: duplicate registry \"%s\" (first at line %u)", x->path,
+			         d[j].line, d[j].name, d[j].first);
+			j++;
+		}
+	}
+	x->bad += nd;
+	if (x->bad > MAX_REPORTED)
+		x->errfn(x->arg, "%s: %zu more bad %s not shown", x->path, x->bad - MAX_REPORTED,
+		         util_plural((long long)(x->bad - MAX_REPORTED), "line", "lines"));
 }
 
 /* Split p at runs of blanks into at most max fields; returns the count (max + 1 = too many). */
@@ -152,15 +201,20 @@ parse_line(struct loadctx *x, const struct conf *c, struct acc *a,
 struct regmap *
 regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, size_t *bad)
 {
-	struct loadctx x = { path, errfn, arg, 0 };
+	struct loadctx x;
 	struct acc a;
 	struct regmap *m = NULL;
+	struct dup *dups = NULL;
 	FILE *f;
 	char *line = NULL;
-	size_t cap = 0, kept = 0;
+	size_t cap = 0, kept = 0, ndups = 0, dupcap = 0;
 	unsigned lineno = 0;
 
 	*bad = 0;
+	memset(&x, 0, sizeof(x));
+	x.path = path;
+	x.errfn = errfn;
+	x.arg = arg;
 	memset(&a, 0, sizeof(a));
 	f = fopen(path, "r");
 	if (f == NULL) {
@@ -172,7 +226,10 @@ regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, si
 		parse_line(&x, c, &a, line, lineno);
 	}
 	if (ferror(f)) {
-		errfn(arg, "%s: read error: %s", path, strerror(errno));
+		int e = errno;
+
+		report(&x, NULL, 0);
+		errfn(arg, "%s: read error: %s", path, strerror(e));
 		goto out;
 	}
 	for (size_t i = 0; i < a.n; i++) {
@@ -182,17 +239,17 @@ regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, si
 	}
 	if (a.n > 1)
 		qsort(a.regs, a.n, sizeof(*a.regs), reg_cmp);
-	/* Duplicates: keep the first line, report the others. */
+	/* Duplicates: keep the first line, report the others (in line order, with the rest). */
 	for (size_t i = 0; i < a.n; i++) {
 		if (kept > 0 && strcmp(a.regs[kept - 1].name, a.regs[i].name) == 0) {
-			lbad(&x, a.regs[i].line, "duplicate registry \"%s\" (first at line %u)",
-			     a.regs[i].name, a.regs[kept - 1].line);
+			dups = util_grow(dups, &dupcap, ndups + 1, sizeof(*dups));
+			dups[ndups++] = (struct dup){ a.regs[i].line, a.regs[kept - 1].line,
+			                              a.regs[i].name };
 			continue;
 		}
 		a.regs[kept++] = a.regs[i];
 	}
-	if (x.bad > MAX_REPORTED)
-		errfn(arg, "%s: %zu more bad lines not shown", path, x.bad - MAX_REPORTED);
+	report(&x, dups, ndups);
 	m = xcalloc(1, sizeof(*m));
 	m->regs = a.regs;
 	m->n = kept;
@@ -203,6 +260,7 @@ regmap_load(const char *path, const struct conf *c, errfn_t errfn, void *arg, si
 	a.deps = NULL;
 	*bad = x.bad;
 out:
+	free(dups);
 	free(a.regs);
 	free(a.arena);
 	free(a.deps);

@@ -266,12 +266,12 @@ check(const char *path, int dump, long max_age)
 	/* As a responder judges it: stale first, then blind (README response contract). */
 	age = snap_created(s) >= (int64_t)now ? 0 : (long long)((int64_t)now - snap_created(s));
 	rc = age > max_age ? SNAP_EXIT_STALE : snap_flags(s) & SNAP_FLAG_BLIND ? SNAP_EXIT_BLIND : 0;
-	printf("%s: %s: created %lld (%lld s ago), interval %u s, %s, %zu dependencies, %zu "
-	       "registries\n",
+	printf("%s: %s: created %lld (%lld s ago), interval %u s, %s, %zu %s, %zu %s\n",
 	       path, rc == SNAP_EXIT_STALE ? "STALE" : rc == SNAP_EXIT_BLIND ? "BLIND" : "OK",
 	       (long long)snap_created(s), age, snap_interval(s),
 	       snap_flags(s) & SNAP_FLAG_BLIND ? "BLIND" : "not blind", snap_dep_count(s),
-	       snap_reg_count(s));
+	       util_plural((long long)snap_dep_count(s), "dependency", "dependencies"),
+	       snap_reg_count(s), util_plural((long long)snap_reg_count(s), "registry", "registries"));
 	if (rc == SNAP_EXIT_STALE)
 		fprintf(stderr, "%s: stale: %lld s old, more than %ld s: responders fail open\n", path,
 		        age, max_age);
@@ -334,22 +334,36 @@ main(int argc, char **argv)
 		printf("deephealth-snap %s\n", DH_VERSION);
 		return 0;
 	}
-	if (argc == 4 && strcmp(argv[1], "compile") == 0)
+	if (argc < 2)
+		util_usage_error("deephealth-snap", "a command is required");
+	if (strcmp(argv[1], "compile") == 0) {
+		if (argc != 4)
+			util_usage_error("deephealth-snap", "compile: %s", argc < 4 ?
+			                 "a FIXTURE and a SNAPSHOT are required" : "too many arguments");
 		return compile(argv[2], argv[3]);
-	if (argc >= 3 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "dump") == 0)) {
+	}
+	if (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "dump") == 0) {
 		long max_age = DEFAULT_MAX_AGE;
 		int i = 2;
 
-		if (argc == 5 && strcmp(argv[2], "-a") == 0) {
-			if ((max_age = util_num(argv[3], 1, 86400)) < 0) {
-				fprintf(stderr, "deephealth-snap: -a: \"%s\" is not 1-86400 seconds\n",
-				        argv[3]);
-				usage(stderr, 2);
-			}
+		if (argc > 2 && strcmp(argv[2], "-a") == 0) {
+			char opt[16];
+
+			if (argc < 4)
+				util_usage_error("deephealth-snap", "%s: option -a needs an argument", argv[1]);
+			snprintf(opt, sizeof(opt), "%s: -a", argv[1]);
+			max_age = util_opt_num("deephealth-snap", opt, argv[3], 1, 86400);
 			i = 4;
+		} else if (argc > 2 && argv[2][0] == '-' && argv[2][1] != '\0') {
+			util_usage_error("deephealth-snap", "%s: unknown option %s", argv[1], argv[2]);
 		}
-		if (i == argc - 1)
-			return check(argv[i], strcmp(argv[1], "dump") == 0, max_age);
+		if (i >= argc)
+			util_usage_error("deephealth-snap", "%s: a SNAPSHOT is required", argv[1]);
+		if (i != argc - 1)
+			util_usage_error("deephealth-snap", "%s: unexpected argument %s", argv[1],
+			                 argv[i + 1]);
+		return check(argv[i], strcmp(argv[1], "dump") == 0, max_age);
 	}
-	usage(stderr, 2);
+	util_usage_error("deephealth-snap", "%s %s", argv[1][0] == '-' ? "unknown option" :
+	                 "unknown command", argv[1]);
 }

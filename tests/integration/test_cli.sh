@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_cli.sh: every program answers -h/--help on stdout with exit 0, -V/--version, refuses a
-# bad option with exit 2 on stderr; every man page is mandoc-lint clean and lists every exit
-# code its program's usage names.
+# bad option with exit 2 and one line on stderr naming it (not the whole usage); every man page
+# is mandoc-lint clean and lists every exit code its program's usage names.
 . tests/integration/lib.sh
 
 for prog in deephealth.fcgi deephealth-probe deephealth-snap deephealthctl deephealth-follow; do
@@ -17,12 +17,31 @@ for prog in deephealth.fcgi deephealth-probe deephealth-snap deephealthctl deeph
 	done
 	out=$("${VG[@]}" "$bin" --no-such-option 2>&1 >/dev/null); rc=$?
 	check "$prog --no-such-option: exit 2" 2 "$rc"
-	if [ "$prog" = deephealthctl ]; then
-		check "$prog --no-such-option: one line naming it" "$prog: unknown option --no-such-option (see $prog -h)" "$out"
-	else
-		check_match "$prog --no-such-option: usage on stderr" "usage: $prog" "$out"
-	fi
+	check "$prog --no-such-option: one line on stderr naming it" \
+		"$prog: unknown option --no-such-option (see $prog -h)" "$out"
 done
+# Each kind of usage error, one line naming it: "EXIT STDERR" (nothing on stdout).
+usage_of() { local out err rc; out=$("${VG[@]}" "$BUILD/$1" "${@:2}" 2>"$WORK/err"); rc=$?; err=$(cat "$WORK/err"); echo "$rc ${out:+stdout:$out }$err"; }
+for prog in deephealth.fcgi deephealth-probe deephealth-follow; do
+	check "$prog -Z" "2 $prog: unknown option -Z (see $prog -h)" "$(usage_of "$prog" -Z)"
+	check "$prog -c without its argument" "2 $prog: option -c needs an argument (see $prog -h)" "$(usage_of "$prog" -c)"
+	check "$prog with an argument that is not an option" "2 $prog: unexpected argument extra (see $prog -h)" "$(usage_of "$prog" -c x extra)"
+	check "$prog --help=1" "2 $prog: option --help takes no argument (see $prog -h)" "$(usage_of "$prog" --help=1)"
+done
+for prog in deephealth-probe deephealth-follow; do
+	check "$prog -r 0" "2 $prog: -r 0: not a whole number from 1 to 3600 (see $prog -h)" "$(usage_of "$prog" -r 0)"
+	check "$prog -d 1x" "2 $prog: -d 1x: not a whole number from 1 to 86400 (see $prog -h)" "$(usage_of "$prog" -d 1x)"
+done
+check "deephealth.fcgi -n 0" "2 deephealth.fcgi: -n 0: not a whole number from 1 to 256 (see deephealth.fcgi -h)" "$(usage_of deephealth.fcgi -n 0)"
+check "deephealthctl -c without its argument" "2 deephealthctl: option -c needs an argument (see deephealthctl -h)" "$(usage_of deephealthctl -c)"
+check "deephealthctl without a command" "2 deephealthctl: a command is required (see deephealthctl -h)" "$(usage_of deephealthctl)"
+S=deephealth-snap
+check "$S without a command" "2 $S: a command is required (see $S -h)" "$(usage_of $S)"
+check "$S with an unknown command" "2 $S: unknown command chek (see $S -h)" "$(usage_of $S chek x)"
+check "$S compile with one file" "2 $S: compile: a FIXTURE and a SNAPSHOT are required (see $S -h)" "$(usage_of $S compile x)"
+check "$S check without a snapshot" "2 $S: check: a SNAPSHOT is required (see $S -h)" "$(usage_of $S check)"
+check "$S dump -q" "2 $S: dump: unknown option -q (see $S -h)" "$(usage_of $S dump -q x)"
+check "$S check -a without its argument" "2 $S: check: option -a needs an argument (see $S -h)" "$(usage_of $S check -a)"
 
 # Each program links only what it uses: the web-facing responder no libcurl and no check code.
 libs() { ldd "$BUILD/$1" | awk '{ print $1 }' | sed -n 's/^\(libcurl\|libfcgi\|libconfig\|libpcre2-8\)\.so.*/\1/p' | sort | xargs; }
@@ -68,7 +87,8 @@ check "snap check: blind is BLIND, exit 4" "4 BLIND:" "$(snapchk "$WORK/blind.sn
 check "snap check: stale and blind is stale first, as the responder says" "3 STALE:" "$(snapchk "$WORK/oldblind.snap")"
 check "snap check -a: the configured max_age" "0 OK:" "$(snapchk -a 86400 "$WORK/old.snap")"
 check_match "snap check: stale said on stderr too" 'stale: [0-9]+ s old, more than 180 s: responders fail open' "$(snapchk "$WORK/old.snap" >/dev/null; cat "$WORK/snapchk.err")"
-check "snap check -a 0: usage error" 2 "$("$BUILD/deephealth-snap" check -a 0 "$WORK/fresh.snap" >/dev/null 2>&1; echo $?)"
+check "snap check -a 0: a usage error naming it" "2 $S: check: -a 0: not a whole number from 1 to 86400 (see $S -h)" \
+	"$(usage_of $S check -a 0 "$WORK/fresh.snap")"
 check "snap dump of a blind snapshot exits 4 too" 4 "$("$BUILD/deephealth-snap" dump "$WORK/blind.snap" >/dev/null 2>&1; echo $?)"
 
 # Every config key the loader knows is documented in deephealth.conf(5).

@@ -197,7 +197,7 @@ fresh
 out=$(ctl -c "$S/enforce.conf" status); rc=$?
 check "status: exit 0 while enforcing" 0 "$rc"
 check_match "status: registries per verdict" 'registries    5: 2 pass, 1 warn, 1 fail, 1 single-region' "$out"
-check_match "status: the failing dependency, what it takes out and why" 'storage-sa002 +fail storage +critical since [0-9T:-]+Z \(10m [0-9]+s\), fails 1 registries: HTTP 500' "$out"
+check_match "status: the failing dependency, what it takes out and why" 'storage-sa002 +fail storage +critical since [0-9T:-]+Z \(10m [0-9]+s\), fails 1 registry: HTTP 500' "$out"
 check_match "status: the degraded one" 'cache +warn cache +degraded .*degrades 1: PING timed out' "$out"
 json=$(ctl -c "$S/enforce.conf" --json status)
 check "status --json: parses, with the counts and the non-pass dependencies" "5 2 1 1 1 storage-sa002:1 cache:0" \
@@ -241,7 +241,10 @@ rm -f "$KILL"
 touch -d '-2 hours' "$S/passthrough.conf"
 check_match "check: pass-through mode for 2 h is WARNING" '^1 DEEPHEALTH WARNING - responder.mode is passthrough' "$(CONFN=passthrough nag)"
 check_match "check: a configuration that does not load is CRITICAL" '^2 DEEPHEALTH CRITICAL - .*broken.conf does not load' "$(CONFN=broken nag 2>/dev/null)"
-check_match "check: a bad threshold is UNKNOWN" '^3 DEEPHEALTH UNKNOWN - usage' "$(nag -w x)"
+check "check: a bad threshold is UNKNOWN, one line naming it" \
+	"3 DEEPHEALTH UNKNOWN - usage: -w x: not a whole number of seconds from 1 to 864000 (see deephealthctl -h)" "$(nag -w x)"
+check "check: an unknown option is UNKNOWN, one line naming it" \
+	"3 DEEPHEALTH UNKNOWN - usage: unknown option -Z (see deephealthctl -h)" "$(nag -Z)"
 # unknown-Host answers a minute, from the responders' shared counters: 40 probes that name no
 # registry, through a responder of this configuration (over FastCGI, cgi-fcgi as the client).
 "$FCGI" -c "$S/enforce.conf" -s "$WORK/ctl.sock" 2>"$WORK/ctl-responder.log" &
@@ -256,7 +259,8 @@ check_match "check: unknown-Host answers above 1 a minute are WARNING, with perf
 	'^1 DEEPHEALTH WARNING - 40.0 unknown-Host answers a minute \(warning from 1.0\).* unknown_hosts_per_min=40.00;1.00;;0$' "$(nag)"
 check_match "check: -u raises the warning" '^0 DEEPHEALTH OK.* unknown_hosts_per_min=40.00;100.00;;0$' "$(nag -u 100)"
 check_match "check: -U sets a critical rate" '^2 DEEPHEALTH CRITICAL - 40.0 unknown-Host answers a minute \(critical from 10.0\)' "$(nag -U 10)"
-check_match "check: a bad rate is UNKNOWN" '^3 DEEPHEALTH UNKNOWN - usage' "$(nag -u x)"
+check "check: a bad rate is UNKNOWN, one line naming it" \
+	"3 DEEPHEALTH UNKNOWN - usage: -u x: not a rate from 0 to 1e9 a minute (see deephealthctl -h)" "$(nag -u x)"
 
 # history: the event log's transitions and blind stretches, by glob and time.
 sed 's#^snapshot = .*#&\nprober = { event_log = "events.jsonl"; };#' "$S/enforce.conf" >"$S/events.conf"
@@ -285,7 +289,13 @@ check "history registry --json: from and to of the registry" "pass>fail fail>pas
 	"$(ctl -c "$S/events.conf" --json history registry:fabrikam | python3 -c 'import json,sys; print(" ".join(e["registry_from"] + ">" + e["registry_to"] for e in json.load(sys.stdin)))')"
 check "history registry: one not in the snapshot, exit 1" 1 "$(ctl -c "$S/events.conf" history registry:nobody >/dev/null 2>&1; echo $?)"
 check "history: without prober.event_log, exit 1" 1 "$(ctl -c "$S/enforce.conf" history cache >/dev/null 2>&1; echo $?)"
-check "history: a bad -s is a usage error" 2 "$(ctl -c "$S/events.conf" history -s yesterday cache >/dev/null 2>&1; echo $?)"
+# usage CTL-ARGS...: "EXIT STDERR" of a run that should be a usage error (nothing on stdout).
+usage_of() { local err rc; err=$(ctl "$@" 2>&1 >/dev/null); rc=$?; echo "$rc $err"; }
+check "history: a bad -s is a usage error, one line naming it" \
+	"2 deephealthctl: history: -s yesterday: not a time (2026-11-30T07:00:00Z, epoch seconds, or -N[smhd]) (see deephealthctl -h)" \
+	"$(usage_of -c "$S/events.conf" history -s yesterday cache)"
+check "history: two subjects is a usage error naming the second" \
+	"2 deephealthctl: history: unexpected argument sa1 (see deephealthctl -h)" "$(usage_of -c "$S/events.conf" history cache sa1)"
 
 # budget: the formulas of docs/failover-timing.md with the configuration's values.
 b=$(ctl -c "$S/enforce.conf" --json budget -l tm30)
@@ -300,6 +310,20 @@ check "budget -f 10: a front door fed by a follower: failover and recovery 11 s 
 sed 's/^snapshot = .*/&\nfollower = { sources = ( "http:\/\/a\/s", "http:\/\/b\/s" ); policy = "quorum"; quorum = 2; };/' "$S/enforce.conf" >"$S/quorum.conf"
 check_match "budget: a quorum of followers adds one prober interval" 'fed by deephealth-follow every 10s, quorum .*failover +110.0s to 179.0s' \
 	"$(ctl -c "$S/quorum.conf" budget -l tm30 | tr '\n' ' ')"
-check "budget: unknown preset is a usage error" 2 "$(ctl -c "$S/enforce.conf" budget -l nope >/dev/null 2>&1; echo $?)"
-check "explain without a host is a usage error" 2 "$(ctl -c "$S/enforce.conf" explain >/dev/null 2>&1; echo $?)"
+check "budget: unknown preset is a usage error, one line naming it" \
+	"2 deephealthctl: budget: -l nope: not a preset (tm30, tm10, r53, r53fast) (see deephealthctl -h)" \
+	"$(usage_of -c "$S/enforce.conf" budget -l nope)"
+check "budget: a bad number is a usage error naming the option" \
+	"2 deephealthctl: budget: -P 0: not a whole number from 1 to 3600 (see deephealthctl -h)" \
+	"$(usage_of -c "$S/enforce.conf" budget -P 0)"
+check "budget: an option without its argument" \
+	"2 deephealthctl: budget: option -T needs an argument (see deephealthctl -h)" "$(usage_of -c "$S/enforce.conf" budget -T)"
+check "budget: an unknown option" "2 deephealthctl: budget: unknown option -z (see deephealthctl -h)" \
+	"$(usage_of -c "$S/enforce.conf" budget -z)"
+check "explain without a host is a usage error, one line" \
+	"2 deephealthctl: explain: a HOST is required (see deephealthctl -h)" "$(usage_of -c "$S/enforce.conf" explain)"
+check "an unknown command is a usage error, one line naming it" \
+	"2 deephealthctl: unknown command stauts (see deephealthctl -h)" "$(usage_of -c "$S/enforce.conf" stauts)"
+check "status takes no arguments" "2 deephealthctl: status: takes no arguments (see deephealthctl -h)" \
+	"$(usage_of -c "$S/enforce.conf" status extra)"
 finish

@@ -64,7 +64,7 @@ chmod 644 "$WORK/p1/snapshot"
 conf "$U1"
 
 out=$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)
-check "-t: configuration OK" "$S/dh.conf: configuration OK (1 sources)" "$out"
+check "-t: configuration OK" "$S/dh.conf: configuration OK (1 source)" "$out"
 printf 'snapshot = { path = "s"; };\nfollower = { sources = ( "ftp://x/s" ); };\n' >"$WORK/bad.conf"
 out=$("$FOLLOW" -c "$WORK/bad.conf" -t 2>&1); rc=$?
 check "-t: a source that is not http(s) is a configuration error with its line" \
@@ -75,7 +75,7 @@ out=$("$FOLLOW" -c "$WORK/none.conf" -t 2>&1); rc=$?
 check "-t: no source is an error" "1 $WORK/none.conf:1: follower.sources: deephealth-follow needs at least one" "$rc $(echo "$out" | head -n 1)"
 rmdir "$S/cache"
 check "-t: a cache directory still to be made is said" \
-	"$S/dh.conf: configuration OK (1 sources); the cache directory will be made" "$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)"
+	"$S/dh.conf: configuration OK (1 source); the cache directory will be made" "$("$FOLLOW" -c "$S/dh.conf" -t 2>&1)"
 
 # 1. The first fetch: the whole file, compressed by the server, published byte for byte.
 follow; rc=$?
@@ -142,6 +142,12 @@ done
 publish "$WORK/p1/snapshot" $((T - 60))
 follow; rc=$?
 check "older than what is published: not published, exit 0" "0 $good" "$rc $(created)"
+# What decided, while this door's snapshot is not refreshed: the snapshot the answers come from,
+# its prober and time; never "none", which would read as if nothing were answered from.
+N1=127.0.0.1:${PPORT[p1]}
+AT=$(date -u -d "@$good" +%Y-%m-%dT%H:%M:%SZ)
+check ".fleet: an older source: the published snapshot's prober and time, not refreshed" \
+	"decided freshest $N1, snapshot $AT, not refreshed: no source has a newer snapshot" "$(sed -n 2p "$S/snapshot.fleet")"
 echo '<html>not a snapshot</html>' >"$WORK/p1/x"; put "$WORK/p1/x"
 fault "a page instead of a snapshot"
 rm -f "$WORK/p1/snapshot"; sleep 1.2
@@ -149,6 +155,22 @@ fault "404"
 kill "$(cat "$WORK/p1/lighttpd.pid")"
 sleep 0.3
 fault "refused (web server down)"
+check ".fleet: no fresh source: still the published snapshot's prober and time (another run)" \
+	"decided freshest $N1, snapshot $AT, not refreshed: no source has a fresh snapshot" "$(sed -n 2p "$S/snapshot.fleet")"
+# source_header: the X-Deephealth-Source a responder of this node answers now (over FastCGI).
+source_header() {
+	local rp
+	"$BUILD/deephealth.fcgi" -c "$S/dh.conf" -s "$S/src.sock" 2>>"$S/responder.log" &
+	rp=$!
+	for _ in $(seq 50); do [ -S "$S/src.sock" ] && break; sleep 0.1; done
+	env -i REQUEST_METHOD=GET HTTP_HOST=x.example REQUEST_URI=/health cgi-fcgi -bind -connect "$S/src.sock" |
+		tr -d '\r' | sed -n 's/^X-Deephealth-Source: //p'
+	kill "$rp"; wait "$rp" 2>/dev/null; rm -f "$S/src.sock"
+}
+check "X-Deephealth-Source: the snapshot answered from, not refreshed (not \"none\", not fail-open)" \
+	"freshest $N1, snapshot $AT, not refreshed: no source has a fresh snapshot" "$(source_header)"
+check_match "deephealthctl status: the same" "fleet +freshest $N1, snapshot $AT, not refreshed: no source has a fresh snapshot \(deephealth-follow\)" \
+	"$("$BUILD/deephealthctl" -c "$S/dh.conf" status | tr -s ' ')"
 
 # The fixture server's faults: 500, a hang bounded by timeout_ms, a 200 for the range.
 FIXDIR=$WORK
@@ -231,6 +253,12 @@ check "status.json: the fleet, each prober's state" "quorum 2 of 3 fresh fresh f
 	"$(fcgi "" /deephealth/status.json | sed '1,/^\r*$/d' | python3 -c 'import json,sys; f=json.load(sys.stdin)["fleet"]; print(f["decided"], " ".join(s["state"] for s in f["sources"]))')"
 check "metrics: probers by state" 'deephealth_fleet_sources{state="fresh"} 3' \
 	"$(fcgi "" /deephealth/metrics | grep '^deephealth_fleet_sources{state="fresh"}')"
+fcgi "" /deephealth/metrics | sed '1,/^\r*$/d' >"$S/metrics.prom"
+check "metrics: each prober's state, a state set (1 for fresh, 0 for the 4 others)" "$N1 unreachable 0|$N1 invalid 0|$N1 stale 0|$N1 blind 0|$N1 fresh 1" \
+	"$(sed -n 's/^deephealth_fleet_source_state{source="\([^"]*\)",state="\([a-z]*\)"} \([01]\)$/\1 \2 \3/p' "$S/metrics.prom" | grep "^$N1 " | paste -sd'|')"
+check "metrics: 5 states for each of the 3 probers" 15 "$(grep -c '^deephealth_fleet_source_state{' "$S/metrics.prom")"
+out=$(promtool check metrics <"$S/metrics.prom" 2>&1)
+check "promtool check metrics: clean with the fleet's series" "0 []" "$? [$out]"
 kill "$RPID"; wait "$RPID" 2>/dev/null
 check_match "deephealthctl status: the fleet" "fleet +quorum 2 of 3 \(deephealth-follow\) +$N1 +fresh" \
 	"$("$BUILD/deephealthctl" -c "$S/dh.conf" status | tr '\n' ' ' | tr -s ' ')"

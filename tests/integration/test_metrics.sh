@@ -34,8 +34,9 @@ P_PASSES=deephealth_prober_passes_total                   # {result}
 P_DEADLINE=deephealth_prober_deadline_hits_total
 P_CHECKS=deephealth_prober_checks_total                   # {outcome}
 P_TRANSITIONS=deephealth_prober_transitions_total
-P_DEP_STATE=deephealth_dependency_state                   # {dependency, kind, severity}: state code
-P_DEP_FAIL=2                                              # ... its value for fail (0 pass, 1 warn, 3 unknown)
+P_DEP_STATE=deephealth_dependency_state                   # {dependency, kind, severity, state}: a state set
+P_DEP_STATES=4                                            # ... its states: pass warn fail unknown
+B_INFO=deephealth_build_info                              # {program, version}: both documents
 P_DEPS=deephealth_dependencies                            # {state}
 P_REGS=deephealth_registries                              # {verdict}: pass warn fail single-region
 P_REG_NOT_PASSING=deephealth_registry_not_passing         # {registry, verdict}
@@ -52,6 +53,7 @@ done
 LIMIT=85 # seconds: no wait goes past this point of the run
 PROBE=$BUILD/deephealth-probe
 CTL=$BUILD/deephealthctl
+DH_VER=$("$PROBE" -V | awk '{ print $2 }')
 S=$WORK/state
 mkdir -p "$S/metrics"
 chmod 755 "$S" "$S/metrics"
@@ -193,9 +195,12 @@ pcheck "prober: 3 checks" "sum($P_CHECKS)" 3
 pcheck "prober: 1 check failed (sa1)" "sum($P_CHECKS{outcome=\"fail\"})" 1
 pcheck "prober: 2 checks passed" "sum($P_CHECKS{outcome=\"pass\"})" 2
 pcheck "prober: sa1 (the fixture made to fail) is a failing storage dependency" \
-	"$P_DEP_STATE{dependency=\"sa1\",kind=\"storage\"}" "$P_DEP_FAIL"
-pcheck "prober: no other dependency failing" "count($P_DEP_STATE == $P_DEP_FAIL)" 1
-pcheck "prober: one state series per dependency" "count($P_DEP_STATE)" 3
+	"$P_DEP_STATE{dependency=\"sa1\",kind=\"storage\",state=\"fail\"}" 1
+pcheck "prober: ... and in no other state" "sum($P_DEP_STATE{dependency=\"sa1\",state!=\"fail\"})" 0
+pcheck "prober: no other dependency failing" "count($P_DEP_STATE{state=\"fail\"} == 1)" 1
+pcheck "prober: each dependency in exactly one state" "count($P_DEP_STATE == 1)" 3
+pcheck "prober: a state set: one series per dependency and state" "count($P_DEP_STATE)" $((3 * P_DEP_STATES))
+pcheck "prober: its build info" "$B_INFO{program=\"deephealth-probe\",version=\"$DH_VER\"}" 1
 pcheck "prober: dependencies: 1 fail" "$P_DEPS{state=\"fail\"}" 1
 pcheck "prober: dependencies: 2 pass" "$P_DEPS{state=\"pass\"}" 2
 want=$(verdicts)
@@ -214,6 +219,7 @@ pcheck "prober: 1 transition (sa1 pass -> fail)" "$P_TRANSITIONS" 1
 
 # ---- 5. The responders' counters: N unknown hosts spread over both processes, and more. ----
 pcheck "responder: counters file shared" "$R_SHARED" 1
+pcheck "responder: its build info" "$B_INFO{program=\"deephealth.fcgi\",version=\"$DH_VER\"}" 1
 pcheck "responder: not failing open" "$R_FAIL_OPEN" 0
 pcheck "responder: enforcing per registry" "$R_REGION{reason=\"per-registry\"}" 1
 pcheck "responder: exactly one region state is 1" "count($R_REGION == 1)" 1

@@ -4,7 +4,7 @@
 # deephealth) in either order, write as the state directory's owner: every later run by the
 # other one succeeds, every file they leave is the owner's, lock files stay 0600, and the
 # snapshot keeps being published.  Root gives back what an older run as root left there; a
-# third user (nobody) is refused with one line naming the directory, its owner and what to
+# third user (nobody) is refused with a line at err naming the directory, its owner and what to
 # do, exit 1; an exec check runs as the owner; a credentials file only root can read is
 # refused by root's run as by the timer's.  Loopback only; about 20 s.
 . tests/integration/lib.sh
@@ -101,7 +101,7 @@ check "a root run that became $OU: its passes exit 0" 0 $?
 
 # -t: root checks as the owner; anyone else is refused in one line (and the rest is said).
 out=$(as root "$PROBE" -t -c "$P/dh.conf" 2>&1); rc=$?
-check "prober -t as root: exit 0, checked as the owner" "0 $P/dh.conf: configuration OK (2 dependencies, 1 registries)" \
+check "prober -t as root: exit 0, checked as the owner" "0 $P/dh.conf: configuration OK (2 dependencies, 1 registry)" \
 	"$rc $(grep -v 'info: running as' <<<"$out")"
 out=$(as "$XU" "$PROBE" -t -c "$P/dh.conf" 2>&1); rc=$?
 check "prober -t as $XU: exit 1, the refusal first" "1 $(refusal "$ST")" "$rc $(head -n 1 <<<"$out")"
@@ -109,8 +109,8 @@ check "prober -t as $XU: exit 1, the refusal first" "1 $(refusal "$ST")" "$rc $(
 # A third user: refused before anything is read or written.
 before=$(inode "$ST/snapshot")
 out=$(as "$XU" "$PROBE" -c "$P/dh.conf" 2>&1); rc=$?
-check "prober as $XU: exit 1, one line" "1 1" "$rc $(wc -l <<<"$out")"
-check_match "prober as $XU: it names the directory, its owner and what to do" "warning: $(refusal "$ST")$" "$out"
+check "prober as $XU: exit 1, two lines (the refusal, then that nothing was done)" "1 2" "$rc $(wc -l <<<"$out")"
+check_match "prober as $XU: it names the directory, its owner and what to do, at err" "error: $(refusal "$ST")"$'\n'".*error: $P/dh.conf: cannot run as this user \\(errors above\\): nothing probed, nothing published$" "$out"
 check "prober as $XU: nothing published" "$before" "$(inode "$ST/snapshot")"
 
 # What an older version run as root left (issue 20): probe.state root's, 0600.  The timer's
@@ -197,8 +197,8 @@ check_match "follower: ... and the run says whose it is and what to do" \
 follows "after an older root run" root "$OU"
 check "follower, after an older root run: every file the owner's again" "$FMODES" "$(owners "${FFILES[@]}")"
 out=$(as "$XU" "$FOLLOW" -c "$F/dh.conf" 2>&1); rc=$?
-check "follower as $XU: exit 1, one line" "1 1" "$rc $(wc -l <<<"$out")"
-check_match "follower as $XU: it names the directory, its owner and what to do" "warning: $(refusal "$FST")$" "$out"
+check "follower as $XU: exit 1, two lines (the refusal, then that nothing was done)" "1 2" "$rc $(wc -l <<<"$out")"
+check_match "follower as $XU: it names the directory, its owner and what to do, at err" "error: $(refusal "$FST")"$'\n'".*error: $F/dh.conf: cannot run as this user \\(errors above\\): nothing fetched, nothing published$" "$out"
 
 # ---------------------------------------------------------------- deephealthctl override
 # ctl WHO ARGS...: deephealthctl with the prober's configuration (its overrides, its event log).

@@ -83,6 +83,16 @@ mode auth refuse
 JOURNAL_STREAM=$JS "$PROBE" -c "$P/dh.conf" 2>>"$P/journal.out"
 check_match "under journald: a blind pass at priority warning (<4>)" '<4>warning: pass is blind' "$(cat "$P/journal.out")"
 mode auth 200
+# A configuration it cannot run with: each error and the outcome at priority err (<3>).
+write_conf 'parallel = 0;'
+JOURNAL_STREAM=$JS "$PROBE" -c "$P/dh.conf" 2>>"$P/journal.out"
+check "under journald: a bad configuration exits 1" 1 $?
+check_match "under journald: its error at priority err (<3>), with file:line" \
+	'<3>error: [^ ]*dh.conf:4: prober.parallel: 0 out of range' "$(cat "$P/journal.out")"
+check_match "under journald: and what it means, at err: nothing probed, nothing published" \
+	'<3>error: [^ ]*dh.conf: cannot run with this configuration \(errors above\): nothing probed, nothing published' \
+	"$(cat "$P/journal.out")"
+write_conf
 JOURNAL_STREAM=1:1 "$PROBE" -c "$P/dh.conf" 2>"$P/notjournal.out"
 check "JOURNAL_STREAM naming another stream: plain lines with times" 0 "$(grep -c '^<' "$P/notjournal.out")"
 mode sa1 200
@@ -157,6 +167,8 @@ after=$("$SNAPTOOL" check "$P/snapshot" | sed 's/.*created \([0-9]*\).*/\1/')
 check "-r: nothing published while the map is unreadable" "$created" "$after"
 "$PROBE" -c "$P/dh.conf" >"$P/nomap1.out" 2>&1
 check "a fresh run without its map: exit 4" 4 $?
+check_match "a fresh run without its map: said at err" \
+	'error: registry map [^ ]*registries.map cannot be read: nothing probed, nothing published' "$(cat "$P/nomap1.out")"
 mv "$P/registries.away" "$P/registries.map"
 probe
 check "map back: the next run publishes" 0 $?

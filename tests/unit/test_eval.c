@@ -322,6 +322,18 @@ test_since_and_changes(void)
 	teardown(&fx);
 }
 
+/* Write text as the map file name in the test directory (its path into path) and load it,
+ * the reports collected afresh. */
+static struct regmap *
+load_map_text(const struct fixture *fx, const char *name, const char *text, char *path,
+              size_t pathlen, size_t *bad)
+{
+	write_file(name, text);
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	nerrs = 0;
+	return regmap_load(path, fx->c, collect, NULL, bad);
+}
+
 static void
 test_bad_map_lines(void)
 {
@@ -332,16 +344,13 @@ test_bad_map_lines(void)
 
 	if (setup(&fx) != 0)
 		return;
-	write_file("bad.map", "contoso westeurope sa1 -\n"
-	                      "too few fields\n"
-	                      "bad/name westeurope sa1 -\n"
-	                      "fabrikam westeurope nosuch -\n"
-	                      "northwind westeurope auth -\n"
-	                      "contoso westeurope sa2 -\n"
-	                      "ok1 - - -\n");
-	snprintf(path, sizeof(path), "%s/bad.map", dir);
-	nerrs = 0;
-	m = regmap_load(path, fx.c, collect, NULL, &bad);
+	m = load_map_text(&fx, "bad.map", "contoso westeurope sa1 -\n"
+	                                  "too few fields\n"
+	                                  "bad/name westeurope sa1 -\n"
+	                                  "fabrikam westeurope nosuch -\n"
+	                                  "northwind westeurope auth -\n"
+	                                  "contoso westeurope sa2 -\n"
+	                                  "ok1 - - -\n", path, sizeof(path), &bad);
 	T_CHECK(m != NULL);
 	T_EQ_INT(bad, 5);
 	T_EQ_INT(nerrs, 5);
@@ -371,6 +380,74 @@ test_bad_map_lines(void)
 	snprintf(path, sizeof(path), "%s/none.map", dir);
 	T_CHECK(regmap_load(path, fx.c, collect, NULL, &bad) == NULL);
 	T_EQ_INT(nerrs, 1);
+	teardown(&fx);
+}
+
+/* tests/fixtures/registries/bad.map: every report, in the file's line order, as .expected. */
+static void
+test_bad_map_fixture(void)
+{
+	struct fixture fx;
+	struct regmap *m;
+	size_t bad = 0;
+	char line[600];
+	int n = 0;
+	FILE *f;
+
+	if (setup(&fx) != 0)
+		return;
+	nerrs = 0;
+	m = regmap_load("tests/fixtures/registries/bad.map", fx.c, collect, NULL, &bad);
+	T_CHECK(m != NULL);
+	f = fopen("tests/fixtures/registries/bad.expected", "r");
+	T_CHECK(f != NULL);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		T_EQ_STR(n < nerrs ? errs[n] : "(none)", line);
+		n++;
+	}
+	if (f != NULL)
+		fclose(f);
+	T_EQ_INT(nerrs, n);
+	T_EQ_INT(bad, n);
+	if (m != NULL) /* zeta, alpha (first lines), beta (line 9) */
+		T_EQ_INT(m->n, 3);
+	regmap_free(m);
+	teardown(&fx);
+}
+
+/*
+ * Past 20 bad lines: the first 20 in line order, duplicates (found after the
+ * sort) among them, then one count of the rest.
+ */
+static void
+test_bad_map_many(void)
+{
+	struct fixture fx;
+	struct regmap *m;
+	size_t bad = 0, used = 0;
+	char path[300], want[400], text[1024];
+
+	if (setup(&fx) != 0)
+		return;
+	/* Line 1 a registry, 2..13 its duplicates, 14..25 lines of too few fields. */
+	for (int i = 0; i < 25; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s\n",
+		                         i < 13 ? "zz westeurope sa1 -" : "short line");
+	m = load_map_text(&fx, "many.map", text, path, sizeof(path), &bad);
+	T_CHECK(m != NULL);
+	T_EQ_INT(bad, 24);
+	T_EQ_INT(nerrs, 21);
+	snprintf(want, sizeof(want), "%s:2: duplicate registry \"zz\" (first at line 1)", path);
+	T_EQ_STR(errs[0], want);
+	snprintf(want, sizeof(want), "%s:13: duplicate registry \"zz\" (first at line 1)", path);
+	T_EQ_STR(errs[11], want);
+	snprintf(want, sizeof(want),
+	         "%s:21: expected \"name regions storage features\" (4 fields, - for none)", path);
+	T_EQ_STR(errs[19], want);
+	snprintf(want, sizeof(want), "%s: 4 more bad lines not shown", path);
+	T_EQ_STR(errs[20], want);
+	regmap_free(m);
 	teardown(&fx);
 }
 
@@ -418,7 +495,8 @@ main(void)
 	static const struct t_case cases[] = {
 		T_CASE(test_defaults_from_kind), T_CASE(test_all_pass), T_CASE(test_storage_isolation),
 		T_CASE(test_feature_gating_and_severity), T_CASE(test_worst_and_tie),
-		T_CASE(test_since_and_changes), T_CASE(test_bad_map_lines), T_CASE(test_big_map),
+		T_CASE(test_since_and_changes), T_CASE(test_bad_map_lines), T_CASE(test_bad_map_fixture),
+		T_CASE(test_bad_map_many), T_CASE(test_big_map),
 	};
 	char cmd[300];
 	int rc;

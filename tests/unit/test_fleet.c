@@ -152,12 +152,65 @@ test_fleet_file(void)
 	rmdir(dir);
 }
 
+/*
+ * A pass that replaced nothing: the decided line names the snapshot the
+ * answers still come from (its source and time) and why it is not refreshed,
+ * never "none" while there is one; the reader takes the line, and the source
+ * is recovered from it (a follower's next run starts from it).
+ */
+static void
+test_unrefreshed(void)
+{
+	char dir[] = "/tmp/dh-fleet.XXXXXX", snap[64], path[80], err[256], d[FLEET_DECIDED_MAX],
+	     src[FLEET_DECIDED_MAX], name[FLEET_NAME_MAX + 1];
+	struct fleet fl;
+	FILE *f;
+
+	fleet_unrefreshed(d, sizeof(d), "freshest p1:80", 1796000000, "no source has a fresh snapshot");
+	T_EQ_STR(d, "freshest p1:80, snapshot 2026-11-30T00:53:20Z, not refreshed: no source has a "
+	         "fresh snapshot");
+	fleet_decided_source(d, src, sizeof(src));
+	T_EQ_STR(src, "freshest p1:80");
+	fleet_unrefreshed(d, sizeof(d), "", 1796000000, "no source has a newer snapshot");
+	T_EQ_STR(d, "unknown source, snapshot 2026-11-30T00:53:20Z, not refreshed: no source has a "
+	         "newer snapshot");
+	fleet_decided_source(d, src, sizeof(src));
+	T_EQ_STR(src, "");
+	fleet_unrefreshed(d, sizeof(d), "quorum 2 of 3", -1, "no source has a fresh snapshot");
+	T_EQ_STR(d, "none: no source has a fresh snapshot");
+	fleet_decided_source(d, src, sizeof(src));
+	T_EQ_STR(src, "");
+	fleet_decided_source("quorum 2 of 3", src, sizeof(src));
+	T_EQ_STR(src, "quorum 2 of 3");
+	fleet_decided_source("freshest p1:80 (blind)", src, sizeof(src));
+	T_EQ_STR(src, "freshest p1:80 (blind)");
+	/* The longest source name, blind, still fits whole, and the reader takes it. */
+	memset(name, 'p', FLEET_NAME_MAX);
+	name[FLEET_NAME_MAX] = '\0';
+	snprintf(src, sizeof(src), "freshest %s (blind)", name);
+	fleet_unrefreshed(d, sizeof(d), src, 1796000000, "a newer snapshot could not be published");
+	T_CHECK(strstr(d, ", not refreshed: a newer snapshot could not be published") != NULL);
+	T_CHECK(mkdtemp(dir) != NULL);
+	snprintf(snap, sizeof(snap), "%s/snapshot", dir);
+	snprintf(path, sizeof(path), "%s.fleet", snap);
+	f = fopen(path, "w");
+	fprintf(f, "deephealth-fleet 1\ndecided %s\nsource %s unreachable 1796000000\n", d, name);
+	fclose(f);
+	T_EQ_INT(fleet_load(snap, &fl, err, sizeof(err)), 1);
+	T_EQ_STR(fl.decided, d);
+	fleet_decided_source(fl.decided, d, sizeof(d));
+	T_EQ_STR(d, src);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	static const struct t_case cases[] = {
 		T_CASE(test_quorum),
 		T_CASE(test_fleet_file),
+		T_CASE(test_unrefreshed),
 	};
 
 	return t_run("fleet", cases, sizeof(cases) / sizeof(cases[0]));
