@@ -404,37 +404,103 @@ ext_section(struct conf_loader *l, const config_setting_t *sec, const char *snam
 	return 0;
 }
 
+/* Read path into cfg for loader l (its directory for relative paths); 0, or -1 reported. */
+static int
+read_file(struct conf_loader *l, config_t *cfg, const char *path, errfn_t errfn, void *arg)
+{
+	char *slash;
+
+	*l = (struct conf_loader){ .path = path, .errfn = errfn, .arg = arg };
+	config_init(cfg);
+	l->dir = xstrdup(path);
+	slash = strrchr(l->dir, '/');
+	if (slash == NULL) {
+		free(l->dir);
+		l->dir = xstrdup(".");
+	} else {
+		slash[slash == l->dir ? 1 : 0] = '\0';
+	}
+	if (config_read_file(cfg, path))
+		return 0;
+	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+		errfn(arg, "%s: cannot read: %s", path, strerror(errno));
+	else
+		errfn(arg, "%s:%d: %s", config_error_file(cfg) ? config_error_file(cfg) : path,
+		      config_error_line(cfg), config_error_text(cfg));
+	l->errors++;
+	return -1;
+}
+
+struct conf_file {
+	struct conf_loader l;
+	config_t cfg;
+	int ok;
+};
+
+struct conf_file *
+conf_file_open(const char *path, errfn_t errfn, void *arg)
+{
+	struct conf_file *f = xcalloc(1, sizeof(*f));
+
+	f->ok = read_file(&f->l, &f->cfg, path, errfn, arg) == 0;
+	return f;
+}
+
+struct conf_loader *
+conf_file_loader(struct conf_file *f)
+{
+	return &f->l;
+}
+
+const config_setting_t *
+conf_file_root(const struct conf_file *f)
+{
+	return f->ok ? config_root_setting(&f->cfg) : NULL;
+}
+
+void
+conf_read_group(struct conf_loader *l, const struct conf_table *t, const config_setting_t *set,
+                const char *label, struct conf_grp *g, void *base)
+{
+	memset(g, 0, sizeof(*g));
+	g->set = set;
+	snprintf(g->label, sizeof(g->label), "%s", label);
+	if (set != NULL && !config_setting_is_group(set)) {
+		conf_err(l, set, "%s: expected a group { ... }", label);
+		g->set = NULL;
+	}
+	apply_values(l, t, g, base);
+	conf_defaults(l, t, g, base);
+}
+
+int
+conf_file_close(struct conf_file *f)
+{
+	int errors;
+
+	if (f == NULL)
+		return 0;
+	errors = f->l.errors;
+	config_destroy(&f->cfg);
+	free(f->l.dir);
+	free(f);
+	return errors;
+}
+
 struct conf *
 conf_load(const char *path, const struct conf_ext *const *exts, errfn_t errfn, void *arg)
 {
-	struct conf_loader l = { .path = path, .errfn = errfn, .arg = arg };
+	struct conf_loader l;
 	struct conf_grp grps[NSECTIONS];
 	const config_setting_t *root;
 	config_t cfg;
 	struct conf *c = xcalloc(1, sizeof(*c));
-	char *slash;
 
 	memset(grps, 0, sizeof(grps));
-	config_init(&cfg);
 	c->path = xstrdup(path);
 	c->exts = exts;
-	l.dir = xstrdup(path);
-	slash = strrchr(l.dir, '/');
-	if (slash == NULL) {
-		free(l.dir);
-		l.dir = xstrdup(".");
-	} else {
-		slash[slash == l.dir ? 1 : 0] = '\0';
-	}
-	if (!config_read_file(&cfg, path)) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			errfn(arg, "%s: cannot read: %s", path, strerror(errno));
-		else
-			errfn(arg, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
-			      config_error_line(&cfg), config_error_text(&cfg));
-		l.errors++;
+	if (read_file(&l, &cfg, path, errfn, arg) != 0)
 		goto out;
-	}
 	root = config_root_setting(&cfg);
 	/* Values first, in file order; then defaults; then what needs them all. */
 	for (int k = 0; k < config_setting_length(root); k++) {

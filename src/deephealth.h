@@ -493,6 +493,67 @@ enum owner_mode { OWNER_RUN, OWNER_CHECK };
 int owner_become(const char *file, const char *const *paths, enum owner_mode mode,
                  errfn_t errfn, void *arg);
 
+/* ---------------------------------------------------------------- regfile.c */
+
+/*
+ * The registry map file (docs/registries.md), read line by line by the prober
+ * (what each registry uses) and deephealthctl lb (where it is served).
+ */
+#define REGFILE_FIELDS 4    /* name regions storage features */
+#define REGFILE_REPORTED 20 /* bad lines told, then a count */
+struct regfile;
+/* Open path; NULL when it cannot be (reported through errfn). */
+struct regfile *regfile_open(const char *path, errfn_t errfn, void *arg);
+/*
+ * The next registry line: its four fields (NUL-terminated, valid until the next
+ * call) in f and its line number; a line with another number of fields or a
+ * bad registry name is held as a bad line and skipped.  Returns 1, 0 at the
+ * end, -1 when the file could not be read to its end.
+ */
+int regfile_next(struct regfile *rf, char *f[REGFILE_FIELDS], unsigned *line);
+/* Hold a bad line the reader found in a line's fields. */
+void regfile_bad(struct regfile *rf, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Hold a duplicate registry: name at line, first named at first. */
+void regfile_dup(struct regfile *rf, unsigned line, unsigned first, const char *name);
+/* Report every held line in line order (the first 20, then a count), close; the bad lines. */
+size_t regfile_close(struct regfile *rf); /* NULL is fine */
+
+/* ---------------------------------------------------------------- regions.c */
+
+/* One region of the service: where its front doors answer. */
+struct region {
+	char *name;           /* as the registry map names it */
+	char **addresses;     /* its front doors' addresses (IPv4 or IPv6 literals), NULL-terminated */
+	size_t naddr;
+	char *admin;          /* its admin side's base URL (status, metrics), "" for none */
+	unsigned line;        /* where it is described */
+};
+
+/* The regions description (docs/regions.md): deephealthctl lb and where read it. */
+struct regions {
+	char *path;
+	char *zone;           /* a registry NAME is served as NAME.zone */
+	int port;             /* the front doors' HTTP port */
+	char *health_path;    /* what a load balancer probes, with the name as Host */
+	int ttl;              /* of the DNS answers a generated configuration gives */
+	int interval, timeout, fall, rise; /* asked of the load balancer: seconds, probes */
+	struct region *v;     /* in the file's order */
+	size_t n;
+};
+
+/*
+ * Load and check the regions description at path; every problem reported
+ * through errfn as "file:line: message".  Returns it (regions_free), or NULL
+ * when anything was wrong.
+ */
+struct regions *regions_load(const char *path, errfn_t errfn, void *arg);
+void regions_free(struct regions *r); /* NULL is fine */
+/* The region named name (len bytes), or NULL. */
+const struct region *regions_find(const struct regions *r, const char *name, size_t len);
+/* A DNS name as a zone or host in a generated configuration: lower-case labels, no root dot. */
+int regions_hostname_ok(const char *s);
+
 /* ---------------------------------------------------------------- fleet.c */
 
 /*
@@ -692,6 +753,27 @@ void conf_defaults(struct conf_loader *l, const struct conf_table *t, struct con
                    void *base);
 /* Index of key in t, or -1. */
 int conf_opt_index(const struct conf_table *t, const char *key);
+
+/*
+ * Another file of ours in the same syntax, read with the same tables (the
+ * regions description, src/regions.c): conf_file_open reads it (a file that
+ * cannot be read or parsed is reported, and its root is then NULL); the
+ * reader walks conf_file_root with conf_read_group and conf_err on
+ * conf_file_loader; conf_file_close returns how many errors were reported.
+ */
+struct conf_file;
+struct conf_file *conf_file_open(const char *path, errfn_t errfn, void *arg);
+struct conf_loader *conf_file_loader(struct conf_file *f);
+const struct config_setting_t *conf_file_root(const struct conf_file *f);
+int conf_file_close(struct conf_file *f); /* NULL is fine */
+/*
+ * Read group set (NULL when absent) against t into base, as a section of
+ * deephealth.conf is read: unknown keys and bad values reported, then the
+ * defaults (a missing required key reported).  label names it in reports.
+ */
+void conf_read_group(struct conf_loader *l, const struct conf_table *t,
+                     const struct config_setting_t *set, const char *label, struct conf_grp *g,
+                     void *base);
 /* "a, b, c" from a NULL-terminated name list, into buf. */
 const char *conf_name_list(const char *const *names, char *buf, size_t len);
 /* "" or a proxy URL libcurl takes: a scheme it knows, then a host. */
