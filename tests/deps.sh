@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-
       monitoring-plugins-standard curl valgrind procps wrk time nginx python3 adduser systemd mandoc
       lintian debhelper dpkg-dev fakeroot blhc cppcheck
       prometheus prometheus-node-exporter chromium fonts-dejavu-core faketime
-      clang libclang-rt-14-dev logrotate"
+      clang libclang-rt-14-dev logrotate
+      pdns-server pdns-backend-bind gdnsd haproxy bind9-dnsutils"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

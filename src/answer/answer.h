@@ -57,6 +57,9 @@ void resolver_free(struct resolver *r); /* NULL is fine */
  */
 int resolver_add_host(struct resolver *r, const char *host, const char *registry);
 size_t resolver_host_count(const struct resolver *r);
+/* Entry i (< resolver_host_count) of the host map: its host, registry and line in the file. */
+void resolver_host_at(const struct resolver *r, size_t i, const char **host, const char **registry,
+                      unsigned *line);
 
 /*
  * Append a PCRE2 rule; it must contain a named group "registry".  Rules are

@@ -188,6 +188,15 @@ resolver_host_count(const struct resolver *r)
 	return r->count;
 }
 
+void
+resolver_host_at(const struct resolver *r, size_t i, const char **host, const char **registry,
+                 unsigned *line)
+{
+	*host = r->map[i].host;
+	*registry = r->map[i].registry;
+	*line = r->map[i].line;
+}
+
 size_t
 resolver_rule_count(const struct resolver *r)
 {

@@ -60,5 +60,6 @@ int cmd_override(struct ctl *x, int argc, char **argv);
 int cmd_history(struct ctl *x, int argc, char **argv);
 int cmd_check(struct ctl *x, int argc, char **argv);
 int cmd_budget(struct ctl *x, int argc, char **argv);
+int cmd_lb(struct ctl *x, int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ ctl_usage(FILE *f, int code)
 	        "                     [-u rate] [-U rate]\n"
 	        "       deephealthctl [-c config] [--json] budget [-l PRESET] [-P seconds]\n"
 	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds] [-f seconds]\n"
+	        "       deephealthctl [-c config] lb pdns|gdnsd|haproxy [-r regions] -o DIR [--ns NAME]\n"
 	        "       deephealthctl -h | --help | -V | --version\n"
 	        "  -c config     configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
 	        "  -j, --json    one JSON document on standard output\n"
@@ -56,6 +57,9 @@ ctl_usage(FILE *f, int code)
 	        "  (default 3600 s), -x an override expiring sooner (default 900 s), -u/-U\n"
 	        "  unknown-Host answers a minute over the last 5 (default 1 / none);\n"
 	        "  exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
+	        "lb: a load balancer's configuration in DIR, from -r (default\n"
+	        "  /etc/deephealth/regions.conf), the registry map and the host map;\n"
+	        "  --ns the zones' name server (pdns, gdnsd; default ns1.ZONE)\n"
 	        "exit: 0 OK, 1 configuration not loaded, 2 usage, 3 status: every answer fails open\n"
 	        "      or passes through\n",
 	        DH_DEFAULT_CONF);
@@ -192,9 +196,12 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[optind], "budget") == 0) {
 		ctl_load(&x);
 		rc = cmd_budget(&x, argc - optind, argv + optind);
+	} else if (strcmp(argv[optind], "lb") == 0) {
+		ctl_load(&x);
+		rc = cmd_lb(&x, argc - optind, argv + optind);
 	} else {
 		static const char *const known[] = { "status", "explain", "override", "history",
-		                                     "check", "budget", NULL };
+		                                     "check", "budget", "lb", NULL };
 
 		if (names_find(known, argv[optind]) >= 0)
 			ctl_usage_error("%s: %s", argv[optind], strcmp(argv[optind], "status") == 0

@@ -92,8 +92,13 @@ check "snap check -a 0: a usage error naming it" "2 $S: check: -a 0: not a whole
 check "snap dump of a blind snapshot exits 4 too" 4 "$("$BUILD/deephealth-snap" dump "$WORK/blind.snap" >/dev/null 2>&1; echo $?)"
 
 # Every config key the loader knows is documented in deephealth.conf(5).
-keys=$(sed -n 's/^\t{ "\([a-z_]*\)", OPT_.*/\1/p' src/*.c src/*/*.c fcgi/*.c | sort -u)
+keys=$(sed -n 's/^\t{ "\([a-z_]*\)", OPT_.*/\1/p' $(ls src/*.c src/*/*.c fcgi/*.c | grep -v '^src/regions.c$') | sort -u)
 missing=""
 for k in $keys; do grep -qE "^\.It Ic ($k|[a-z]+\.$k)( |$)" docs/man/deephealth.conf.5 || missing+=" $k"; done
 check "every configuration key is in deephealth.conf(5)" "" "$missing"
+# ... and every key of the regions description in docs/regions.md's table.
+keys=$(sed -n 's/^\t{ "\([a-z_]*\)", OPT_.*/\1/p' src/regions.c | sort -u)
+missing=""
+for k in $keys; do grep -qE "^\| \`([a-z_]+(\[\])?\.)?$k\` \|" docs/regions.md || missing+=" $k"; done
+check "every key of the regions description is in docs/regions.md" "" "$missing"
 finish
