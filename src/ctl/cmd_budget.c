@@ -10,6 +10,7 @@
 struct lb {
 	const char *name, *what;
 	long interval, fail_after, back_after, timeout, ttl;
+	int thresholds;  /* it counts probes both ways (PowerDNS: one probe decides) */
 };
 
 /*
@@ -18,11 +19,16 @@ struct lb {
  * threshold 3 by default, the same number of good checks to come back.
  */
 static const struct lb presets[] = {
-	{ "tm30", "Traffic Manager, 30 s probing, 3 tolerated failures", 30, 4, 1, 10, 60 },
-	{ "tm10", "Traffic Manager, 10 s probing, 3 tolerated failures", 10, 4, 1, 5, 60 },
-	{ "r53", "Route 53 standard, 30 s interval, failure threshold 3", 30, 3, 3, 6, 60 },
-	{ "r53fast", "Route 53 fast, 10 s interval, failure threshold 3", 10, 3, 3, 6, 60 },
+	{ "tm30", "Traffic Manager, 30 s probing, 3 tolerated failures", 30, 4, 1, 10, 60, 1 },
+	{ "tm10", "Traffic Manager, 10 s probing, 3 tolerated failures", 10, 4, 1, 5, 60, 1 },
+	{ "r53", "Route 53 standard, 30 s interval, failure threshold 3", 30, 3, 3, 6, 60, 1 },
+	{ "r53fast", "Route 53 fast, 10 s interval, failure threshold 3", 10, 3, 3, 6, 60, 1 },
+	/* The defaults of each (docs/load-balancers.md, measured on Debian 12's packages). */
+	{ "pdns", "PowerDNS LUA ifurlup, 5 s checks, one check decides", 5, 1, 1, 2, 30, 0 },
+	{ "gdnsd", "gdnsd http_status, 10 s, down after 10, up after 20", 10, 10, 20, 5, 30, 1 },
+	{ "haproxy", "HAProxy httpchk, 2 s, fall 3, rise 2", 2, 3, 2, 2, 0, 1 },
 };
+#define NPRESETS (sizeof(presets) / sizeof(presets[0]))
 
 /* The argument of budget's option -opt as a number in [min, max], or a usage error naming it. */
 static long
@@ -40,31 +46,34 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 	struct lb lb = presets[0];
 	const struct conf *c = x->conf;
 	double I, D, R, A, P, F, B, fo_max, fo_min, back, stale, ks_back, ks_out, Fw, Q;
-	long follow = -1;
-	char what[160];
+	long follow = -1, given[5] = { -1, -1, -1, -1, -1 };
+	const char *regions_path = NULL;
+	char what[160], asked[300];
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, ":l:P:F:B:W:T:f:")) != -1) {
+	while ((ch = getopt(argc, argv, ":l:P:F:B:W:T:f:r:")) != -1) {
 		switch (ch) {
 		case 'l': {
 			size_t k;
 
-			for (k = 0; k < sizeof(presets) / sizeof(presets[0]); k++)
+			for (k = 0; k < NPRESETS; k++)
 				if (strcmp(presets[k].name, optarg) == 0) {
 					lb = presets[k];
 					break;
 				}
-			if (k == sizeof(presets) / sizeof(presets[0]))
-				ctl_usage_error("budget: -l %s: not a preset (tm30, tm10, r53, r53fast)",
-				                optarg);
+			if (k == NPRESETS)
+				ctl_usage_error("budget: -l %s: not a preset (tm30, tm10, r53, r53fast, pdns, "
+				                "gdnsd, haproxy)", optarg);
 			break;
 		}
-		case 'P': lb.interval = arg_num(ch, optarg, 1, 3600); lb.what = "custom"; break;
-		case 'F': lb.fail_after = arg_num(ch, optarg, 1, 100); lb.what = "custom"; break;
-		case 'B': lb.back_after = arg_num(ch, optarg, 1, 100); lb.what = "custom"; break;
-		case 'W': lb.timeout = arg_num(ch, optarg, 1, 3600); lb.what = "custom"; break;
-		case 'T': lb.ttl = arg_num(ch, optarg, 0, 86400); lb.what = "custom"; break;
+		case 'r': regions_path = optarg; break;
+		/* Given numbers win over the preset and the regions description, whatever the order. */
+		case 'P': given[0] = arg_num(ch, optarg, 1, 3600); break;
+		case 'F': given[1] = arg_num(ch, optarg, 1, 100); break;
+		case 'B': given[2] = arg_num(ch, optarg, 1, 100); break;
+		case 'W': given[3] = arg_num(ch, optarg, 1, 3600); break;
+		case 'T': given[4] = arg_num(ch, optarg, 0, 86400); break;
 		case 'f': follow = arg_num(ch, optarg, 0, 3600); break;
 		default: ctl_usage_error("budget: %s", util_opt_error(ch, argv, what, sizeof(what)));
 		}
@@ -73,6 +82,31 @@ cmd_budget(struct ctl *x, int argc, char **argv)
 		ctl_usage_error("budget: unexpected argument %s", argv[optind]);
 	if (c == NULL)
 		return CTL_EXIT_CONFIG;
+	/* The regions description: what deephealthctl lb asks of the load balancer. */
+	if (regions_path != NULL) {
+		struct regions *rg = regions_load(regions_path, ctl_errfn, NULL);
+
+		if (rg == NULL)
+			return CTL_EXIT_CONFIG;
+		lb.interval = rg->interval;
+		lb.timeout = rg->timeout;
+		if (lb.thresholds) {
+			lb.fail_after = rg->fall;
+			lb.back_after = rg->rise;
+		}
+		if (lb.ttl > 0)
+			lb.ttl = rg->ttl;
+		snprintf(asked, sizeof(asked), "%s as %s asks", lb.name, regions_path);
+		lb.what = asked;
+		regions_free(rg);
+	}
+	for (size_t k = 0; k < 5; k++)
+		if (given[k] >= 0) {
+			long *f[] = { &lb.interval, &lb.fail_after, &lb.back_after, &lb.timeout, &lb.ttl };
+
+			*f[k] = given[k];
+			lb.what = "custom";
+		}
 	/* The formulas of docs/failover-timing.md, worst case unless said. */
 	I = c->interval;
 	D = c->deadline;

@@ -305,13 +305,22 @@ b=$(ctl -c "$S/enforce.conf" --json budget -l r53fast)
 check "budget r53fast: out after 3 probes, back after 3" "40.0 68.0 58.0" \
 	"$(echo "$b" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["failover_min"], d["failover_max"], d["recovery_max"])')"
 check_match "budget: custom load balancer" 'probe every 5s, out after 2 failed, back after 1 good' "$(ctl -c "$S/enforce.conf" budget -P 5 -F 2 -B 1)"
+# The load balancers deephealthctl lb writes for: their defaults, and what a regions description asks.
+bj() { ctl -c "$S/enforce.conf" --json budget "$@" | python3 -c 'import json,sys; d=json.load(sys.stdin); l=d["load_balancer"]; print(l["interval"], l["fail_after"], l["back_after"], l["ttl"], d["failover_max"], d["recovery_max"])'; }
+check "budget pdns: 5 s checks, one decides each way" "5 1 1 30 43.0 33.0" "$(bj -l pdns)"
+check "budget gdnsd: 10 s, down after 10, up after 20" "10 10 20 30 138.0 228.0" "$(bj -l gdnsd)"
+check "budget haproxy: 2 s, fall 3, rise 2, no DNS TTL" "2 3 2 0 44.0 32.0" "$(bj -l haproxy)"
+printf 'service = { zone = "azurecr.io"; ttl = 20; };\nload_balancer = { interval = 4; timeout = 2; fall = 2; rise = 3; };\nregions = ( { name = "a"; addresses = [ "127.0.0.2" ]; } );\n' >"$S/regions.conf"
+check "budget -r: the regions description's timing; PowerDNS keeps one check each way" "4 1 1 20 42.0 32.0" "$(bj -l pdns -r "$S/regions.conf")"
+check "budget -r: gdnsd counts fall and rise" "4 2 3 20 46.0 40.0" "$(bj -l gdnsd -r "$S/regions.conf")"
+check "budget -r with -P: a given number wins" "9 2 3 20 56.0 55.0" "$(bj -l gdnsd -P 9 -r "$S/regions.conf")"
 check "budget -f 10: a front door fed by a follower: failover and recovery 11 s later, fail-open not" "169.0 69.0 151.0" \
 	"$(ctl -c "$S/enforce.conf" --json budget -l tm30 -f 10 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["failover_max"], d["recovery_max"], d["fail_open_prober_dead_max"])')"
 sed 's/^snapshot = .*/&\nfollower = { sources = ( "http:\/\/a\/s", "http:\/\/b\/s" ); policy = "quorum"; quorum = 2; };/' "$S/enforce.conf" >"$S/quorum.conf"
 check_match "budget: a quorum of followers adds one prober interval" 'fed by deephealth-follow every 10s, quorum .*failover +110.0s to 179.0s' \
 	"$(ctl -c "$S/quorum.conf" budget -l tm30 | tr '\n' ' ')"
 check "budget: unknown preset is a usage error, one line naming it" \
-	"2 deephealthctl: budget: -l nope: not a preset (tm30, tm10, r53, r53fast) (see deephealthctl -h)" \
+	"2 deephealthctl: budget: -l nope: not a preset (tm30, tm10, r53, r53fast, pdns, gdnsd, haproxy) (see deephealthctl -h)" \
 	"$(usage_of -c "$S/enforce.conf" budget -l nope)"
 check "budget: a bad number is a usage error naming the option" \
 	"2 deephealthctl: budget: -P 0: not a whole number from 1 to 3600 (see deephealthctl -h)" \
