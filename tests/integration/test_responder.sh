@@ -125,6 +125,13 @@ matrix() {
 	if [[ $body == *10.9.8.7* || $body == *secret* || $body == *http:* ]]; then
 		not_ok "$SERVER: detail cause leaks the dependency's raw error" "$body"
 	else ok "$SERVER: detail cause never shows the raw error"; fi
+	# Route 53's string match reads the first 5,120 bytes; Traffic Manager wants 200 or not
+	# (docs/load-balancers.md): the verdict is the body's first field, the body far shorter.
+	check "$SERVER: the health+json body fits a string match: under 5,120 bytes, the verdict first" "yes" \
+		"$([ "${#body}" -le 5120 ] && [[ $body == '{"status":"fail"'* ]] && echo yes)"
+	body=$(curl -s -H 'Host: contoso.azurecr.io' -H 'Accept: application/health+json' "$U/c/health")
+	check "$SERVER: ... and a healthy registry's says pass first" "yes" \
+		"$([ "${#body}" -le 5120 ] && [[ $body == '{"status":"pass"'* ]] && echo yes)"
 
 	# Modes and per-config behaviour.
 	expect shadow "$U/s/health" fabrikam.azurecr.io 200 dependency-failed pass
