@@ -76,7 +76,7 @@ poll_reason() {
 }
 
 matrix() {
-	local U=$1 h hdrs body
+	local U=$1 hdrs body
 	MATRIX=
 	base_snapshot
 	rm -f "$KILL"
@@ -279,7 +279,6 @@ routes() { # fills ROUTE_LIST for the server kind given
 }
 
 routes
-results=()
 for SERVER in "${SERVER_KINDS[@]}"; do
 	PORT=$(free_port)
 	base_snapshot
