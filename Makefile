@@ -188,12 +188,13 @@ MANPAGES := $(wildcard docs/man/*.[158])
 DIST     := $(BUILD)/dist
 DIST_SUBST = sed -e 's\#/usr/local\#$(PREFIX)\#g' -e 's\#/etc/deephealth\#$(CONFDIR)\#g' \
                  -e 's\#/var/lib/deephealth\#$(STATEDIR)\#g' -e 's\#/etc/cron.d\#$(SYSCONFDIR)/cron.d\#g'
-DIST_FILES := deephealth.conf registries.map deephealth.cron deephealth-probe.service \
+DIST_FILES := deephealth.conf registries.map regions.conf deephealth.cron deephealth-probe.service \
               deephealth-probe.timer deephealth-fcgi.socket deephealth-fcgi.service lighttpd.conf \
               apache-deephealth.conf apache-deephealth-proxy.conf nginx-deephealth.conf \
               lighttpd-snapshot.conf deephealth-follow.service deephealth-follow.timer
 # Installed config-like files: removed by uninstall only while unchanged.
 KEPT := $(CONFDIR)/deephealth.conf:deephealth.conf $(CONFDIR)/registries.map:registries.map \
+        $(CONFDIR)/regions.conf:regions.conf \
         $(SYSCONFDIR)/cron.d/deephealth:deephealth.cron \
         $(SYSCONFDIR)/lighttpd/conf-available/50-deephealth.conf:lighttpd.conf \
         $(SYSCONFDIR)/lighttpd/conf-available/51-deephealth-snapshot.conf:lighttpd-snapshot.conf \

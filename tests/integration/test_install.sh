@@ -14,6 +14,7 @@ expected='etc/apache2/conf-available/deephealth-proxy-fcgi.conf
 etc/apache2/conf-available/deephealth.conf
 etc/cron.d/deephealth
 etc/deephealth/deephealth.conf
+etc/deephealth/regions.conf
 etc/deephealth/registries.map
 etc/lighttpd/conf-available/50-deephealth.conf
 etc/lighttpd/conf-available/51-deephealth-snapshot.conf
@@ -41,7 +42,7 @@ usr/share/man/man8/deephealthctl.8'
 got=$(cd "$D" && find . -type f ! -path './usr/share/doc/*' | sed 's#^\./##' | sort)
 check "staged install: every program, man page, unit, config and snippet where it belongs" "$expected" "$got"
 check "staged install: README, LICENSE and docs in share/doc" \
-	"LICENSE README.md failover-timing.md fleet.md metrics.md registries.md reliability.md scaling.md security.md snapshot.md thresholds.md" \
+	"LICENSE README.md failover-timing.md fleet.md load-balancers.md metrics.md regions.md registries.md reliability.md scaling.md security.md snapshot.md thresholds.md" \
 	"$(ls "$D/usr/share/doc/deephealth" | xargs)"
 check "staged install: the state directory exists" "755" "$(stat -c %a "$D/var/lib/deephealth" 2>&1)"
 check "staged install: no /usr/local left in any installed text file" "" \

@@ -69,7 +69,7 @@ scenario() {
 	ctl -c "$E" override add 'registry:team1-*' force-fail -e 1h -r "drain team1: INC-9" >/dev/null
 	check "$SERVER: one glob forces 1,000 registries out at once" "1000 503 override-fail" "$(answers "$U/e/health" "${TEAM1[@]}" | count)"
 	check "$SERVER: ... and no other registry" "100 200 healthy" "$(answers "$U/e/health" "${OTHER[@]}" | count)"
-	check_match "$SERVER: status lists it, with its reason" 'override      registry:team1-\* force-fail for [0-9]+m [0-9]+s more \(by [a-z_]+: drain team1: INC-9\)' "$(ctl -c "$E" status)"
+	check_match "$SERVER: status lists it, with its reason" 'override      registry:team1-\* force-fail for ([0-9]+h )?[0-9]+m( [0-9]+s)? more \(by [a-z_]+: drain team1: INC-9\)' "$(ctl -c "$E" status)"
 	ctl -c "$E" override remove 'registry:team1-*' >/dev/null
 	check "$SERVER: removed: all 1,000 back at once" "1000 200 healthy" "$(answers "$U/e/health" "${TEAM1[@]}" | count)"
 

@@ -184,12 +184,12 @@ check "/var/lib/deephealth: deephealth:deephealth 0755" "deephealth:deephealth 7
 	"$(stat -c '%U:%G %a' /var/lib/deephealth 2>&1)"
 
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' deephealth | awk 'NF { print $1 }' | sort)
-want=$(printf '%s\n' /etc/deephealth/deephealth.conf /etc/cron.d/deephealth /etc/logrotate.d/deephealth \
+want=$(printf '%s\n' /etc/deephealth/deephealth.conf /etc/deephealth/regions.conf /etc/cron.d/deephealth /etc/logrotate.d/deephealth \
 	/etc/lighttpd/conf-available/50-deephealth.conf /etc/apache2/conf-available/deephealth.conf \
 	/etc/apache2/conf-available/deephealth-proxy-fcgi.conf /etc/nginx/snippets/deephealth.conf | sort)
 etcfiles=$(dpkg -L deephealth | grep '^/etc/' | while read -r f; do [ -f "$f" ] && echo "$f"; done | sort)
 check "conffiles: every file the package puts under /etc" "$etcfiles" "$conffiles"
-check "conffiles: the configuration, cron entry, logrotate file and the four web-server snippets" "" \
+check "conffiles: the configuration, the regions description, cron entry, logrotate file and the four web-server snippets" "" \
 	"$(comm -23 <(echo "$want") <(echo "$conffiles"))"
 check "the registry map (the control plane's) is installed as an example, not a conffile" \
 	"yes no" "$([ -f /etc/deephealth/registries.map ] && echo yes || echo no) $(grep -qx /etc/deephealth/registries.map <<<"$conffiles" && echo yes || echo no)"
