@@ -87,12 +87,26 @@ check_match "gdnsd: more regions or doors: metafo, its datacenters in preference
 check "gdnsd: a single-region registry: a plain record" "northwind 20 A 127.0.0.2" "$(grep '^northwind' "$D/gdnsd/zones/azurecr.test")"
 G=$D/gdnsd-run
 mkdir -p "$G/zones" "$G/run" "$G/state"
-printf 'options => {\n  listen => [ 127.0.0.1 ]\n  dns_port => %s\n  run_dir => %s/run\n  state_dir => %s/state\n}\n' "$(free_port)" "$G" "$G" >"$G/config"
-cat "$C" >>"$G/config"
+printf 'options => {\n  listen => [ 127.0.0.1 ]\n  dns_port => %s\n  run_dir => %s/run\n  state_dir => %s/state\n}\n' "$(free_port)" "$G" "$G" >"$G/options"
+cat "$G/options" "$C" >"$G/config"
 cp "$D"/gdnsd/zones/* "$G/zones/"
 out=$(gdnsd -c "$G" checkconf 2>&1); rc=$?
 check "gdnsd checkconf takes it" 0 "$rc"
 check_match "gdnsd loads both zones" "Loaded 2 zonefiles" "$out"
+
+# Only simplefo resources (no metafo), and only plain records: gdnsd refuses an empty block.
+printf 'contoso westeurope,eastus - -\n' >"$D/two.map"
+printf 'northwind westeurope - -\n' >"$D/one.map"
+: >"$D/no-hosts.map"
+for m in two one; do
+	conf "$m" "$m.map" no-hosts.map
+	CONF=$m lb gdnsd -r "$D/regions.conf" -o "$D/gdnsd-$m" >/dev/null 2>&1
+	cat "$G/options" "$D/gdnsd-$m/config.deephealth" >"$G/config"
+	rm -f "$G"/zones/*
+	cp "$D"/gdnsd-"$m"/zones/* "$G/zones/"
+	check "gdnsd checkconf takes a configuration with $m-region names only" 0 \
+		"$(gdnsd -c "$G" checkconf >/dev/null 2>&1; echo $?)"
+done
 
 # ---- HAProxy: a backend per name and the Host map; haproxy -c takes it.
 out=$(lb haproxy -r "$D/regions.conf" -o "$D/haproxy" 2>&1); rc=$?
