@@ -393,21 +393,19 @@ group_route() { # "PROFILES" REGION AFTER BOUND -> latest of the group's first t
 
 # ---- warm-up ----
 # mod_fcgid grows its pool on demand, and a request that finds the pool busy waits a whole
-# second: a cold pool must not count as failures later.  warm_pools URL...: bursts of 24
-# concurrent requests at each URL's /health: mod_fcgid spawns only when a request finds its
-# pool busy, and then makes that request sleep a second; a pool grown here does not make a
-# counted probe wait.  Bounded: 6 bursts of at most 3 s each.
+# second: a cold pool must not count as failures later (nor fail a load balancer's probe
+# with a timeout of a second: PowerDNS sends all its checks at once).  warm_pools URL...:
+# bursts of 24 requests at each URL's /health, all at once (one curl, in parallel): mod_fcgid
+# spawns only when a request finds its pool busy, and then makes that request sleep a second;
+# a pool grown here does not make a counted probe wait.  Bounded: 6 bursts of at most 3 s.
 warm_pools() {
-	local u i b burst
+	local u i b args=()
+	for u in "$@"; do
+		for i in $(seq 24); do args+=(-o /dev/null "$u/health"); done
+	done
 	for b in 1 2 3 4 5 6; do
-		burst=()
-		for u in "$@"; do
-			for i in $(seq 24); do
-				curl -s -o /dev/null --max-time 3 -H "Host: ${HOSTOF[${PROFILES[0]}]}" "$u/health" &
-				burst+=($!)
-			done
-		done
-		wait "${burst[@]}"
+		curl -s -Z --parallel-immediate --parallel-max 100 --max-time 3 \
+			-H "Host: ${HOSTOF[${PROFILES[0]}]}" "${args[@]}"
 	done
 }
 # warm_up: the pools of both regions, then until 8 ticks in a row got 200 from both regions
