@@ -144,11 +144,14 @@ _check: all $(BUILD)/httpfix $(BUILD)/tmprobe $(BUILD)/bench-openloop $(UNIT)
 unit: all $(BUILD)/httpfix $(UNIT)
 	@BUILD=$(BUILD) bash tests/run.sh --unit-only $(UNIT)
 
-# Every failover scenario end to end: two regions, a load-balancer emulator (tests/e2e/run.sh).
+# Every failover scenario end to end: two regions, a load-balancer emulator (tests/e2e/run.sh),
+# a region of many front doors (tests/e2e/fleet.sh), then the real load balancers (PowerDNS,
+# gdnsd, HAProxy) running what deephealthctl lb generates (tests/e2e/lb.sh).
 e2e: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/tmprobe
 	@BUILD=$(BUILD) bash tests/e2e/run.sh
 	@BUILD=$(BUILD) bash tests/e2e/fleet.sh
+	@BUILD=$(BUILD) bash tests/e2e/lb.sh
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
 demo: deps

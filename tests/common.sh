@@ -20,16 +20,17 @@ www_bin() {
 	cp -p "$1" "$2/" && chmod 755 "$2/${1##*/}" && echo "$2/${1##*/}"
 }
 
-# lighttpd_base DIR PORT DOCROOT: write DIR/lighttpd.conf, a loopback server running
-# as www-data with its logs in DIR (responders' stderr in DIR/responder.log) and a
-# www-data-only DIR/run for sockets.  Callers append their fastcgi.server.
+# lighttpd_base DIR PORT DOCROOT [ADDR]: write DIR/lighttpd.conf, a loopback server (on ADDR,
+# default 127.0.0.1) running as www-data with its logs in DIR (responders' stderr in
+# DIR/responder.log) and a www-data-only DIR/run for sockets.  Callers append their
+# fastcgi.server.
 lighttpd_base() {
 	mkdir -p "$1/run"
 	chown www-data:www-data "$1/run"
 	chmod 700 "$1/run"
 	cat >"$1/lighttpd.conf" <<LIGHTTPD_CONF
 server.document-root = "$3"
-server.bind = "127.0.0.1"
+server.bind = "${4:-127.0.0.1}"
 server.port = $2
 server.username = "www-data"
 server.groupname = "www-data"
@@ -61,8 +62,8 @@ httpfix_mode() {
 	sleep 0.06
 }
 
-# apache_base DIR PORT: write DIR/httpd.conf, a loopback Apache (mpm_event, mod_fcgid) running
-# as www-data with its error log in DIR (responders' stderr lands there too) and its fcgid
+# apache_base DIR PORT [ADDR]: write DIR/httpd.conf, a loopback Apache (mpm_event, mod_fcgid)
+# listening on ADDR (default 127.0.0.1), running as www-data with its error log in DIR (responders' stderr lands there too) and its fcgid
 # sockets in DIR/run.  Callers append their Location blocks or Include lines.
 apache_base() {
 	mkdir -p "$1/run" "$1/htdocs"
@@ -72,8 +73,8 @@ DefaultRuntimeDir "$1/run"
 PidFile "$1/run/httpd.pid"
 ErrorLog "$1/error.log"
 LogLevel warn
-Listen 127.0.0.1:$2
-ServerName 127.0.0.1
+Listen ${3:-127.0.0.1}:$2
+ServerName ${3:-127.0.0.1}
 User www-data
 Group www-data
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
@@ -102,9 +103,11 @@ apache_page_modules() {
 	done
 }
 
-# free_port: print a TCP port on 127.0.0.1 nobody listens on.
+# free_port [ADDR...]: print a TCP port nobody listens on at any of the loopback addresses
+# ADDR (default 127.0.0.1): one port several servers can each bind on their own address.
+# shellcheck disable=SC2120 # the addresses are optional
 free_port() {
-	local p lo hi base span
+	local p lo hi base span a used
 	# Below the kernel's ephemeral range: a port a client connection happens to hold
 	# locally makes bind() fail even with nothing listening on it.
 	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { lo=32768; hi=60999; }
@@ -112,8 +115,11 @@ free_port() {
 	elif [ "$hi" -le 52767 ]; then base=$((hi + 1)); span=12768
 	else base=20000; span=20000; fi
 	for _ in $(seq 200); do
-		p=$((base + RANDOM % span))
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+		p=$((base + RANDOM % span)) used=0
+		for a in "${@:-127.0.0.1}"; do
+			if (exec 3<>"/dev/tcp/$a/$p") 2>/dev/null; then used=1; break; fi
+		done
+		[ $used = 0 ] && { echo "$p"; return; }
 	done
 	echo "no free port" >&2; return 1
 }

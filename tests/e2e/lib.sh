@@ -1,8 +1,8 @@
 # lib.sh: the end-to-end suite's library, sourced by tests/e2e/run.sh from the repository
 # root: time-scaled settings and budgets, the two regions' setup, what scenarios observe and
-# assert with, the warm-up, and fault_heal, the one step of every scenario that faults a
-# dependency in region A and heals it.  The other scenarios' steps are in scenarios.sh;
-# which scenarios exist and what each expects is run.sh's table.
+# assert with (obs.sh's observers too), the warm-up, and fault_heal, the one step of every
+# scenario that faults a dependency in region A and heals it.  The other scenarios' steps
+# are in scenarios.sh; which scenarios exist and what each expects is run.sh's table.
 # After sourcing it, run.sh sets what this reads at run time: want ID (is scenario ID
 # selected), T_* (the table, parsed) and SHADOW_TWIN (serve region A's shadow-mode twin too).
 
@@ -119,28 +119,34 @@ dependencies = (
 EOF
 }
 
-# start_web KIND DIR PORT CONF: the shipped snippet (conf/lighttpd.conf or
-# conf/apache-deephealth.conf) in a minimal loopback server.
+# start_web KIND DIR PORT CONF [ADDR [NAME]]: the shipped snippet (conf/lighttpd.conf or
+# conf/apache-deephealth.conf) in a minimal loopback server on ADDR (default 127.0.0.1);
+# with NAME, every response says which endpoint answered: X-E2e-Endpoint: NAME (for what
+# cannot see where a request went: a proxy in front, a DNS answer's address).
 start_web() {
-	local kind=$1 dir=$2 port=$3 conf=$4
+	local kind=$1 dir=$2 port=$3 conf=$4 addr=${5:-127.0.0.1} name=${6:-}
 	mkdir -p "$dir"
 	case $kind in
 	lighttpd)
-		lighttpd_base "$dir" "$port" "$dir"
+		lighttpd_base "$dir" "$port" "$dir" "$addr"
 		localize_conf conf/lighttpd.conf "$FCGI" "$conf" "$dir/run/deephealth.sock" >>"$dir/lighttpd.conf"
+		[ -n "$name" ] && printf 'server.modules += ( "mod_setenv" )\nsetenv.add-response-header = ( "X-E2e-Endpoint" => "%s" )\n' \
+			"$name" >>"$dir/lighttpd.conf"
 		lighttpd -D -f "$dir/lighttpd.conf" >>"$dir/stdout.log" 2>&1 &
 		;;
 	apache)
-		apache_base "$dir" "$port"
+		apache_base "$dir" "$port" "$addr"
 		apache_page_modules "$dir/httpd.conf"
 		localize_conf conf/apache-deephealth.conf "$FCGI" "$conf" "" >"$dir/deephealth.conf"
 		echo "Include $dir/deephealth.conf" >>"$dir/httpd.conf"
+		[ -n "$name" ] && printf 'LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\nHeader always set X-E2e-Endpoint "%s"\n' \
+			"$name" >>"$dir/httpd.conf"
 		apache2 -f "$dir/httpd.conf" -DFOREGROUND >>"$dir/stdout.log" 2>&1 &
 		;;
 	esac
 	PIDS+=($!)
 	WEB_PID=$!
-	wait_http "http://127.0.0.1:$port/"
+	wait_http "http://$addr:$port/"
 }
 
 # stop_web PID: a web server and the responders it spawned (both stop their children).
@@ -151,17 +157,21 @@ stop_web() {
 	wait "$1" 2>/dev/null
 }
 
-# serve REGION KIND: (re)start REGION's front door as KIND on a new port (and region A's
-# shadow-mode twin when a shadow scenario runs: SHADOW_TWIN).
+# serve REGION KIND: (re)start REGION's front door as KIND (and region A's shadow-mode twin
+# when a shadow scenario runs: SHADOW_TWIN).  On a new port of 127.0.0.1, or, when
+# DOOR_ADDR[REGION] is set, on that address and the port every region shares, DOOR_PORT (set
+# both before setup_region); either way its responses name it: X-E2e-Endpoint: REGION.
+declare -A DOOR_ADDR
+DOOR_PORT=""
 serve() {
-	local r=$1 port
+	local r=$1 port addr=${DOOR_ADDR[$1]:-127.0.0.1}
 	[ -n "${WPID[$r]:-}" ] && stop_web "${WPID[$r]}"
-	port=$(free_port)
+	if [ -n "${DOOR_ADDR[$r]:-}" ]; then port=$DOOR_PORT; else port=$(free_port); fi
 	KIND[$r]=$2
 	rm -rf "$WORK/$r/web"
-	start_web "$2" "$WORK/$r/web" "$port" "$WORK/$r/dh.conf" || return 1
+	start_web "$2" "$WORK/$r/web" "$port" "$WORK/$r/dh.conf" "$addr" "$r" || return 1
 	WPID[$r]=$WEB_PID
-	URL[$r]="http://127.0.0.1:$port"
+	URL[$r]="http://$addr:$port"
 	if [ "$r" = A ] && [ -n "${SHADOW_TWIN:-}" ]; then
 		[ -n "${WPID[shadow]:-}" ] && stop_web "${WPID[shadow]}"
 		write_conf A shadow "$WORK/A/dh-shadow.conf"
@@ -195,6 +205,32 @@ e2e_cleanup() {
 	stop_prober A; stop_prober B
 	cleanup
 }
+# e2e_stop_all: stop every process the suite started (the emulator, the probers, then PIDS:
+# observers, web servers, stand-ins, whatever a suite added) and wait for each, at most 5 s
+# before SIGKILL; the work directory stays.  The EXIT trap's cleanup finds nothing to stop.
+e2e_stop_all() {
+	local p
+	[ -n "$TM_PID" ] && tm_stop
+	stop_prober A; stop_prober B
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+}
+# leftovers: print every process still running whose command line names the work directory
+# (what this run started: servers, responders, probers, stand-ins), waiting up to 5 s for
+# them to go; nothing after e2e_stop_all.
+leftovers() {
+	local left
+	for _ in $(seq 50); do
+		left=$(pgrep -af -- "$WORK")
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	echo "$left"
+}
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -215,6 +251,8 @@ contoso     westeurope,eastus2   sa1      metadata-search
 fabrikam    westeurope,eastus2   sa2      -
 northwind   westeurope           sa1      -
 EOF
+	# a suite's own registries (lines of the same form) after the library's
+	[ -n "${EXTRA_REGISTRIES:-}" ] && printf '%s\n' "$EXTRA_REGISTRIES" >>"$R/registries.map"
 	cat >"$R/hosts.map" <<'EOF'
 # custom domains
 registry.contoso.com   contoso
@@ -230,6 +268,8 @@ EOF
 }
 
 # ---- observing ----
+# what a client sees, sampled (obs_start, obs_first, obs_seq...): obs.sh
+. tests/e2e/obs.sh
 # req_reason URL HOST: "CODE REASON SHADOW"
 req_reason() {
 	curl -s -o /dev/null --max-time 2 -H "Host: $2" \
@@ -352,24 +392,27 @@ group_route() { # "PROFILES" REGION AFTER BOUND -> latest of the group's first t
 }
 
 # ---- warm-up ----
-# Warm until 8 ticks in a row got 200 from both regions for every profile within the
-# emulator's timeout (mod_fcgid grows its pool on demand, and a request that finds the
-# pool busy waits a whole second: a cold pool must not count as failures later).
-# First bursts of 24 concurrent requests at each region: mod_fcgid spawns only when a request
-# finds its pool busy, and then makes that request sleep a second; a pool grown here does
-# not make the counted ticks wait.  Bounded: at most 6 bursts of 3 s each.
-warm_up() {
-	local end r i b need burst
-	for b in 1 2 3 4 5 6; do
-		burst=()
-		for r in A B; do
-			for i in $(seq 24); do
-				curl -s -o /dev/null --max-time 3 -H "Host: ${HOSTOF[${PROFILES[0]}]}" "${URL[$r]}/health" &
-				burst+=($!)
-			done
-		done
-		wait "${burst[@]}"
+# mod_fcgid grows its pool on demand, and a request that finds the pool busy waits a whole
+# second: a cold pool must not count as failures later (nor fail a load balancer's probe
+# with a timeout of a second: PowerDNS sends all its checks at once).  warm_pools URL...:
+# bursts of 24 requests at each URL's /health, all at once (one curl, in parallel): mod_fcgid
+# spawns only when a request finds its pool busy, and then makes that request sleep a second;
+# a pool grown here does not make a counted probe wait.  Bounded: 6 bursts of at most 3 s.
+warm_pools() {
+	local u i b args=()
+	for u in "$@"; do
+		for i in $(seq 24); do args+=(-o /dev/null "$u/health"); done
 	done
+	for b in 1 2 3 4 5 6; do
+		curl -s -Z --parallel-immediate --parallel-max 100 --max-time 3 \
+			-H "Host: ${HOSTOF[${PROFILES[0]}]}" "${args[@]}"
+	done
+}
+# warm_up: the pools of both regions, then until 8 ticks in a row got 200 from both regions
+# for every profile within the emulator's timeout.
+warm_up() {
+	local end need
+	warm_pools "${URL[A]}" "${URL[B]}"
 	# 60 s: under ASan on a busy machine a cold Apache pool has needed more than 30.
 	end=$(($(now_ms) + 60000)) need=$((8 * ${#PROFILES[@]}))
 	SC=warmup.$ORIENT; tm_start "${URL[A]}"
