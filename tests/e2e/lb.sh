@@ -259,7 +259,6 @@ echo "# region A (westeurope): ${URL[A]} lighttpd; region B (eastus2): ${URL[B]}
 LBD=$WORK/lb
 mkdir -p "$LBD"
 lb_regions "$LBD/regions.conf"
-declare -A NOTES
 for LB in $KINDS; do
 	ORIENT=$LB SA1_MS=0
 	echo "# === $LB"
@@ -268,7 +267,6 @@ for LB in $KINDS; do
 		for i in "${!T_ID[@]}"; do [[ $SEL == *" ${T_ID[$i]} "* ]] && row "${T_ID[$i]} ${T_WHAT[$i]}" "$LB did not start" - - - - - -; done
 		continue
 	fi
-	NOTES[$LB]=$LB_NOTE
 	LB_T0=$(now_ms)
 	obs_start "$LBD/$LB.obs" "$OBS_TICK" "lb_ask_$LB"
 	lb_settled 30000 5 || echo "# $LB: not every name at its preference within 30 s"
@@ -288,7 +286,7 @@ echo "Budgets: prober every ${P_INTERVAL}s (deadline ${P_DEADLINE}s), fall $P_FA
 echo "  load balancers: interval ${LB_INTERVAL}s, timeout ${LB_TIMEOUT}s, fall $LB_FALL, rise $LB_RISE (regions.conf); observer every ${OBS_TICK}ms (+${OBS_SLACK}ms allowed)"
 echo "  our stages: failover $S_FAIL ms (fall*interval + deadline + recheck), back $S_BACK ms (rise*interval + ...)"
 for k in $KINDS; do
-	echo "  $k: + ${LB_DOWN[$k]} ms down, ${LB_UP[$k]} ms up -> failover $(budget_fail "$k"), back $(budget_back "$k"), kill switch $(budget_switch "$k") / $(budget_switch_fail "$k") ms${NOTES[$k]:+; note: ${NOTES[$k]}}"
+	echo "  $k: + ${LB_DOWN[$k]} ms down, ${LB_UP[$k]} ms up -> failover $(budget_fail "$k"), back $(budget_back "$k"), kill switch $(budget_switch "$k") / $(budget_switch_fail "$k") ms"
 done
 echo
 {
