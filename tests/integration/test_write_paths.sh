@@ -12,8 +12,9 @@
 . tests/integration/lib.sh
 . tests/integration/servers.sh
 
-CTL=$BUILD/deephealthctl
-PROBE=$BUILD/deephealth-probe
+# Other users run them too: copies they can execute when the clone is private (mktemp -d).
+CTL=$(www_bin "$BUILD/deephealthctl" "$WORK/bin")
+PROBE=$(www_bin "$BUILD/deephealth-probe" "$WORK/bin")
 if [ "$(id -u)" != 0 ]; then
 	echo "# skipped: needs root (a tmpfs state directory, other users)"
 	finish
@@ -72,7 +73,7 @@ resolver = { rules = ( "^(?<registry>[a-z0-9-]{3,50})\\\\.azurecr\\\\.io\$" ); }
 follower = { sources = ( "http://127.0.0.1:${PPORT[src]}/deephealth-snapshot" ); timeout_ms = 2000;
   cache = "$DS/cache"; };
 EOF
-FOLLOW=$BUILD/deephealth-follow
+FOLLOW=$(www_bin "$BUILD/deephealth-follow" "$WORK/bin")
 
 # The steps rows use.  Each prints what the program said; its exit status is the step's.
 ctl() { "${VG[@]}" "$CTL" -c "$S/dh.conf" "$@"; }
