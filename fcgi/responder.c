@@ -136,13 +136,13 @@ overrides_refresh(struct responder *r)
 		util_iso_time((time_t)r->ovr.good_time, when, sizeof(when));
 		log_warnx("overrides %s: IGNORED (%d bad line%s above): in force instead: its last "
 		          "good copy %s (%zu override%s, written %s)", path, r->ovr.errors,
-		          r->ovr.errors == 1 ? "" : "s", good, r->ovr.ovr->n,
-		          r->ovr.ovr->n == 1 ? "" : "s", when);
+		          util_plural((long long)r->ovr.errors, "", "s"), good, r->ovr.ovr->n,
+		          util_plural((long long)r->ovr.ovr->n, "", "s"), when);
 		break;
 	default:
 		log_warnx("overrides %s: IGNORED, every line (%d bad line%s above), and no good copy "
 		          "%s: no override in force: answers are the prober's", path, r->ovr.errors,
-		          r->ovr.errors == 1 ? "" : "s", good);
+		          util_plural((long long)r->ovr.errors, "", "s"), good);
 		break;
 	}
 }

@@ -149,13 +149,13 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	if (x->ovr_view.state == OVR_FILE_FALLBACK)
 		alarm_add(&a, NAGIOS_WARNING, "overrides %s damaged (%d bad line%s, first at line %u: "
 		          "%s): ignored; its last good copy is in force", x->conf->overrides,
-		          x->ovr_view.errors, x->ovr_view.errors == 1 ? "" : "s", x->ovr_view.bad[0].line,
-		          x->ovr_view.bad[0].message);
+		          x->ovr_view.errors, util_plural((long long)x->ovr_view.errors, "", "s"),
+		          x->ovr_view.bad[0].line, x->ovr_view.bad[0].message);
 	else if (x->ovr_view.state == OVR_FILE_DAMAGED)
 		alarm_add(&a, NAGIOS_CRITICAL, "overrides %s damaged (%d bad line%s, first at line %u: "
 		          "%s) and no good copy: NO override is in force", x->conf->overrides,
-		          x->ovr_view.errors, x->ovr_view.errors == 1 ? "" : "s", x->ovr_view.bad[0].line,
-		          x->ovr_view.bad[0].message);
+		          x->ovr_view.errors, util_plural((long long)x->ovr_view.errors, "", "s"),
+		          x->ovr_view.bad[0].line, x->ovr_view.bad[0].message);
 	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
 		const struct override *v = &x->ovr->v[i];
 		int64_t on = (int64_t)x->now - v->set, left = v->until - (int64_t)x->now;

@@ -107,12 +107,13 @@ say_damaged(const struct ctl *x)
 		util_iso_time((time_t)x->ovr_view.good_time, when, sizeof(when));
 		fprintf(stderr, "deephealthctl: %s: %d bad line%s (above): the responders ignore the "
 		        "file and keep to its last good copy %s%s (written %s)\n", x->conf->overrides,
-		        x->ovr_view.errors, x->ovr_view.errors == 1 ? "" : "s", x->conf->overrides,
-		        OVR_GOOD_SUFFIX, when);
+		        x->ovr_view.errors, util_plural((long long)x->ovr_view.errors, "", "s"),
+		        x->conf->overrides, OVR_GOOD_SUFFIX, when);
 	} else if (x->ovr_view.state == OVR_FILE_DAMAGED) {
 		fprintf(stderr, "deephealthctl: %s: %d bad line%s (above), and no good copy %s%s: NO "
 		        "override is in force\n", x->conf->overrides, x->ovr_view.errors,
-		        x->ovr_view.errors == 1 ? "" : "s", x->conf->overrides, OVR_GOOD_SUFFIX);
+		        util_plural((long long)x->ovr_view.errors, "", "s"), x->conf->overrides,
+		        OVR_GOOD_SUFFIX);
 	}
 }
 
@@ -196,7 +197,7 @@ say_changes(const struct ctl *x, long n, int dry)
 	else
 		printf("%s %ld of %zu registr%s\n", dry ? "would change the answer of" :
 		       "changed the answer of", n, snap_reg_count(x->snap),
-		       snap_reg_count(x->snap) == 1 ? "y" : "ies");
+		       util_plural((long long)snap_reg_count(x->snap), "y", "ies"));
 }
 
 /* Keep a damaged file's bytes beside it before it is replaced: an operator's edit is never lost. */
@@ -374,7 +375,8 @@ check(struct ctl *x)
 	if (rc < 0)
 		return CTL_EXIT_CONFIG;
 	printf("%s: OK, %zu override%s; kept as its good copy %s%s\n", x->conf->overrides,
-	       x->ovr->n, x->ovr->n == 1 ? "" : "s", x->conf->overrides, OVR_GOOD_SUFFIX);
+	       x->ovr->n, util_plural((long long)x->ovr->n, "", "s"), x->conf->overrides,
+	       OVR_GOOD_SUFFIX);
 	return CTL_EXIT_OK;
 }
 

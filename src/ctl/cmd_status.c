@@ -71,11 +71,12 @@ cmd_status(struct ctl *x)
 		if (x->conf != NULL && x->ovr_view.state == OVR_FILE_FALLBACK)
 			printf("overrides     %s: DAMAGED (%d bad line%s, above): ignored; in force: its "
 			       "last good copy %s%s\n", x->conf->overrides, x->ovr_view.errors,
-			       x->ovr_view.errors == 1 ? "" : "s", x->conf->overrides, OVR_GOOD_SUFFIX);
+			       util_plural((long long)x->ovr_view.errors, "", "s"),
+			       x->conf->overrides, OVR_GOOD_SUFFIX);
 		else if (x->conf != NULL && x->ovr_view.state == OVR_FILE_DAMAGED)
 			printf("overrides     %s: DAMAGED (%d bad line%s, above) and no good copy: NO "
 			       "override in force\n", x->conf->overrides, x->ovr_view.errors,
-			       x->ovr_view.errors == 1 ? "" : "s");
+			       util_plural((long long)x->ovr_view.errors, "", "s"));
 		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
 			const struct override *v = &x->ovr->v[i];
 

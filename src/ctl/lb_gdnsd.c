@@ -183,7 +183,8 @@ lb_gdnsd(const struct lb_input *in)
 	if (rc != 0)
 		return -1;
 	printf("%zu name%s in %zu zone%s: append %s/config.deephealth to gdnsd's config and "
-	       "put %s/zones/ in its zones directory\n", in->n, in->n == 1 ? "" : "s", nzones,
-	       nzones == 1 ? "" : "s", in->outdir, in->outdir);
+	       "put %s/zones/ in its zones directory\n", in->n,
+	       util_plural((long long)in->n, "", "s"), nzones,
+	       util_plural((long long)nzones, "", "s"), in->outdir, in->outdir);
 	return 0;
 }

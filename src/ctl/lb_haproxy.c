@@ -76,6 +76,7 @@ lb_haproxy(const struct lb_input *in)
 	if (rc != 0)
 		return -1;
 	printf("%zu backend%s: add %s/haproxy.cfg to haproxy's configuration (-f) and the "
-	       "use_backend line at its top to your frontend\n", in->n, in->n == 1 ? "" : "s", dir);
+	       "use_backend line at its top to your frontend\n", in->n,
+	       util_plural((long long)in->n, "", "s"), dir);
 	return 0;
 }

@@ -153,7 +153,8 @@ lb_pdns(const struct lb_input *in)
 	if (rc != 0)
 		return -1;
 	printf("%zu name%s in %zu zone%s (%zu LUA, %zu plain): add %s/pdns.conf's lines to "
-	       "pdns.conf\n", in->n, in->n == 1 ? "" : "s", nzones, nzones == 1 ? "" : "s", nlua,
+	       "pdns.conf\n", in->n, util_plural((long long)in->n, "", "s"), nzones,
+	       util_plural((long long)nzones, "", "s"), nlua,
 	       in->n - nlua, dir);
 	return 0;
 }
