@@ -321,10 +321,22 @@ region_note(struct responder *r, const struct policy_out *po, int64_t now_ms)
 	r->region_since_ms = now_ms;
 }
 
+/* The admin documents: their paths (for the log), counters and content types. */
+static const struct {
+	const char *path;
+	enum counter_event counted;
+	const char *type;
+} docs[] = {
+	[DOC_STATUS] = { STATUS_DOC_PATH, CE_STATUS_REQUESTS, "application/json" },
+	[DOC_METRICS] = { METRICS_DOC_PATH, CE_METRICS_REQUESTS,
+	                  "text/plain; version=0.0.4; charset=utf-8" },
+	[DOC_EVENTS] = { EVENTS_DOC_PATH, CE_EVENTS_REQUESTS, "application/json" },
+};
+
 /*
- * Serve the status document or the metrics: written into memory, then one
- * write.  Only GET and HEAD; never cached.  The web server keeps these paths
- * to the addresses it allows (the shipped snippets: loopback).
+ * Serve an admin document (status, metrics, events): written into memory,
+ * then one write.  Only GET and HEAD; never cached.  The web server keeps
+ * these paths to the addresses it allows (the shipped snippets: loopback).
  */
 static void
 serve_doc(struct responder *r, enum status_doc doc, const char *method, const char *query,
@@ -333,13 +345,14 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr.ovr,
 	                            &r->fleet };
 	struct status_in in;
+	struct events_q eq;
 	char q[DH_NAME_MAX + 1], hdr[256];
 	char *body = NULL;
 	size_t len = 0;
 	FILE *m;
 	int head = strcmp(method, "HEAD") == 0;
 
-	counters_event(&r->ctr, doc == DOC_STATUS ? CE_STATUS_REQUESTS : CE_METRICS_REQUESTS);
+	counters_event(&r->ctr, docs[doc].counted);
 	memset(&in, 0, sizeof(in));
 	in.st = &st;
 	in.conf_path = r->conf ? r->conf->path : "";
@@ -352,24 +365,26 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	status_query(query, q, sizeof(q), &in.limit);
 	in.query = q;
 	if ((m = open_memstream(&body, &len)) == NULL) {
-		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_DOC_PATH : METRICS_DOC_PATH);
+		log_warn("%s: cannot build", docs[doc].path);
 		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);
 		return;
 	}
-	if (doc == DOC_STATUS)
+	if (doc == DOC_STATUS) {
 		status_json(m, &in);
-	else
+	} else if (doc == DOC_METRICS) {
 		status_metrics(m, &in);
+	} else {
+		events_query(query, &eq);
+		events_json(m, &(struct events_in){ r->conf, r->node, in.now, &eq });
+	}
 	if (fclose(m) != 0) {
-		log_warn("%s: cannot build", doc == DOC_STATUS ? STATUS_DOC_PATH : METRICS_DOC_PATH);
+		log_warn("%s: cannot build", docs[doc].path);
 		free(body);
 		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);
 		return;
 	}
 	snprintf(hdr, sizeof(hdr), "Status: 200 OK\r\nContent-Type: %s\r\n"
-	         "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n",
-	         doc == DOC_STATUS ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
-	         len);
+	         "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n", docs[doc].type, len);
 	FCGX_PutS(hdr, out);
 	if (!head)
 		FCGX_PutStr(body, (int)len, out);

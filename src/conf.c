@@ -55,6 +55,7 @@ static const struct conf_opt prober_opts[] = {
 	{ "lock", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/probe.lock", NULL, C(lock_path) },
 	{ "event_log", OPT_PATH, 0, 0, 0, "", NULL, C(event_log) },
 	{ "metrics", OPT_PATH, 0, 0, 0, "", NULL, C(metrics) },
+	{ "event_log_verdicts", OPT_INT, 0, 10000000, 10000, NULL, NULL, C(event_log_verdicts) },
 	{ "proxy", OPT_STR, 0, 0, 0, "", NULL, C(proxy) },
 	{ "interval", OPT_INT, 1, 3600, 10, NULL, NULL, C(interval) },
 	{ "deadline", OPT_INT, 1, 3600, 8, NULL, NULL, C(deadline) },

@@ -660,6 +660,7 @@ struct conf {
 	char *state_path;
 	char *lock_path;
 	char *event_log;    /* "" = none */
+	int event_log_verdicts; /* registry verdict changes logged per pass, one line each */
 	char *metrics;      /* the prober's metrics for node_exporter's textfile collector; "" = none */
 	char *proxy;        /* default proxy of http checks; "" = none */
 	int interval, deadline, parallel;

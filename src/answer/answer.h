@@ -232,7 +232,8 @@ enum host_kind host_kind_of(enum resolve_result r, enum host_err e);
 
 /* What else the responders count. */
 enum counter_event {
-	CE_SNAP_LOADS, CE_SNAP_LOAD_FAILURES, CE_STATUS_REQUESTS, CE_METRICS_REQUESTS, CE_COUNT
+	CE_SNAP_LOADS, CE_SNAP_LOAD_FAILURES, CE_STATUS_REQUESTS, CE_METRICS_REQUESTS,
+	CE_EVENTS_REQUESTS, CE_COUNT
 };
 
 #define CTR_CODES 4 /* the HTTP codes an answer can have: answer_codes[] */
@@ -315,9 +316,10 @@ void status_override_json(FILE *f, size_t i, const struct override *v, time_t no
 
 /* The admin documents a responder serves, by REQUEST_URI path; anything else is a health
  * request (the web server decides which paths reach the responder, and who may ask). */
-enum status_doc { DOC_HEALTH, DOC_STATUS, DOC_METRICS };
+enum status_doc { DOC_HEALTH, DOC_STATUS, DOC_METRICS, DOC_EVENTS };
 #define STATUS_DOC_PATH "/deephealth/status.json"
 #define METRICS_DOC_PATH "/deephealth/metrics"
+#define EVENTS_DOC_PATH "/deephealth/events.json"
 #define STATUS_LIMIT_MAX 1000 /* registries a status document lists at most */
 /* The document uri names; *query points after its '?', or is NULL. */
 enum status_doc status_route(const char *uri, const char **query);
@@ -328,5 +330,34 @@ enum status_doc status_route(const char *uri, const char **query);
  * default 200).  Anything else is ignored.
  */
 void status_query(const char *query, char *q, size_t qsize, size_t *limit);
+
+/* ---------------------------------------------------------------- events.c */
+
+#define EVENTS_LIMIT_MAX 1000 /* events one document lists at most */
+
+/* The events document's parameters (docs/metrics.md). */
+struct events_q {
+	char after[64];              /* the cursor of a previous answer, "" = the latest */
+	char registry[DH_NAME_MAX + 1];
+	int have_registry;           /* only what concerns registry */
+	size_t limit;                /* 1..EVENTS_LIMIT_MAX, default 200 */
+};
+
+struct events_in {
+	const struct conf *conf;     /* NULL: the configuration did not load */
+	const char *node;
+	time_t now;
+	const struct events_q *q;
+};
+
+/* The parameters from a query string (after=, registry=, limit=); anything else is ignored. */
+void events_query(const char *query, struct events_q *q);
+/*
+ * The events document: the event log's events after q->after (oldest first,
+ * at most q->limit, and a cursor to ask for the next), or without a cursor the
+ * last q->limit.  A cursor of a log since rotated or cut reads the new one from
+ * its start ("reset": true).  Reads at most 1 MiB of the log.
+ */
+void events_json(FILE *f, const struct events_in *in);
 
 #endif /* DH_ANSWER_H */

@@ -33,7 +33,7 @@ const char *const host_kind_names[] = {
 const int answer_codes[CTR_CODES] = { 200, 404, 405, 503 };
 
 #define CTR_MAGIC "DHCOUNT\n"
-#define CTR_VERSION 1
+#define CTR_VERSION 2
 
 enum host_kind
 host_kind_of(enum resolve_result r, enum host_err e)

@@ -499,11 +499,13 @@ status_metrics(FILE *f, const struct status_in *in)
 	fprintf(f, "deephealth_responder_snapshot_load_failures_total %llu\n",
 	        (unsigned long long)counters_get(&m->events[CE_SNAP_LOAD_FAILURES]));
 	prom_help(f, "deephealth_responder_admin_requests_total", "counter",
-	     "Requests for the status document and the metrics.");
+	     "Requests for the status document, the metrics and the events.");
 	fprintf(f, "deephealth_responder_admin_requests_total{document=\"status\"} %llu\n"
-	        "deephealth_responder_admin_requests_total{document=\"metrics\"} %llu\n",
+	        "deephealth_responder_admin_requests_total{document=\"metrics\"} %llu\n"
+	        "deephealth_responder_admin_requests_total{document=\"events\"} %llu\n",
 	        (unsigned long long)counters_get(&m->events[CE_STATUS_REQUESTS]),
-	        (unsigned long long)counters_get(&m->events[CE_METRICS_REQUESTS]));
+	        (unsigned long long)counters_get(&m->events[CE_METRICS_REQUESTS]),
+	        (unsigned long long)counters_get(&m->events[CE_EVENTS_REQUESTS]));
 	prom_help(f, "deephealth_responder_fail_open", "gauge",
 	     "1 while every answer is 200 whatever the Host because the data cannot be trusted "
 	     "(snapshot missing, unusable, stale, blind; configuration not loaded).");
@@ -599,6 +601,8 @@ status_route(const char *uri, const char **query)
 		return DOC_STATUS;
 	if (n == sizeof(METRICS_DOC_PATH) - 1 && memcmp(uri, METRICS_DOC_PATH, n) == 0)
 		return DOC_METRICS;
+	if (n == sizeof(EVENTS_DOC_PATH) - 1 && memcmp(uri, EVENTS_DOC_PATH, n) == 0)
+		return DOC_EVENTS;
 	return DOC_HEALTH;
 }
 

@@ -75,14 +75,16 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 	if (x->json)
 		printf("[");
 	while (getline(&line, &cap, f) != -1) {
-		char when[64], dep[DH_NAME_MAX + 1], from[16], to[16], cause[600];
+		char when[64], dep[DH_NAME_MAX + 1], from[16], to[16], cause[600], ev[16];
 		enum verdict v = VERDICT_PASS, now_v;
 		uint32_t by = SNAP_NO_DEP;
 		size_t k;
 		int64_t t;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0] != '{' || evlog_field(line, "time", when, sizeof(when)) == NULL ||
+		/* Dependency transitions are the lines without an "event". */
+		if (line[0] != '{' || evlog_field(line, "event", ev, sizeof(ev)) != NULL ||
+		    evlog_field(line, "time", when, sizeof(when)) == NULL ||
 		    (t = parse_when(when, x->now)) < 0 || evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
 		    evlog_field(line, "from", from, sizeof(from)) == NULL ||
 		    evlog_field(line, "to", to, sizeof(to)) == NULL)
@@ -209,7 +211,9 @@ cmd_history(struct ctl *x, int argc, char **argv)
 		if (line[0] != '{' || evlog_field(line, "time", when, sizeof(when)) == NULL ||
 		    (t = parse_when(when, x->now)) < 0 || t < since)
 			continue;
-		blind = evlog_field(line, "event", ev, sizeof(ev)) != NULL && strcmp(ev, "blind") == 0;
+		blind = evlog_field(line, "event", ev, sizeof(ev)) != NULL;
+		if (blind && strcmp(ev, "blind") != 0)
+			continue; /* verdicts, overrides: not a dependency's */
 		if (!blind && (evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
 		               fnmatch(glob, dep, 0) != 0))
 			continue;

@@ -4,6 +4,35 @@
 
 #include "prober.h"
 
+/* Count a registry whose verdict moved from old's to v (decided by dependency by), and keep it. */
+static void
+note_change(const struct snapshot *prev, const struct conf *c, size_t r, const struct snap_reg *old,
+            enum verdict v, uint32_t by, struct eval_stats *stats)
+{
+	struct eval_change *ch;
+
+	if (stats->changed++ >= stats->changes_max)
+		return;
+	if (stats->changes == NULL)
+		stats->changes = xcalloc(stats->changes_max, sizeof(*stats->changes));
+	ch = &stats->changes[stats->nchanges++];
+	ch->reg = r;
+	ch->from = old->verdict;
+	ch->to = v;
+	ch->dep = NULL;
+	ch->dep_len = 0;
+	if (by != SNAP_NO_DEP) {
+		ch->dep = c->deps[by].name;
+		ch->dep_len = strlen(ch->dep);
+	} else if (old->decided_by != SNAP_NO_DEP && old->decided_by < snap_dep_count(prev)) {
+		struct snap_dep d;
+
+		snap_dep_at(prev, old->decided_by, &d);
+		ch->dep = d.name;
+		ch->dep_len = d.name_len;
+	}
+}
+
 struct snap_writer *
 eval_build(const struct conf *c, const struct regmap *m, const struct dep_state *st,
            const struct snapshot *prev, int64_t now, unsigned flags, struct eval_stats *stats)
@@ -15,6 +44,8 @@ eval_build(const struct conf *c, const struct regmap *m, const struct dep_state 
 
 	memset(stats->users, 0, c->ndeps * sizeof(*stats->users));
 	stats->pass = stats->warn = stats->fail = stats->single = stats->changed = 0;
+	stats->nchanges = 0;
+	stats->changes = NULL;
 	for (size_t i = 0; i < c->ndeps; i++) {
 		const struct dep_conf *d = &c->deps[i];
 
@@ -50,7 +81,7 @@ eval_build(const struct conf *c, const struct regmap *m, const struct dep_state 
 			if (old.verdict == v)
 				since = old.since;
 			else
-				stats->changed++;
+				note_change(prev, c, r, &old, v, by, stats);
 		}
 		if (snapw_add_reg(w, e->name, v, rflags, by, since) != 0 ||
 		    snapw_set_uses(w, e->deps, e->ndeps) != 0)

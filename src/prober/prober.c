@@ -42,6 +42,7 @@ struct prober {
 	struct snapshot *prev;
 	int64_t folded;      /* when a pass was last folded into st (s), 0 = never */
 	int events_fd;       /* -1 = no event log */
+	char node[256];      /* this machine's name: the events say which prober decided */
 	struct prober_totals totals; /* prober.metrics' counters */
 	int passes;          /* passes of this run so far */
 	int rc;              /* this run's exit status so far */
@@ -106,6 +107,65 @@ fill_transition(FILE *m, const void *arg)
 	free(region);
 	free(dep);
 	free(cause);
+	return rc;
+}
+
+/*
+ * A registry's verdict change (a routing change: the load balancers move it
+ * when it fails or comes back): fill for event_write.
+ */
+struct ev_verdict {
+	const struct prober *p;
+	const struct eval_change *ch;
+	time_t when;
+};
+
+static int
+fill_verdict(FILE *m, const void *arg)
+{
+	const struct ev_verdict *e = arg;
+	const struct eval_change *ch = e->ch;
+	int64_t i = ch->dep ? conf_dep_find(e->p->conf, ch->dep, ch->dep_len) : -1;
+	char when[32], *region = util_json_str(e->p->conf->region), *node = util_json_str(e->p->node),
+	     *reg = util_json_str(e->p->map->regs[ch->reg].name),
+	     *dep = util_json_strn(ch->dep ? ch->dep : "", ch->dep_len),
+	     *cause = util_json_str(i >= 0 ? e->p->st[i].cause : "");
+	int rc;
+
+	util_iso_time(e->when, when, sizeof(when));
+	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"prober\":\"%s\",\"event\":\"verdict\","
+	             "\"registry\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"dependency\":\"%s\","
+	             "\"cause\":\"%s\"}\n", when, region, node, reg, verdict_str(ch->from),
+	             verdict_str(ch->to), dep, cause);
+	free(region);
+	free(node);
+	free(reg);
+	free(dep);
+	free(cause);
+	return rc;
+}
+
+/* More verdict changes in one pass than prober.event_log_verdicts: how many, in one line. */
+struct ev_verdicts {
+	const struct prober *p;
+	const struct eval_stats *stats;
+	time_t when;
+};
+
+static int
+fill_verdicts(FILE *m, const void *arg)
+{
+	const struct ev_verdicts *e = arg;
+	char when[32], *region = util_json_str(e->p->conf->region), *node = util_json_str(e->p->node);
+	int rc;
+
+	util_iso_time(e->when, when, sizeof(when));
+	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"prober\":\"%s\",\"event\":\"verdicts\","
+	             "\"changed\":%zu,\"listed\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu}\n",
+	             when, region, node, e->stats->changed, e->stats->nchanges, e->stats->pass,
+	             e->stats->warn, e->stats->fail);
+	free(region);
+	free(node);
 	return rc;
 }
 
@@ -349,6 +409,7 @@ run_pass(struct prober *p)
 	}
 	pf.overrides = overrides_expired(p, (int64_t)now);
 	stats.users = p->users;
+	stats.changes_max = p->events_fd != -1 ? (size_t)c->event_log_verdicts : 0;
 	w = eval_build(c, p->map, p->st, p->prev, (int64_t)now, blind ? SNAP_FLAG_BLIND : 0, &stats);
 	/* Transitions are told after the build, which counts the registries each one touches. */
 	for (size_t i = 0; !blind && i < c->ndeps; i++) {
@@ -363,6 +424,12 @@ run_pass(struct prober *p)
 	} else {
 		struct snapshot *s = NULL;
 
+		/* Routing changes: told once published, before the next pass compares with it. */
+		for (size_t k = 0; k < stats.nchanges; k++)
+			event_write(p, "verdict", fill_verdict,
+			            &(struct ev_verdict){ p, &stats.changes[k], now });
+		if (stats.changed > stats.nchanges && p->events_fd != -1)
+			event_write(p, "verdicts", fill_verdicts, &(struct ev_verdicts){ p, &stats, now });
 		if (stats.changed > 0)
 			log_info("%zu %s verdict (now %zu pass, %zu warn, %zu fail, %zu "
 			         "single-region)", stats.changed,
@@ -382,6 +449,7 @@ run_pass(struct prober *p)
 		p->totals.last_publish = (uint64_t)now;
 	}
 	snapw_free(w);
+	free(stats.changes);
 	pf.duration_ms = util_now_ms() - start;
 	pf.deadline = c->deadline;
 	if (c->metrics[0] != '\0' && p->prev != NULL &&
@@ -453,6 +521,9 @@ main(int argc, char **argv)
 	         o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	memset(&p, 0, sizeof(p));
 	p.events_fd = -1;
+	if (gethostname(p.node, sizeof(p.node)) != 0)
+		p.node[0] = '\0';
+	p.node[sizeof(p.node) - 1] = '\0';
 	/* With -t every report is a plain line on stderr; else through the log, at err: a run
 	 * with any of them probes nothing (every one is reported first). */
 	errarg = o.test_only ? &o.test_only : NULL;

@@ -350,10 +350,21 @@ int state_save(const char *path, const struct conf *c, const struct dep_state *s
 
 /* ---------------------------------------------------------------- eval.c */
 
+/* A registry whose verdict changed: what the event log says of it. */
+struct eval_change {
+	size_t reg;                      /* index in the registry map */
+	enum verdict from, to;
+	const char *dep;                 /* what decided: the new verdict's dependency, or for a
+	                                    return to pass the old one's (NULL: none known) */
+	size_t dep_len;
+};
+
 struct eval_stats {
 	size_t pass, warn, fail, single; /* registries by verdict */
 	size_t changed;                  /* registries whose verdict differs from the last snapshot */
 	size_t *users;                   /* per dependency: registries that use it */
+	struct eval_change *changes;     /* the first changes_max of the changed, in map order */
+	size_t nchanges, changes_max;    /* (set changes_max; eval_build allocates, caller frees) */
 };
 
 /*
