@@ -346,7 +346,7 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	                            &r->fleet };
 	struct status_in in;
 	struct events_q eq;
-	char q[DH_NAME_MAX + 1], hdr[256];
+	char q[DH_NAME_MAX + 1], reg[DH_NAME_MAX + 1], hdr[256];
 	char *body = NULL;
 	size_t len = 0;
 	FILE *m;
@@ -362,8 +362,9 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	in.ctr = r->ctr.m;
 	in.ctr_shared = r->ctr.shared;
 	in.node = r->node;
-	status_query(query, q, sizeof(q), &in.limit);
+	status_query(query, q, sizeof(q), &in.limit, reg, sizeof(reg));
 	in.query = q;
+	in.registry = reg[0] != '\0' ? reg : NULL;
 	if ((m = open_memstream(&body, &len)) == NULL) {
 		log_warn("%s: cannot build", docs[doc].path);
 		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);

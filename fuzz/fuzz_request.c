@@ -295,7 +295,7 @@ check_doc(enum status_doc doc, const struct answer_state *st, const char *query,
 {
 	static struct counters_shm ctr;
 	struct status_in in;
-	char q[DH_NAME_MAX + 1];
+	char q[DH_NAME_MAX + 1], reg[DH_NAME_MAX + 1];
 	char *body = NULL;
 	size_t blen = 0;
 	FILE *m;
@@ -308,8 +308,11 @@ check_doc(enum status_doc doc, const struct answer_state *st, const char *query,
 	in.ctr = &ctr;
 	in.ctr_shared = 1;
 	in.node = "fuzz-node";
-	status_query(query, q, sizeof(q), &in.limit);
+	status_query(query, q, sizeof(q), &in.limit, reg, sizeof(reg));
 	in.query = q;
+	in.registry = reg[0] != '\0' ? reg : NULL;
+	for (const char *c = reg; *c != '\0'; c++)
+		FZ_CHECK(*c == '/' || util_is_name_byte((unsigned char)*c), "registry holds %#x", *c);
 	FZ_CHECK(strlen(q) < sizeof(q), "q overflows");
 	for (const char *c = q; *c != '\0'; c++)
 		FZ_CHECK(*c == '/' || util_is_name_byte((unsigned char)*c), "q holds %#x", *c);

@@ -298,6 +298,7 @@ struct status_in {
 	const char *node;            /* this machine's name */
 	const char *query;           /* status: registries whose name contains this (any case) */
 	size_t limit;                /* status: at most this many of them */
+	const char *registry;        /* status: this registry in detail ("registry"), or NULL */
 };
 
 /*
@@ -326,10 +327,12 @@ enum status_doc status_route(const char *uri, const char **query);
 /*
  * The status document's parameters from a query string: q (a piece of a
  * registry name, percent-encoded; a byte no name has becomes '/', which matches
- * nothing; spaces are dropped) into q[qsize], and limit (1..STATUS_LIMIT_MAX,
- * default 200).  Anything else is ignored.
+ * nothing; spaces are dropped) into q[qsize], limit (1..STATUS_LIMIT_MAX,
+ * default 200), and registry (a name to show in detail, the same way) into
+ * reg[regsize], "" when not asked.  Anything else is ignored.
  */
-void status_query(const char *query, char *q, size_t qsize, size_t *limit);
+void status_query(const char *query, char *q, size_t qsize, size_t *limit, char *reg,
+                  size_t regsize);
 
 /* ---------------------------------------------------------------- events.c */
 

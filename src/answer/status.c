@@ -197,6 +197,58 @@ not_passing(FILE *f, const struct answer_state *st, time_t now, const char *q, s
 	fprintf(f, "],\"matched\":%zu}", matched);
 }
 
+/*
+ * One registry in detail (?registry=NAME): its verdict and what decided it,
+ * and the answer a probe gets for it now, as answer_request would decide it
+ * (overrides, mode, fail-open applied).  "found": false when the snapshot has
+ * no such registry (or there is no snapshot).
+ */
+static void
+registry_json(FILE *f, const struct answer_state *st, time_t now, const char *name)
+{
+	const struct snapshot *s = st->snap;
+	const struct override *force = NULL, *mode = NULL;
+	struct policy_out po;
+	struct snap_reg g;
+	struct snap_dep d;
+	char when[32];
+	int found = s != NULL && snap_find_reg(s, name, strlen(name), &g);
+
+	answer_registry(st, name, now, &po);
+	fprintf(f, ",\"registry\":{\"name\":");
+	jstr0(f, name);
+	fprintf(f, ",\"found\":%s,\"answer\":{\"http\":%d,\"status\":\"%s\",\"reason\":\"%s\"}",
+	        found ? "true" : "false", po.http, verdict_str(po.status), reason_str(po.reason));
+	if (!found) {
+		fprintf(f, "}");
+		return;
+	}
+	util_iso_time((time_t)g.since, when, sizeof(when));
+	fprintf(f, ",\"verdict\":\"%s\",\"since\":\"%s\",\"single_region\":%s,\"decided_by\":",
+	        verdict_str(g.verdict), when, g.flags & SNAP_REG_SINGLE_REGION ? "true" : "false");
+	if (g.decided_by != SNAP_NO_DEP && g.decided_by < snap_dep_count(s)) {
+		snap_dep_at(s, g.decided_by, &d);
+		jstr(f, d.name, d.name_len);
+		fprintf(f, ",\"cause\":");
+		jstr(f, d.cause, d.cause_len);
+	} else {
+		fprintf(f, "null,\"cause\":null");
+	}
+	fprintf(f, ",\"uses\":[");
+	for (uint32_t k = 0; k < g.nuses; k++) {
+		snap_dep_at(s, snap_use_at(s, g.uses + k), &d);
+		fprintf(f, "%s", k ? "," : "");
+		jstr(f, d.name, d.name_len);
+	}
+	ovr_lookup(st->ovr, name, (int64_t)now, &force, &mode);
+	fprintf(f, "],\"override\":");
+	if (force != NULL)
+		status_override_json(f, (size_t)(force - st->ovr->v), force, now);
+	else
+		fprintf(f, "null");
+	fprintf(f, "}");
+}
+
 /* One event-log line as a transition item; 0 when it is none of ours. */
 static int
 transition_item(FILE *f, const char *line, int first)
@@ -405,6 +457,8 @@ status_json(FILE *f, const struct status_in *in)
 	fprintf(f, "],\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
 	        "\"single_region\":%zu}", s ? snap_reg_count(s) : 0, t.pass, t.warn, t.fail, t.single);
 	not_passing(f, st, in->now, in->query, in->limit);
+	if (in->registry != NULL)
+		registry_json(f, st, in->now, in->registry);
 	fprintf(f, ",\"dependencies_total\":%zu,\"dependencies\":[", nd);
 	for (size_t i = 0, k = 0; i < nd; i++) {
 		struct snap_dep d;
@@ -614,17 +668,20 @@ hexval(int c)
 }
 
 void
-status_query(const char *query, char *q, size_t qsize, size_t *limit)
+status_query(const char *query, char *q, size_t qsize, size_t *limit, char *reg, size_t regsize)
 {
 	*limit = STATUS_LIMIT;
 	q[0] = '\0';
+	reg[0] = '\0';
 	while (query != NULL && *query != '\0') {
 		size_t len = strcspn(query, "&");
+		int is_q = strncmp(query, "q=", 2) == 0;
 
-		if (strncmp(query, "q=", 2) == 0) {
-			size_t w = 0;
+		if (is_q || strncmp(query, "registry=", 9) == 0) {
+			char *out = is_q ? q : reg;
+			size_t w = 0, size = is_q ? qsize : regsize;
 
-			for (size_t i = 2; i < len && w + 1 < qsize; i++) {
+			for (size_t i = is_q ? 2 : 9; i < len && w + 1 < size; i++) {
 				int c = (unsigned char)query[i];
 
 				if (c == '%' && i + 2 < len && hexval(query[i + 1]) >= 0 &&
@@ -637,9 +694,9 @@ status_query(const char *query, char *q, size_t qsize, size_t *limit)
 				/* Not a name byte: no registry can contain it; a space is trimmed. */
 				if (c == ' ')
 					continue;
-				q[w++] = util_is_name_byte((unsigned char)c) ? (char)c : '/';
+				out[w++] = util_is_name_byte((unsigned char)c) ? (char)c : '/';
 			}
-			q[w] = '\0';
+			out[w] = '\0';
 		} else if (strncmp(query, "limit=", 6) == 0) {
 			long v = strtol(query + 6, NULL, 10);
 

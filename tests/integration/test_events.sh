@@ -101,7 +101,7 @@ mkdir -m 1777 "$P/sock"
 pool_start "$P/sock/fcgi" "$P/sock/pool.log" 1 "$P/dh.conf" $(fcgi_cmd_bin) || exit 1
 fcgi() { env -i REQUEST_METHOD=GET HTTP_HOST= REQUEST_URI="$1" cgi-fcgi -bind -connect "$P/sock/fcgi" | sed '1,/^\r*$/d'; }
 # ev URI EXPR: a Python expression over the document d.
-ev() { fcgi "$1" | python3 -c "import json, sys; d = json.load(sys.stdin); print($2)"; }
+ev() { fcgi "$1" | python3 -c "import json, sys; d = json.load(sys.stdin); r = d.get('registry') or {}; print($2)"; }
 
 total=$(python3 -c 'import json,sys; print(len([json.loads(l) for l in open(sys.argv[1])]))' "$P/events.log")
 check "the latest events, oldest first, as many as the log has" "$total ok westeurope" \
@@ -144,6 +144,16 @@ check "once whole, the next read from the cursor lists it" "blind start" \
 printf 'not json\n{"time":"x","event":"<b>\\"q","cause":"\\u0001"}\n{"time":"t","event":"verdict","registry":"a\\"b"}\n' >>"$P/events.log"
 check "damaged lines: the document is still JSON; an event kind that is no word is passed over" "ok verdict" \
 	"$(ev /deephealth/events.json 'd["log"]["state"], d["events"][-1]["event"]' | tr -d "(),'")"
+# The status document's registry in detail: what where and the global page show as why.
+mode sa1 500
+probe
+probe
+check "status.json?registry=contoso: verdict, what decided, its uses, the answer now" \
+	"True fail sa1 HTTP 500 ['sa1'] 503 dependency-failed None" \
+	"$(ev '/deephealth/status.json?registry=contoso' 'r["found"], r["verdict"], r["decided_by"], r["cause"], r["uses"], r["answer"]["http"], r["answer"]["reason"], r["override"]' 2>&1 | tr -d "(),'" | sed "s/\[/['/; s/\]/']/")"
+check "status.json?registry=nosuch: not found, and the answer a probe gets (200)" "False 200" \
+	"$(ev '/deephealth/status.json?registry=nosuch' 'd["registry"]["found"], d["registry"]["answer"]["http"]' | tr -d "(),'")"
+check "status.json without registry=: no registry field" "False" "$(ev /deephealth/status.json '"registry" in d')"
 rm "$P/events.log"
 check "no event log: said, not an error" "unreadable 0" "$(ev /deephealth/events.json 'd["log"]["state"], len(d["events"])' | tr -d "(),'")"
 pool_stop "$POOL_PID"
