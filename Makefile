@@ -4,7 +4,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
 CC       ?= cc
-PKGS     := fcgi libcurl libconfig libpcre2-8
+PKGS     := fcgi libcurl libconfig libpcre2-8 jansson
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wcast-qual -Wwrite-strings -Wno-format-nonliteral
@@ -44,7 +44,7 @@ LIB_OBJ    := $(call obj,$(SHARED_SRC) $(ANSWER_SRC) $(filter-out fcgi/responder
                          $(filter-out src/follow/follow.c,$(FOLLOW_SRC)))
 FCGI_LIBS  := $(shell pkg-config --libs fcgi libconfig libpcre2-8 2>/dev/null)
 PROBE_LIBS := $(shell pkg-config --libs libcurl libconfig libpcre2-8 2>/dev/null)
-CTL_LIBS   := $(shell pkg-config --libs libconfig libpcre2-8 2>/dev/null)
+CTL_LIBS   := $(shell pkg-config --libs libconfig libpcre2-8 libcurl jansson 2>/dev/null)
 FOLLOW_LIBS := $(shell pkg-config --libs libcurl libconfig 2>/dev/null)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(wildcard tests/unit/test_*.c)))
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh: install the Debian packages deephealth builds and tests with, if any is missing.
 set -eu
-PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-dev libconfig-dev libpcre2-dev
+PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-dev libconfig-dev libpcre2-dev libjansson-dev
       lighttpd lighttpd-mod-deflate apache2 libapache2-mod-fcgid redis-server monitoring-plugins-basic
       monitoring-plugins-standard curl valgrind procps wrk time nginx python3 adduser systemd mandoc
       lintian debhelper dpkg-dev fakeroot blhc cppcheck

@@ -135,9 +135,8 @@ line_regions(const struct regions *rg, struct regfile *rf, const char *field, un
 	return (long)n;
 }
 
-/* Every registry of the map with its regions, then every custom domain; 0, or -1 (reported). */
-static int
-gather(struct ctl *x, const struct regions *rg, struct lb_input *in)
+int
+lb_gather(struct ctl *x, const struct regions *rg, struct lb_input *in)
 {
 	struct regfile *rf = regfile_open(x->conf->registries, ctl_errfn, NULL);
 	size_t cap = 0, kept = 0, nhosts;
@@ -227,8 +226,8 @@ gather(struct ctl *x, const struct regions *rg, struct lb_input *in)
 	return bad ? -1 : 0;
 }
 
-static void
-input_free(struct lb_input *in)
+void
+lb_input_free(struct lb_input *in)
 {
 	for (size_t i = 0; i < in->n; i++) {
 		free(in->names[i].host);
@@ -294,7 +293,7 @@ cmd_lb(struct ctl *x, int argc, char **argv)
 		snprintf(ns, sizeof(ns), "ns1.%s", rg->zone);
 	in.ns = ns;
 	in.serial = (int64_t)x->now;
-	if (gather(x, rg, &in) != 0) {
+	if (lb_gather(x, rg, &in) != 0) {
 		fprintf(stderr, "deephealthctl: lb: nothing written: the errors above first\n");
 		goto out;
 	}
@@ -310,7 +309,7 @@ cmd_lb(struct ctl *x, int argc, char **argv)
 	if (k->write(&in) == 0)
 		rc = CTL_EXIT_OK;
 out:
-	input_free(&in);
+	lb_input_free(&in);
 	regions_free(rg);
 	return rc;
 }

@@ -53,6 +53,29 @@ void jstr(const char *s, size_t len);
 /* Override i of the list (numbered i + 1), as text or JSON, on stdout (cmd_override.c). */
 void override_print(const struct ctl *x, size_t i, const struct override *v, int json);
 
+/* ---------------------------------------------------------------- http.c */
+
+/* One GET: what to ask, and what came back. */
+struct http_get {
+	char url[600];
+	const char *host;            /* the Host header, or NULL (the URL's) */
+	long timeout_ms;
+	size_t max_body;             /* keep at most this much of the body; 0: none */
+	long code;                   /* the HTTP status, 0 when no answer (err says why) */
+	char err[160];
+	char *body;                  /* NUL-terminated, len bytes, or NULL */
+	size_t len, cap;
+	int too_large;
+	int64_t ms;                  /* how long it took */
+	/* the answer's X-Deephealth-* headers, "" when absent */
+	char status[16], reason[64], registry[DH_NAME_MAX + 1], source[160], age[24];
+};
+/* Run every GET of v at once (libcurl multi, no proxy); 0, or -1 when libcurl failed as a whole. */
+int http_get_all(struct http_get *v, size_t n);
+void http_get_free(struct http_get *v, size_t n);
+/* "http://ADDR:PORT/path", with brackets for an IPv6 address. */
+void http_url(char *out, size_t len, const char *addr, int port, const char *path);
+
 /* The commands: each returns the exit status. */
 int cmd_status(struct ctl *x);
 int cmd_explain(struct ctl *x, int argc, char **argv);
@@ -61,5 +84,6 @@ int cmd_history(struct ctl *x, int argc, char **argv);
 int cmd_check(struct ctl *x, int argc, char **argv);
 int cmd_budget(struct ctl *x, int argc, char **argv);
 int cmd_lb(struct ctl *x, int argc, char **argv);
+int cmd_where(struct ctl *x, int argc, char **argv);
 
 #endif

@@ -34,6 +34,7 @@ ctl_usage(FILE *f, int code)
 	        "                     [-F probes] [-B probes] [-W seconds] [-T seconds] [-f seconds]\n"
 	        "                     [-r regions]\n"
 	        "       deephealthctl [-c config] lb pdns|gdnsd|haproxy [-r regions] -o DIR [--ns NAME]\n"
+	        "       deephealthctl [-c config] [--json] where [-r regions] HOST|--all\n"
 	        "       deephealthctl -h | --help | -V | --version\n"
 	        "  -c config     configuration file (default $DEEPHEALTH_CONFIG, then %s)\n"
 	        "  -j, --json    one JSON document on standard output\n"
@@ -63,6 +64,9 @@ ctl_usage(FILE *f, int code)
 	        "lb: a load balancer's configuration in DIR, from -r (default\n"
 	        "  /etc/deephealth/regions.conf), the registry map and the host map;\n"
 	        "  --ns the zones' name server (pdns, gdnsd; default ns1.ZONE)\n"
+	        "where: each region's answer to a load balancer's probe for HOST (every front door\n"
+	        "  of -r, default /etc/deephealth/regions.conf), why (its admin side), and the\n"
+	        "  routing that follows; --all: every registry some region fails over now\n"
 	        "exit: 0 OK, 1 configuration not loaded, 2 usage, 3 status: every answer fails open\n"
 	        "      or passes through\n",
 	        DH_DEFAULT_CONF);
@@ -202,9 +206,12 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[optind], "lb") == 0) {
 		ctl_load(&x);
 		rc = cmd_lb(&x, argc - optind, argv + optind);
+	} else if (strcmp(argv[optind], "where") == 0) {
+		ctl_load(&x);
+		rc = cmd_where(&x, argc - optind, argv + optind);
 	} else {
 		static const char *const known[] = { "status", "explain", "override", "history",
-		                                     "check", "budget", "lb", NULL };
+		                                     "check", "budget", "lb", "where", NULL };
 
 		if (names_find(known, argv[optind]) >= 0)
 			ctl_usage_error("%s: %s", argv[optind], strcmp(argv[optind], "status") == 0

@@ -29,6 +29,14 @@ struct lb_input {
 	char *registries;                /* the registry map's path, for the files' headers */
 };
 
+/*
+ * Every registry of the map (x's prober.registries) with its regions, in
+ * name order, then every custom domain (the host map's), into in->names and
+ * in->n.  0, or -1 (reported as file:line); lb_input_free either way.
+ */
+int lb_gather(struct ctl *x, const struct regions *rg, struct lb_input *in);
+void lb_input_free(struct lb_input *in);
+
 /* A written file: path, bytes; publish_file into the output directory.  0, or -1 (said). */
 int lb_write(const struct lb_input *in, const char *name, const char *buf, size_t len);
 /* Identifiers for names, made of [a-z0-9_] (". -" become "_"), unique among those given out. */

@@ -44,11 +44,11 @@ check "$S dump -q" "2 $S: dump: unknown option -q (see $S -h)" "$(usage_of $S du
 check "$S check -a without its argument" "2 $S: check: option -a needs an argument (see $S -h)" "$(usage_of $S check -a)"
 
 # Each program links only what it uses: the web-facing responder no libcurl and no check code.
-libs() { ldd "$BUILD/$1" | awk '{ print $1 }' | sed -n 's/^\(libcurl\|libfcgi\|libconfig\|libpcre2-8\)\.so.*/\1/p' | sort | xargs; }
+libs() { ldd "$BUILD/$1" | awk '{ print $1 }' | sed -n 's/^\(libcurl\|libfcgi\|libconfig\|libpcre2-8\|libjansson\)\.so.*/\1/p' | sort | xargs; }
 check "deephealth.fcgi links libconfig, libfcgi, libpcre2-8 and no libcurl" "libconfig libfcgi libpcre2-8" "$(libs deephealth.fcgi)"
 check "deephealth-probe links libconfig, libcurl, libpcre2-8 and no libfcgi" "libconfig libcurl libpcre2-8" "$(libs deephealth-probe)"
 check "deephealth-snap links none of the four libraries" "" "$(libs deephealth-snap)"
-check "deephealthctl links libconfig and libpcre2-8, no libcurl, no libfcgi" "libconfig libpcre2-8" "$(libs deephealthctl)"
+check "deephealthctl links libconfig, libcurl (where), libjansson and libpcre2-8, no libfcgi" "libconfig libcurl libjansson libpcre2-8" "$(libs deephealthctl)"
 check "deephealth-follow links libconfig and libcurl only" "libconfig libcurl" "$(libs deephealth-follow)"
 check "no check, exec, threshold, evaluation or registry-map code in the responder" "" \
 	"$(nm "$BUILD/deephealth.fcgi" | awk '$2 == "T" { print $3 }' | grep -E '^(check_run|exec_start|state_fold|eval_build|regmap_load)$' | xargs)"
@@ -59,6 +59,8 @@ check "no resolver in the prober (the responder's part of the configuration)" ""
 	"$(syms deephealth-probe | grep -E '^(resolver_conf|resolver_lookup|resolver_new|policy_decide|reply_format)$' | xargs)"
 check "the snapshot tool: snapshot, log and util code only" "" \
 	"$(syms deephealth-snap | grep -E '^(conf_load|resolver_new|check_run|policy_decide)$' | xargs)"
+check "no checks, thresholds or evaluation in deephealthctl (its HTTP is where's requests only)" "" \
+	"$(syms deephealthctl | grep -E '^(check_run|check_types|state_fold|eval_build|deps_conf)$' | xargs)"
 check "no resolver, decision, checks or evaluation in the follower" "" \
 	"$(syms deephealth-follow | grep -E '^(resolver_conf|policy_decide|check_run|eval_build|deps_conf)$' | xargs)"
 

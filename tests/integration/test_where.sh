@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# test_where.sh: deephealthctl where against three regions of real lighttpd front doors
+# running the shipped snippet (westeurope on 127.0.0.2 with two doors' worth of addresses,
+# eastus2 on 127.0.0.3, centralus on 127.0.0.4 where nothing listens): each door's answer to
+# the load balancer's request, why from each admin side, the routing that follows, an
+# unreachable region never shown as healthy; --all; --json.
+. tests/integration/lib.sh
+
+CTL=$BUILD/deephealthctl
+S=$WORK/s
+mkdir -p "$S"
+chmod 755 "$S"
+WWW=$WORK/www
+mkdir -p "$WWW"
+cp -r www/admin/. "$WWW/"
+chmod -R a+rX "$WWW"
+PORT=$(free_port)
+
+cat >"$S/registries.map" <<'EOF'
+contoso     westeurope,eastus2             sa1   -
+fabrikam    eastus2,westeurope             sa2   -
+litware     westeurope,eastus2,centralus   sa1   -
+northwind   westeurope                     sa1   -
+EOF
+cat >"$S/regions.conf" <<EOF
+service = { zone = "azurecr.test"; port = $PORT; path = "/health"; };
+load_balancer = { interval = 3; timeout = 2; };
+regions = (
+  { name = "westeurope"; addresses = [ "127.0.0.2" ]; admin = "http://127.0.0.2:$PORT"; },
+  { name = "eastus2"; addresses = [ "127.0.0.3" ]; admin = "http://127.0.0.3:$PORT"; },
+  { name = "centralus"; addresses = [ "127.0.0.4" ]; admin = "http://127.0.0.4:$PORT"; }
+);
+EOF
+
+# region NAME ADDRESS FIXTURE: a front door for the region: its configuration, snapshot, lighttpd.
+region() {
+	local d=$S/$1
+	mkdir -p "$d"
+	chmod 755 "$d"
+	cat >"$d/dh.conf" <<EOF
+snapshot = { path = "$d/snapshot"; max_age = 600; };
+responder = { overrides = "$d/overrides"; counters = ""; kill_switch = "$d/disable"; };
+prober = { region = "$1"; registries = "$S/registries.map"; };
+resolver = { rules = ( "^(?<registry>[a-z0-9]+)\\\\.azurecr\\\\.test\$" ); };
+EOF
+	chmod 644 "$d/dh.conf"
+	snap "$d/snapshot" <<<"$3"
+	lighttpd_base "$d" "$PORT" "$d" "$2"
+	localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$d/dh.conf" "$d/run/deephealth.sock" |
+		localize_www "$WWW" >>"$d/lighttpd.conf"
+	lighttpd -D -f "$d/lighttpd.conf" >"$d/stdout.log" 2>&1 &
+	PIDS+=($!)
+	wait_http "http://$2:$PORT/"
+}
+region westeurope 127.0.0.2 "created now
+interval 10
+dep sa1 fail storage critical since=now-300 cause=HTTP 503 on blob
+dep sa2 pass storage critical
+reg contoso fail by=sa1 since=now-290 uses=sa1
+reg fabrikam pass uses=sa2
+reg litware fail by=sa1 since=now-290 uses=sa1
+reg northwind fail single by=sa1 since=now-290 uses=sa1"
+region eastus2 127.0.0.3 "created now
+interval 10
+dep sa1 pass storage critical
+dep sa2 pass storage critical
+reg contoso pass uses=sa1
+reg fabrikam pass uses=sa2
+reg litware pass uses=sa1
+reg northwind pass single uses=sa1"
+# The tool's own configuration: the registry map (the operator's copy).
+printf 'snapshot = { path = "%s/none"; };\nprober = { registries = "%s"; };\n' "$S" "$S/registries.map" >"$S/ctl.conf"
+where() { "${VG[@]}" "$CTL" -c "$S/ctl.conf" "$@" 2>&1; }
+
+out=$(where where -r "$S/regions.conf" contoso.azurecr.test)
+check "where: exit 0" 0 $?
+check_match "the name, its registry, its regions in the map's order" \
+	'^contoso.azurecr.test: registry contoso \(registry map line 1\), served by westeurope, eastus2' "$out"
+check_match "westeurope fails it: its door's answer as a load balancer gets it" \
+	'westeurope: FAILING \(0 of 1 front door answer 200\).*127.0.0.2 +503 fail dependency-failed' "$(echo "$out" | paste -sd' ')"
+check_match "why, from westeurope's admin side: verdict, since, dependency, cause, the answer, who decided" \
+	"why: fail since [0-9T:-]+Z \((4m [0-9]+s|5m [0-9]+s)\): sa1: HTTP 503 on blob; answer 503 dependency-failed; decided by the prober on $(hostname)" "$out"
+check_match "eastus2 serves it" 'eastus2: SERVING \(1 of 1 front door answer 200\)' "$out"
+check_match "priority routing: eastus2" 'priority \(the first serving region, in the map.s order\): eastus2' "$out"
+check_match "performance routing: clients nearest westeurope go to eastus2" \
+	'performance \(clients nearest each region\): westeurope -> eastus2; eastus2 -> eastus2' "$out"
+
+out=$(where where -r "$S/regions.conf" litware)
+check_match "a bare registry name is asked as NAME.zone" '^litware.azurecr.test: registry litware' "$out"
+check_match "centralus, where nothing listens: unreachable, counted as failing, never healthy" \
+	'centralus: UNREACHABLE \(counted as failing\) \(0 of 1 front door answer 200\)' "$out"
+check_match "centralus: its admin side unreachable, said" 'why: admin side unreachable \(connection refused or unreachable\)' "$out"
+check_match "performance: clients nearest centralus go to the first serving region" 'centralus -> eastus2' "$out"
+
+out=$(where --json where -r "$S/regions.conf" litware)
+check "--json: one document; states, the routing" "litware serving/failing/unreachable eastus2 False" \
+	"$(echo "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+st = {r["name"]: r["state"] for r in d["regions"]}
+print(d["registry"], "/".join((st["eastus2"], st["westeurope"], st["centralus"])), d["routing"]["priority"], d["routing"]["all_failing"])')"
+check "--json: why, from the admin side (the status document's registry)" "sa1 HTTP 503 on blob 503" \
+	"$(echo "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = [r for r in d["regions"] if r["name"] == "westeurope"][0]["admin"]["registry"]
+print(r["decided_by"], r["cause"], r["answer"]["http"])')"
+
+# Every region failing: the load balancers' fallback is said.
+printf 'created now\ninterval 10\ndep sa1 fail storage critical since=now-60 cause=down\nreg contoso fail by=sa1 since=now-60 uses=sa1\n' |
+	snap "$S/eastus2/snapshot"
+sleep 1.2 # responder.recheck_ms
+out=$(where where -r "$S/regions.conf" contoso.azurecr.test)
+check_match "every region fails it: the load balancers serve every region" 'every region fails it: load balancers serve every region' "$out"
+
+# --all: the registries some region fails over, from each admin side; single-region ones are not.
+out=$(where where -r "$S/regions.conf" --all)
+check "--all: contoso and litware (northwind is single-region)" "contoso.azurecr.test litware.azurecr.test" \
+	"$(echo "$out" | sed -n 's/^\([a-z0-9.]*\): registry .*/\1/p' | xargs)"
+check_match "--all: the unreachable admin side is said, on stderr" 'centralus: admin side unreachable .*: the registries it fails over are not listed' "$out"
+
+# Not in the map: every region asked; usage errors.
+out=$(where where -r "$S/regions.conf" unknown.example)
+check_match "a name not in the map: said; every region asked" 'unknown.example: not in the registry map: every region asked' "$out"
+check_match "the doors answer it as any unknown Host: 200" '127.0.0.2 +200 warn unknown-host' "$out"
+out=$(where where -r "$S/regions.conf")
+check "no HOST: usage error, exit 2" "2" "$(where where -r "$S/regions.conf" >/dev/null; echo $?)"
+check_match "no HOST: said" 'where: a HOST \(or --all\) is required' "$out"
+check "HOST and --all: usage error" "2" "$(where where --all x >/dev/null; echo $?)"
+check "a regions file with an error: exit 1" "1" "$(where where -r /nonexistent x.example >/dev/null; echo $?)"
+[ -n "${HOLD:-}" ] && sleep "$HOLD"
+finish
