@@ -25,7 +25,7 @@ snapshot = { path = "$P/snapshot"; max_age = 120; };
 responder = { overrides = "$P/overrides"; counters = ""; kill_switch = "$P/disable"; };
 prober = {
   region = "westeurope"; registries = "$P/registries.map"; state = "$P/probe.state";
-  lock = "$P/probe.lock"; event_log = "$P/events.log"; interval = 1; deadline = 1;
+  lock = "$P/probe.lock"; event_log = "$P/events.log"; interval = 5; deadline = 4;
   fall = 1; rise = 1; ${1:-}
 };
 dependencies = (
