@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -167,10 +168,26 @@ cmd_history(struct ctl *x, int argc, char **argv)
 	size_t n = 0, ndep = 0;
 	char what[160];
 	FILE *f;
-	int ch;
+	int ch, regions = 0;
+	const char *regions_path = "/etc/deephealth/regions.conf";
+	static const struct option longopts[] = {
+		{ "regions", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 }
+	};
 
-	optind = 1;
-	while ((ch = getopt(argc, argv, ":s:")) != -1) {
+	/* 0: glibc starts over, so that options may follow the argument (main's "+" stays behind). */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":s:Rr:", longopts, NULL)) != -1) {
+		if (ch == 'R') {
+			regions = 1;
+			continue;
+		}
+		if (ch == 'r') {
+			regions = 1;
+			regions_path = optarg;
+			continue;
+		}
 		if (ch != 's')
 			ctl_usage_error("history: %s", util_opt_error(ch, argv, what, sizeof(what)));
 		if ((since = parse_when(optarg, x->now)) < 0)
@@ -182,6 +199,11 @@ cmd_history(struct ctl *x, int argc, char **argv)
 	if (optind + 1 != argc)
 		ctl_usage_error("history: unexpected argument %s", argv[optind + 1]);
 	glob = argv[optind];
+	if (regions) {
+		if (strncmp(glob, "registry:", 9) != 0 || !util_name_ok(glob + 9, strlen(glob + 9)))
+			ctl_usage_error("history: --regions: a registry:NAME is required");
+		return where_history(x, glob + 9, regions_path, since);
+	}
 	if (x->conf == NULL)
 		return CTL_EXIT_CONFIG;
 	if (strncmp(glob, "registry:", 9) == 0)

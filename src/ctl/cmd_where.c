@@ -587,3 +587,151 @@ out:
 	regions_free(rg);
 	return rc;
 }
+
+/* ---- history registry:NAME --regions: every region's events of one registry, merged ---- */
+
+struct merged_ev {
+	int64_t t;                     /* the event's time as its region wrote it */
+	const struct region *g;
+	json_t *ev;                    /* borrowed from its region's document */
+};
+
+static int
+merged_cmp(const void *a, const void *b)
+{
+	const struct merged_ev *x = a, *y = b;
+
+	return (x->t > y->t) - (x->t < y->t);
+}
+
+/* One event as a line: what it says of the registry. */
+static void
+merged_line(const struct merged_ev *m)
+{
+	const char *kind = json_string_value(json_object_get(m->ev, "event"));
+	const char *f[] = { "from", "to", "dependency", "cause", "state", "change", "scope",
+	                    "action", "by", "reason" };
+	const char *v[10];
+
+	for (size_t i = 0; i < 10; i++)
+		v[i] = json_string_value(json_object_get(m->ev, f[i]));
+	printf("%s  %-12s ", json_string_value(json_object_get(m->ev, "time")), m->g->name);
+	if (kind != NULL && strcmp(kind, "verdict") == 0)
+		printf("%s -> %s%s%s%s%s%s\n", v[0] ? v[0] : "?", v[1] ? v[1] : "?",
+		       v[1] && strcmp(v[1], "fail") == 0 ? " (leaves the region)" :
+		       v[0] && strcmp(v[0], "fail") == 0 ? " (comes back)" : "",
+		       v[2] && v[2][0] ? "  " : "", v[2] ? v[2] : "", v[3] && v[3][0] ? ": " : "",
+		       v[3] ? v[3] : "");
+	else if (kind != NULL && strcmp(kind, "blind") == 0)
+		printf("region blind %s: %s\n", v[4] ? v[4] : "?", v[3] ? v[3] : "");
+	else if (kind != NULL && strcmp(kind, "override") == 0)
+		printf("override %s %s %s by %s: %s\n", v[5] ? v[5] : "?", v[6] ? v[6] : "?",
+		       v[7] ? v[7] : "?", v[8] ? v[8] : "?", v[9] ? v[9] : "");
+	else if (kind != NULL && strcmp(kind, "verdicts") == 0)
+		printf("%lld registries changed in one pass, %lld listed (this one may be among the "
+		       "rest)\n", (long long)json_integer_value(json_object_get(m->ev, "changed")),
+		       (long long)json_integer_value(json_object_get(m->ev, "listed")));
+	else
+		printf("%s\n", kind ? kind : "?");
+}
+
+int
+where_history(struct ctl *x, const char *registry, const char *regions_path, int64_t since)
+{
+	struct regions *rg = regions_load(regions_path, ctl_errfn, NULL);
+	struct http_get *req;
+	struct why *w;
+	struct merged_ev *all = NULL;
+	size_t n = 0, cap = 0;
+
+	if (rg == NULL)
+		return CTL_EXIT_CONFIG;
+	req = xcalloc(rg->n ? rg->n : 1, sizeof(*req));
+	w = xcalloc(rg->n ? rg->n : 1, sizeof(*w));
+	for (size_t i = 0; i < rg->n; i++) {
+		snprintf(req[i].url, sizeof(req[i].url), "%s/deephealth/events.json?limit=%d&registry=%s",
+		         rg->v[i].admin[0] ? rg->v[i].admin : "http://invalid.invalid", EVENTS_LIMIT_MAX,
+		         registry);
+		req[i].timeout_ms = (long)rg->timeout * 1000;
+		req[i].max_body = ADMIN_BODY_MAX;
+	}
+	http_get_all(req, rg->n);
+	if (x->json)
+		printf("{\"registry\":");
+	else
+		printf("%s in every region, oldest first (each time as its region's clock wrote it):\n",
+		       registry);
+	if (x->json) {
+		jstr(registry, strlen(registry));
+		printf(",\"regions\":[");
+	}
+	for (size_t i = 0; i < rg->n; i++) {
+		const char *state;
+		json_t *evs, *e;
+		size_t k;
+
+		if (rg->v[i].admin[0] == '\0')
+			snprintf(w[i].err, sizeof(w[i].err), "no admin side in %s", rg->path);
+		else
+			why_read(&w[i], &req[i], x->now);
+		state = w[i].ok ? jget_str(w[i].doc, "log", "state") : NULL;
+		if (x->json) {
+			printf("%s{\"name\":", i ? "," : "");
+			print_json_str(rg->v[i].name);
+			printf(",\"reachable\":%s,\"error\":", w[i].ok ? "true" : "false");
+			print_json_str(w[i].err);
+			printf(",\"log\":");
+			print_json_str(state ? state : "");
+			printf(",\"clock_offset\":%lld}", (long long)w[i].clock_offset);
+		} else {
+			printf("  %-12s %s", rg->v[i].name, !w[i].ok ? "not asked: " : "");
+			if (!w[i].ok)
+				printf("%s: its events are missing below\n", w[i].err);
+			else if (state == NULL || strcmp(state, "ok") != 0)
+				printf("no event log there (%s: %s): its events are missing below\n",
+				       state ? state : "?", jget_str(w[i].doc, "log", "detail") ?
+				       jget_str(w[i].doc, "log", "detail") : "");
+			else
+				printf("clock %+lld s against this host's\n", (long long)w[i].clock_offset);
+		}
+		if (!w[i].ok)
+			continue;
+		evs = json_object_get(w[i].doc, "events");
+		json_array_foreach(evs, k, e) {
+			int64_t t = iso_secs(json_string_value(json_object_get(e, "time")));
+
+			if (t < 0 || t < since)
+				continue;
+			all = util_grow(all, &cap, n + 1, sizeof(*all));
+			all[n++] = (struct merged_ev){ t, &rg->v[i], e };
+		}
+	}
+	if (n > 1)
+		qsort(all, n, sizeof(*all), merged_cmp);
+	if (x->json) {
+		printf("],\"events\":[");
+		for (size_t i = 0; i < n; i++) {
+			char *s = json_dumps(all[i].ev, JSON_COMPACT);
+
+			printf("%s{\"region\":", i ? "," : "");
+			print_json_str(all[i].g->name);
+			printf(",\"event\":%s}", s ? s : "null");
+			free(s);
+		}
+		printf("]}\n");
+	} else {
+		printf("\n");
+		for (size_t i = 0; i < n; i++)
+			merged_line(&all[i]);
+		if (n == 0)
+			printf("no event of %s in any region asked\n", registry);
+	}
+	for (size_t i = 0; i < rg->n; i++)
+		json_decref(w[i].doc);
+	http_get_free(req, rg->n);
+	free(req);
+	free(w);
+	free(all);
+	regions_free(rg);
+	return CTL_EXIT_OK;
+}

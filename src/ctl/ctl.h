@@ -85,5 +85,8 @@ int cmd_check(struct ctl *x, int argc, char **argv);
 int cmd_budget(struct ctl *x, int argc, char **argv);
 int cmd_lb(struct ctl *x, int argc, char **argv);
 int cmd_where(struct ctl *x, int argc, char **argv);
+/* history registry:NAME --regions: every region's events of registry (its admin side's
+ * events.json), merged oldest first, from since (seconds, -1: all) (cmd_where.c). */
+int where_history(struct ctl *x, const char *registry, const char *regions_path, int64_t since);
 
 #endif

@@ -40,7 +40,7 @@ region() {
 	cat >"$d/dh.conf" <<EOF
 snapshot = { path = "$d/snapshot"; max_age = 600; };
 responder = { overrides = "$d/overrides"; counters = ""; kill_switch = "$d/disable"; };
-prober = { region = "$1"; registries = "$S/registries.map"; };
+prober = { region = "$1"; registries = "$S/registries.map"; event_log = "$d/events.log"; };
 resolver = { rules = ( "^(?<registry>[a-z0-9]+)\\\\.azurecr\\\\.test\$" ); };
 EOF
 	chmod 644 "$d/dh.conf"
@@ -105,6 +105,34 @@ import json, sys
 d = json.load(sys.stdin)
 r = [r for r in d["regions"] if r["name"] == "westeurope"][0]["admin"]["registry"]
 print(r["decided_by"], r["cause"], r["answer"]["http"])')"
+
+# history --regions: every region's events of one registry, merged oldest first.
+ev() { printf '{"time":"%s","region":"%s","prober":"p1","event":"verdict","registry":"%s","from":"%s","to":"%s","dependency":"sa1","cause":"%s"}\n' "$@"; }
+{
+	ev 2026-12-07T10:00:05Z westeurope contoso pass fail "HTTP 503"
+	ev 2026-12-07T10:00:06Z westeurope litware pass fail "HTTP 503"
+	ev 2026-12-07T10:20:00Z westeurope contoso fail pass "HTTP 200"
+} >"$S/westeurope/events.log"
+{
+	printf '{"time":"2026-12-07T10:10:00Z","region":"eastus2","event":"blind","state":"start","cause":"the witness check failed"}\n'
+	ev 2026-12-07T10:15:00Z eastus2 contoso pass fail "connect: refused"
+} >"$S/eastus2/events.log"
+chmod 644 "$S"/*/events.log
+out=$(where history -r "$S/regions.conf" registry:contoso --regions)
+check "history --regions: exit 0" 0 $?
+check "history --regions: contoso's events of both regions, merged by time; litware's left out" \
+	"2026-12-07T10:00:05Z westeurope pass -> fail|2026-12-07T10:10:00Z eastus2 region blind start:|2026-12-07T10:15:00Z eastus2 pass -> fail|2026-12-07T10:20:00Z westeurope fail -> pass" \
+	"$(echo "$out" | grep '^2026' | awk '{ print $1, $2, $3, $4, $5 }' | paste -sd'|')"
+check_match "history --regions: each region's clock against this host's" 'westeurope +clock [+-][0-9]+ s against' "$out"
+check_match "history --regions: an unreachable region is said, its events missing" \
+	'centralus +not asked: connection refused or unreachable: its events are missing below' "$out"
+check "history --regions -s: only from then" 2 \
+	"$(where history -r "$S/regions.conf" -s 2026-12-07T10:12:00Z registry:contoso --regions | grep -c '^2026')"
+check "history --regions --json: the events with their regions" "westeurope eastus2 eastus2 westeurope" \
+	"$(where --json history -r "$S/regions.conf" registry:contoso --regions | python3 -c '
+import json, sys; print(" ".join(e["region"] for e in json.load(sys.stdin)["events"]))')"
+check "history --regions without registry:NAME: usage error" 2 \
+	"$(where history --regions sa1 >/dev/null; echo $?)"
 
 # Every region failing: the load balancers' fallback is said.
 printf 'created now\ninterval 10\ndep sa1 fail storage critical since=now-60 cause=down\nreg contoso fail by=sa1 since=now-60 uses=sa1\n' |
