@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* strcasestr */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -516,6 +517,157 @@ usual_code(enum reason r)
 	}
 }
 
+/*
+ * The registries a probe gets 503 for now (what status_failing_over counts, in
+ * the same pass), split by why: bydep[i] (nd entries, i a snapshot dependency's
+ * index) those answered dependency-failed that dependency decides, *forced
+ * those an operator's override fails (override-fail).  A dependency-failed one
+ * whose snapshot names no deciding dependency (a hand-made snapshot) is only in
+ * the total, which is returned.
+ */
+static size_t
+failing_over_by(const struct answer_state *st, time_t now, size_t *bydep, size_t nd,
+                size_t *forced)
+{
+	const struct snapshot *s = st->snap;
+	size_t nr = s ? snap_reg_count(s) : 0, n = 0;
+	int forcing = 0;
+	char name[DH_NAME_MAX + 1];
+
+	*forced = 0;
+	/* As status_failing_over: only a forced fail can make a passing registry answer 503. */
+	for (size_t i = 0; st->ovr != NULL && i < st->ovr->n; i++)
+		forcing |= st->ovr->v[i].action == OVR_FORCE_FAIL && st->ovr->v[i].until > (int64_t)now;
+	for (size_t i = 0; i < nr; i++) {
+		struct policy_out po;
+		struct snap_reg g;
+
+		snap_reg_at(s, i, &g);
+		if (g.verdict != VERDICT_FAIL && !forcing)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
+		if (answer_registry(st, name, now, &po) != 503)
+			continue;
+		n++;
+		if (po.reason == R_OVERRIDE_FAIL)
+			(*forced)++;
+		else if (po.have_reg && po.reg.decided_by != SNAP_NO_DEP && po.reg.decided_by < nd)
+			bydep[po.reg.decided_by]++;
+	}
+	return n;
+}
+
+#define OVR_SERIES_MAX 100 /* (scope, action) pairs the override series list at most */
+
+/*
+ * The overrides in force as series labelled {scope, action}: one per pair (a
+ * later line for the same scope and action is one more line of the same
+ * intent), set at its earliest line's set time and expiring at its latest
+ * line's expiry; at most OVR_SERIES_MAX pairs, in the file's order, the
+ * overrides of the others counted in deephealth_responder_overrides_unlisted.
+ * Scopes are names, globs of names or "region": label values as they are.
+ */
+static void
+override_series(FILE *f, const struct overrides *o, time_t now)
+{
+	struct ovr_pair { const struct override *v; int64_t set, until; } pair[OVR_SERIES_MAX];
+	size_t np = 0, unlisted = 0;
+
+	for (size_t i = 0; o != NULL && i < o->n; i++) {
+		const struct override *v = &o->v[i];
+		size_t k;
+
+		if (v->until <= (int64_t)now)
+			continue;
+		for (k = 0; k < np; k++)
+			if (pair[k].v->action == v->action && strcmp(pair[k].v->scope, v->scope) == 0)
+				break;
+		if (k == np && np == OVR_SERIES_MAX) {
+			unlisted++;
+			continue;
+		}
+		if (k == np)
+			pair[np++] = (struct ovr_pair){ v, v->set, v->until };
+		if (v->set < pair[k].set)
+			pair[k].set = v->set;
+		if (v->until > pair[k].until)
+			pair[k].until = v->until;
+	}
+	prom_help(f, "deephealth_responder_override_set_timestamp_seconds", "gauge",
+	     "When each override in force was set, by scope and action (the earliest line of "
+	     "that scope and action still in force).");
+	for (size_t k = 0; k < np; k++)
+		fprintf(f, "deephealth_responder_override_set_timestamp_seconds{scope=\"%s\","
+		        "action=\"%s\"} %lld\n", pair[k].v->scope, ovr_action_names[pair[k].v->action],
+		        (long long)pair[k].set);
+	prom_help(f, "deephealth_responder_override_expiry_timestamp_seconds", "gauge",
+	     "When each override in force expires, by scope and action (the latest line of that "
+	     "scope and action).");
+	for (size_t k = 0; k < np; k++)
+		fprintf(f, "deephealth_responder_override_expiry_timestamp_seconds{scope=\"%s\","
+		        "action=\"%s\"} %lld\n", pair[k].v->scope, ovr_action_names[pair[k].v->action],
+		        (long long)pair[k].until);
+	prom_help(f, "deephealth_responder_overrides_unlisted", "gauge",
+	     "Overrides in force whose scope and action are beyond the first 100 pairs listed "
+	     "by the two series above.");
+	fprintf(f, "deephealth_responder_overrides_unlisted %zu\n", unlisted);
+}
+
+/* Whether an input of the admin documents could be read now. */
+enum admin_input_state { AIN_NONE, AIN_OK, AIN_UNREADABLE, AIN_STATE_COUNT };
+static const char *const admin_input_state_names[] = { "none", "ok", "unreadable", NULL };
+_Static_assert(sizeof(admin_input_state_names) / sizeof(admin_input_state_names[0]) ==
+               AIN_STATE_COUNT + 1, "one name per admin input state");
+
+/*
+ * The admin documents' inputs beyond the snapshot and the overrides (which
+ * have their own series): the event log (prober.event_log, the status
+ * document's transitions), the counters file (responder.counters) and a
+ * follower's fleet file (snapshot.path + ".fleet").  none: not configured or
+ * not there (an event log no event was written to yet, a front door without a
+ * follower); ok; unreadable: there, but it cannot be opened or (the counters,
+ * the fleet file) used.  Only the admin path opens them here.
+ */
+static void
+admin_inputs(FILE *f, const struct status_in *in)
+{
+	const struct conf *c = in->st->conf;
+	int ev = AIN_NONE, ctr = AIN_NONE, fleet = AIN_NONE, fd;
+
+	if (c != NULL && c->event_log[0] != '\0') {
+		struct stat sb;
+
+		if ((fd = open(c->event_log, O_RDONLY | O_CLOEXEC)) != -1) {
+			/* A directory opens too, and reads nothing. */
+			ev = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? AIN_OK : AIN_UNREADABLE;
+			close(fd);
+		} else if (errno != ENOENT) {
+			ev = AIN_UNREADABLE;
+		}
+	}
+	if (c != NULL && c->counters[0] != '\0')
+		ctr = in->ctr_shared ? AIN_OK : AIN_UNREADABLE;
+	if (in->st->fleet != NULL && in->st->fleet->present) {
+		fleet = AIN_OK;
+	} else if (c != NULL) {
+		/* The responder's copy is read when the file changes: ask the file itself. */
+		struct fleet fl;
+		char err[4400];
+		int rc = fleet_load(c->snapshot_path, &fl, err, sizeof(err));
+
+		fleet = rc > 0 ? AIN_OK : rc < 0 ? AIN_UNREADABLE : AIN_NONE;
+	}
+	prom_help(f, "deephealth_responder_admin_input_state", "gauge",
+	     "Whether each input of the admin documents could be read, a state set per input "
+	     "(event_log, counters, fleet): none (not configured, or not there), ok, unreadable.");
+	prom_stateset(f, "deephealth_responder_admin_input_state", "input=\"event_log\"",
+	              admin_input_state_names, ev);
+	prom_stateset(f, "deephealth_responder_admin_input_state", "input=\"counters\"",
+	              admin_input_state_names, ctr);
+	prom_stateset(f, "deephealth_responder_admin_input_state", "input=\"fleet\"",
+	              admin_input_state_names, fleet);
+}
+
 void
 status_metrics(FILE *f, const struct status_in *in)
 {
@@ -523,7 +675,7 @@ status_metrics(FILE *f, const struct status_in *in)
 	struct counters_shm *m = in->ctr;
 	struct answer_trace tr;
 	int regionwide = status_regionwide(st, in->now, &tr);
-	size_t novr = 0;
+	size_t novr = 0, nd, forced, *bydep;
 
 	prom_build_info(f, "deephealth.fcgi");
 	prom_help(f, "deephealth_responder_answers_total", "counter",
@@ -572,10 +724,32 @@ status_metrics(FILE *f, const struct status_in *in)
 			fprintf(f, "deephealth_responder_region_state{reason=\"%s\"} %d\n",
 			        reason_str((enum reason)r), regionwide && tr.po.reason == (enum reason)r);
 	fprintf(f, "deephealth_responder_region_state{reason=\"per-registry\"} %d\n", !regionwide);
+	nd = st->snap != NULL ? snap_dep_count(st->snap) : 0;
+	bydep = xcalloc(nd ? nd : 1, sizeof(*bydep));
 	prom_help(f, "deephealth_responder_registries_failing_over", "gauge",
 	     "Registries whose probes are answered 503 now (the snapshot's verdicts, with the "
 	     "overrides, mode and fail-open applied).");
-	fprintf(f, "deephealth_responder_registries_failing_over %zu\n", status_failing_over(st, in->now));
+	fprintf(f, "deephealth_responder_registries_failing_over %zu\n",
+	        failing_over_by(st, in->now, bydep, nd, &forced));
+	if (nd > 0) {
+		prom_help(f, "deephealth_responder_registries_failing_over_by_dependency", "gauge",
+		     "Registries answered 503 dependency-failed now, by the dependency that decides "
+		     "them (and its kind): one series per dependency of the snapshot.");
+		for (size_t i = 0; i < nd; i++) {
+			struct snap_dep d;
+
+			snap_dep_at(st->snap, i, &d);
+			/* A snapshot's names are name bytes: label values as they are. */
+			fprintf(f, "deephealth_responder_registries_failing_over_by_dependency{"
+			        "dependency=\"%.*s\",kind=\"%s\"} %zu\n", (int)d.name_len, d.name,
+			        dep_kind_str(d.kind), bydep[i]);
+		}
+	}
+	free(bydep);
+	prom_help(f, "deephealth_responder_registries_failing_over_forced", "gauge",
+	     "Registries answered 503 override-fail now: an operator's override forces them out "
+	     "(the registry, the region, or a dependency forced to fail).");
+	fprintf(f, "deephealth_responder_registries_failing_over_forced %zu\n", forced);
 	if (st->snap != NULL) {
 		prom_help(f, "deephealth_responder_snapshot_age_seconds", "gauge",
 		     "Age of the snapshot the responders answer from.");
@@ -598,6 +772,8 @@ status_metrics(FILE *f, const struct status_in *in)
 	     "and there is no good copy: no override in force).");
 	prom_stateset(f, "deephealth_responder_overrides_file_state", "", ovr_file_state_names,
 	              in->ovr_view != NULL ? (int)in->ovr_view->state : OVR_FILE_NONE);
+	override_series(f, st->ovr, in->now);
+	admin_inputs(f, in);
 	if (st->fleet != NULL && st->fleet->present) {
 		const struct fleet *fl = st->fleet;
 

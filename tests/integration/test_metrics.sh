@@ -25,6 +25,14 @@ R_REGION=deephealth_responder_region_state                # {reason}
 R_AGE=deephealth_responder_snapshot_age_seconds
 R_SHARED=deephealth_responder_counters_shared
 R_OVERRIDES=deephealth_responder_overrides_in_force
+R_FO=deephealth_responder_registries_failing_over
+R_FO_BY_DEP=deephealth_responder_registries_failing_over_by_dependency  # {dependency, kind}
+R_FO_FORCED=deephealth_responder_registries_failing_over_forced
+R_OVR_SET=deephealth_responder_override_set_timestamp_seconds         # {scope, action}
+R_OVR_EXPIRY=deephealth_responder_override_expiry_timestamp_seconds   # {scope, action}
+R_OVR_UNLISTED=deephealth_responder_overrides_unlisted
+R_INPUT=deephealth_responder_admin_input_state                        # {input, state}: a state set
+K_EVENT_LOG=event_log                        # prober.event_log
 R_PREFIX=deephealth_responder_                            # every responder series starts so
 P_CREATED=deephealth_snapshot_created_timestamp_seconds
 P_BLIND=deephealth_prober_blind
@@ -82,7 +90,8 @@ responder = { kill_switch = "disable"; overrides = "overrides"; recheck_ms = 0;
   $K_COUNTERS = "run/counters"; };
 resolver = { rules = ( "^(?<registry>[a-z0-9-]{3,50})\\\\.azurecr\\\\.io\$" ); };
 prober = { registries = "registries.map"; region = "westeurope"; state = "probe.state";
-  lock = "probe.lock"; interval = 10; deadline = 6; $K_PROBER_METRICS = "metrics/deephealth.prom"; };
+  lock = "probe.lock"; interval = 10; deadline = 6; $K_PROBER_METRICS = "metrics/deephealth.prom";
+  $K_EVENT_LOG = "events.log"; };
 dependencies = (
   { name = "sa1"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIXPORT[sa1]}/blob";
     timeout_ms = 1500; fall = 1; rise = 1; },
@@ -246,6 +255,30 @@ for _ in $(seq 23); do hosts+=(tailspin.azurecr.io); done
 check "an override forces one registry out, the healthy one stays" "23 200 healthy, 11 503 override-fail" \
 	"$(hit 10 "${hosts[@]}" | tally)"
 pcheck "responder: the override in force" "$R_OVERRIDES" 1
+# What the alerting rules (conf/deephealth-alerts.yml) are written over.
+pcheck "responder: 3 registries failing over (fabrikam, litware by sa1; contoso forced)" "$R_FO" 3
+pcheck "responder: 2 of them decided by sa1, a storage dependency" "$R_FO_BY_DEP{dependency=\"sa1\",kind=\"storage\"}" 2
+pcheck "responder: none decided by sa2 or auth" "sum($R_FO_BY_DEP{dependency=~\"sa2|auth\"})" 0
+pcheck "responder: one series per dependency of the snapshot" "count($R_FO_BY_DEP)" 3
+pcheck "responder: 1 forced out by the override (contoso)" "$R_FO_FORCED" 1
+pcheck "responder: failing over = by dependency + forced" "sum($R_FO) - sum($R_FO_BY_DEP) - sum($R_FO_FORCED)" 0
+pcheck "responder: the override's set time, within the last minute" \
+	"time() - $R_OVR_SET{scope=\"registry:contoso\",action=\"force-fail\"} < bool 60" 1
+pcheck "responder: its expiry, 1 h after it was set" \
+	"$R_OVR_EXPIRY{scope=\"registry:contoso\",action=\"force-fail\"} - ignoring(__name__) $R_OVR_SET" 3600
+pcheck "responder: one series per override" "count($R_OVR_EXPIRY)" 1
+pcheck "responder: no override unlisted" "$R_OVR_UNLISTED" 0
+pcheck "responder: the event log readable (the prober wrote sa1's transition)" "$R_INPUT{input=\"event_log\",state=\"ok\"}" 1
+pcheck "responder: the counters file usable" "$R_INPUT{input=\"counters\",state=\"ok\"}" 1
+pcheck "responder: no fleet file (no follower)" "$R_INPUT{input=\"fleet\",state=\"none\"}" 1
+pcheck "responder: each admin input in exactly one state" "count($R_INPUT == 1)" 3
+chmod 600 "$S/events.log"
+echo 'not a fleet file' >"$S/snapshot.fleet"
+pcheck "responder: an event log the responders cannot open: unreadable" "$R_INPUT{input=\"event_log\",state=\"unreadable\"}" 1
+pcheck "responder: a damaged fleet file: unreadable" "$R_INPUT{input=\"fleet\",state=\"unreadable\"}" 1
+chmod 644 "$S/events.log"
+rm -f "$S/snapshot.fleet"
+pcheck "responder: both readable again" "sum($R_INPUT{input=~\"event_log|fleet\",state=\"unreadable\"})" 0
 long=$(printf 'x%.0s' $(seq 300)).azurecr.io
 hit 4 "$long" "$long" "$long" "$long" "$long" >/dev/null
 pcheck "sum($R_HOSTS{kind=\"too-long\"}) == 5" "sum($R_HOSTS{kind=\"too-long\"})" 5
@@ -308,6 +341,7 @@ look fabrikam.azurecr.io
 check "a failing registry answered 200 prober-blind" "200 prober-blind" "$(hit 1 fabrikam.azurecr.io)"
 pcheck "responder: failing open" "$R_FAIL_OPEN" 1
 pcheck "responder: region state prober-blind" "$R_REGION{reason=\"prober-blind\"}" 1
+pcheck "failing open: no registry failing over" "sum($R_FO) + sum($R_FO_BY_DEP) + sum($R_FO_FORCED)" 0
 pcheck "responder: exactly one region state is 1" "count($R_REGION == 1)" 1
 printf 'created now-1000\ninterval 10\ndep sa1 fail storage critical\nreg fabrikam fail by=sa1\n' | snap "$SNAP"
 look fabrikam.azurecr.io
