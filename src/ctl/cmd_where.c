@@ -581,7 +581,12 @@ cmd_where(struct ctl *x, int argc, char **argv)
 	nm = name_find(&in, host);
 	if (nm != NULL)
 		hp = nm->host; /* a registry's bare name is asked as NAME.zone */
-	rc = ask(x, rg, &hp, &nm, 1);
+	{
+		char *one_host[1] = { hp };
+		const struct lb_name *one_name[1] = { nm };
+
+		rc = ask(x, rg, one_host, one_name, 1);
+	}
 out:
 	lb_input_free(&in);
 	regions_free(rg);
