@@ -22,7 +22,7 @@ EOF
 write_conf() {
 	cat >"$P/dh.conf" <<EOF
 snapshot = { path = "$P/snapshot"; max_age = 120; };
-responder = { overrides = "$P/overrides"; counters = ""; kill_switch = "$P/disable"; };
+responder = { overrides = "$P/overrides"; counters = ""; kill_switch = "$P/disable"; recheck_ms = 0; };
 prober = {
   region = "westeurope"; registries = "$P/registries.map"; state = "$P/probe.state";
   lock = "$P/probe.lock"; event_log = "$P/events.log"; interval = 5; deadline = 4;
