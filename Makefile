@@ -234,6 +234,8 @@ install: all dist-files
 	for u in $(UNITS); do install -m 0644 $(DIST)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@# the status page, served by the snippets at /deephealth/ (loopback only)
 	install -m 0644 $(wildcard www/admin/*.html www/admin/*.css www/admin/*.js) $(DESTDIR)$(PREFIX)/share/deephealth/www/
+	@# Prometheus's alerting rules, for rule_files: under share, not /etc/prometheus (the file says why)
+	install -m 0644 conf/deephealth-alerts.yml $(DESTDIR)$(PREFIX)/share/deephealth/deephealth-alerts.yml
 	@# Configuration: never overwrite what is there (the operator's).
 	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
 	    if [ -e $$dst ]; then echo "kept $$dst (exists; the shipped one is $$src)"; \
@@ -258,6 +260,7 @@ uninstall: dist-files
 	      $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)$(PREFIX)/share/deephealth/www
+	rm -f $(DESTDIR)$(PREFIX)/share/deephealth/deephealth-alerts.yml
 	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
 	    [ -e $$dst ] || continue; \
