@@ -146,12 +146,14 @@ unit: all $(BUILD)/httpfix $(UNIT)
 
 # Every failover scenario end to end: two regions, a load-balancer emulator (tests/e2e/run.sh),
 # a region of many front doors (tests/e2e/fleet.sh), then the real load balancers (PowerDNS,
-# gdnsd, HAProxy) running what deephealthctl lb generates (tests/e2e/lb.sh).
+# gdnsd, HAProxy) running what deephealthctl lb generates (tests/e2e/lb.sh), then the shipped
+# alerting rules in a real Prometheus and Alertmanager over real front doors (tests/e2e/alerts.sh).
 e2e: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/tmprobe
 	@BUILD=$(BUILD) bash tests/e2e/run.sh
 	@BUILD=$(BUILD) bash tests/e2e/fleet.sh
 	@BUILD=$(BUILD) bash tests/e2e/lb.sh
+	@BUILD=$(BUILD) bash tests/e2e/alerts.sh
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
 demo: deps
