@@ -146,12 +146,14 @@ unit: all $(BUILD)/httpfix $(UNIT)
 
 # Every failover scenario end to end: two regions, a load-balancer emulator (tests/e2e/run.sh),
 # a region of many front doors (tests/e2e/fleet.sh), then the real load balancers (PowerDNS,
-# gdnsd, HAProxy) running what deephealthctl lb generates (tests/e2e/lb.sh).
+# gdnsd, HAProxy) running what deephealthctl lb generates (tests/e2e/lb.sh), then the shipped
+# alerting rules in a real Prometheus and Alertmanager over real front doors (tests/e2e/alerts.sh).
 e2e: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/tmprobe
 	@BUILD=$(BUILD) bash tests/e2e/run.sh
 	@BUILD=$(BUILD) bash tests/e2e/fleet.sh
 	@BUILD=$(BUILD) bash tests/e2e/lb.sh
+	@BUILD=$(BUILD) bash tests/e2e/alerts.sh
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
 demo: deps
@@ -234,6 +236,8 @@ install: all dist-files
 	for u in $(UNITS); do install -m 0644 $(DIST)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@# the status page, served by the snippets at /deephealth/ (loopback only)
 	install -m 0644 $(wildcard www/admin/*.html www/admin/*.css www/admin/*.js) $(DESTDIR)$(PREFIX)/share/deephealth/www/
+	@# Prometheus's alerting rules, for rule_files: under share, not /etc/prometheus (the file says why)
+	install -m 0644 conf/deephealth-alerts.yml $(DESTDIR)$(PREFIX)/share/deephealth/deephealth-alerts.yml
 	@# Configuration: never overwrite what is there (the operator's).
 	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
 	    if [ -e $$dst ]; then echo "kept $$dst (exists; the shipped one is $$src)"; \
@@ -258,6 +262,7 @@ uninstall: dist-files
 	      $(DESTDIR)$(PREFIX)/bin/deephealth-snap
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/deephealth $(DESTDIR)$(PREFIX)/share/deephealth/www
+	rm -f $(DESTDIR)$(PREFIX)/share/deephealth/deephealth-alerts.yml
 	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
 	@for pair in $(KEPT); do dst=$(DESTDIR)$${pair%%:*}; src=$(DIST)/$${pair##*:}; \
 	    [ -e $$dst ] || continue; \

@@ -5,7 +5,7 @@ PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin socat libcurl4-openssl-
       lighttpd lighttpd-mod-deflate apache2 libapache2-mod-fcgid redis-server monitoring-plugins-basic
       monitoring-plugins-standard curl valgrind procps wrk time nginx python3 adduser systemd mandoc
       lintian debhelper dpkg-dev fakeroot blhc cppcheck
-      prometheus prometheus-node-exporter chromium fonts-dejavu-core faketime
+      prometheus prometheus-node-exporter prometheus-alertmanager python3-yaml chromium fonts-dejavu-core faketime
       clang libclang-rt-14-dev logrotate
       pdns-server pdns-backend-bind gdnsd haproxy bind9-dnsutils"
 missing=""
@@ -22,7 +22,7 @@ echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # policy-rc.d keeps the packages' own services (apache2, lighttpd, nginx, prometheus,
-# prometheus-node-exporter) from starting.
+# prometheus-node-exporter, prometheus-alertmanager) from starting.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d

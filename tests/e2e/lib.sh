@@ -83,8 +83,10 @@ stop_redis() { # REGION
 }
 
 write_conf() { # REGION MODE FILE
-	local r=$1 R=$WORK/$1 region=westeurope
+	local r=$1 R=$WORK/$1 region=westeurope pm=""
 	[ "$r" = B ] && region=eastus2
+	# a suite that scrapes the prober's textfile (PROBER_METRICS=1): REGION/textfile/prober.prom
+	[ -n "${PROBER_METRICS:-}" ] && mkdir -p "$R/textfile" && pm="metrics = \"$R/textfile/prober.prom\";"
 	cat >"$3" <<EOF
 snapshot = { path = "$R/snapshot"; max_age = $MAX_AGE; };
 responder = { mode = "$2"; kill_switch = "$R/disable"; overrides = "$R/overrides"; counters = "$WORK/run/$1-counters"; recheck_ms = $RECHECK_MS; detail = "cause"; };
@@ -98,6 +100,7 @@ prober = {
   registries = "$R/registries.map"; region = "$region";
   state = "$R/probe.state"; lock = "$R/probe.lock"; event_log = "$R/events.jsonl";
   interval = $P_INTERVAL; deadline = $P_DEADLINE; fall = $P_FALL; rise = $P_RISE;
+  $pm
 };
 dependencies = (
   { name = "sa1"; kind = "storage"; type = "http"; url = "http://127.0.0.1:${FIX[$r.sa1]}/blob";

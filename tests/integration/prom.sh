@@ -4,17 +4,27 @@
 # free_port from tests/common.sh).  Every wait is bounded; nothing listens beyond 127.0.0.1.
 #
 #   prom_start DIR PORT TARGET...   Prometheus scraping each TARGET ("host:port/path", path
-#                                   default /metrics) every second, one job per target (t1, t2...)
+#                                   default /metrics; "...|name=value,name=value" adds target
+#                                   labels) every second, one job per target (t1, t2...);
+#                                   evaluating the rule files PROM_RULE_FILES (paths, space-
+#                                   separated) every second and sending alerts to PROM_ALERTMANAGER
+#                                   (host:port), when set
 #   prom_wait_up N [TIMEOUT]        until count(up == 1) == N
 #   prom_query EXPR                 the value of an instant query, or "none"
 #   prom_wait_value EXPR VALUE [TIMEOUT]  until prom_query EXPR equals VALUE; prints the last value
 #   node_exporter_start PORT DIR    node_exporter with only the textfile collector, on DIR
+#   alertmanager_start DIR PORT URL Alertmanager, every alert its own group, delivering to the
+#                                   webhook URL (firing and resolved) within seconds
 #   prom_targets                    each target's health and last error, for diagnostics
 #
-# Prometheus's URL is kept in PROM_URL (set by prom_start), node_exporter's in NODE_EXPORTER_URL.
+# Prometheus's URL is kept in PROM_URL (set by prom_start), node_exporter's in NODE_EXPORTER_URL,
+# Alertmanager's in AM_URL.
 
 PROM_URL=${PROM_URL:-}
 NODE_EXPORTER_URL=${NODE_EXPORTER_URL:-}
+AM_URL=${AM_URL:-}
+PROM_RULE_FILES=${PROM_RULE_FILES:-}
+PROM_ALERTMANAGER=${PROM_ALERTMANAGER:-}
 
 # _prom_curl ARGS...: curl that never goes through a proxy and never waits long.
 _prom_curl() { curl -s --noproxy '*' --max-time 5 "$@"; }
@@ -43,19 +53,31 @@ _prom_wait_url() {
 # with its data in DIR/data and its log in DIR/prometheus.log, wait (at most 30 s) until
 # /-/ready answers.  Its pid is added to PIDS; PROM_URL is set.  Non-zero if it did not come up.
 prom_start() {
-	local dir=$1 port=$2 t hostport path n=0; shift 2
+	local dir=$1 port=$2 t hostport path labels l n=0; shift 2
 	_prom_port_taken "$port" && return 1
 	mkdir -p "$dir/data"
 	{
 		printf 'global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n'
+		if [ -n "$PROM_RULE_FILES" ]; then
+			printf 'rule_files:\n'
+			for l in $PROM_RULE_FILES; do printf '  - "%s"\n' "$l"; done
+		fi
+		[ -n "$PROM_ALERTMANAGER" ] &&
+			printf 'alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ["%s"]\n' "$PROM_ALERTMANAGER"
 		printf 'scrape_configs:\n'
 		for t in "$@"; do
 			n=$((n + 1))
+			labels=""
+			[[ $t == *"|"* ]] && labels=${t#*|} && t=${t%%|*}
 			hostport=${t%%/*}
 			path=/${t#*/}
 			[ "$hostport" = "$t" ] && path=/metrics
 			printf '  - job_name: t%d\n    metrics_path: "%s"\n    static_configs:\n      - targets: ["%s"]\n' \
 				"$n" "$path" "$hostport"
+			if [ -n "$labels" ]; then
+				printf '        labels:\n'
+				for l in ${labels//,/ }; do printf '          %s: "%s"\n' "${l%%=*}" "${l#*=}"; done
+			fi
 		done
 	} >"$dir/prometheus.yml"
 	if ! promtool check config "$dir/prometheus.yml" >"$dir/promtool.log" 2>&1; then
@@ -176,6 +198,46 @@ node_exporter_start() {
 	if ! _prom_wait_url "$!" "$NODE_EXPORTER_URL/metrics" 15; then
 		echo "# node_exporter_start: $NODE_EXPORTER_URL/metrics: exited or no answer in 15 s:" >&2
 		tail -n 5 "$log" | sed 's/^/#   /' >&2
+		return 1
+	fi
+}
+
+# alertmanager_start DIR PORT WEBHOOK_URL: Alertmanager (Debian's prometheus-alertmanager) on
+# 127.0.0.1:PORT, alone (no cluster: --cluster.listen-address empty, nothing gossips), its data
+# in DIR/data and its log in DIR/alertmanager.log.  Each alert is its own group (group_by
+# ['...']), notified to WEBHOOK_URL 1 s after it first fires (group_wait) and again only when it
+# resolves (group_interval 2 s; repeat_interval 1 h: never within a test).  Waits (at most 30 s)
+# until /-/ready answers; pid added to PIDS, AM_URL set.
+alertmanager_start() {
+	local dir=$1 port=$2 hook=$3
+	_prom_port_taken "$port" && return 1
+	mkdir -p "$dir/data"
+	cat >"$dir/alertmanager.yml" <<AM_CONF
+route:
+  receiver: hook
+  group_by: ['...']
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: "$hook"
+        send_resolved: true
+AM_CONF
+	if ! amtool check-config "$dir/alertmanager.yml" >"$dir/amtool.log" 2>&1; then
+		echo "# alertmanager_start: bad generated config:" >&2
+		sed 's/^/#   /' "$dir/amtool.log" >&2
+		return 1
+	fi
+	prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/data" \
+		--web.listen-address="127.0.0.1:$port" --cluster.listen-address= --log.level=warn \
+		</dev/null >>"$dir/alertmanager.log" 2>&1 &
+	PIDS+=($!)
+	AM_URL=http://127.0.0.1:$port
+	if ! _prom_wait_url "$!" "$AM_URL/-/ready" 30; then
+		echo "# alertmanager_start: Alertmanager on $AM_URL exited or not ready after 30 s:" >&2
+		tail -n 5 "$dir/alertmanager.log" | sed 's/^/#   /' >&2
 		return 1
 	fi
 }

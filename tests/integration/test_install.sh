@@ -30,6 +30,7 @@ usr/lib/systemd/system/deephealth-probe.timer
 usr/sbin/deephealth-follow
 usr/sbin/deephealth-probe
 usr/sbin/deephealthctl
+usr/share/deephealth/deephealth-alerts.yml
 usr/share/deephealth/www/index.html
 usr/share/deephealth/www/status.css
 usr/share/deephealth/www/status.js
