@@ -308,6 +308,15 @@ struct status_in {
 int status_regionwide(const struct answer_state *st, time_t now, struct answer_trace *tr);
 /* How many registries a probe would get 503 for now: what the load balancers are told. */
 size_t status_failing_over(const struct answer_state *st, time_t now);
+/*
+ * The same count, split by why when asked: bydep[i] (nd entries, i a snapshot
+ * dependency's index) those answered dependency-failed that dependency decides,
+ * *forced those an operator's override fails (override-fail).  A failing one
+ * whose snapshot names no deciding dependency (a hand-made snapshot) is only in
+ * the total.  bydep and forced may be NULL.
+ */
+size_t status_failing_over_by(const struct answer_state *st, time_t now, size_t *bydep, size_t nd,
+                              size_t *forced);
 /* The JSON status document (docs/metrics.md): the status page's and deephealthctl status --json. */
 void status_json(FILE *f, const struct status_in *in);
 /* The responders' metrics, Prometheus text format 0.0.4; in->ctr required. */

@@ -110,26 +110,43 @@ tally_free(struct tally *t)
 }
 
 size_t
-status_failing_over(const struct answer_state *st, time_t now)
+status_failing_over_by(const struct answer_state *st, time_t now, size_t *bydep, size_t nd,
+                       size_t *forced)
 {
 	const struct snapshot *s = st->snap;
 	size_t nr = s ? snap_reg_count(s) : 0, n = 0;
 	int forcing = 0;
 	char name[DH_NAME_MAX + 1];
 
+	if (forced != NULL)
+		*forced = 0;
 	/* Only an override forcing a fail can make a registry the snapshot passes answer 503. */
 	for (size_t i = 0; st->ovr != NULL && i < st->ovr->n; i++)
 		forcing |= st->ovr->v[i].action == OVR_FORCE_FAIL && st->ovr->v[i].until > (int64_t)now;
 	for (size_t i = 0; i < nr; i++) {
+		struct policy_out po;
 		struct snap_reg g;
 
 		snap_reg_at(s, i, &g);
 		if (g.verdict != VERDICT_FAIL && !forcing)
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
-		n += answer_registry(st, name, now, NULL) == 503;
+		if (answer_registry(st, name, now, &po) != 503)
+			continue;
+		n++;
+		if (po.reason == R_OVERRIDE_FAIL && forced != NULL)
+			(*forced)++;
+		else if (po.reason != R_OVERRIDE_FAIL && bydep != NULL && po.have_reg &&
+		         po.reg.decided_by != SNAP_NO_DEP && po.reg.decided_by < nd)
+			bydep[po.reg.decided_by]++;
 	}
 	return n;
+}
+
+size_t
+status_failing_over(const struct answer_state *st, time_t now)
+{
+	return status_failing_over_by(st, now, NULL, 0, NULL);
 }
 
 /* Does name (len bytes) contain q, ignoring ASCII case?  An empty q matches all. */
@@ -517,46 +534,6 @@ usual_code(enum reason r)
 	}
 }
 
-/*
- * The registries a probe gets 503 for now (what status_failing_over counts, in
- * the same pass), split by why: bydep[i] (nd entries, i a snapshot dependency's
- * index) those answered dependency-failed that dependency decides, *forced
- * those an operator's override fails (override-fail).  A dependency-failed one
- * whose snapshot names no deciding dependency (a hand-made snapshot) is only in
- * the total, which is returned.
- */
-static size_t
-failing_over_by(const struct answer_state *st, time_t now, size_t *bydep, size_t nd,
-                size_t *forced)
-{
-	const struct snapshot *s = st->snap;
-	size_t nr = s ? snap_reg_count(s) : 0, n = 0;
-	int forcing = 0;
-	char name[DH_NAME_MAX + 1];
-
-	*forced = 0;
-	/* As status_failing_over: only a forced fail can make a passing registry answer 503. */
-	for (size_t i = 0; st->ovr != NULL && i < st->ovr->n; i++)
-		forcing |= st->ovr->v[i].action == OVR_FORCE_FAIL && st->ovr->v[i].until > (int64_t)now;
-	for (size_t i = 0; i < nr; i++) {
-		struct policy_out po;
-		struct snap_reg g;
-
-		snap_reg_at(s, i, &g);
-		if (g.verdict != VERDICT_FAIL && !forcing)
-			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
-		if (answer_registry(st, name, now, &po) != 503)
-			continue;
-		n++;
-		if (po.reason == R_OVERRIDE_FAIL)
-			(*forced)++;
-		else if (po.have_reg && po.reg.decided_by != SNAP_NO_DEP && po.reg.decided_by < nd)
-			bydep[po.reg.decided_by]++;
-	}
-	return n;
-}
-
 #define OVR_SERIES_MAX 100 /* (scope, action) pairs the override series list at most */
 
 /*
@@ -730,7 +707,7 @@ status_metrics(FILE *f, const struct status_in *in)
 	     "Registries whose probes are answered 503 now (the snapshot's verdicts, with the "
 	     "overrides, mode and fail-open applied).");
 	fprintf(f, "deephealth_responder_registries_failing_over %zu\n",
-	        failing_over_by(st, in->now, bydep, nd, &forced));
+	        status_failing_over_by(st, in->now, bydep, nd, &forced));
 	if (nd > 0) {
 		prom_help(f, "deephealth_responder_registries_failing_over_by_dependency", "gauge",
 		     "Registries answered 503 dependency-failed now, by the dependency that decides "
