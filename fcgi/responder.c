@@ -51,6 +51,8 @@ struct responder {
 	enum reason region;
 	int64_t region_since_ms;
 	int region_known;
+	struct regions *regions;    /* responder.regions, for the admin side (NULL: none) */
+	char regions_err[512];      /* why not, when it is configured */
 };
 
 /* The responder reads the resolver section; the dependencies are the prober's. */
@@ -331,7 +333,27 @@ static const struct {
 	[DOC_METRICS] = { METRICS_DOC_PATH, CE_METRICS_REQUESTS,
 	                  "text/plain; version=0.0.4; charset=utf-8" },
 	[DOC_EVENTS] = { EVENTS_DOC_PATH, CE_EVENTS_REQUESTS, "application/json" },
+	[DOC_REGIONS] = { REGIONS_DOC_PATH, CE_REGIONS_REQUESTS, "application/json" },
 };
+
+/*
+ * A report of the regions description: logged (file:line: message), the first
+ * kept for the regions document.  It changes no answer: the description is
+ * only what the admin side shows and whom it lets read it.
+ */
+static void
+regions_errfn(void *arg, const char *fmt, ...)
+{
+	char *first = arg, msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	if (first != NULL && first[0] == '\0')
+		snprintf(first, 512, "%s", msg);
+}
 
 /*
  * Serve an admin document (status, metrics, events): written into memory,
@@ -340,13 +362,13 @@ static const struct {
  */
 static void
 serve_doc(struct responder *r, enum status_doc doc, const char *method, const char *query,
-          FCGX_Stream *out)
+          const char *origin, FCGX_Stream *out)
 {
 	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr.ovr,
 	                            &r->fleet };
 	struct status_in in;
 	struct events_q eq;
-	char q[DH_NAME_MAX + 1], reg[DH_NAME_MAX + 1], hdr[256];
+	char q[DH_NAME_MAX + 1], reg[DH_NAME_MAX + 1], hdr[1024], cors[600] = "";
 	char *body = NULL;
 	size_t len = 0;
 	FILE *m;
@@ -374,10 +396,16 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 		status_json(m, &in);
 	} else if (doc == DOC_METRICS) {
 		status_metrics(m, &in);
-	} else {
+	} else if (doc == DOC_EVENTS) {
 		events_query(query, &eq);
 		events_json(m, &(struct events_in){ r->conf, r->node, in.now, &eq });
+	} else {
+		status_regions_json(m, &in, r->regions, r->regions_err);
 	}
+	/* Another region's pages may read the JSON documents (the global page): CORS for the
+	 * admin origins of the regions description, echoed only when it names them. */
+	if (doc != DOC_METRICS && regions_origin_ok(r->regions, origin))
+		snprintf(cors, sizeof(cors), "Access-Control-Allow-Origin: %s\r\n", origin);
 	if (fclose(m) != 0) {
 		log_warn("%s: cannot build", docs[doc].path);
 		free(body);
@@ -385,7 +413,8 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 		return;
 	}
 	snprintf(hdr, sizeof(hdr), "Status: 200 OK\r\nContent-Type: %s\r\n"
-	         "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n", docs[doc].type, len);
+	         "Cache-Control: no-store\r\n%s%sContent-Length: %zu\r\n\r\n", docs[doc].type, cors,
+	         r->regions != NULL && doc != DOC_METRICS ? "Vary: Origin\r\n" : "", len);
 	FCGX_PutS(hdr, out);
 	if (!head)
 		FCGX_PutStr(body, (int)len, out);
@@ -413,7 +442,7 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	if (probe)
 		refresh(r, now_ms);
 	if (doc != DOC_HEALTH && probe) {
-		serve_doc(r, doc, method, query, out);
+		serve_doc(r, doc, method, query, FCGX_GetParam("HTTP_ORIGIN", envp), out);
 		return;
 	}
 	st.conf = r->conf;
@@ -536,6 +565,15 @@ main(int argc, char **argv)
 			return 1;
 		nh = resolver_host_count(c->resolver);
 		nr = resolver_rule_count(c->resolver);
+		if (c->regions[0] != '\0') {
+			struct regions *rg = regions_load(c->regions, log_errfn, &test_only);
+
+			if (rg == NULL) {
+				conf_free(c);
+				return 1;
+			}
+			regions_free(rg);
+		}
 		printf("%s: configuration OK (%zu %s, %zu %s)\n", conf_path, nh,
 		       util_plural((long long)nh, "host", "hosts"), nr,
 		       util_plural((long long)nr, "rule", "rules"));
@@ -568,6 +606,10 @@ main(int argc, char **argv)
 		          conf_path);
 	else
 		log_init("deephealth.fcgi", r.conf->log_syslog, r.conf->log_level);
+	if (r.conf != NULL && r.conf->regions[0] != '\0' &&
+	    (r.regions = regions_load(r.conf->regions, regions_errfn, r.regions_err)) == NULL)
+		log_warnx("regions %s: not loaded (errors above): the admin side shows no regions and "
+		          "lets no other region's page read it; answers are unchanged", r.conf->regions);
 	counters_open(&r.ctr, r.conf ? r.conf->counters : NULL);
 	if (gethostname(r.node, sizeof(r.node)) != 0)
 		r.node[0] = '\0';
@@ -603,6 +645,7 @@ main(int argc, char **argv)
 	snap_free(r.snap);
 	ovr_view_free(&r.ovr);
 	counters_close(&r.ctr);
+	regions_free(r.regions);
 	conf_free(r.conf);
 	return status;
 }

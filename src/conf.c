@@ -37,6 +37,7 @@ static const struct conf_opt responder_opts[] = {
 	{ "overrides", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/overrides", NULL, C(overrides) },
 	{ "override_max", OPT_INT, 60, 31536000, 604800, NULL, NULL, C(override_max) },
 	{ "counters", OPT_PATH, 0, 0, 0, "/dev/shm/deephealth.counters", NULL, C(counters) },
+	{ "regions", OPT_PATH, 0, 0, 0, "", NULL, C(regions) },
 };
 static const struct conf_opt resolver_opts[] = {
 	{ "host_map", OPT_PATH, 0, 0, 0, "", NULL, C(host_map) },

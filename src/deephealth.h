@@ -553,6 +553,14 @@ void regions_free(struct regions *r); /* NULL is fine */
 const struct region *regions_find(const struct regions *r, const char *name, size_t len);
 /* A DNS name as a zone or host in a generated configuration: lower-case labels, no root dot. */
 int regions_hostname_ok(const char *s);
+/*
+ * Is origin (a browser's Origin header) the origin of one region's admin side
+ * (scheme://host[:port], case and the scheme's own port aside)?  The pages of
+ * one region may then read another's admin documents (CORS).  r may be NULL.
+ */
+int regions_origin_ok(const struct regions *r, const char *origin);
+/* The description as one JSON object (zone, port, path, load_balancer, regions with self). */
+void regions_json(FILE *f, const struct regions *r, const char *self);
 
 /* ---------------------------------------------------------------- fleet.c */
 
@@ -646,6 +654,7 @@ struct conf {
 	char *overrides;    /* the operator's override file (deephealthctl override) */
 	int override_max;   /* seconds: the longest an override may stay in force */
 	char *counters;     /* the answer counters every responder process maps */
+	char *regions;      /* the regions description the admin side shows, "" = none */
 	/* log { } */
 	int log_syslog;
 	enum log_level log_level;

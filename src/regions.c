@@ -234,3 +234,79 @@ regions_find(const struct regions *r, const char *name, size_t len)
 			return &r->v[i];
 	return NULL;
 }
+
+/* The origin of an admin URL (scheme://host[:port], the scheme's own port left out) in out. */
+static void
+url_origin(const char *url, char *out, size_t len)
+{
+	const char *host = strstr(url, "//");
+	size_t n;
+
+	host = host != NULL ? host + 2 : url;
+	n = (size_t)(host - url) + strcspn(host, "/?#");
+	snprintf(out, len, "%.*s", (int)n, url);
+	for (char *p = out; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	n = strlen(out);
+	if (strncmp(out, "http://", 7) == 0 && n > 3 && strcmp(out + n - 3, ":80") == 0)
+		out[n - 3] = '\0';
+	else if (strncmp(out, "https://", 8) == 0 && n > 4 && strcmp(out + n - 4, ":443") == 0)
+		out[n - 4] = '\0';
+}
+
+int
+regions_origin_ok(const struct regions *r, const char *origin)
+{
+	char want[512], got[512];
+
+	if (r == NULL || origin == NULL || origin[0] == '\0' || strlen(origin) >= sizeof(got))
+		return 0;
+	for (const char *p = origin; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return 0; /* only what can be echoed in a header as it came */
+	url_origin(origin, got, sizeof(got));
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->v[i].admin[0] == '\0')
+			continue;
+		url_origin(r->v[i].admin, want, sizeof(want));
+		if (strcmp(want, got) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A JSON string value, quoted. */
+static void
+jstr0(FILE *f, const char *s)
+{
+	char *e = util_json_str(s);
+
+	fprintf(f, "\"%s\"", e);
+	free(e);
+}
+
+void
+regions_json(FILE *f, const struct regions *r, const char *self)
+{
+	fprintf(f, "{\"zone\":");
+	jstr0(f, r->zone ? r->zone : "");
+	fprintf(f, ",\"port\":%d,\"path\":", r->port);
+	jstr0(f, r->health_path ? r->health_path : "");
+	fprintf(f, ",\"load_balancer\":{\"interval\":%d,\"timeout\":%d,\"fall\":%d,\"rise\":%d},"
+	        "\"regions\":[", r->interval, r->timeout, r->fall, r->rise);
+	for (size_t i = 0; i < r->n; i++) {
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		jstr0(f, r->v[i].name);
+		fprintf(f, ",\"self\":%s,\"admin\":", self != NULL && strcmp(self, r->v[i].name) == 0 ?
+		        "true" : "false");
+		jstr0(f, r->v[i].admin);
+		fprintf(f, ",\"addresses\":[");
+		for (size_t k = 0; k < r->v[i].naddr; k++) {
+			fprintf(f, "%s", k ? "," : "");
+			jstr0(f, r->v[i].addresses[k]);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}");
+}

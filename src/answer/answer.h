@@ -233,7 +233,7 @@ enum host_kind host_kind_of(enum resolve_result r, enum host_err e);
 /* What else the responders count. */
 enum counter_event {
 	CE_SNAP_LOADS, CE_SNAP_LOAD_FAILURES, CE_STATUS_REQUESTS, CE_METRICS_REQUESTS,
-	CE_EVENTS_REQUESTS, CE_COUNT
+	CE_EVENTS_REQUESTS, CE_REGIONS_REQUESTS, CE_COUNT
 };
 
 #define CTR_CODES 4 /* the HTTP codes an answer can have: answer_codes[] */
@@ -326,10 +326,18 @@ void status_override_json(FILE *f, size_t i, const struct override *v, time_t no
 
 /* The admin documents a responder serves, by REQUEST_URI path; anything else is a health
  * request (the web server decides which paths reach the responder, and who may ask). */
-enum status_doc { DOC_HEALTH, DOC_STATUS, DOC_METRICS, DOC_EVENTS };
+enum status_doc { DOC_HEALTH, DOC_STATUS, DOC_METRICS, DOC_EVENTS, DOC_REGIONS };
 #define STATUS_DOC_PATH "/deephealth/status.json"
 #define METRICS_DOC_PATH "/deephealth/metrics"
 #define EVENTS_DOC_PATH "/deephealth/events.json"
+#define REGIONS_DOC_PATH "/deephealth/regions.json"
+/*
+ * The regions document: this responder's responder.regions (the regions
+ * description) for the global page, or why there is none: rg NULL with err
+ * ("" when none is configured).
+ */
+void status_regions_json(FILE *f, const struct status_in *in, const struct regions *rg,
+                         const char *err);
 #define STATUS_LIMIT_MAX 1000 /* registries a status document lists at most */
 /* The document uri names; *query points after its '?', or is NULL. */
 enum status_doc status_route(const char *uri, const char **query);

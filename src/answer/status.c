@@ -682,13 +682,15 @@ status_metrics(FILE *f, const struct status_in *in)
 	fprintf(f, "deephealth_responder_snapshot_load_failures_total %llu\n",
 	        (unsigned long long)counters_get(&m->events[CE_SNAP_LOAD_FAILURES]));
 	prom_help(f, "deephealth_responder_admin_requests_total", "counter",
-	     "Requests for the status document, the metrics and the events.");
+	     "Requests for the status document, the metrics, the events and the regions.");
 	fprintf(f, "deephealth_responder_admin_requests_total{document=\"status\"} %llu\n"
 	        "deephealth_responder_admin_requests_total{document=\"metrics\"} %llu\n"
-	        "deephealth_responder_admin_requests_total{document=\"events\"} %llu\n",
+	        "deephealth_responder_admin_requests_total{document=\"events\"} %llu\n"
+	        "deephealth_responder_admin_requests_total{document=\"regions\"} %llu\n",
 	        (unsigned long long)counters_get(&m->events[CE_STATUS_REQUESTS]),
 	        (unsigned long long)counters_get(&m->events[CE_METRICS_REQUESTS]),
-	        (unsigned long long)counters_get(&m->events[CE_EVENTS_REQUESTS]));
+	        (unsigned long long)counters_get(&m->events[CE_EVENTS_REQUESTS]),
+	        (unsigned long long)counters_get(&m->events[CE_REGIONS_REQUESTS]));
 	prom_help(f, "deephealth_responder_fail_open", "gauge",
 	     "1 while every answer is 200 whatever the Host because the data cannot be trusted "
 	     "(snapshot missing, unusable, stale, blind; configuration not loaded).");
@@ -789,6 +791,33 @@ status_metrics(FILE *f, const struct status_in *in)
 	fprintf(f, "deephealth_responder_counters_start_time_seconds %lld\n", (long long)m->created);
 }
 
+/* ---------------------------------------------------------------- regions */
+
+void
+status_regions_json(FILE *f, const struct status_in *in, const struct regions *rg, const char *err)
+{
+	const struct conf *c = in->st->conf;
+	char when[32];
+
+	util_iso_time(in->now, when, sizeof(when));
+	fprintf(f, "{\"version\":1,\"generated\":\"%s\",\"node\":", when);
+	jstr0(f, in->node ? in->node : "");
+	fprintf(f, ",\"region\":");
+	jstr0(f, c ? c->region : "");
+	fprintf(f, ",\"file\":{\"path\":");
+	jstr0(f, c ? c->regions : "");
+	fprintf(f, ",\"state\":\"%s\",\"detail\":", rg != NULL ? "ok" :
+	        c == NULL || c->regions[0] == '\0' ? "none" : "invalid");
+	jstr0(f, rg != NULL ? "" : c == NULL ? "the configuration did not load" :
+	      c->regions[0] == '\0' ? "responder.regions is not set" : err);
+	fprintf(f, "},\"description\":");
+	if (rg != NULL)
+		regions_json(f, rg, c ? c->region : NULL);
+	else
+		fprintf(f, "null");
+	fprintf(f, "}\n");
+}
+
 /* ---- routing: which document a REQUEST_URI names, and the status document's query ---- */
 
 #define STATUS_LIMIT 200      /* registries listed when the request does not say */
@@ -810,6 +839,8 @@ status_route(const char *uri, const char **query)
 		return DOC_METRICS;
 	if (n == sizeof(EVENTS_DOC_PATH) - 1 && memcmp(uri, EVENTS_DOC_PATH, n) == 0)
 		return DOC_EVENTS;
+	if (n == sizeof(REGIONS_DOC_PATH) - 1 && memcmp(uri, REGIONS_DOC_PATH, n) == 0)
+		return DOC_REGIONS;
 	return DOC_HEALTH;
 }
 

@@ -70,7 +70,7 @@ health_headers() {
 admin_private() {
 	local name=$1 open=$2 closed=$3 p h want body
 	for p in /deephealth/ /deephealth/status.json /deephealth/metrics '/deephealth/status.json?q=x' \
-		/deephealth/events.json '/deephealth/events.json?limit=5'; do
+		/deephealth/events.json '/deephealth/events.json?limit=5' /deephealth/regions.json; do
 		check "$name: 127.0.0.1 not allowed: $p refused" "403 server" "$(answer "$closed$p")"
 	done
 	# A file by name, and other spellings of the same paths: the servers match the normalized path.
@@ -82,7 +82,7 @@ admin_private() {
 	body=$(curl -s --max-time 10 --interface 127.0.0.2 "$closed/deephealth/")
 	check "$name: 127.0.0.2 allowed: /deephealth/ serves index.html" "$(cat "$WWW/index.html")" "$body"
 	for p in /deephealth/status.json /deephealth/metrics '/deephealth/status.json?q=x' \
-		/deephealth/events.json '/deephealth/events.json?limit=5'; do
+		/deephealth/events.json '/deephealth/events.json?limit=5' /deephealth/regions.json; do
 		check "$name: 127.0.0.2 allowed: $p from the responder" "200 responder" "$(answer "$closed$p" --interface 127.0.0.2)"
 	done
 	# /health: public, and answered as before the edit.

@@ -1,57 +1,14 @@
 #!/usr/bin/env bash
-# test_where.sh: deephealthctl where against three regions of real lighttpd front doors
-# running the shipped snippet (westeurope on 127.0.0.2 with two doors' worth of addresses,
-# eastus2 on 127.0.0.3, centralus on 127.0.0.4 where nothing listens): each door's answer to
-# the load balancer's request, why from each admin side, the routing that follows, an
-# unreachable region never shown as healthy; --all; --json.
+# test_where.sh: deephealthctl where and history --regions against three regions of real
+# lighttpd front doors running the shipped snippet (regions_lib.sh: westeurope, eastus2, and
+# centralus where nothing listens): each door's answer to the load balancer's request, why from
+# each admin side, the routing that follows, an unreachable region never shown as healthy;
+# --all; --json; every region's events merged; the regions document and its CORS.
 . tests/integration/lib.sh
 
 CTL=$BUILD/deephealthctl
-S=$WORK/s
-mkdir -p "$S"
-chmod 755 "$S"
-WWW=$WORK/www
-mkdir -p "$WWW"
-cp -r www/admin/. "$WWW/"
-chmod -R a+rX "$WWW"
-PORT=$(free_port)
-
-cat >"$S/registries.map" <<'EOF'
-contoso     westeurope,eastus2             sa1   -
-fabrikam    eastus2,westeurope             sa2   -
-litware     westeurope,eastus2,centralus   sa1   -
-northwind   westeurope                     sa1   -
-EOF
-cat >"$S/regions.conf" <<EOF
-service = { zone = "azurecr.test"; port = $PORT; path = "/health"; };
-load_balancer = { interval = 3; timeout = 2; };
-regions = (
-  { name = "westeurope"; addresses = [ "127.0.0.2" ]; admin = "http://127.0.0.2:$PORT"; },
-  { name = "eastus2"; addresses = [ "127.0.0.3" ]; admin = "http://127.0.0.3:$PORT"; },
-  { name = "centralus"; addresses = [ "127.0.0.4" ]; admin = "http://127.0.0.4:$PORT"; }
-);
-EOF
-
-# region NAME ADDRESS FIXTURE: a front door for the region: its configuration, snapshot, lighttpd.
-region() {
-	local d=$S/$1
-	mkdir -p "$d"
-	chmod 755 "$d"
-	cat >"$d/dh.conf" <<EOF
-snapshot = { path = "$d/snapshot"; max_age = 600; };
-responder = { overrides = "$d/overrides"; counters = ""; kill_switch = "$d/disable"; };
-prober = { region = "$1"; registries = "$S/registries.map"; event_log = "$d/events.log"; };
-resolver = { rules = ( "^(?<registry>[a-z0-9]+)\\\\.azurecr\\\\.test\$" ); };
-EOF
-	chmod 644 "$d/dh.conf"
-	snap "$d/snapshot" <<<"$3"
-	lighttpd_base "$d" "$PORT" "$d" "$2"
-	localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$d/dh.conf" "$d/run/deephealth.sock" |
-		localize_www "$WWW" >>"$d/lighttpd.conf"
-	lighttpd -D -f "$d/lighttpd.conf" >"$d/stdout.log" 2>&1 &
-	PIDS+=($!)
-	wait_http "http://$2:$PORT/"
-}
+. tests/integration/regions_lib.sh
+regions_setup
 region westeurope 127.0.0.2 "created now
 interval 10
 dep sa1 fail storage critical since=now-300 cause=HTTP 503 on blob
@@ -133,6 +90,34 @@ check "history --regions --json: the events with their regions" "westeurope east
 import json, sys; print(" ".join(e["region"] for e in json.load(sys.stdin)["events"]))')"
 check "history --regions without registry:NAME: usage error" 2 \
 	"$(where history --regions sa1 >/dev/null; echo $?)"
+
+# The regions document (responder.regions) and who may read the JSON documents from a page of
+# another origin (CORS): the regions' admin origins only.
+rj() { curl -s --max-time 5 "$@"; }
+check "regions.json: the description, this region marked" "ok westeurope:True eastus2:False centralus:False" \
+	"$(rj "http://127.0.0.2:$PORT/deephealth/regions.json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["file"]["state"], " ".join("%s:%s" % (r["name"], r["self"]) for r in d["description"]["regions"]))')"
+acao() { curl -s -o /dev/null -D - --max-time 5 -H "Origin: $1" "$2" | tr -d '\r' | sed -n 's/^access-control-allow-origin: //Ip'; }
+check "CORS: eastus2's page may read westeurope's status.json" "http://127.0.0.3:$PORT" \
+	"$(acao "http://127.0.0.3:$PORT" "http://127.0.0.2:$PORT/deephealth/status.json")"
+check "CORS: and its events.json" "http://127.0.0.3:$PORT" \
+	"$(acao "http://127.0.0.3:$PORT" "http://127.0.0.2:$PORT/deephealth/events.json")"
+check "CORS: an origin that is no region's admin: nothing" "" \
+	"$(acao "http://evil.example" "http://127.0.0.2:$PORT/deephealth/status.json")"
+check "CORS: an origin with a path trick: nothing" "" \
+	"$(acao "http://127.0.0.3:$PORT.evil.example" "http://127.0.0.2:$PORT/deephealth/status.json")"
+check "CORS: never on the metrics" "" "$(acao "http://127.0.0.3:$PORT" "http://127.0.0.2:$PORT/deephealth/metrics")"
+check "CORS: never on /health" "" "$(acao "http://127.0.0.3:$PORT" "http://127.0.0.2:$PORT/health")"
+check_match "the JSON documents vary by Origin" 'Vary: Origin' \
+	"$(curl -s -o /dev/null -D - --max-time 5 "http://127.0.0.2:$PORT/deephealth/status.json" | tr -d '\r')"
+
+printf 'regions = ( { name = "x y"; addresses = [ "127.0.0.9" ]; } );\n' >"$S/bad.regions"
+sed "s|$S/regions.conf|$S/bad.regions|" "$S/westeurope/dh.conf" >"$S/bad.conf"
+out=$("$BUILD/deephealth.fcgi" -t -c "$S/bad.conf" 2>&1)
+check "deephealth.fcgi -t: a bad responder.regions fails the check" 1 $?
+check_match "... naming file:line" "bad.regions:1: regions\\[0\\].name" "$out"
 
 # Every region failing: the load balancers' fallback is said.
 printf 'created now\ninterval 10\ndep sa1 fail storage critical since=now-60 cause=down\nreg contoso fail by=sa1 since=now-60 uses=sa1\n' |
