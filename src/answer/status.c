@@ -259,6 +259,11 @@ registry_json(FILE *f, const struct answer_state *st, time_t now, const char *na
 		jstr(f, d.name, d.name_len);
 	}
 	ovr_lookup(st->ovr, name, (int64_t)now, &force, &mode);
+	/* Or one on the dependency that decided its verdict (a forced pass lets it back). */
+	if (force == NULL && g.decided_by != SNAP_NO_DEP && g.decided_by < snap_dep_count(s)) {
+		snap_dep_at(s, g.decided_by, &d);
+		force = ovr_dep_lookup(st->ovr, d.name, d.name_len, (int64_t)now);
+	}
 	fprintf(f, "],\"override\":");
 	if (force != NULL)
 		status_override_json(f, (size_t)(force - st->ovr->v), force, now);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # alerts.sh: the shipped alerting rules (conf/deephealth-alerts.yml) end to end, issue 22
-# point 4.  Two regions on 127.0.0.1 as in run.sh (tests/e2e/lib.sh: a prober loop each, HTTP
+# point 4, and the operator's runbook (docs/operations.md, point 5) run on the same incident.  Two regions on 127.0.0.1 as in run.sh (tests/e2e/lib.sh: a prober loop each, HTTP
 # fixture servers and redis as dependencies): westeurope (A) with two front doors, eastus2 (B)
 # with one, each a real lighttpd with the shipped snippet spawning deephealth.fcgi.  A real
 # Prometheus scrapes the three doors' /deephealth/metrics and each prober's textfile through
@@ -16,6 +16,13 @@
 # doors fail open (snapshot-stale) and the prober is silent: one firing notification each,
 # naming the reason; it starts again: one resolved each.  Nothing else is ever notified
 # (nothing for eastus2).  Every wait is bounded; every process is stopped at the end.
+#
+# The runbook: once the storage alert has come, the operator's commands (deephealthctl where,
+# status, explain, an override that lets the failover back, history across the regions) run
+# as docs/operations.md shows them, against the doors on their own addresses (westeurope
+# 127.0.0.2 and 127.0.0.4, eastus2 127.0.0.3, one port) described in a regions description;
+# each command and its output go to $BUILD/runbook.txt, and every command the page shows must
+# be one this run ran.
 #
 #   bash tests/e2e/alerts.sh        (about 2 minutes)    KEEP_WORK=1: keep the scratch directory
 # Needs what run.sh needs, and prometheus, prometheus-alertmanager, prometheus-node-exporter.
@@ -81,12 +88,23 @@ expect_note() {
 	else not_ok "$1" "none in $WAIT_NOTE s; notified: $(notes | cut -d'|' -f1 | paste -sd';')"; fi
 }
 
-# ---- two regions, a second door for A ----
+# ---- two regions, a second door for A, each door on its own address and one port ----
+DOOR_PORT=$(free_port)
+DOOR_ADDR[A]=127.0.0.2
+DOOR_ADDR[B]=127.0.0.3
 setup_region A lighttpd || fatal "region A set up"
 setup_region B lighttpd || fatal "region B set up"
-port2=$(free_port)
-start_web lighttpd "$WORK/A/web2" "$port2" "$WORK/A/dh.conf" || fatal "region A's second door"
-URL2=http://127.0.0.1:$port2
+start_web lighttpd "$WORK/A/web2" "$DOOR_PORT" "$WORK/A/dh.conf" 127.0.0.4 || fatal "region A's second door"
+URL2=http://127.0.0.4:$DOOR_PORT
+REGIONS=$WORK/regions.conf
+cat >"$REGIONS" <<EOF
+service = { zone = "azurecr.io"; port = $DOOR_PORT; path = "/health"; };
+load_balancer = { interval = 3; timeout = 2; fall = 2; rise = 1; };
+regions = (
+  { name = "westeurope"; addresses = [ "127.0.0.2", "127.0.0.4" ]; admin = "${URL[A]}"; },
+  { name = "eastus2"; addresses = [ "127.0.0.3" ]; admin = "${URL[B]}"; }
+);
+EOF
 for u in "${URL[A]}" "$URL2" "${URL[B]}"; do
 	check "$u$DOOR_PATH answers 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$u$DOOR_PATH")"
 done
@@ -150,10 +168,40 @@ for l in open(sys.argv[1]):
             print(a["labels"]["severity"], a["labels"]["kind"]); sys.exit()' "$HOOK")"
 check "nothing else notified (nothing for eastus2)" "" "$(notes | grep -vE "$FO")"
 
-# ---- 2. sa1 heals: one resolved notification ----
-fix_mode A sa1 200
+# ---- the runbook: from the alert to where, status, explain, an override, history ----
+. tests/e2e/runbook.sh
+rb_alert "$FO"
+rb "where is contoso served, and why" where -r "$REGIONS" contoso.azurecr.io
+check_match "where: westeurope fails contoso (both its doors), eastus2 serves it" \
+	'westeurope: FAILING \(0 of 2 front doors answer 200\).*eastus2: SERVING' "$(rb_last | paste -sd' ')"
+check_match "where: why, from westeurope's admin side: sa1 and its cause" 'why: fail since .*: sa1: HTTP 500' "$(rb_last)"
+check_match "where: the routing that follows" 'priority \(the first serving region, in the map.s order\): eastus2' "$(rb_last)"
+rb "every registry some region fails over" where -r "$REGIONS" --all
+check "where --all: contoso and litware (northwind is single-region)" "contoso.azurecr.io litware.azurecr.io" \
+	"$(rb_last | sed -n 's/^\([a-z0-9.]*\): registry .*/\1/p' | xargs)"
+rb "the region's own view, on one of its front doors" status
+rb "what exactly a probe for contoso gets here, and why" explain contoso.azurecr.io
+check_match "explain: 503, dependency-failed, sa1" '503' "$(rb_last)"
+rb "sa1's history in this region" history sa1
+rb_note "The storage team says sa1's check is wrong (the account serves): let contoso and litware back with an override, for long enough to fix the check."
+rb "let sa1's registries back" override add dependency:sa1 force-pass -e 4h -r "INC-4711: sa1 check false positive"
 RES='^resolved DeephealthRegistriesFailingOver westeurope sa1\|'
-expect_note "sa1 heals: a resolved notification" "$RES"
+expect_note "the override lets them back: the alert resolves" "$RES"
+rb "where now" where -r "$REGIONS" contoso.azurecr.io
+check_match "where after the override: westeurope serves contoso again" 'westeurope: SERVING \(2 of 2' "$(rb_last)"
+check_match "where after the override: why names the override" 'override force-pass by ' "$(rb_last)"
+rb_note "The check is fixed (here: sa1 answers again); once the prober sees sa1 pass, the override is no longer needed."
+fix_mode A sa1 200
+for _ in $(seq 100); do
+	[ "$("$SNAPTOOL" dump "$WORK/A/snapshot" | awk '$1 == "dep" && $2 == "sa1" { print $3 }')" = pass ] && break
+	sleep 0.2
+done
+check "the prober sees sa1 pass again (the snapshot)" pass \
+	"$("$SNAPTOOL" dump "$WORK/A/snapshot" | awk '$1 == "dep" && $2 == "sa1" { print $3 }')"
+rb "the override comes off" override remove dependency:sa1
+rb "contoso's routing changes, every region, one timeline" history -r "$REGIONS" --regions registry:contoso
+check_match "history --regions: contoso left westeurope (sa1) and came back" \
+	'westeurope +pass -> fail \(leaves the region\) +sa1: HTTP 500' "$(rb_last)"
 sleep "$QUIET"
 check "exactly one resolved and one firing for it in all" "1 1" "$(count_notes "$RES") $(count_notes "$FO")"
 check "nothing else notified" "" "$(notes | grep -vE "$FO|$RES")"
@@ -172,6 +220,11 @@ check_match "the fail-open's summary: the region, the reason, both doors" \
 check_match "its description: what every probe gets" '\|2 front doors of westeurope answer every probe 200 snapshot-stale' "$line"
 check_match "the silent prober's summary: its region and machine" \
 	"\\|westeurope: the prober on $NE_A has not published for " "$(notes | grep -E "$SILENT" | head -n 1)"
+rb_alert "$OPEN"
+RB_RC=3 rb "the region's view: every answer is 200, and why" status
+check_match "status: fail-open, snapshot-stale" 'snapshot-stale' "$(rb_last)"
+RB_RC=2 rb "the monitoring plugin's verdict" check
+check_match "check: CRITICAL" '^DEEPHEALTH CRITICAL' "$(rb_last)"
 
 # ---- 4. it starts again: both resolved ----
 start_prober A
@@ -186,6 +239,8 @@ resolved DeephealthProberNotPublishing westeurope $NE_A
 resolved DeephealthRegistriesFailingOver westeurope sa1"
 check "the run's notifications: these six, each once, and nothing else" "$(echo "$want" | paste -sd';')" \
 	"$(notes | cut -d'|' -f1 | sort | paste -sd';')"
+
+rb_check_doc docs/operations.md
 
 # ---- the end: everything stopped, in bounds ----
 e2e_stop_all
