@@ -368,7 +368,8 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	                            &r->fleet };
 	struct status_in in;
 	struct events_q eq;
-	char q[DH_NAME_MAX + 1], reg[DH_NAME_MAX + 1], hdr[1024], cors[600] = "";
+	char hdr[1024], cors[600] = "";
+	struct status_q sq;
 	char *body = NULL;
 	size_t len = 0;
 	FILE *m;
@@ -384,9 +385,11 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	in.ctr = r->ctr.m;
 	in.ctr_shared = r->ctr.shared;
 	in.node = r->node;
-	status_query(query, q, sizeof(q), &in.limit, reg, sizeof(reg));
-	in.query = q;
-	in.registry = reg[0] != '\0' ? reg : NULL;
+	status_query(query, &sq);
+	in.query = sq.q;
+	in.limit = sq.limit;
+	in.registry = sq.registry[0] != '\0' ? sq.registry : NULL;
+	in.failing = sq.failing;
 	if ((m = open_memstream(&body, &len)) == NULL) {
 		log_warn("%s: cannot build", docs[doc].path);
 		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", out);

@@ -295,7 +295,7 @@ check_doc(enum status_doc doc, const struct answer_state *st, const char *query,
 {
 	static struct counters_shm ctr;
 	struct status_in in;
-	char q[DH_NAME_MAX + 1], reg[DH_NAME_MAX + 1];
+	struct status_q sq;
 	char *body = NULL;
 	size_t blen = 0;
 	FILE *m;
@@ -308,13 +308,15 @@ check_doc(enum status_doc doc, const struct answer_state *st, const char *query,
 	in.ctr = &ctr;
 	in.ctr_shared = 1;
 	in.node = "fuzz-node";
-	status_query(query, q, sizeof(q), &in.limit, reg, sizeof(reg));
-	in.query = q;
-	in.registry = reg[0] != '\0' ? reg : NULL;
-	for (const char *c = reg; *c != '\0'; c++)
+	status_query(query, &sq);
+	in.query = sq.q;
+	in.limit = sq.limit;
+	in.registry = sq.registry[0] != '\0' ? sq.registry : NULL;
+	in.failing = sq.failing;
+	for (const char *c = sq.registry; *c != '\0'; c++)
 		FZ_CHECK(*c == '/' || util_is_name_byte((unsigned char)*c), "registry holds %#x", *c);
-	FZ_CHECK(strlen(q) < sizeof(q), "q overflows");
-	for (const char *c = q; *c != '\0'; c++)
+	FZ_CHECK(strlen(sq.q) < sizeof(sq.q), "q overflows");
+	for (const char *c = sq.q; *c != '\0'; c++)
 		FZ_CHECK(*c == '/' || util_is_name_byte((unsigned char)*c), "q holds %#x", *c);
 	FZ_CHECK(in.limit >= 1 && in.limit <= STATUS_LIMIT_MAX, "limit %zu", in.limit);
 	m = open_memstream(&body, &blen);

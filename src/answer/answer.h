@@ -299,6 +299,7 @@ struct status_in {
 	const char *query;           /* status: registries whose name contains this (any case) */
 	size_t limit;                /* status: at most this many of them */
 	const char *registry;        /* status: this registry in detail ("registry"), or NULL */
+	int failing;                 /* status: list the registries failing over ("failing_over") */
 };
 
 /*
@@ -313,10 +314,11 @@ size_t status_failing_over(const struct answer_state *st, time_t now);
  * dependency's index) those answered dependency-failed that dependency decides,
  * *forced those an operator's override fails (override-fail).  A failing one
  * whose snapshot names no deciding dependency (a hand-made snapshot) is only in
- * the total.  bydep and forced may be NULL.
+ * the total.  bydep and forced may be NULL; each (may be NULL) is called for every one.
  */
+typedef void (*status_each_fn)(void *arg, const char *registry, const struct policy_out *po);
 size_t status_failing_over_by(const struct answer_state *st, time_t now, size_t *bydep, size_t nd,
-                              size_t *forced);
+                              size_t *forced, status_each_fn each, void *arg);
 /* The JSON status document (docs/metrics.md): the status page's and deephealthctl status --json. */
 void status_json(FILE *f, const struct status_in *in);
 /* The responders' metrics, Prometheus text format 0.0.4; in->ctr required. */
@@ -341,15 +343,19 @@ void status_regions_json(FILE *f, const struct status_in *in, const struct regio
 #define STATUS_LIMIT_MAX 1000 /* registries a status document lists at most */
 /* The document uri names; *query points after its '?', or is NULL. */
 enum status_doc status_route(const char *uri, const char **query);
+/* The status document's parameters. */
+struct status_q {
+	char q[DH_NAME_MAX + 1];        /* a piece of a registry name, "" = every registry */
+	char registry[DH_NAME_MAX + 1]; /* a registry to show in detail, "" = none */
+	size_t limit;                   /* 1..STATUS_LIMIT_MAX, default 200 */
+	int failing;                    /* list the registries a probe gets 503 for */
+};
 /*
- * The status document's parameters from a query string: q (a piece of a
- * registry name, percent-encoded; a byte no name has becomes '/', which matches
- * nothing; spaces are dropped) into q[qsize], limit (1..STATUS_LIMIT_MAX,
- * default 200), and registry (a name to show in detail, the same way) into
- * reg[regsize], "" when not asked.  Anything else is ignored.
+ * The status document's parameters from a query string: q (percent-encoded; a
+ * byte no name has becomes '/', which matches nothing; spaces are dropped),
+ * registry (the same way), limit, failing=1.  Anything else is ignored.
  */
-void status_query(const char *query, char *q, size_t qsize, size_t *limit, char *reg,
-                  size_t regsize);
+void status_query(const char *query, struct status_q *sq);
 
 /* ---------------------------------------------------------------- events.c */
 

@@ -111,7 +111,7 @@ tally_free(struct tally *t)
 
 size_t
 status_failing_over_by(const struct answer_state *st, time_t now, size_t *bydep, size_t nd,
-                       size_t *forced)
+                       size_t *forced, status_each_fn each, void *arg)
 {
 	const struct snapshot *s = st->snap;
 	size_t nr = s ? snap_reg_count(s) : 0, n = 0;
@@ -134,6 +134,8 @@ status_failing_over_by(const struct answer_state *st, time_t now, size_t *bydep,
 		if (answer_registry(st, name, now, &po) != 503)
 			continue;
 		n++;
+		if (each != NULL)
+			each(arg, name, &po);
 		if (po.reason == R_OVERRIDE_FAIL && forced != NULL)
 			(*forced)++;
 		else if (po.reason != R_OVERRIDE_FAIL && bydep != NULL && po.have_reg &&
@@ -146,7 +148,7 @@ status_failing_over_by(const struct answer_state *st, time_t now, size_t *bydep,
 size_t
 status_failing_over(const struct answer_state *st, time_t now)
 {
-	return status_failing_over_by(st, now, NULL, 0, NULL);
+	return status_failing_over_by(st, now, NULL, 0, NULL, NULL, NULL);
 }
 
 /* Does name (len bytes) contain q, ignoring ASCII case?  An empty q matches all. */
@@ -213,6 +215,50 @@ not_passing(FILE *f, const struct answer_state *st, time_t now, const char *q, s
 		}
 	}
 	fprintf(f, "],\"matched\":%zu}", matched);
+}
+
+/* One item of the failing_over list: fill for status_failing_over_by. */
+struct failing_list {
+	FILE *f;
+	const struct snapshot *s;
+	size_t limit, shown;
+};
+
+static void
+failing_item(void *arg, const char *name, const struct policy_out *po)
+{
+	struct failing_list *l = arg;
+	struct snap_dep d;
+
+	if (l->shown >= l->limit)
+		return;
+	fprintf(l->f, "%s{\"name\":", l->shown++ ? "," : "");
+	jstr0(l->f, name);
+	fprintf(l->f, ",\"reason\":\"%s\",\"decided_by\":", reason_str(po->reason));
+	if (po->reason != R_OVERRIDE_FAIL && po->have_reg && po->reg.decided_by != SNAP_NO_DEP &&
+	    po->reg.decided_by < snap_dep_count(l->s)) {
+		snap_dep_at(l->s, po->reg.decided_by, &d);
+		jstr(l->f, d.name, d.name_len);
+	} else {
+		fprintf(l->f, "null");
+	}
+	fprintf(l->f, ",\"single_region\":%s}", po->have_reg &&
+	        (po->reg.flags & SNAP_REG_SINGLE_REGION) ? "true" : "false");
+}
+
+/*
+ * ?failing=1: the registries a probe gets 503 for now, whatever made it so (a
+ * failing verdict, an override forcing a fail), the first limit in snapshot order.
+ */
+static void
+failing_json(FILE *f, const struct answer_state *st, time_t now, size_t limit)
+{
+	struct failing_list l = { f, st->snap, limit, 0 };
+	size_t n;
+
+	fprintf(f, ",\"failing_over\":{\"limit\":%zu,\"items\":[", limit);
+	n = status_failing_over_by(st, now, NULL, 0, NULL, failing_item, &l);
+	fprintf(f, "],\"matched\":%zu}", n);
 }
 
 /*
@@ -480,6 +526,8 @@ status_json(FILE *f, const struct status_in *in)
 	fprintf(f, "],\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
 	        "\"single_region\":%zu}", s ? snap_reg_count(s) : 0, t.pass, t.warn, t.fail, t.single);
 	not_passing(f, st, in->now, in->query, in->limit);
+	if (in->failing)
+		failing_json(f, st, in->now, in->limit);
 	if (in->registry != NULL)
 		registry_json(f, st, in->now, in->registry);
 	fprintf(f, ",\"dependencies_total\":%zu,\"dependencies\":[", nd);
@@ -714,7 +762,7 @@ status_metrics(FILE *f, const struct status_in *in)
 	     "Registries whose probes are answered 503 now (the snapshot's verdicts, with the "
 	     "overrides, mode and fail-open applied).");
 	fprintf(f, "deephealth_responder_registries_failing_over %zu\n",
-	        status_failing_over_by(st, in->now, bydep, nd, &forced));
+	        status_failing_over_by(st, in->now, bydep, nd, &forced, NULL, NULL));
 	if (nd > 0) {
 		prom_help(f, "deephealth_responder_registries_failing_over_by_dependency", "gauge",
 		     "Registries answered 503 dependency-failed now, by the dependency that decides "
@@ -857,18 +905,17 @@ hexval(int c)
 }
 
 void
-status_query(const char *query, char *q, size_t qsize, size_t *limit, char *reg, size_t regsize)
+status_query(const char *query, struct status_q *sq)
 {
-	*limit = STATUS_LIMIT;
-	q[0] = '\0';
-	reg[0] = '\0';
+	memset(sq, 0, sizeof(*sq));
+	sq->limit = STATUS_LIMIT;
 	while (query != NULL && *query != '\0') {
 		size_t len = strcspn(query, "&");
 		int is_q = strncmp(query, "q=", 2) == 0;
 
 		if (is_q || strncmp(query, "registry=", 9) == 0) {
-			char *out = is_q ? q : reg;
-			size_t w = 0, size = is_q ? qsize : regsize;
+			char *out = is_q ? sq->q : sq->registry;
+			size_t w = 0, size = is_q ? sizeof(sq->q) : sizeof(sq->registry);
 
 			for (size_t i = is_q ? 2 : 9; i < len && w + 1 < size; i++) {
 				int c = (unsigned char)query[i];
@@ -889,7 +936,9 @@ status_query(const char *query, char *q, size_t qsize, size_t *limit, char *reg,
 		} else if (strncmp(query, "limit=", 6) == 0) {
 			long v = strtol(query + 6, NULL, 10);
 
-			*limit = v < 1 ? 1 : v > STATUS_LIMIT_MAX ? STATUS_LIMIT_MAX : (size_t)v;
+			sq->limit = v < 1 ? 1 : v > STATUS_LIMIT_MAX ? STATUS_LIMIT_MAX : (size_t)v;
+		} else if (len == 9 && strncmp(query, "failing=1", 9) == 0) {
+			sq->failing = 1;
 		}
 		query += len + (query[len] == '&');
 	}

@@ -438,7 +438,8 @@ name_find(const struct lb_input *in, const char *host)
 
 /*
  * --all: the registries some region fails over now, as each region's admin
- * side lists them (not_passing, failing ones), then each asked as above.
+ * side lists them (status.json?failing=1: whatever makes a probe get 503),
+ * then each asked as above.
  */
 static int
 where_all(struct ctl *x, const struct regions *rg, const struct lb_input *in)
@@ -452,7 +453,7 @@ where_all(struct ctl *x, const struct regions *rg, const struct lb_input *in)
 	for (size_t i = 0; i < rg->n; i++) {
 		if (rg->v[i].admin[0] == '\0')
 			continue;
-		snprintf(req[i].url, sizeof(req[i].url), "%s/deephealth/status.json?limit=%d",
+		snprintf(req[i].url, sizeof(req[i].url), "%s/deephealth/status.json?failing=1&limit=%d",
 		         rg->v[i].admin, ALL_MAX);
 		req[i].timeout_ms = (long)rg->timeout * 1000;
 		req[i].max_body = ADMIN_BODY_MAX;
@@ -483,17 +484,17 @@ where_all(struct ctl *x, const struct regions *rg, const struct lb_input *in)
 				unasked++;
 				continue;
 			}
-			items = json_object_get(json_object_get(w.doc, "not_passing"), "items");
+			/* What its probes get 503 for now: failing verdicts and forced fails alike. */
+			items = json_object_get(json_object_get(w.doc, "failing_over"), "items");
+			if (!json_is_array(items))
+				fprintf(stderr, "deephealthctl: where: %s: its admin side lists no failing "
+				        "registries (an older version?)\n", g->name);
 			json_array_foreach(items, k, it) {
 				const char *reg = json_string_value(json_object_get(it, "name"));
-				const char *verdict = json_string_value(json_object_get(it, "verdict"));
-				const char *o = json_string_value(json_object_get(it, "override"));
 				const struct lb_name *nm;
 				int dup = 0;
 
-				if (reg == NULL || verdict == NULL || strcmp(verdict, "fail") != 0 ||
-				    (o != NULL && strcmp(o, "force-pass") == 0) ||
-				    (nm = name_find(in, reg)) == NULL || nm->nregions < 2)
+				if (reg == NULL || (nm = name_find(in, reg)) == NULL || nm->nregions < 2)
 					continue;
 				for (size_t j = 0; j < n && !dup; j++)
 					dup = names[j] == nm;

@@ -127,8 +127,14 @@ out=$(where where -r "$S/regions.conf" contoso.azurecr.test)
 check_match "every region fails it: the load balancers serve every region" 'every region fails it: load balancers serve every region' "$out"
 
 # --all: the registries some region fails over, from each admin side; single-region ones are not.
+# fabrikam passes everywhere, but an operator drains it from westeurope: a forced fail counts.
+printf 'registry:fabrikam force-fail until=%s set=%s by=alice reason="drain"\n' \
+	"$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$S/westeurope/overrides"
+chmod 644 "$S/westeurope/overrides"
+sleep 1.2 # responder.recheck_ms
 out=$(where where -r "$S/regions.conf" --all)
-check "--all: contoso and litware (northwind is single-region)" "contoso.azurecr.test litware.azurecr.test" \
+check "--all: contoso, fabrikam (forced out) and litware (northwind is single-region)" \
+	"contoso.azurecr.test fabrikam.azurecr.test litware.azurecr.test" \
 	"$(echo "$out" | sed -n 's/^\([a-z0-9.]*\): registry .*/\1/p' | xargs)"
 check_match "--all: the unreachable admin side is said, on stderr" 'centralus: admin side unreachable .*: the registries it fails over are not listed' "$out"
 
