@@ -55,7 +55,7 @@ FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_OPT     ?= -g -O1 -fno-omit-frame-pointer
 FUZZ_SAN     := address,undefined
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_NAMES   := host snapshot config regmap overrides request matchers writers regions
+FUZZ_NAMES   := host snapshot config regmap overrides request matchers writers regions events
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
 FUZZ_CFLAGS  := -std=c11 $(FUZZ_OPT) $(WARN) -D_DEFAULT_SOURCE -Isrc $(ALL_INC) \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -fno-sanitize-recover=all

@@ -321,13 +321,24 @@ check_doc(enum status_doc doc, const struct answer_state *st, const char *query,
 	FZ_CHECK(in.limit >= 1 && in.limit <= STATUS_LIMIT_MAX, "limit %zu", in.limit);
 	m = open_memstream(&body, &blen);
 	FZ_CHECK(m != NULL, "open_memstream");
-	if (doc == DOC_STATUS)
-		status_json(m, &in);
-	else
-		status_metrics(m, &in);
-	FZ_CHECK(fclose(m) == 0, "building the document");
 	if (doc == DOC_STATUS) {
-		FZ_CHECK(fz_json_ok(body, blen), "status.json is not JSON: %.*s", (int)blen, body);
+		status_json(m, &in);
+	} else if (doc == DOC_METRICS) {
+		status_metrics(m, &in);
+	} else if (doc == DOC_EVENTS) {
+		struct events_q eq;
+
+		events_query(query, &eq);
+		FZ_CHECK(eq.limit >= 1 && eq.limit <= EVENTS_LIMIT_MAX, "events limit %zu", eq.limit);
+		for (const char *c = eq.registry; *c != '\0'; c++)
+			FZ_CHECK(*c == '/' || util_is_name_byte((unsigned char)*c), "registry= holds %#x", *c);
+		events_json(m, &(struct events_in){ st->conf, "fuzz-node", now, &eq });
+	} else {
+		status_regions_json(m, &in, NULL, "fuzz");
+	}
+	FZ_CHECK(fclose(m) == 0, "building the document");
+	if (doc != DOC_METRICS) {
+		FZ_CHECK(fz_json_ok(body, blen), "document %d is not JSON: %.*s", (int)doc, (int)blen, body);
 	} else {
 		FZ_CHECK(blen > 0 && body[blen - 1] == '\n', "metrics do not end with a newline");
 		for (const char *p = body; p < body + blen;) {
