@@ -6,9 +6,13 @@
 # listens (unreachable).  Sourced after lib.sh.
 #
 #   regions_setup                  the registry map, $S/regions.conf, the pages' files ($WWW)
-#   region NAME ADDRESS FIXTURE    a region's door: configuration $S/NAME/dh.conf, snapshot (a
+#   region NAME ADDRESS FIXTURE [REGIONS]
+#                                  a region's door: configuration $S/NAME/dh.conf, snapshot (a
 #                                  deephealth-snap fixture), event log $S/NAME/events.log,
-#                                  lighttpd on ADDRESS:$PORT
+#                                  lighttpd on ADDRESS:$PORT; its responder.regions is REGIONS
+#                                  (default $S/regions.conf)
+#   region_stop NAME               stop that door's lighttpd (and its responders): region may
+#                                  start it again, with another description
 #
 # Set: S (their directory), PORT (every door's port), WWW (the pages as the doors serve them).
 
@@ -47,7 +51,7 @@ region() {
 	cat >"$d/dh.conf" <<EOF
 snapshot = { path = "$d/snapshot"; max_age = 600; };
 responder = { overrides = "$d/overrides"; counters = ""; kill_switch = "$d/disable";
-              regions = "$S/regions.conf"; };
+              regions = "${4:-$S/regions.conf}"; };
 prober = { region = "$1"; registries = "$S/registries.map"; event_log = "$d/events.log"; };
 resolver = { rules = ( "^(?<registry>[a-z0-9]+)\\\\.azurecr\\\\.test\$" ); };
 EOF
@@ -56,7 +60,18 @@ EOF
 	lighttpd_base "$d" "$PORT" "$d" "$2"
 	localize_conf conf/lighttpd.conf "$(fcgi_cmd_bin)" "$d/dh.conf" "$d/run/deephealth.sock" |
 		localize_www "$WWW" >>"$d/lighttpd.conf"
+	# lighttpd_base knows .html only; Debian's lighttpd.conf would bring the rest (the pages).
+	echo 'mimetype.assign += ( ".css" => "text/css; charset=utf-8", ".js" => "text/javascript; charset=utf-8" )' >>"$d/lighttpd.conf"
 	lighttpd -D -f "$d/lighttpd.conf" >"$d/stdout.log" 2>&1 &
 	PIDS+=($!)
 	wait_http "http://$2:$PORT/"
+}
+
+region_stop() {
+	local pid
+	pid=$(cat "$S/$1/lighttpd.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	# Its responders: they exit when lighttpd closes their sockets.
+	for _ in $(seq 50); do pgrep -f -- "-c $S/$1/dh.conf" >/dev/null || break; sleep 0.1; done
 }
