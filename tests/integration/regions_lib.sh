@@ -52,7 +52,8 @@ region() {
 snapshot = { path = "$d/snapshot"; max_age = 600; };
 responder = { overrides = "$d/overrides"; counters = ""; kill_switch = "$d/disable";
               regions = "${4:-$S/regions.conf}"; };
-prober = { region = "$1"; registries = "$S/registries.map"; event_log = "$d/events.log"; };
+prober = { region = "$1"; registries = "$S/registries.map"; event_log = "$d/events.log";
+           state = "$d/probe.state"; lock = "$d/probe.lock"; };
 resolver = { rules = ( "^(?<registry>[a-z0-9]+)\\\\.azurecr\\\\.test\$" ); };
 EOF
 	chmod 644 "$d/dh.conf"

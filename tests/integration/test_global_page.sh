@@ -214,7 +214,26 @@ check_match "passthrough: said so, with the unknown regions in mind" ' none that
 check "passthrough: westeurope's failing ones are not called failing over" "failing over none" \
 	"$(dom_each "$DOM" regions data-fact | awk -F'\t' '$1 == "failing over" { print $2; exit }')"
 
+# ---- 4. A forced fail: contoso passes in westeurope, and an operator drains it -------------
+rm "$S/westeurope/disable"
+snap "$S/westeurope/snapshot" <<'EOF'
+created now
+interval 10
+dep sa1 pass storage critical
+reg contoso pass uses=sa1
+EOF
+"$CTL" -c "$S/westeurope/dh.conf" override add registry:contoso force-fail -e 1h -r "drain for maintenance" \
+	>"$WORK/ctl2.out" 2>&1
+check "override add force-fail: exit 0" 0 $?
+chmod 644 "$S/westeurope/overrides"
+sleep 1.2 # responder.recheck_ms
+page forced
+check "forced: contoso is served away from westeurope though its verdict passes (the failing list)" \
+	"contoso|westeurope|operator override: force-fail" "$(dom_rows "$DOM" away | cut -f1 | head -n 1)|$(cols away 2 4 | sed -n 1p)"
+check "forced: no count-mismatch warning (the list is whole)" "" \
+	"$(dom_each "$DOM" regions data-fact | awk -F'\t' '$1 == "not listed"')"
+
 shots=$(cd "$SHOTS" && echo global-*.png)
-check "screenshots" "global-passthrough.png global-refused.png global-three.png" "$shots"
+check "screenshots" "global-forced.png global-passthrough.png global-refused.png global-three.png" "$shots"
 [ -n "${HOLD:-}" ] && sleep "$HOLD"
 finish

@@ -187,7 +187,7 @@ async function readRegion(r) {
       events: { doc: null, why: '' } };
   }
   const [status, events] = await Promise.all([
-    getDoc(`${base}${self ? '' : '/deephealth'}/status.json?limit=${STATUS_LIMIT}`, !self),
+    getDoc(`${base}${self ? '' : '/deephealth'}/status.json?failing=1&limit=${STATUS_LIMIT}`, !self),
     getDoc(`${base}${self ? '' : '/deephealth'}/events.json?limit=${EVENTS_LIMIT}`, !self),
   ]);
   return { status, events };
@@ -229,13 +229,31 @@ function view(def, got, prev) {
   else v.state = 'enforcing';
   const np = d.not_passing || {};
   const items = list(np.items);
-  for (const it of items) {
-    if (!it || it.verdict !== 'fail') continue;
-    if (it.single_region || it.override === 'force-pass') v.kept.push(it);
-    else if (v.state === 'enforcing') v.failing.set(str(it.name), it);
+  const fo = d.failing_over;
+  if (fo && Array.isArray(fo.items)) {
+    // What its probes get 503 for (failing verdicts and forced fails alike), with since and
+    // cause from not_passing where it lists them; a failing verdict answered 200 is kept.
+    const byName = new Map(items.filter((it) => it).map((it) => [str(it.name), it]));
+    for (const f of list(fo.items)) {
+      if (!f || v.state !== 'enforcing') continue;
+      const it = byName.get(str(f.name)) || {};
+      const forced = f.reason === 'override-fail';
+      v.failing.set(str(f.name), { name: f.name, since: forced ? null : it.since,
+        decided_by: forced ? null : f.decided_by, cause: forced ? null : it.cause,
+        override: forced ? 'force-fail' : it.override });
+    }
+    for (const it of items) if (it && it.verdict === 'fail' && !v.failing.has(str(it.name)) && v.state === 'enforcing') v.kept.push(it);
+    v.truncated = num(fo.matched) !== null && fo.matched > list(fo.items).length;
+  } else {
+    // An older admin side: its not_passing list (a forced fail of a passing registry is missed).
+    for (const it of items) {
+      if (!it || it.verdict !== 'fail') continue;
+      if (it.single_region || it.override === 'force-pass') v.kept.push(it);
+      else if (v.state === 'enforcing') v.failing.set(str(it.name), it);
+    }
+    v.truncated = num(np.matched) !== null && np.matched > items.length;
   }
   const over = num(a.failing_over);
-  v.truncated = num(np.matched) !== null && np.matched > items.length;
   v.complete = v.state !== 'enforcing' || (!v.truncated && (over === null || over === v.failing.size));
   return v;
 }
@@ -286,7 +304,7 @@ function renderRegion(v) {
     fact('failing over', names.length ? names.join(', ') + (v.complete ? '' : ' and more') : 'none',
       names.length || !v.complete ? 'warn' : 'ok');
     if (!v.complete) {
-      fact('not listed', v.truncated ? `its list stops at ${list(np.items).length} of ${num(np.matched)}`
+      fact('not listed', v.truncated ? `its list stops at ${v.failing.size} of ${num((d.failing_over || np).matched)}`
         : `${num(a.failing_over)} failing over, ${v.failing.size} listed: overrides decide the rest`, 'warn');
     }
     const prober = latestProber(v);
