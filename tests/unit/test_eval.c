@@ -175,7 +175,7 @@ static void
 test_all_pass(void)
 {
 	struct fixture fx;
-	struct eval_stats stats;
+	struct eval_stats stats = { 0 };
 	struct snapshot *s;
 	const char *by;
 	unsigned fl;
@@ -202,7 +202,7 @@ static void
 test_storage_isolation(void)
 {
 	struct fixture fx;
-	struct eval_stats stats;
+	struct eval_stats stats = { 0 };
 	struct snapshot *s;
 	const char *by;
 
@@ -225,7 +225,7 @@ static void
 test_feature_gating_and_severity(void)
 {
 	struct fixture fx;
-	struct eval_stats stats;
+	struct eval_stats stats = { 0 };
 	struct snapshot *s;
 	const char *by;
 
@@ -268,7 +268,7 @@ static void
 test_worst_and_tie(void)
 {
 	struct fixture fx;
-	struct eval_stats stats;
+	struct eval_stats stats = { 0 };
 	struct snapshot *s;
 	const char *by;
 
@@ -297,23 +297,36 @@ static void
 test_since_and_changes(void)
 {
 	struct fixture fx;
-	struct eval_stats stats;
+	struct eval_stats stats = { 0 };
 	struct snapshot *s1, *s2, *s3;
 	struct snap_reg r;
 
 	if (setup(&fx) != 0)
 		return;
+	stats.changes_max = 2; /* the event log's bound, small: the changes past it are counted */
 	s1 = evaluate(&fx, NULL, 1000, &stats);
 	T_EQ_INT(stats.changed, 0);
 	fx.st[1].down = 1;
+	free(stats.changes);
 	s2 = evaluate(&fx, s1, 1010, &stats);
 	T_EQ_INT(stats.changed, 3); /* fabrikam, northwind, tailspin */
+	/* The first changes_max (2) kept for the event log, in map order, with what decided. */
+	T_EQ_INT(stats.nchanges, 2);
+	if (stats.nchanges == 2) {
+		T_EQ_STR(fx.m->regs[stats.changes[0].reg].name, "fabrikam");
+		T_EQ_INT(stats.changes[0].from, VERDICT_PASS);
+		T_EQ_INT(stats.changes[0].to, VERDICT_FAIL);
+		T_CHECK(stats.changes[0].dep != NULL);
+	}
+	free(stats.changes);
 	T_CHECK(snap_find_reg(s2, "fabrikam", 8, &r));
 	T_EQ_INT(r.since, 1010);
 	T_CHECK(snap_find_reg(s2, "contoso", 7, &r));
 	T_EQ_INT(r.since, 1000);
 	s3 = evaluate(&fx, s2, 1020, &stats);
 	T_EQ_INT(stats.changed, 0);
+	T_EQ_INT(stats.nchanges, 0);
+	free(stats.changes);
 	T_CHECK(snap_find_reg(s3, "fabrikam", 8, &r));
 	T_EQ_INT(r.since, 1010);
 	snap_free(s1);
@@ -456,7 +469,7 @@ test_big_map(void)
 {
 	struct fixture fx;
 	struct regmap *m;
-	struct eval_stats stats;
+	struct eval_stats stats = { 0 };
 	struct snap_writer *w;
 	size_t bad = 0;
 	char path[300];
