@@ -222,6 +222,8 @@ const char *snap_err_str(enum snap_err e);
 #define SNAP_RECORD_SIZE 24
 #define SNAP_MAX_SIZE (256u * 1024 * 1024)
 #define SNAP_FLAG_BLIND 0x1u       /* header: the prober could not evaluate */
+#define SNAP_FLAG_GUARD 0x2u       /* header: the prober's failover guard holds (docs/guard.md) */
+#define SNAP_FLAGS_KNOWN (SNAP_FLAG_BLIND | SNAP_FLAG_GUARD)
 #define SNAP_REG_SINGLE_REGION 0x1u /* registry: served from one region only */
 #define SNAP_DEP_WITNESS 0x1u       /* dependency: a witness check */
 #define SNAP_DEP_ALL 0x2u           /* dependency: every registry uses it (region-wide) */

@@ -228,7 +228,7 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 	s->strsize = get32(buf + H_STRSIZE);
 	s->nuses = get32(buf + H_NUSES);
 	records = (uint64_t)s->ndeps + s->nregs;
-	if ((s->flags & ~SNAP_FLAG_BLIND) != 0)
+	if ((s->flags & ~SNAP_FLAGS_KNOWN) != 0)
 		FAIL(SNAP_BAD_LAYOUT, "unknown header flags");
 	if (SNAP_HEADER_SIZE + records * SNAP_RECORD_SIZE + (uint64_t)s->nuses * 4 + s->strsize != len)
 		FAIL(SNAP_BAD_LAYOUT, "%u dependencies + %u registries + %u uses + %u string bytes != %zu",
@@ -528,7 +528,7 @@ snapw_new(int64_t created, uint32_t interval, unsigned flags)
 
 	w->created = created;
 	w->interval = interval;
-	w->flags = flags & SNAP_FLAG_BLIND;
+	w->flags = flags & SNAP_FLAGS_KNOWN;
 	return w;
 }
 
@@ -537,7 +537,7 @@ snapw_set_header(struct snap_writer *w, int64_t created, uint32_t interval, unsi
 {
 	w->created = created;
 	w->interval = interval;
-	w->flags = flags & SNAP_FLAG_BLIND;
+	w->flags = flags & SNAP_FLAGS_KNOWN;
 }
 
 void
