@@ -304,6 +304,12 @@ const uint32_t *snap_all_deps(const struct snapshot *s, size_t *n);
 uint32_t snap_use_at(const struct snapshot *s, uint32_t i);
 /* Binary search by exact name; returns 1 and fills out, or 0. */
 int snap_find_reg(const struct snapshot *s, const char *name, size_t len, struct snap_reg *out);
+/*
+ * The multi-region registries whose verdict is fail (what the failover guard
+ * counts: single-region ones are answered 200 anyway); *multi (unless NULL)
+ * gets how many multi-region registries there are.  s NULL: 0.  O(registries).
+ */
+size_t snap_failing_multi(const struct snapshot *s, size_t *multi);
 
 /* Writer: accumulate in memory, then publish atomically. */
 struct snap_writer;

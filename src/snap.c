@@ -490,6 +490,24 @@ snap_find_reg(const struct snapshot *s, const char *name, size_t len, struct sna
 	return 0;
 }
 
+size_t
+snap_failing_multi(const struct snapshot *s, size_t *multi)
+{
+	size_t fails = 0, n = 0;
+
+	for (size_t i = 0; s != NULL && i < s->nregs; i++) {
+		const unsigned char *r = s->regs + i * SNAP_RECORD_SIZE;
+
+		if (r[R_FLAGS] & SNAP_REG_SINGLE_REGION)
+			continue;
+		n++;
+		fails += r[R_VERDICT] == VERDICT_FAIL;
+	}
+	if (multi != NULL)
+		*multi = n;
+	return fails;
+}
+
 /* ------------------------------------------------------------ writer */
 
 struct wdep {

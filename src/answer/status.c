@@ -746,9 +746,10 @@ status_metrics(FILE *f, const struct status_in *in)
 	        (unsigned long long)counters_get(&m->events[CE_REGIONS_REQUESTS]));
 	prom_help(f, "deephealth_responder_fail_open", "gauge",
 	     "1 while every answer is 200 whatever the Host because the data cannot be trusted "
-	     "(snapshot missing, unusable, stale, blind; configuration not loaded).");
+	     "(snapshot missing, unusable, stale, blind; configuration not loaded).  Not the "
+	     "kill switch nor the failover guard: region_state says those.");
 	fprintf(f, "deephealth_responder_fail_open %d\n",
-	        regionwide && tr.po.reason != R_PASSTHROUGH);
+	        regionwide && tr.po.reason != R_PASSTHROUGH && tr.po.reason != R_GUARD);
 	prom_help(f, "deephealth_responder_region_state", "gauge",
 	     "1 for what decides every answer now: a region-wide reason, or per-registry.");
 	for (int r = 0; r < R_COUNT; r++)

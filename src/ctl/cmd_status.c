@@ -89,7 +89,8 @@ cmd_status(struct ctl *x)
 		if (regionwide)
 			printf("answers       %d %s for every registry (%s)\n", tr.po.http,
 			       reason_str(tr.po.reason),
-			       tr.po.reason == R_PASSTHROUGH ? "passing through" : "FAILING OPEN");
+			       tr.po.reason == R_PASSTHROUGH ? "passing through" :
+			       tr.po.reason == R_GUARD ? "FAILOVER GUARD: none fails over" : "FAILING OPEN");
 		else
 			printf("answers       per registry (enforcing)\n");
 		if (x->fleet_rc < 0)
