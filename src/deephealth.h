@@ -648,6 +648,20 @@ enum detail { DETAIL_STATUS, DETAIL_CAUSE };
 
 struct conf_ext;
 
+/*
+ * An OPT_BOUND's value: a count (an integer from min to max) or a share of a
+ * whole known only later (a string "P%", P from 1 to 99).  Both 0: not set
+ * (the key is absent; there is no default).
+ */
+struct conf_bound {
+	long count;
+	int pct;
+};
+/* The bound for a whole of n: the count, or floor(pct * n / 100); 0 when not set. */
+size_t conf_bound_of(const struct conf_bound *b, size_t n);
+/* "500" or "25%" into buf; "" when not set. */
+const char *conf_bound_str(const struct conf_bound *b, char *buf, size_t len);
+
 struct conf {
 	char *path;
 	/* snapshot { } */
@@ -683,6 +697,8 @@ struct conf {
 	int interval, deadline, parallel;
 	int fall, rise, ok, intermittent;
 	int blind_unknown_pct;
+	struct conf_bound guard_max_failing; /* the failover guard (docs/guard.md); unset = off */
+	int guard_hold;     /* seconds at or under the bound before the guard lets go */
 	/* follower { }: a front door that fetches its snapshot from the region's probers */
 	char **follow_sources;  /* NULL-terminated URLs of the probers' snapshots, or NULL */
 	enum follow_policy follow_policy;
@@ -710,12 +726,14 @@ void conf_free(struct conf *c); /* NULL is fine */
 
 /* -- the table engine, for extensions -- */
 
-enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_STRLIST };
+enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_STRLIST, OPT_BOUND };
+
 
 /*
  * One option: its type, range and default.  A key missing from its table is
  * an error; so is a value outside [min, max] or not in names.  Numbers and
- * enums are stored as int at off; strings as char *; lists as char **.  A
+ * enums are stored as int at off; strings as char *; lists as char **; a
+ * bound as struct conf_bound (min and max: the count's range).  A
  * STR or PATH with def_str NULL is required; an INT, BOOL or ENUM with def
  * -1 is left -1 when absent, for the caller to derive.
  */
