@@ -355,7 +355,10 @@ size_t publish_clean(const char *path);
 /* ---------------------------------------------------------------- override.c */
 
 /* What an operator override does (docs: deephealthctl(8)). */
-enum ovr_action { OVR_FORCE_PASS, OVR_FORCE_FAIL, OVR_ENFORCE, OVR_SHADOW };
+enum ovr_action {
+	OVR_FORCE_PASS, OVR_FORCE_FAIL, OVR_ENFORCE, OVR_SHADOW,
+	OVR_ALLOW_FAILOVER /* the region only: the prober lets a tripped failover guard through */
+};
 extern const char *const ovr_action_names[];
 
 enum ovr_scope { OVR_REGION, OVR_REGISTRY, OVR_DEPENDENCY };
@@ -419,6 +422,12 @@ void ovr_lookup(const struct overrides *o, const char *registry, int64_t now,
  */
 const struct override *ovr_dep_lookup(const struct overrides *o, const char *dep, size_t len,
                                       int64_t now);
+/*
+ * The region's allow-failover override in force at now (the latest line), or
+ * NULL: while one is, the prober publishes no guard flag (docs/guard.md).  The
+ * responders never act on it; ovr_lookup never returns it.
+ */
+const struct override *ovr_allow_failover(const struct overrides *o, int64_t now);
 /* Is any dependency override in force at now?  (If not, verdicts are the snapshot's.) */
 int ovr_deps_in_force(const struct overrides *o, int64_t now);
 /* Write v as one line of the file format. */
