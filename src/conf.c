@@ -638,6 +638,7 @@ conf_free(struct conf *c)
 	free(c->kill_switch);
 	free(c->overrides);
 	free(c->counters);
+	free(c->regions);
 	free(c->host_map);
 	util_strv_free(c->rules);
 	free(c->registries);
