@@ -285,10 +285,26 @@ region_detail(const struct responder *r, const struct policy_out *po, char *out,
 	case R_PROBER_BLIND:
 		snprintf(out, len, "the prober's last pass could not see its witnesses");
 		break;
+	case R_GUARD: {
+		size_t multi = 0, fails = snap_failing_multi(r->snap, &multi);
+
+		snprintf(out, len, "the prober's failover guard holds: %zu of %zu multi-region "
+		         "registries fail, more than it allows; none fails over until the count falls "
+		         "back or an operator allows it (docs/guard.md)", fails, multi);
+		break;
+	}
 	default:
 		snprintf(out, len, "snapshot %s: %s", r->conf->snapshot_path, snap_err_str(r->snap_err));
 		break;
 	}
+}
+
+/* What a region-wide reason does to every answer, for the log. */
+static const char *
+region_verb(enum reason r)
+{
+	return r == R_PASSTHROUGH ? "passing through" : r == R_GUARD ? "holding failover" :
+	       "failing open";
 }
 
 /*
@@ -308,13 +324,11 @@ region_note(struct responder *r, const struct policy_out *po, int64_t now_ms)
 	if (now != R_COUNT) {
 		region_detail(r, po, detail, sizeof(detail));
 		if (r->region_known && r->region != R_COUNT)
-			log_warnx("%s for every registry: %s (%s); was %s for %s",
-			          now == R_PASSTHROUGH ? "passing through" : "failing open",
+			log_warnx("%s for every registry: %s (%s); was %s for %s", region_verb(now),
 			          reason_str(now), detail, reason_str(r->region), lasted);
 		else
-			log_warnx("%s for every registry: %s (%s)",
-			          now == R_PASSTHROUGH ? "passing through" : "failing open",
-			          reason_str(now), detail);
+			log_warnx("%s for every registry: %s (%s)", region_verb(now), reason_str(now),
+			          detail);
 	} else if (r->region_known) {
 		log_info("enforcing again: %s ended after %s", reason_str(r->region), lasted);
 	}

@@ -37,7 +37,7 @@ scan_lookup(const struct overrides *o, const char *reg, int64_t now,
 		const struct override *v = &o->v[i];
 		const struct override **f, **m;
 
-		if (v->until <= now || v->kind == OVR_DEPENDENCY)
+		if (v->until <= now || v->kind == OVR_DEPENDENCY || v->action == OVR_ALLOW_FAILOVER)
 			continue;
 		if (v->kind == OVR_REGION) {
 			f = &gf, m = &gm;
@@ -141,7 +141,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct override *v = &o->v[i];
 
 		FZ_CHECK(ovr_scope_ok(v->scope) && v->until > v->set && v->until - v->set <= MAX_SPAN &&
-		         v->by[0] != '\0' && v->reason[0] != '\0' && (unsigned)v->action <= OVR_SHADOW,
+		         v->by[0] != '\0' && v->reason[0] != '\0' && (unsigned)v->action <= OVR_ALLOW_FAILOVER &&
+		         (v->action != OVR_ALLOW_FAILOVER || v->kind == OVR_REGION),
 		         "override %zu breaks the file's rules", i);
 		FZ_CHECK(i == 0 || v->line > o->v[i - 1].line, "lines out of order");
 		FZ_CHECK((v->kind == OVR_REGION) == (v->glob == NULL), "region without a glob");
@@ -171,6 +172,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < o->n; i++)
 			any |= o->v[i].kind == OVR_DEPENDENCY && o->v[i].until > T0;
 		FZ_CHECK(ovr_deps_in_force(o, T0) == any, "ovr_deps_in_force says %d", !any);
+	}
+	{
+		const struct override *want = NULL;
+
+		/* The region's latest allow-failover in force, by a scan. */
+		for (size_t i = 0; i < o->n; i++)
+			if (o->v[i].action == OVR_ALLOW_FAILOVER && o->v[i].until > T0)
+				want = &o->v[i];
+		FZ_CHECK(ovr_allow_failover(o, T0) == want, "ovr_allow_failover: line %u",
+		         want ? want->line : 0);
 	}
 	ovr_free(o);
 	return 0;

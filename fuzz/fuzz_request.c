@@ -7,7 +7,7 @@
  * health request); the first byte of S picks the world the
  * request meets, all built once: the configuration (enforce with detail
  * "cause", shadow, passthrough, unknown hosts rejected, or none loaded), the
- * snapshot (fresh, stale, blind, or unusable), overrides, the kill switch and
+ * snapshot (fresh, stale, blind or guarded, or unusable), overrides, the kill switch and
  * a follower's .fleet.
  *
  * The reply must be a well-formed CGI response: "Status: NNN Text", header
@@ -57,7 +57,7 @@ static const char fleet_text[] =
 	"deephealth-fleet 1\ndecided freshest prober-1:8080\nsource prober-1:8080 fresh 1796000000\n";
 
 static struct conf *confs[NCONF];
-static struct snapshot *snap_ok, *snap_blind;
+static struct snapshot *snap_ok, *snap_blind, *snap_guard;
 static struct overrides *ovr;
 static struct fleet fleet;
 
@@ -123,6 +123,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	snap_ok = build_snapshot(0);
 	snap_blind = build_snapshot(SNAP_FLAG_BLIND);
+	snap_guard = build_snapshot(SNAP_FLAG_GUARD);
 	if (ovr_parse("overrides", ovr_text, sizeof(ovr_text) - 1, 604800, &ovr, fz_errfn,
 	              &errors) != 0)
 		fz_die("harness overrides do not parse");
@@ -378,7 +379,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		now = CREATED + 100000;
 		break;
 	case 2:
-		st.snap = snap_blind;
+		/* S's second byte, odd: the prober's failover guard holds instead. */
+		st.snap = n > 3 && f[3][0] != '\0' && ((unsigned char)f[3][1] & 1) ? snap_guard : snap_blind;
 		break;
 	default:
 		st.snap_err = (sel & 0x20) ? SNAP_MISSING : SNAP_BAD_CHECKSUM;

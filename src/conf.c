@@ -66,6 +66,8 @@ static const struct conf_opt prober_opts[] = {
 	{ "ok", OPT_INT, 1, 1000, 5, NULL, NULL, C(ok) },
 	{ "intermittent", OPT_BOOL, 0, 1, 0, NULL, NULL, C(intermittent) },
 	{ "blind_unknown_pct", OPT_INT, 1, 100, 50, NULL, NULL, C(blind_unknown_pct) },
+	{ "guard_max_failing", OPT_BOUND, 1, 10000000, 0, NULL, NULL, C(guard_max_failing) },
+	{ "guard_hold", OPT_INT, 1, 86400, 60, NULL, NULL, C(guard_hold) },
 };
 static const struct conf_opt follower_opts[] = {
 	{ "sources", OPT_STRLIST, 0, 0, 0, NULL, NULL, C(follow_sources) },
@@ -251,6 +253,34 @@ conf_set(struct conf_loader *l, struct conf_grp *g, const struct conf_opt *o, si
 		}
 		*(char **)field = o->type == OPT_PATH ? make_path(l, sv) : xstrdup(sv);
 		break;
+	case OPT_BOUND: {
+		struct conf_bound b = { 0, 0 };
+
+		if (config_setting_type(s) == CONFIG_TYPE_INT ||
+		    config_setting_type(s) == CONFIG_TYPE_INT64) {
+			iv = config_setting_get_int64(s);
+			if (iv < o->min || iv > o->max) {
+				conf_err(l, s, "%s.%s: %lld out of range [%ld, %ld]", g->label, o->key, iv,
+				         o->min, o->max);
+				return;
+			}
+			b.count = (long)iv;
+		} else {
+			sv = config_setting_get_string(s);
+			n = 0;
+			if (sv == NULL || strlen(sv) < 2 || strlen(sv) > 3 ||
+			    strspn(sv, "0123456789") != strlen(sv) - 1 || sv[strlen(sv) - 1] != '%' ||
+			    sv[0] == '0' || (n = atoi(sv)) < 1 || n > 99) {
+				conf_err(l, s, "%s.%s: expected a count (an integer from %ld to %ld) or a "
+				         "share of the whole (a string from \"1%%\" to \"99%%\")", g->label,
+				         o->key, o->min, o->max);
+				return;
+			}
+			b.pct = n;
+		}
+		*(struct conf_bound *)field = b;
+		break;
+	}
 	case OPT_STRLIST:
 		if (!config_setting_is_aggregate(s) || config_setting_is_group(s)) {
 			conf_err(l, s, "%s.%s: expected a list of strings", g->label, o->key);
@@ -327,8 +357,31 @@ conf_defaults(struct conf_loader *l, const struct conf_table *t, struct conf_grp
 			break;
 		case OPT_STRLIST:
 			break;
+		case OPT_BOUND:
+			memset(field, 0, sizeof(struct conf_bound));
+			break;
 		}
 	}
+}
+
+size_t
+conf_bound_of(const struct conf_bound *b, size_t n)
+{
+	if (b->count > 0)
+		return (size_t)b->count;
+	return (size_t)((unsigned long long)b->pct * n / 100);
+}
+
+const char *
+conf_bound_str(const struct conf_bound *b, char *buf, size_t len)
+{
+	if (b->count > 0)
+		snprintf(buf, len, "%ld", b->count);
+	else if (b->pct > 0)
+		snprintf(buf, len, "%d%%", b->pct);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
 }
 
 /* Relations between options that no single range can express. */

@@ -222,6 +222,8 @@ const char *snap_err_str(enum snap_err e);
 #define SNAP_RECORD_SIZE 24
 #define SNAP_MAX_SIZE (256u * 1024 * 1024)
 #define SNAP_FLAG_BLIND 0x1u       /* header: the prober could not evaluate */
+#define SNAP_FLAG_GUARD 0x2u       /* header: the prober's failover guard holds (docs/guard.md) */
+#define SNAP_FLAGS_KNOWN (SNAP_FLAG_BLIND | SNAP_FLAG_GUARD)
 #define SNAP_REG_SINGLE_REGION 0x1u /* registry: served from one region only */
 #define SNAP_DEP_WITNESS 0x1u       /* dependency: a witness check */
 #define SNAP_DEP_ALL 0x2u           /* dependency: every registry uses it (region-wide) */
@@ -302,6 +304,12 @@ const uint32_t *snap_all_deps(const struct snapshot *s, size_t *n);
 uint32_t snap_use_at(const struct snapshot *s, uint32_t i);
 /* Binary search by exact name; returns 1 and fills out, or 0. */
 int snap_find_reg(const struct snapshot *s, const char *name, size_t len, struct snap_reg *out);
+/*
+ * The multi-region registries whose verdict is fail (what the failover guard
+ * counts: single-region ones are answered 200 anyway); *multi (unless NULL)
+ * gets how many multi-region registries there are.  s NULL: 0.  O(registries).
+ */
+size_t snap_failing_multi(const struct snapshot *s, size_t *multi);
 
 /* Writer: accumulate in memory, then publish atomically. */
 struct snap_writer;
@@ -347,7 +355,10 @@ size_t publish_clean(const char *path);
 /* ---------------------------------------------------------------- override.c */
 
 /* What an operator override does (docs: deephealthctl(8)). */
-enum ovr_action { OVR_FORCE_PASS, OVR_FORCE_FAIL, OVR_ENFORCE, OVR_SHADOW };
+enum ovr_action {
+	OVR_FORCE_PASS, OVR_FORCE_FAIL, OVR_ENFORCE, OVR_SHADOW,
+	OVR_ALLOW_FAILOVER /* the region only: the prober lets a tripped failover guard through */
+};
 extern const char *const ovr_action_names[];
 
 enum ovr_scope { OVR_REGION, OVR_REGISTRY, OVR_DEPENDENCY };
@@ -411,6 +422,12 @@ void ovr_lookup(const struct overrides *o, const char *registry, int64_t now,
  */
 const struct override *ovr_dep_lookup(const struct overrides *o, const char *dep, size_t len,
                                       int64_t now);
+/*
+ * The region's allow-failover override in force at now (the latest line), or
+ * NULL: while one is, the prober publishes no guard flag (docs/guard.md).  The
+ * responders never act on it; ovr_lookup never returns it.
+ */
+const struct override *ovr_allow_failover(const struct overrides *o, int64_t now);
 /* Is any dependency override in force at now?  (If not, verdicts are the snapshot's.) */
 int ovr_deps_in_force(const struct overrides *o, int64_t now);
 /* Write v as one line of the file format. */
@@ -640,6 +657,20 @@ enum detail { DETAIL_STATUS, DETAIL_CAUSE };
 
 struct conf_ext;
 
+/*
+ * An OPT_BOUND's value: a count (an integer from min to max) or a share of a
+ * whole known only later (a string "P%", P from 1 to 99).  Both 0: not set
+ * (the key is absent; there is no default).
+ */
+struct conf_bound {
+	long count;
+	int pct;
+};
+/* The bound for a whole of n: the count, or floor(pct * n / 100); 0 when not set. */
+size_t conf_bound_of(const struct conf_bound *b, size_t n);
+/* "500" or "25%" into buf; "" when not set. */
+const char *conf_bound_str(const struct conf_bound *b, char *buf, size_t len);
+
 struct conf {
 	char *path;
 	/* snapshot { } */
@@ -675,6 +706,8 @@ struct conf {
 	int interval, deadline, parallel;
 	int fall, rise, ok, intermittent;
 	int blind_unknown_pct;
+	struct conf_bound guard_max_failing; /* the failover guard (docs/guard.md); unset = off */
+	int guard_hold;     /* seconds at or under the bound before the guard lets go */
 	/* follower { }: a front door that fetches its snapshot from the region's probers */
 	char **follow_sources;  /* NULL-terminated URLs of the probers' snapshots, or NULL */
 	enum follow_policy follow_policy;
@@ -702,12 +735,14 @@ void conf_free(struct conf *c); /* NULL is fine */
 
 /* -- the table engine, for extensions -- */
 
-enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_STRLIST };
+enum opt_type { OPT_INT, OPT_STR, OPT_PATH, OPT_BOOL, OPT_ENUM, OPT_STRLIST, OPT_BOUND };
+
 
 /*
  * One option: its type, range and default.  A key missing from its table is
  * an error; so is a value outside [min, max] or not in names.  Numbers and
- * enums are stored as int at off; strings as char *; lists as char **.  A
+ * enums are stored as int at off; strings as char *; lists as char **; a
+ * bound as struct conf_bound (min and max: the count's range).  A
  * STR or PATH with def_str NULL is required; an INT, BOOL or ENUM with def
  * -1 is left -1 when absent, for the caller to derive.
  */

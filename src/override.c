@@ -22,7 +22,10 @@
 
 #define OVR_FILE_MAX (4u * 1024 * 1024) /* a file larger than this is refused */
 
-const char *const ovr_action_names[] = { "force-pass", "force-fail", "enforce", "shadow", NULL };
+const char *const ovr_action_names[] = { "force-pass", "force-fail", "enforce", "shadow",
+	                                      "allow-failover", NULL };
+_Static_assert(sizeof(ovr_action_names) / sizeof(ovr_action_names[0]) == OVR_ALLOW_FAILOVER + 2,
+               "one name per ovr_action");
 
 /*
  * A registry name, or a glob of one: the name alphabet, * and ?, and bracket
@@ -231,7 +234,10 @@ parse(const char *path, const char *buf, size_t len, int64_t max_span, struct ov
 			why = "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name, "
 			      "or a glob of names: * ? and closed [sets])";
 		} else if ((a = names_find(ovr_action_names, action)) < 0) {
-			why = "action must be force-pass, force-fail, enforce or shadow";
+			why = "action must be force-pass, force-fail, enforce, shadow or allow-failover";
+		} else if (a == OVR_ALLOW_FAILOVER && strcmp(scope, "region") != 0) {
+			why = "allow-failover is for the region only: the failover guard holds the "
+			      "whole region";
 		} else if (strncmp(scope, "dependency:", 11) == 0 && a != OVR_FORCE_PASS &&
 		           a != OVR_FORCE_FAIL) {
 			why = "a dependency can be forced to pass or fail, not given a mode";
@@ -438,7 +444,7 @@ static void
 consider(const struct override *v, int64_t now, const struct override **force,
          const struct override **mode)
 {
-	if (v->until <= now)
+	if (v->until <= now || v->action == OVR_ALLOW_FAILOVER)
 		return;
 	if (v->action == OVR_FORCE_PASS || v->action == OVR_FORCE_FAIL) {
 		if (*force == NULL || v->line > (*force)->line)
@@ -496,6 +502,21 @@ ovr_dep_lookup(const struct overrides *o, const char *dep, size_t len, int64_t n
 
 		if (v->until > now && (best == NULL || v->line > best->line) &&
 		    fnmatch(v->glob, name, 0) == 0)
+			best = v;
+	}
+	return best;
+}
+
+const struct override *
+ovr_allow_failover(const struct overrides *o, int64_t now)
+{
+	const struct override *best = NULL;
+
+	for (size_t k = 0; o != NULL && k < o->nregion; k++) {
+		const struct override *v = &o->v[o->region[k]];
+
+		if (v->action == OVR_ALLOW_FAILOVER && v->until > now &&
+		    (best == NULL || v->line > best->line))
 			best = v;
 	}
 	return best;

@@ -228,7 +228,7 @@ snap_check(unsigned char *buf, size_t len, time_t now, struct snapshot **out, ch
 	s->strsize = get32(buf + H_STRSIZE);
 	s->nuses = get32(buf + H_NUSES);
 	records = (uint64_t)s->ndeps + s->nregs;
-	if ((s->flags & ~SNAP_FLAG_BLIND) != 0)
+	if ((s->flags & ~SNAP_FLAGS_KNOWN) != 0)
 		FAIL(SNAP_BAD_LAYOUT, "unknown header flags");
 	if (SNAP_HEADER_SIZE + records * SNAP_RECORD_SIZE + (uint64_t)s->nuses * 4 + s->strsize != len)
 		FAIL(SNAP_BAD_LAYOUT, "%u dependencies + %u registries + %u uses + %u string bytes != %zu",
@@ -490,6 +490,24 @@ snap_find_reg(const struct snapshot *s, const char *name, size_t len, struct sna
 	return 0;
 }
 
+size_t
+snap_failing_multi(const struct snapshot *s, size_t *multi)
+{
+	size_t fails = 0, n = 0;
+
+	for (size_t i = 0; s != NULL && i < s->nregs; i++) {
+		const unsigned char *r = s->regs + i * SNAP_RECORD_SIZE;
+
+		if (r[R_FLAGS] & SNAP_REG_SINGLE_REGION)
+			continue;
+		n++;
+		fails += r[R_VERDICT] == VERDICT_FAIL;
+	}
+	if (multi != NULL)
+		*multi = n;
+	return fails;
+}
+
 /* ------------------------------------------------------------ writer */
 
 struct wdep {
@@ -528,7 +546,7 @@ snapw_new(int64_t created, uint32_t interval, unsigned flags)
 
 	w->created = created;
 	w->interval = interval;
-	w->flags = flags & SNAP_FLAG_BLIND;
+	w->flags = flags & SNAP_FLAGS_KNOWN;
 	return w;
 }
 
@@ -537,7 +555,7 @@ snapw_set_header(struct snap_writer *w, int64_t created, uint32_t interval, unsi
 {
 	w->created = created;
 	w->interval = interval;
-	w->flags = flags & SNAP_FLAG_BLIND;
+	w->flags = flags & SNAP_FLAGS_KNOWN;
 }
 
 void

@@ -105,12 +105,15 @@ enum reason {
 	R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING, R_SNAPSHOT_UNREADABLE, R_SNAPSHOT_CORRUPT,
 	R_SNAPSHOT_STALE,
 	R_PROBER_BLIND, R_UNKNOWN_HOST, R_UNKNOWN_REGISTRY, R_SINGLE_REGION, R_HEALTHY,
-	R_DEGRADED, R_DEPENDENCY_FAILED, R_BAD_METHOD, R_OVERRIDE_PASS, R_OVERRIDE_FAIL, R_COUNT
+	R_DEGRADED, R_DEPENDENCY_FAILED, R_BAD_METHOD, R_OVERRIDE_PASS, R_OVERRIDE_FAIL,
+	R_GUARD,                    /* the prober's failover guard holds (after R_PROBER_BLIND) */
+	R_COUNT
 };
 const char *reason_str(enum reason r);
 /*
  * Is r decided for the whole region, whatever the Host (the configuration, the
- * kill switch, the snapshot: every fail-open and pass-through reason)?
+ * kill switch, the snapshot: every fail-open and pass-through reason, and the
+ * prober's failover guard)?
  */
 int reason_is_regionwide(enum reason r);
 

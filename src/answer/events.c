@@ -26,7 +26,8 @@ static const char *const str_keys[] = {
 };
 /* The number fields. */
 static const char *const num_keys[] = {
-	"registries_affected", "elapsed_ms", "changed", "listed", NULL
+	"registries_affected", "elapsed_ms", "changed", "listed", "failing", "bound", "multi_region",
+	NULL
 };
 
 static void
@@ -75,7 +76,7 @@ line_kind(const char *line, char *kind, size_t len)
 
 /*
  * Does the line concern registry (NULL: every line does)?  Its verdict changes,
- * and what holds for every registry of the region: blind stretches, overrides
+ * and what holds for every registry of the region: blind stretches, the failover guard, overrides
  * (their scope is the reader's to match) and the summary of a pass whose
  * changes were too many to list one by one.
  */
@@ -90,7 +91,7 @@ line_about(const char *line, const char *kind, const char *registry)
 		return evlog_field(line, "registry", name, sizeof(name)) != NULL &&
 		       (evlog_unescape(name), strcmp(name, registry) == 0);
 	return strcmp(kind, "blind") == 0 || strcmp(kind, "override") == 0 ||
-	       strcmp(kind, "verdicts") == 0;
+	       strcmp(kind, "verdicts") == 0 || strcmp(kind, "guard") == 0;
 }
 
 /* One event as the document lists it: the fields it has, re-escaped. */

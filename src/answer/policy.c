@@ -20,6 +20,7 @@ static const char *const reason_names[R_COUNT] = {
 	[R_BAD_METHOD] = "method-not-allowed",
 	[R_OVERRIDE_PASS] = "override-pass",
 	[R_OVERRIDE_FAIL] = "override-fail",
+	[R_GUARD] = "guard",
 };
 
 const char *
@@ -33,7 +34,7 @@ reason_is_regionwide(enum reason r)
 {
 	switch (r) {
 	case R_CONFIG_ERROR: case R_PASSTHROUGH: case R_SNAPSHOT_MISSING: case R_SNAPSHOT_UNREADABLE:
-	case R_SNAPSHOT_CORRUPT: case R_SNAPSHOT_STALE: case R_PROBER_BLIND:
+	case R_SNAPSHOT_CORRUPT: case R_SNAPSHOT_STALE: case R_PROBER_BLIND: case R_GUARD:
 		return 1;
 	default:
 		return 0;
@@ -148,6 +149,13 @@ decide_enforce(const struct policy_in *in, struct policy_out *o)
 	}
 	if (snap_flags(in->snap) & SNAP_FLAG_BLIND) {
 		answer(o, 200, VERDICT_WARN, R_PROBER_BLIND);
+		return;
+	}
+	/* The prober's failover guard (docs/guard.md): more registries fail than it allows, so
+	 * none is failed over until the count falls back or an operator lets it through.  A
+	 * region-wide hold, like blind: every Host, the unknown ones too. */
+	if (snap_flags(in->snap) & SNAP_FLAG_GUARD) {
+		answer(o, 200, VERDICT_WARN, R_GUARD);
 		return;
 	}
 	if (in->host != RESOLVE_FOUND) {

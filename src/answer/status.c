@@ -337,8 +337,8 @@ transition_item(FILE *f, const char *line, int first)
 		have_from = 1;
 		if (evlog_field(line, "cause", cause, sizeof(cause)) == NULL)
 			cause[0] = '\0';
-	} else if (strcmp(ev, "blind") == 0) {
-		kind = "blind";
+	} else if (strcmp(ev, "blind") == 0 || strcmp(ev, "guard") == 0) {
+		kind = ev[0] == 'b' ? "blind" : "guard";
 		snprintf(subject, sizeof(subject), "region");
 		if (evlog_field(line, "state", to, sizeof(to)) == NULL)
 			to[0] = '\0';
@@ -469,6 +469,28 @@ overrides_file_json(FILE *f, const char *path, const struct ovr_view *vw)
 	fprintf(f, "]}");
 }
 
+/*
+ * The failover guard (docs/guard.md): whether the snapshot says it holds, what
+ * it counts there, and the bound as this machine's configuration has it (a
+ * follower's door may not configure the prober's keys: then "" and null).
+ */
+static void
+guard_json(FILE *f, const struct conf *c, const struct snapshot *s)
+{
+	size_t multi = 0, fails = snap_failing_multi(s, &multi);
+	char bound[32] = "";
+
+	if (c != NULL)
+		conf_bound_str(&c->guard_max_failing, bound, sizeof(bound));
+	fprintf(f, ",\"guard\":{\"holding\":%s,\"failing\":%zu,\"multi_region\":%zu,"
+	        "\"max_failing\":\"%s\",\"bound\":", s != NULL && (snap_flags(s) & SNAP_FLAG_GUARD) ?
+	        "true" : "false", fails, multi, bound);
+	if (bound[0] != '\0')
+		fprintf(f, "%zu}", conf_bound_of(&c->guard_max_failing, multi));
+	else
+		fprintf(f, "null}");
+}
+
 void
 status_json(FILE *f, const struct status_in *in)
 {
@@ -501,9 +523,10 @@ status_json(FILE *f, const struct status_in *in)
 		fprintf(f, ",\"max_age\":%d", c->max_age);
 		if (s != NULL) {
 			util_iso_time((time_t)snap_created(s), when, sizeof(when));
-			fprintf(f, ",\"created\":\"%s\",\"age\":%lld,\"interval\":%u,\"blind\":%s", when,
-			        (long long)((int64_t)in->now - snap_created(s)), snap_interval(s),
-			        snap_flags(s) & SNAP_FLAG_BLIND ? "true" : "false");
+			fprintf(f, ",\"created\":\"%s\",\"age\":%lld,\"interval\":%u,\"blind\":%s,"
+			        "\"guard\":%s", when, (long long)((int64_t)in->now - snap_created(s)),
+			        snap_interval(s), snap_flags(s) & SNAP_FLAG_BLIND ? "true" : "false",
+			        snap_flags(s) & SNAP_FLAG_GUARD ? "true" : "false");
 		}
 		fprintf(f, "}");
 	} else {
@@ -514,6 +537,7 @@ status_json(FILE *f, const struct status_in *in)
 	fprintf(f, ",\"answers\":{\"regionwide\":%s,\"http\":%d,\"reason\":\"%s\","
 	        "\"failing_over\":%zu}", regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
 	        regionwide ? reason_str(tr.po.reason) : "per-registry", status_failing_over(st, in->now));
+	guard_json(f, c, s);
 	if (c != NULL)
 		overrides_file_json(f, c->overrides, in->ovr_view);
 	fprintf(f, ",\"overrides_damaged\":%s,\"overrides\":[",
@@ -746,9 +770,10 @@ status_metrics(FILE *f, const struct status_in *in)
 	        (unsigned long long)counters_get(&m->events[CE_REGIONS_REQUESTS]));
 	prom_help(f, "deephealth_responder_fail_open", "gauge",
 	     "1 while every answer is 200 whatever the Host because the data cannot be trusted "
-	     "(snapshot missing, unusable, stale, blind; configuration not loaded).");
+	     "(snapshot missing, unusable, stale, blind; configuration not loaded).  Not the "
+	     "kill switch nor the failover guard: region_state says those.");
 	fprintf(f, "deephealth_responder_fail_open %d\n",
-	        regionwide && tr.po.reason != R_PASSTHROUGH);
+	        regionwide && tr.po.reason != R_PASSTHROUGH && tr.po.reason != R_GUARD);
 	prom_help(f, "deephealth_responder_region_state", "gauge",
 	     "1 for what decides every answer now: a region-wide reason, or per-registry.");
 	for (int r = 0; r < R_COUNT; r++)

@@ -60,7 +60,8 @@ check_usage(const char *fmt, ...)
 /*
  * Nagios-convention plugin: is failover protecting this region, and is the
  * data it acts on fresh?  Critical when every answer fails open (blind,
- * stale, unusable snapshot, configuration error); warning when the snapshot
+ * stale, unusable snapshot, configuration error) or the failover guard holds
+ * (a human must decide); warning when the snapshot
  * ages past -w, the kill switch or pass-through mode is left on longer than
  * -k.  One line, then perfdata.
  */
@@ -72,9 +73,10 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	long warn_age = -1, crit_age = -1, ks_max = 3600, expiring = 900;
 	double warn_unknown = 1.0, crit_unknown = -1.0, unknown = 0.0;
 	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
-	size_t fails = 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
+	size_t fails = 0, multi = 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
 	int ch, blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
-	char what[160];
+	int guard = x->snap && (snap_flags(x->snap) & SNAP_FLAG_GUARD);
+	char what[160], guard_bound[32];
 	struct stat st;
 
 	memset(&a, 0, sizeof(a));
@@ -118,14 +120,17 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		crit_age = x->conf->max_age;
 	if (warn_age < 0)
 		warn_age = 3L * x->conf->interval < crit_age ? 3L * x->conf->interval : crit_age;
-	for (size_t i = 0; i < nr; i++) {
-		struct snap_reg g;
-
-		snap_reg_at(x->snap, i, &g);
-		fails += g.verdict == VERDICT_FAIL && !(g.flags & SNAP_REG_SINGLE_REGION);
-	}
-	/* Pass-through is deliberate: judged below by how long it has been on. */
-	if (status_regionwide(&x->st, x->now, &tr) && tr.po.reason != R_PASSTHROUGH)
+	fails = snap_failing_multi(x->snap, &multi);
+	conf_bound_str(&x->conf->guard_max_failing, guard_bound, sizeof(guard_bound));
+	/* Pass-through is deliberate: judged below by how long it has been on.  The guard is
+	 * a human's to decide on, now: said with its count and bound. */
+	if (status_regionwide(&x->st, x->now, &tr) && tr.po.reason == R_GUARD)
+		alarm_add(&a, NAGIOS_CRITICAL, "the failover guard holds: %zu of %zu multi-region "
+		          "registries fail, more than prober.guard_max_failing %s allows: every answer is "
+		          "200 guard, none fails over; a region really down needs deephealthctl override "
+		          "add region allow-failover (docs/guard.md)", fails, multi,
+		          guard_bound[0] ? guard_bound : "(not set here)");
+	else if (status_regionwide(&x->st, x->now, &tr) && tr.po.reason != R_PASSTHROUGH)
 		alarm_add(&a, NAGIOS_CRITICAL, "every answer is %d %s: failover is off", tr.po.http,
 		          reason_str(tr.po.reason));
 	if (x->snap == NULL)
@@ -198,8 +203,9 @@ cmd_check(struct ctl *x, int argc, char **argv)
 			printf("%s %s", first ? "" : ";", a.text[k]);
 		first &= a.text[k][0] == '\0';
 	}
-	printf(" | age=%llds;%ld;%ld;0 blind=%d kill_switch=%d registries=%zu registries_failed=%zu",
-	       (long long)(age < 0 ? 0 : age), warn_age, crit_age, blind, x->kill_switch, nr, fails);
+	printf(" | age=%llds;%ld;%ld;0 blind=%d guard=%d kill_switch=%d registries=%zu "
+	       "registries_failed=%zu", (long long)(age < 0 ? 0 : age), warn_age, crit_age, blind,
+	       guard, x->kill_switch, nr, fails);
 	if (x->have_ctr) {
 		printf(" unknown_hosts_per_min=%.2f;", unknown);
 		if (warn_unknown > 0.0)

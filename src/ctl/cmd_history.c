@@ -155,8 +155,9 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 
 /*
  * The transitions of the dependencies named by glob, and the region's blind
- * stretches, from the prober's event log, oldest first: when a dependency went
- * down, why, how many registries it took out, and when it came back.
+ * stretches and failover guard changes, from the prober's event log, oldest
+ * first: when a dependency went down, why, how many registries it took out,
+ * and when it came back.
  */
 int
 cmd_history(struct ctl *x, int argc, char **argv)
@@ -234,7 +235,7 @@ cmd_history(struct ctl *x, int argc, char **argv)
 		    (t = parse_when(when, x->now)) < 0 || t < since)
 			continue;
 		blind = evlog_field(line, "event", ev, sizeof(ev)) != NULL;
-		if (blind && strcmp(ev, "blind") != 0)
+		if (blind && strcmp(ev, "blind") != 0 && strcmp(ev, "guard") != 0)
 			continue; /* verdicts, overrides: not a dependency's */
 		if (!blind && (evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
 		               fnmatch(glob, dep, 0) != 0))
@@ -250,7 +251,7 @@ cmd_history(struct ctl *x, int argc, char **argv)
 			cause[0] = '\0';
 		evlog_unescape(cause);
 		if (blind) {
-			printf("%s  %-24s blind %-6s %s\n", when, "(region)",
+			printf("%s  %-24s %s %-6s %s\n", when, "(region)", ev,
 			       evlog_field(line, "state", state, sizeof(state)) ? state : "?", cause);
 			continue;
 		}

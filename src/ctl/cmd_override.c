@@ -200,6 +200,36 @@ say_changes(const struct ctl *x, long n, int dry)
 		       util_plural((long long)snap_reg_count(x->snap), "y", "ies"));
 }
 
+/*
+ * allow-failover changes no answer by itself: the prober reads it and, at its next pass,
+ * publishes without the guard's flag.  Say what that will do, from the snapshot here.
+ */
+static void
+say_allow(const struct ctl *x, int adding, int dry)
+{
+	size_t multi = 0, fails = snap_failing_multi(x->snap, &multi);
+	size_t n = conf_bound_of(&x->conf->guard_max_failing, multi);
+	int guarded = x->snap != NULL && (snap_flags(x->snap) & SNAP_FLAG_GUARD);
+	char bound[32];
+
+	conf_bound_str(&x->conf->guard_max_failing, bound, sizeof(bound));
+	printf("allow-failover is the prober's to act on, at its next pass (prober.interval %d s; "
+	       "on a fleet, on every prober: docs/guard.md)\n", x->conf->interval);
+	if (bound[0] == '\0')
+		printf("prober.guard_max_failing is not set in %s: the failover guard is off here\n",
+		       x->conf_path);
+	else if (adding && guarded)
+		printf("the failover guard holds now: %s the %zu of %zu multi-region registries that "
+		       "fail answer 503 and fail over\n", dry ? "would let" : "lets", fails, multi);
+	else if (adding)
+		printf("the failover guard (%s: %zu of %zu multi-region registries) does not hold "
+		       "now; while this is in force it lets every failover through\n", bound, n, multi);
+	else if (fails > n)
+		printf("%zu of %zu multi-region registries fail, over the guard's %zu (%s): unless "
+		       "the count falls, every registry answers 200 guard again\n", fails, multi, n,
+		       bound);
+}
+
 /* Keep a damaged file's bytes beside it before it is replaced: an operator's edit is never lost. */
 static void
 keep_damaged(const struct ctl *x)
@@ -215,6 +245,18 @@ keep_damaged(const struct ctl *x)
 		fprintf(stderr, "deephealthctl: the damaged file is kept as %s; the new file is built "
 		        "on what is in force\n", path);
 	free(buf);
+}
+
+/* Does the change add or drop (drop[i]) a region allow-failover? */
+static int
+allows(const struct overrides *o, const char *drop, const struct override *add)
+{
+	if (add->scope != NULL)
+		return add->action == OVR_ALLOW_FAILOVER;
+	for (size_t i = 0; o != NULL && i < o->n; i++)
+		if (drop[i] && o->v[i].action == OVR_ALLOW_FAILOVER)
+			return 1;
+	return 0;
 }
 
 /* Options of add and remove. */
@@ -271,8 +313,11 @@ add_args(const struct ctl *x, int argc, char **argv, struct edit_opts *e, struct
 		ctl_usage_error("override add: scope %s: region, registry:NAME or dependency:NAME (NAME "
 		                "a name or a glob: * ? and closed [sets])", argv[2]);
 	if ((a = names_find(ovr_action_names, argv[3])) < 0)
-		ctl_usage_error("override add: action %s: force-pass, force-fail, enforce or shadow",
-		                argv[3]);
+		ctl_usage_error("override add: action %s: force-pass, force-fail, enforce, shadow or "
+		                "allow-failover", argv[3]);
+	if (a == OVR_ALLOW_FAILOVER && strcmp(argv[2], "region") != 0)
+		ctl_usage_error("override add: allow-failover is for the region only (the failover "
+		                "guard holds the whole region), not %s", argv[2]);
 	if (strncmp(argv[2], "dependency:", 11) == 0 && a != OVR_FORCE_PASS && a != OVR_FORCE_FAIL)
 		ctl_usage_error("override add: a dependency can be forced to pass or fail, not given "
 		                "the mode %s", argv[3]);
@@ -457,6 +502,8 @@ cmd_override(struct ctl *x, int argc, char **argv)
 	if (e.dry) {
 		printf("dry run: nothing written to %s\n", x->conf->overrides);
 		say_changes(x, changes(x, x->ovr, after, SIZE_MAX), 1);
+		if (allows(x->ovr, drop, &v))
+			say_allow(x, v.scope != NULL, 1);
 		goto out;
 	}
 	if (x->ovr_view.errors > 0)
@@ -477,6 +524,8 @@ cmd_override(struct ctl *x, int argc, char **argv)
 		}
 	n = changes(x, x->ovr, after, CHANGES_SHOWN);
 	say_changes(x, n, 0);
+	if (allows(x->ovr, drop, &v))
+		say_allow(x, v.scope != NULL, 0);
 out:
 	ovr_free(after);
 	free(buf);

@@ -61,9 +61,10 @@ cmd_status(struct ctl *x)
 			printf("kill switch   %s (%s)\n", x->kill_switch ? "PRESENT" : "absent",
 			       x->conf->kill_switch);
 			if (x->snap != NULL)
-				printf("snapshot      %s: %s old (max_age %ds), interval %us, %s\n",
+				printf("snapshot      %s: %s old (max_age %ds), interval %us, %s%s\n",
 				       x->conf->snapshot_path, span(age, ago, sizeof(ago)), x->conf->max_age,
-				       snap_interval(x->snap), blind ? "BLIND" : "not blind");
+				       snap_interval(x->snap), blind ? "BLIND" : "not blind",
+				       snap_flags(x->snap) & SNAP_FLAG_GUARD ? ", GUARD" : "");
 			else
 				printf("snapshot      %s: %s%s%s\n", x->conf->snapshot_path,
 				       snap_err_str(x->snap_err), x->snap_detail[0] ? ": " : "", x->snap_detail);
@@ -89,7 +90,8 @@ cmd_status(struct ctl *x)
 		if (regionwide)
 			printf("answers       %d %s for every registry (%s)\n", tr.po.http,
 			       reason_str(tr.po.reason),
-			       tr.po.reason == R_PASSTHROUGH ? "passing through" : "FAILING OPEN");
+			       tr.po.reason == R_PASSTHROUGH ? "passing through" :
+			       tr.po.reason == R_GUARD ? "FAILOVER GUARD: none fails over" : "FAILING OPEN");
 		else
 			printf("answers       per registry (enforcing)\n");
 		if (x->fleet_rc < 0)

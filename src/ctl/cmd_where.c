@@ -628,8 +628,8 @@ merged_line(const struct merged_ev *m)
 		       v[0] && strcmp(v[0], "fail") == 0 ? " (comes back)" : "",
 		       v[2] && v[2][0] ? "  " : "", v[2] ? v[2] : "", v[3] && v[3][0] ? ": " : "",
 		       v[3] ? v[3] : "");
-	else if (kind != NULL && strcmp(kind, "blind") == 0)
-		printf("region blind %s: %s\n", v[4] ? v[4] : "?", v[3] ? v[3] : "");
+	else if (kind != NULL && (strcmp(kind, "blind") == 0 || strcmp(kind, "guard") == 0))
+		printf("region %s %s: %s\n", kind, v[4] ? v[4] : "?", v[3] ? v[3] : "");
 	else if (kind != NULL && strcmp(kind, "override") == 0)
 		printf("override %s %s %s by %s: %s\n", v[5] ? v[5] : "?", v[6] ? v[6] : "?",
 		       v[7] ? v[7] : "?", v[8] ? v[8] : "?", v[9] ? v[9] : "");

@@ -412,7 +412,8 @@ pass_quorum(struct follower *f, time_t now)
 	if (blind) {
 		w = quorum_merge((const struct snapshot *const *)parsed, NULL, 1, 1, newest->created);
 		if (w != NULL)
-			snapw_set_header(w, newest->created, snap_interval(parsed[0]), SNAP_FLAG_BLIND);
+			snapw_set_header(w, newest->created, snap_interval(parsed[0]),
+			                 SNAP_FLAG_BLIND | (snap_flags(parsed[0]) & SNAP_FLAG_GUARD));
 		snprintf(what, sizeof(what), "%zu of the %u %s a quorum needs can see: published "
 		         "BLIND, every answer fails open", seeing, k, util_plural(k, "prober", "probers"));
 		if (!f->quorum_short)

@@ -13,6 +13,12 @@
  * voted for its state in its cause ("HTTP 500 [2 of 3: p1, p2]"): explain
  * and status show which probers decided.  The merged snapshot is only as
  * fresh as the k-th newest.
+ *
+ * The failover guard is each prober's decision (docs/guard.md), and it is one
+ * more vote: the merged snapshot is guarded when at least k of the merged
+ * ones are, the same rule that fails a registry.  So k probers that see the
+ * region fail at once hold it, and one prober's guard (its own trouble, or
+ * an operator's allow-failover given on the others) does not.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +52,15 @@ quorum_merge(const struct snapshot *const *s, const char *const *names, size_t n
 {
 	const struct snapshot *base = s[0];
 	size_t nd = snap_dep_count(base), nr = snap_reg_count(base);
-	struct snap_writer *w = snapw_new(created, snap_interval(base), 0);
+	struct snap_writer *w;
+	size_t guarded = 0;
 	int64_t *map = xcalloc(nd * n + 1, sizeof(*map)); /* map[j * nd + i]: base dep i in s[j] */
 	uint32_t uses[SNAP_USES_MAX];
 	char name[DH_NAME_MAX + 1], cause[1100];
 
+	for (size_t j = 0; j < n; j++)
+		guarded += (snap_flags(s[j]) & SNAP_FLAG_GUARD) != 0;
+	w = snapw_new(created, snap_interval(base), guarded >= k ? SNAP_FLAG_GUARD : 0);
 	for (size_t j = 0; j < n; j++)
 		for (size_t i = 0; i < nd; i++) {
 			struct snap_dep d;

@@ -44,6 +44,7 @@ eval_build(const struct conf *c, const struct regmap *m, const struct dep_state 
 
 	memset(stats->users, 0, c->ndeps * sizeof(*stats->users));
 	stats->pass = stats->warn = stats->fail = stats->single = stats->changed = 0;
+	stats->multi = stats->multi_fail = 0;
 	stats->nchanges = 0;
 	stats->changes = NULL;
 	for (size_t i = 0; i < c->ndeps; i++) {
@@ -90,6 +91,8 @@ eval_build(const struct conf *c, const struct regmap *m, const struct dep_state 
 		stats->warn += v == VERDICT_WARN;
 		stats->fail += v == VERDICT_FAIL;
 		stats->single += rflags != 0;
+		stats->multi += rflags == 0;
+		stats->multi_fail += rflags == 0 && v == VERDICT_FAIL;
 	}
 	free(contrib);
 	return w;

@@ -52,6 +52,8 @@ total_rows(struct prober_totals *t, struct total_row *rows)
 	snprintf(rows[n].series, sizeof(rows[n].series),
 	         "deephealth_prober_last_publish_timestamp_seconds");
 	rows[n++].v = &t->last_publish;
+	snprintf(rows[n].series, sizeof(rows[n].series), "deephealth_prober_guard_trips_total");
+	rows[n++].v = &t->guard_trips;
 	return n;
 }
 
@@ -136,6 +138,24 @@ write_doc(FILE *f, struct prober_totals *t, const struct pass_figures *pf,
 	prom_help(f, "deephealth_prober_overrides_in_force", "gauge",
 	          "Operator overrides in force at the last pass.");
 	fprintf(f, "deephealth_prober_overrides_in_force %zu\n", pf->overrides);
+	prom_help(f, "deephealth_prober_guard_state", "gauge",
+	          "The failover guard (docs/guard.md), a state set: off (prober.guard_max_failing "
+	          "not set), clear, holding (every registry answers 200 guard), allowed (tripped, "
+	          "an operator's allow-failover lets the failover through).");
+	prom_stateset(f, "deephealth_prober_guard_state", "", guard_state_names, (int)pf->guard);
+	prom_help(f, "deephealth_prober_guard_failing", "gauge",
+	          "Multi-region registries whose verdict is fail at the last pass: what the failover "
+	          "guard counts.");
+	fprintf(f, "deephealth_prober_guard_failing %zu\n", pf->guard_failing);
+	if (pf->guard != GUARD_OFF) {
+		prom_help(f, "deephealth_prober_guard_bound", "gauge",
+		          "The most multi-region registries a pass may fail before the guard trips "
+		          "(prober.guard_max_failing, a share worked out at the last pass).");
+		fprintf(f, "deephealth_prober_guard_bound %zu\n", pf->guard_bound);
+	}
+	prom_help(f, "deephealth_prober_guard_trips_total", "counter",
+	          "Times the failover guard tripped.");
+	fprintf(f, "deephealth_prober_guard_trips_total %" PRIu64 "\n", t->guard_trips);
 
 	prom_help(f, "deephealth_dependency_state", "gauge",
 	          "Each dependency's state in the snapshot, a state set: 1 for its state (pass, warn, "

@@ -44,6 +44,9 @@ struct prober {
 	int events_fd;       /* -1 = no event log */
 	char node[256];      /* this machine's name: the events say which prober decided */
 	struct prober_totals totals; /* prober.metrics' counters */
+	struct guard_state guard;    /* the failover guard, carried in the state file */
+	int guard_allowed;           /* the last pass let the tripped guard through */
+	size_t guard_failing, guard_bound, guard_multi; /* its last count, bound, and of how many */
 	int passes;          /* passes of this run so far */
 	int rc;              /* this run's exit status so far */
 };
@@ -189,6 +192,50 @@ fill_blind(FILE *m, const void *arg)
 	return rc;
 }
 
+/* The region's allow-failover in force at a pass, copied out of the override file. */
+struct allow {
+	int on;
+	int64_t until;
+	char by[64], reason[512];
+};
+
+/* A change of the failover guard: {"event":"guard","state":...}. */
+struct ev_guard {
+	const struct prober *p;
+	const char *state, *cause;
+	size_t failing, bound, multi;
+	const struct allow *al;      /* "allowed": whose word, else NULL */
+};
+
+static int
+fill_guard(FILE *m, const void *arg)
+{
+	const struct ev_guard *e = arg;
+	char when[32], until[32], *region = util_json_str(e->p->conf->region),
+	     *node = util_json_str(e->p->node), *why = util_json_str(e->cause),
+	     *by = util_json_str(e->al ? e->al->by : ""), *reason = util_json_str(e->al ? e->al->reason : "");
+	int rc;
+
+	util_iso_time(time(NULL), when, sizeof(when));
+	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"prober\":\"%s\",\"event\":\"guard\","
+	             "\"state\":\"%s\",\"failing\":%zu,\"bound\":%zu,\"multi_region\":%zu,"
+	             "\"cause\":\"%s\"", when, region, node, e->state, e->failing, e->bound, e->multi,
+	             why);
+	if (rc >= 0 && e->al != NULL) {
+		util_iso_time((time_t)e->al->until, until, sizeof(until));
+		rc = fprintf(m, ",\"action\":\"allow-failover\",\"by\":\"%s\",\"until\":\"%s\","
+		             "\"reason\":\"%s\"", by, until, reason);
+	}
+	if (rc >= 0)
+		rc = fprintf(m, "}\n");
+	free(region);
+	free(node);
+	free(why);
+	free(by);
+	free(reason);
+	return rc;
+}
+
 /* An override's expiry, at its own time. */
 static int
 fill_expiry(FILE *m, const void *arg)
@@ -265,23 +312,33 @@ map_refresh(struct prober *p)
 /*
  * The event log records when each operator override ran out: the ones whose
  * expiry falls since the last published snapshot (this run's or a previous
- * run's), whenever the prober gets to see it.  Returns how many are in force.
+ * run's), whenever the prober gets to see it.  Returns how many are in force;
+ * *al gets the region's allow-failover in force, if any.
  */
 static size_t
-overrides_expired(struct prober *p, int64_t now)
+overrides_expired(struct prober *p, int64_t now, struct allow *al)
 {
 	int64_t last = p->prev != NULL ? snap_created(p->prev) : now;
+	const struct override *a;
 	struct ovr_view vw;
 	struct overrides *o;
 	size_t in_force = 0;
 
+	memset(al, 0, sizeof(*al));
 	/* A damaged file is the responders' to report (once per change, not once per pass);
 	 * what is in force is theirs too: the file, or its good copy. */
-	if (p->events_fd == -1 && p->conf->metrics[0] == '\0')
+	if (p->events_fd == -1 && p->conf->metrics[0] == '\0' && !guard_on(p->conf))
 		return 0;
 	ovr_open(p->conf->overrides, p->conf->override_max, &vw, log_errfn_quiet, NULL);
 	if ((o = vw.ovr) == NULL)
 		return 0;
+	/* The operator lets a tripped failover guard through: the prober's to act on. */
+	if ((a = ovr_allow_failover(o, now)) != NULL) {
+		al->on = 1;
+		al->until = a->until;
+		snprintf(al->by, sizeof(al->by), "%s", a->by);
+		snprintf(al->reason, sizeof(al->reason), "%s", a->reason);
+	}
 	for (size_t i = 0; i < o->n; i++) {
 		in_force += o->v[i].until > now;
 		if (p->events_fd == -1 || o->v[i].until <= last || o->v[i].until > now)
@@ -330,6 +387,92 @@ witnesses(const struct prober *p, char *out, size_t len)
 			                         p->conf->deps[i].name, p->out[i].cause);
 }
 
+static void
+guard_event(struct prober *p, const char *state, const char *cause, const struct allow *al)
+{
+	event_write(p, "guard", fill_guard, &(struct ev_guard){ p, state, cause,
+	            p->guard_failing, p->guard_bound, p->guard_multi, al });
+}
+
+/*
+ * The failover guard at this pass (docs/guard.md): stepped on what the pass
+ * counts (a blind pass counts nothing new and leaves it as it is), every
+ * change said loudly (log at warning, event log), and the snapshot's flag
+ * returned: GUARD while it is tripped, unless the operator's allow-failover
+ * (al) lets the failover through.
+ */
+static unsigned
+guard_pass(struct prober *p, const struct eval_stats *stats, const struct allow *al, int blind,
+           time_t now)
+{
+	const struct conf *c = p->conf;
+	struct guard_state *g = &p->guard;
+	enum guard_change ch = GUARD_SAME;
+	char bs[32], why[1024], span[32], until[32];
+	int allowed;
+
+	p->guard_failing = stats->multi_fail;
+	p->guard_multi = stats->multi;
+	if (!guard_on(c)) {
+		if (g->tripped) {
+			snprintf(why, sizeof(why), "prober.guard_max_failing is no longer set");
+			log_warnx("failover guard lets go: %s (%zu of %zu multi-region registries fail)",
+			          why, stats->multi_fail, stats->multi);
+			guard_event(p, "end", why, NULL);
+		}
+		memset(g, 0, sizeof(*g));
+		p->guard_allowed = 0;
+		p->guard_bound = 0;
+		return 0;
+	}
+	p->guard_bound = conf_bound_of(&c->guard_max_failing, stats->multi);
+	conf_bound_str(&c->guard_max_failing, bs, sizeof(bs));
+	if (!blind)
+		ch = guard_step(g, stats->multi_fail, p->guard_bound, c->guard_hold, (int64_t)now);
+	if (ch == GUARD_TRIPS) {
+		p->totals.guard_trips++;
+		snprintf(why, sizeof(why), "%zu of %zu multi-region registries would fail over, more "
+		         "than prober.guard_max_failing %s (%zu)", stats->multi_fail, stats->multi, bs,
+		         p->guard_bound);
+		log_warnx("failover guard trips: %s: every registry answers 200 guard until the count "
+		          "stays at or under %zu for %d s, or an operator lets it through (deephealthctl "
+		          "override add region allow-failover)", why, p->guard_bound, c->guard_hold);
+		guard_event(p, "start", why, NULL);
+	} else if (ch == GUARD_RELEASES) {
+		util_span((int64_t)now - g->since, span, sizeof(span));
+		snprintf(why, sizeof(why), "%zu of %zu multi-region registries fail, at or under %zu "
+		         "(prober.guard_max_failing %s) for %d s", stats->multi_fail, stats->multi,
+		         p->guard_bound, bs, c->guard_hold);
+		log_warnx("failover guard lets go: %s; failover is on again", why);
+		guard_event(p, "end", why, NULL);
+		g->since = 0;
+	} else if (g->tripped && p->passes == 1) {
+		/* Every run (a cron minute) says once that it still holds. */
+		util_iso_time((time_t)g->since, span, sizeof(span));
+		log_warnx("failover guard %s since %s: %zu of %zu multi-region registries fail, bound "
+		          "%zu (prober.guard_max_failing %s)%s", al->on ? "tripped" : "holds", span,
+		          stats->multi_fail, stats->multi, p->guard_bound, bs,
+		          al->on ? ", let through by the region's allow-failover" : "");
+	}
+	allowed = g->tripped && al->on;
+	if (allowed && !p->guard_allowed) {
+		util_iso_time((time_t)al->until, until, sizeof(until));
+		snprintf(why, sizeof(why), "the region's allow-failover by %s until %s (%s): the %zu "
+		         "failing multi-region registries fail over", al->by, until, al->reason,
+		         stats->multi_fail);
+		log_warnx("failover guard LET THROUGH by an operator: %s", why);
+		guard_event(p, "allowed", why, al);
+	} else if (!allowed && p->guard_allowed && g->tripped) {
+		snprintf(why, sizeof(why), "the region's allow-failover is over (expired or removed) "
+		         "and %zu of %zu multi-region registries fail, more than %zu",
+		         stats->multi_fail, stats->multi, p->guard_bound);
+		log_warnx("failover guard holds again: %s: every registry answers 200 guard", why);
+		guard_event(p, "held", why, NULL);
+	}
+	p->guard_allowed = allowed;
+	return g->tripped && !allowed ? SNAP_FLAG_GUARD : 0;
+}
+
 /* One pass: probe, fold (unless blind), evaluate, publish, save.  Returns an exit code. */
 static int
 run_pass(struct prober *p)
@@ -342,6 +485,8 @@ run_pass(struct prober *p)
 	char err[512], why[128] = "", wit[1024];
 	int blind, was_blind, rc = PROBE_EXIT_OK;
 	struct pass_figures pf = { 0 };
+	struct allow allow;
+	unsigned gflag;
 	time_t now;
 
 	if (check_run(p->specs, c->ndeps, c->parallel, start + (int64_t)c->deadline * 1000,
@@ -407,7 +552,7 @@ run_pass(struct prober *p)
 			                         p->out[i].cause, now);
 		}
 	}
-	pf.overrides = overrides_expired(p, (int64_t)now);
+	pf.overrides = overrides_expired(p, (int64_t)now, &allow);
 	stats.users = p->users;
 	stats.changes_max = p->events_fd != -1 ? (size_t)c->event_log_verdicts : 0;
 	w = eval_build(c, p->map, p->st, p->prev, (int64_t)now, blind ? SNAP_FLAG_BLIND : 0, &stats);
@@ -416,6 +561,15 @@ run_pass(struct prober *p)
 		if (p->moved[i])
 			log_transition(p, i);
 	}
+	/* The guard counts what the pass evaluated; its flag is the whole region's. */
+	gflag = guard_pass(p, &stats, &allow, blind, now);
+	if (gflag != 0)
+		snapw_set_header(w, (int64_t)now, (uint32_t)c->interval,
+		                 (blind ? SNAP_FLAG_BLIND : 0) | gflag);
+	pf.guard = !guard_on(c) ? GUARD_OFF : !p->guard.tripped ? GUARD_CLEAR :
+	           gflag ? GUARD_HOLDING : GUARD_ALLOWED;
+	pf.guard_failing = stats.multi_fail;
+	pf.guard_bound = p->guard_bound;
 	if (snapw_publish(w, c->snapshot_path, err, sizeof(err)) != 0) {
 		log_warnx("snapshot %s NOT published, the previous one stays: %s", c->snapshot_path,
 		          err);
@@ -455,7 +609,8 @@ run_pass(struct prober *p)
 	if (c->metrics[0] != '\0' && p->prev != NULL &&
 	    metrics_write(c->metrics, &p->totals, &pf, p->prev, err, sizeof(err)) != 0)
 		log_warnx("metrics %s NOT written: %s", c->metrics, err);
-	if (!blind && state_save(c->state_path, c, p->st, err, sizeof(err)) != 0) {
+	if (!blind && state_save(c->state_path, c, p->st, guard_on(c) ? &p->guard : NULL, err,
+	                         sizeof(err)) != 0) {
 		log_warnx("state %s NOT saved: %s", c->state_path, err);
 		if (rc == PROBE_EXIT_OK)
 			rc = PROBE_EXIT_STATE;
@@ -594,7 +749,8 @@ main(int argc, char **argv)
 	p.specs = xcalloc(p.conf->ndeps, sizeof(*p.specs));
 	for (size_t i = 0; i < p.conf->ndeps; i++)
 		p.specs[i] = p.conf->deps[i].check;
-	if (state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), log_errfn, NULL) != 0) {
+	if (state_load(p.conf->state_path, p.conf, p.st, (int64_t)time(NULL), log_errfn, NULL,
+	               &p.guard) != 0) {
 		/* Its counters are what keeps a failing dependency down until it rises: nothing is
 		 * probed or published (the snapshot ages out and responders fail open if this
 		 * lasts), and the file is left for the next run. */
@@ -610,6 +766,13 @@ main(int argc, char **argv)
 	p.folded = (int64_t)time(NULL);
 	(void)snap_load(p.conf->snapshot_path, time(NULL), &p.prev, NULL, 0);
 	causes_carried(&p);
+	/* The guard as the last run left it; without its line, as the last snapshot shows it.
+	 * Tripped without the flag: an operator's allow-failover was letting it through. */
+	if (!p.guard.known && p.prev != NULL && (snap_flags(p.prev) & SNAP_FLAG_GUARD)) {
+		p.guard.tripped = 1;
+		p.guard.since = snap_created(p.prev);
+	}
+	p.guard_allowed = p.guard.tripped && p.prev != NULL && !(snap_flags(p.prev) & SNAP_FLAG_GUARD);
 
 	run_repeat(o.every, o.total, (int64_t)p.conf->deadline * 1000, pass, &p);
 	rc = p.rc;

@@ -308,6 +308,35 @@ struct regmap *regmap_load(const char *path, const struct conf *c, errfn_t errfn
                            size_t *bad);
 void regmap_free(struct regmap *m); /* NULL is fine */
 
+/* ---------------------------------------------------------------- guard.c */
+
+/* The failover guard (docs/guard.md), as the prober carries it from pass to pass. */
+struct guard_state {
+	int tripped;          /* the count went over the bound, and has not stayed under long enough */
+	int64_t since;        /* tripped: when (Unix time) */
+	int64_t under_since;  /* tripped: since when every pass counted at or under the bound, 0 none */
+	int known;            /* read from the state file (else a fresh start) */
+};
+enum guard_change { GUARD_SAME, GUARD_TRIPS, GUARD_RELEASES };
+/* What the metrics say of it: not configured, configured and clear, holding, let through. */
+enum guard_show { GUARD_OFF, GUARD_CLEAR, GUARD_HOLDING, GUARD_ALLOWED, GUARD_STATE_COUNT };
+extern const char *const guard_state_names[];
+
+/* Is the guard configured (prober.guard_max_failing set)? */
+int guard_on(const struct conf *c);
+/*
+ * One pass that could see: failing multi-region registries against bound, at
+ * now (Unix time, > 0).  Trips when failing > bound; lets go when failing <=
+ * bound at a pass and at every pass since hold seconds or more ago.  Returns
+ * the change, g updated.  Pure.
+ */
+enum guard_change guard_step(struct guard_state *g, size_t failing, size_t bound, int hold,
+                             int64_t now);
+/* g as its state-file line ("@guard tripped SINCE UNDER_SINCE"); 0, or -1 on a write error. */
+int guard_line_write(FILE *f, const struct guard_state *g);
+/* 1 and g set (known) when line is a good guard line, 0 when it is not one, -1 when damaged. */
+int guard_line_parse(const char *line, struct guard_state *g);
+
 /* ---------------------------------------------------------------- thresholds.c */
 
 /* A dependency's stable state and the counters that move it (docs/thresholds.md). */
@@ -338,15 +367,19 @@ int state_fold(struct dep_state *st, const struct dep_conf *d, enum verdict resu
  * one last saved more than c->max_age seconds before now, is reported through
  * errfn and also a fresh start (0).  One that is there but cannot be read
  * (EMFILE, ENOMEM, EACCES, EIO...) is reported and returns -1: the caller must
- * not go on and save fresh states over it.
+ * not go on and save fresh states over it.  g (unless NULL) gets the failover
+ * guard's line, or is zeroed (not known) when there is none to trust.
  */
 int state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
-                errfn_t errfn, void *arg);
+                errfn_t errfn, void *arg, struct guard_state *g);
 /* Every dependency up with clean counters, since now. */
 void state_reset(struct dep_state *st, int64_t now);
-/* Save atomically (temp, fsync, rename, fsync dir).  Returns 0, or -1 with err set. */
-int state_save(const char *path, const struct conf *c, const struct dep_state *st, char *err,
-               size_t errlen);
+/*
+ * Save atomically (temp, fsync, rename, fsync dir), with the failover guard's
+ * line when the guard is configured (g not NULL).  Returns 0, or -1 with err set.
+ */
+int state_save(const char *path, const struct conf *c, const struct dep_state *st,
+               const struct guard_state *g, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- eval.c */
 
@@ -361,6 +394,7 @@ struct eval_change {
 
 struct eval_stats {
 	size_t pass, warn, fail, single; /* registries by verdict */
+	size_t multi, multi_fail;        /* multi-region registries, and those that fail: the guard's */
 	size_t changed;                  /* registries whose verdict differs from the last snapshot */
 	size_t *users;                   /* per dependency: registries that use it */
 	struct eval_change *changes;     /* the first changes_max of the changed, in map order */
@@ -391,14 +425,17 @@ struct prober_totals {
 	uint64_t checks[VERDICT_UNKNOWN + 1]; /* by outcome */
 	uint64_t transitions;
 	uint64_t last_publish;                /* Unix time (a gauge, carried the same way) */
+	uint64_t guard_trips;                 /* the failover guard tripped */
 };
-#define TOTAL_ROWS (PASS_RESULT_COUNT + 1 + VERDICT_UNKNOWN + 1 + 1 + 1)
+#define TOTAL_ROWS (PASS_RESULT_COUNT + 1 + VERDICT_UNKNOWN + 1 + 1 + 1 + 1)
 
 /* What one pass measured, beyond the snapshot it published. */
 struct pass_figures {
 	int64_t duration_ms;
 	int deadline;     /* prober.deadline, seconds */
 	size_t overrides; /* in force */
+	enum guard_show guard;          /* the failover guard after the pass */
+	size_t guard_failing, guard_bound; /* what it counted, and its bound (guard on) */
 };
 
 /* The counters the previous run left in the metrics file at path (absent ones stay). */

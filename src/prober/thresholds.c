@@ -1,4 +1,7 @@
-/* state.c: per-dependency stability state machine (fall/rise/ok) and its file between runs. */
+/*
+ * thresholds.c: per-dependency stability state machine (fall/rise/ok) and its file between
+ * runs, which also carries the failover guard's line (guard.c).
+ */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -92,7 +95,7 @@ state_reset(struct dep_state *st, int64_t now)
 
 int
 state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t now,
-           errfn_t errfn, void *arg)
+           errfn_t errfn, void *arg, struct guard_state *g)
 {
 	FILE *f;
 	struct stat sb;
@@ -109,6 +112,8 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
 	}
 	for (size_t i = 0; i < c->ndeps; i++)
 		state_reset(&st[i], now);
+	if (g != NULL)
+		memset(g, 0, sizeof(*g));
 	if (f == NULL)
 		return 0;
 	/* Counters are only as good as the passes behind them: a file older than the snapshot's
@@ -132,6 +137,12 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
 				errfn(arg, "%s:1: not a deephealth-probe state file, starting fresh", path);
 				break;
 			}
+			continue;
+		}
+		if ((n = guard_line_parse(line, g != NULL ? g : &(struct guard_state){ 0 })) != 0) {
+			if (n < 0)
+				errfn(arg, "%s:%u: damaged failover guard line, the guard starts from the "
+				      "snapshot's flag", path, lineno);
 			continue;
 		}
 		memset(&s, 0, sizeof(s));
@@ -162,8 +173,8 @@ state_load(const char *path, const struct conf *c, struct dep_state *st, int64_t
 }
 
 int
-state_save(const char *path, const struct conf *c, const struct dep_state *st, char *err,
-           size_t errlen)
+state_save(const char *path, const struct conf *c, const struct dep_state *st,
+           const struct guard_state *g, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -179,6 +190,8 @@ state_save(const char *path, const struct conf *c, const struct dep_state *st, c
 		fprintf(f, "%s %s %s %d %d %d %" PRId64 "\n", c->deps[i].name,
 		        st[i].down ? "down" : "up", verdict_str(st[i].last), st[i].consec_fail,
 		        st[i].consec_ok, st[i].fail_count, st[i].since);
+	if (g != NULL)
+		guard_line_write(f, g);
 	if (fclose(f) != 0) {
 		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
 		free(buf);

@@ -20,6 +20,7 @@
  *   created  TIME                  TIME is seconds, "now", "now-N" or "now+N"
  *   interval SECONDS
  *   blind    yes|no
+ *   guard    yes|no                the prober's failover guard holds
  *   dep NAME STATE KIND SEVERITY [witness] [since=TIME] [cause=TEXT TO END OF LINE]
  *   reg NAME VERDICT [single] [by=DEPNAME] [since=TIME]
  */
@@ -127,7 +128,11 @@ compile(const char *in, const char *outpath)
 		} else if (strcmp(tok[0], "interval") == 0 && nt == 2) {
 			interval = (uint32_t)strtoul(tok[1], NULL, 10);
 		} else if (strcmp(tok[0], "blind") == 0 && nt == 2) {
-			flags = strcmp(tok[1], "yes") == 0 ? SNAP_FLAG_BLIND : 0;
+			flags = strcmp(tok[1], "yes") == 0 ? flags | SNAP_FLAG_BLIND
+			                                   : flags & ~SNAP_FLAG_BLIND;
+		} else if (strcmp(tok[0], "guard") == 0 && nt == 2) {
+			flags = strcmp(tok[1], "yes") == 0 ? flags | SNAP_FLAG_GUARD
+			                                   : flags & ~SNAP_FLAG_GUARD;
 		} else if (strcmp(tok[0], "dep") == 0 && nt >= 5) {
 			int st = names_find(verdict_names, tok[2]), k = names_find(dep_kind_names, tok[3]);
 			int sv = names_find(severity_names, tok[4]);
@@ -266,10 +271,11 @@ check(const char *path, int dump, long max_age)
 	/* As a responder judges it: stale first, then blind (README response contract). */
 	age = snap_created(s) >= (int64_t)now ? 0 : (long long)((int64_t)now - snap_created(s));
 	rc = age > max_age ? SNAP_EXIT_STALE : snap_flags(s) & SNAP_FLAG_BLIND ? SNAP_EXIT_BLIND : 0;
-	printf("%s: %s: created %lld (%lld s ago), interval %u s, %s, %zu %s, %zu %s\n",
+	printf("%s: %s: created %lld (%lld s ago), interval %u s, %s%s, %zu %s, %zu %s\n",
 	       path, rc == SNAP_EXIT_STALE ? "STALE" : rc == SNAP_EXIT_BLIND ? "BLIND" : "OK",
 	       (long long)snap_created(s), age, snap_interval(s),
-	       snap_flags(s) & SNAP_FLAG_BLIND ? "BLIND" : "not blind", snap_dep_count(s),
+	       snap_flags(s) & SNAP_FLAG_BLIND ? "BLIND" : "not blind",
+	       snap_flags(s) & SNAP_FLAG_GUARD ? ", GUARD" : "", snap_dep_count(s),
 	       util_plural((long long)snap_dep_count(s), "dependency", "dependencies"),
 	       snap_reg_count(s), util_plural((long long)snap_reg_count(s), "registry", "registries"));
 	if (rc == SNAP_EXIT_STALE)
@@ -278,6 +284,9 @@ check(const char *path, int dump, long max_age)
 	else if (rc == SNAP_EXIT_BLIND)
 		fprintf(stderr, "%s: blind: the prober could not see its witnesses: responders fail "
 		        "open\n", path);
+	else if (rc == 0 && (snap_flags(s) & SNAP_FLAG_GUARD))
+		fprintf(stderr, "%s: guard: the prober's failover guard holds: responders answer "
+		        "every registry 200 guard\n", path);
 	for (size_t i = 0; dump && i < snap_dep_count(s); i++) {
 		struct snap_dep d;
 

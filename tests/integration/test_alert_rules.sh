@@ -108,6 +108,7 @@ mutant "failing over alerted per door (by instance)" 's/max by (region, dependen
 mutant "failing over summed over the doors (count doubled)" 's/max by (region, dependency, kind)/sum by (region, dependency, kind)/'
 mutant "fail-open alerted per door" 's/count by (region, reason)/count by (region, instance, reason)/'
 mutant "fail-open on passthrough too" 's/and on (instance, job) (deephealth_responder_fail_open == 1)/and on (instance, job) (deephealth_responder_fail_open >= 0)/'
+mutant "failover guard alerted per door" 's/count by (region) (deephealth_responder_region_state{reason="guard"} == 1)/count by (region, instance) (deephealth_responder_region_state{reason="guard"} == 1)/'
 mutant "every for: dropped" '/^        for: /d'
 mutant "unknown hosts counted per door" 's/sum by (region) (rate/max by (region) (rate/'
 # shellcheck disable=SC2016 # a Prometheus template, not the shell's

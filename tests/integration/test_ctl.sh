@@ -221,7 +221,7 @@ rm -f "$RUNDIR/counters"
 # check: a Nagios plugin (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, one line, perfdata).
 nag() { local out rc; out=$(ctl -c "$S/${CONFN:-enforce}.conf" check "$@"); rc=$?; echo "$rc $out"; }
 fresh
-check_match "check: fresh and enforcing is OK, with perfdata" '^0 DEEPHEALTH OK - enforcing, snapshot [0-9]+s old, 1 of 5 registries failed over \| age=[0-9]+s;30;120;0 blind=0 kill_switch=0 registries=5 registries_failed=1$' "$(nag)"
+check_match "check: fresh and enforcing is OK, with perfdata" '^0 DEEPHEALTH OK - enforcing, snapshot [0-9]+s old, 1 of 5 registries failed over \| age=[0-9]+s;30;120;0 blind=0 guard=0 kill_switch=0 registries=5 registries_failed=1$' "$(nag)"
 echo "${FIXTURE/created now/created now-50}" | snap "$SNAP"
 check_match "check: a late prober (50 s, 3 intervals = 30 s) is WARNING" '^1 DEEPHEALTH WARNING - snapshot 5[0-9]s old \(warning above 30s\): the prober is late' "$(nag)"
 check_match "check: -w moves the warning" '^0 DEEPHEALTH OK' "$(nag -w 100)"

@@ -33,12 +33,13 @@ mksnap() {
 			echo "reg reg$i $v$by since=$SINCE uses=$d"
 		done
 		[ "${4:-}" = blind ] && echo "blind yes"
+		[ "${4:-}" = guard ] && echo "guard yes"
 	} | snap "$1"
 }
 
 # fetched URL: "HTTP-CODES BYTES" of the follower's last pass on URL, from its log.
 fetched() { grep "source $1: " "$S/follow.log" | tail -n 1 | sed -n 's/.*(HTTP \([0-9 ]*\), \([0-9]*\) bytes)$/\1 \2/p'; }
-# publish FILE CREATED [FAILING [blind]]: as the prober does: a new file renamed into place.
+# publish FILE CREATED [FAILING [blind|guard]]: as the prober does: a new file renamed into place.
 # lighttpd's stat cache may serve the file it replaced for about a second: a real prober
 # publishes every 10 s, so it is waited out here as a follower's next pass would.
 publish() { mksnap "$1.new" "${@:2}"; mv "$1.new" "$1"; sleep 1.2; }
@@ -196,9 +197,10 @@ chmod 644 "$WORK/p2/snapshot" "$WORK/p3/snapshot"
 conf "$U2" "$U3"
 follow; rc=$?
 check "freshest: a newer blind one loses to a fresh one that can see" "0 $((T - 2))" "$rc $(created)"
-publish "$WORK/p3/snapshot" $((T + 1)) sa2
+publish "$WORK/p3/snapshot" $((T + 1)) sa2 guard
 follow
 check "freshest: the newest fresh source" $((T + 1)) "$(created)"
+check_match "freshest: taken whole, its failover guard flag with it" ', GUARD,' "$("$SNAPTOOL" check "$S/snapshot" 2>/dev/null)"
 check ".fleet: which source decided, each one's state" "decided freshest 127.0.0.1:${PPORT[p3]}|source 127.0.0.1:${PPORT[p2]} fresh|source 127.0.0.1:${PPORT[p3]} fresh" \
 	"$(sed -n '2,$p' "$S/snapshot.fleet" | awk '{ print $1, $2, $3 }' | paste -sd'|')"
 kill "$(cat "$WORK/p3/lighttpd.pid")"
@@ -215,10 +217,11 @@ conf "${QU[@]}"
 sed -i 's/^follower = { /follower = { policy = "quorum"; quorum = 2; /' "$S/dh.conf"
 rm -f "$S/snapshot" "$S/cache"/source-*
 TQ=$((T + 10))
-states() { # Q1 Q2 Q3: each "-" (all pass), a failing dependency, or "blind"; then wait out the stat cache
+states() { # Q1 Q2 Q3: each "-" (all pass), a failing dependency (DEP/guard: guarded), or "blind"; then wait out the stat cache
 	local i=1 a
 	for a in "$@"; do
 		case $a in -) mksnap "$WORK/q$i/x" "$TQ" ;; blind) mksnap "$WORK/q$i/x" "$TQ" "" blind ;;
+		*/guard) mksnap "$WORK/q$i/x" "$TQ" "${a%/guard}" guard ;;
 		*) mksnap "$WORK/q$i/x" "$TQ" "$a" ;; esac
 		mv "$WORK/q$i/x" "$WORK/q$i/snapshot"; i=$((i + 1))
 	done
@@ -265,6 +268,16 @@ check_match "deephealthctl status: the fleet" "fleet +quorum 2 of 3 \(deephealth
 states sa1 - blind
 follow
 check "quorum 2: a blind prober's view does not count" "pass" "$(verdict reg0000)"
+# The failover guard is a vote too (docs/guard.md): held when 2 of the 3 hold it.
+guarded() { "$SNAPTOOL" check "$S/snapshot" 2>/dev/null | grep -c ', GUARD,'; }
+states sa1/guard sa1 sa1
+follow
+check "quorum 2: one prober's guard does not hold the region; its verdicts count" "0 fail by=sa1" \
+	"$(guarded) $(verdict reg0000)"
+states sa1/guard sa1/guard sa1
+follow
+check "quorum 2: two probers' guards hold it (GUARD), the verdicts merged underneath" "1 fail by=sa1" \
+	"$(guarded) $(verdict reg0000)"
 kill "$(cat "$WORK/q2/lighttpd.pid")" "$(cat "$WORK/q3/lighttpd.pid")"
 states sa1 - -
 follow; rc=$?

@@ -15,7 +15,7 @@ FIX=tests/fixtures/status
 
 # The docroot: DIR/deephealth/ holds the page and DIR's document, for every fixture.
 D=$WORK/docroot
-FIXTURES=(healthy storage-failing blind stale override passthrough shadow config-error damaged fallback)
+FIXTURES=(healthy storage-failing blind guard stale override passthrough shadow config-error damaged fallback)
 page_dir() { mkdir -p "$D/$1/deephealth" && cp www/admin/index.html www/admin/status.css www/admin/status.js "$D/$1/deephealth/"; }
 for f in "${FIXTURES[@]}"; do
 	page_dir "$f"
@@ -151,6 +151,15 @@ check "blind: snapshot age" "8 s (max 180 s)|fail" "$(t snapshot-age)|$(a card-s
 check "blind: the blind stretch's start" "region	1 min ago | blind | region | start | witnesses: auth: connect timeout after 2000 ms; containers: connect timeout after 2000 ms" \
 	"$(rows transitions | head -n 1)"
 
+# --- guard: 30% of 2,000 registries fail, the prober's 25% failover guard holds them all.
+load guard
+check "guard: banner" "guard|FAILOVER GUARD: every registry answers 200 (guard): 600 of 2000 multi-region registries fail, more than its bound of 500 (25%)" \
+	"$(a banner data-state)|$(t banner | sed 's/ The prober holds.*//')"
+check_match "guard: the banner says what a human does" 'deephealthctl override add region allow-failover' "$(t banner)"
+check "guard: the snapshot card says GUARD" "created 2026-11-30 09:59:52 UTC, every 10 s, GUARD" "$(t snapshot-detail)"
+check "guard: the guard's start, newest first" "region	1 min ago | guard | region | start | 600 of 2000 multi-region registries would fail over, more than prober.guard_max_failing 25% (500)" \
+	"$(rows transitions | head -n 1)"
+
 # --- stale: the prober stopped publishing.
 load stale
 check "stale: banner" "failing-open|FAILING OPEN: every registry answers 200 (snapshot-stale): failover is OFF in this region" \
@@ -257,5 +266,5 @@ browser_dom "$U/refresh/deephealth/" "$WORK/refresh.html" 12000
 check "refresh: 3 fetches in 12 s" 3 "$(wait_log 'GET /refresh/deephealth/status\.json\?limit=200 ' 3)"
 
 shots=("$SHOTS"/static-*.png)
-check "every page has its screenshot" "13" "${#shots[@]}"
+check "every page has its screenshot" "14" "${#shots[@]}"
 finish

@@ -106,7 +106,54 @@ test_defaults(void)
 	T_EQ_STR(c->host_map, "");
 	T_EQ_INT(resolver_rule_count(c->resolver), 0);
 	T_EQ_INT(resolver_host_count(c->resolver), 0);
+	/* The failover guard is off unless asked for. */
+	T_EQ_INT(c->guard_max_failing.count, 0);
+	T_EQ_INT(c->guard_max_failing.pct, 0);
+	T_EQ_INT(conf_bound_of(&c->guard_max_failing, 2000), 0);
+	T_EQ_INT(c->guard_hold, 60);
 	conf_free(c);
+}
+
+/* prober.guard_max_failing: a count, or a share of the multi-region registries. */
+static void
+test_guard_bound(void)
+{
+	static const struct {
+		const char *value;
+		long count;
+		int pct;
+		size_t of2000, of7;
+		const char *str;
+	} cases[] = {
+		{ "500", 500, 0, 500, 500, "500" },
+		{ "1", 1, 0, 1, 1, "1" },
+		{ "\"25%\"", 0, 25, 500, 1, "25%" },
+		{ "\"1%\"", 0, 1, 20, 0, "1%" },
+		{ "\"99%\"", 0, 99, 1980, 6, "99%" },
+	};
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "%s/guard.conf", tmpdir);
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		FILE *f = fopen(path, "w");
+		struct conf *c;
+
+		T_CHECK(f != NULL);
+		if (f == NULL)
+			return;
+		fprintf(f, "snapshot = { path = \"snap\"; };\nprober = { guard_max_failing = %s; "
+		        "guard_hold = 30; };\n", cases[i].value);
+		fclose(f);
+		if ((c = load_ok(path)) == NULL)
+			continue;
+		T_EQ_INT(c->guard_max_failing.count, cases[i].count);
+		T_EQ_INT(c->guard_max_failing.pct, cases[i].pct);
+		T_EQ_INT(conf_bound_of(&c->guard_max_failing, 2000), cases[i].of2000);
+		T_EQ_INT(conf_bound_of(&c->guard_max_failing, 7), cases[i].of7);
+		T_EQ_STR(conf_bound_str(&c->guard_max_failing, buf, sizeof(buf)), cases[i].str);
+		T_EQ_INT(c->guard_hold, 30);
+		conf_free(c);
+	}
 }
 
 static void
@@ -249,6 +296,9 @@ static const char *const required_bad[] = {
 	"bad-several",         /* many errors, all reported in one run */
 	"bad-dep-required",    /* a dependency without type or kind; proxies where wrong */
 	"bad-dep-each",        /* every other dependency error, one dependency each */
+	"bad-guard",           /* the failover guard: a share over 99%, a hold of 0 */
+	"bad-guard-count",     /* a count of 0 */
+	"bad-guard-share",     /* a share without its % */
 };
 
 static void
@@ -415,6 +465,7 @@ main(void)
 	static const struct t_case cases[] = {
 		T_CASE(test_shipped),
 		T_CASE(test_defaults),
+		T_CASE(test_guard_bound),
 		T_CASE(test_relative_paths),
 		T_CASE(test_recheck_edge),
 		T_CASE(test_missing_file),

@@ -217,6 +217,10 @@ test_storage_isolation(void)
 	T_EQ_INT(verdict_of(s, "pinned1", NULL, NULL), VERDICT_PASS);
 	T_EQ_INT(verdict_of(s, "northwind", NULL, NULL), VERDICT_FAIL); /* answered single-region */
 	T_EQ_INT(stats.fail, 3);
+	/* What the failover guard counts: the multi-region ones only (northwind answers 200). */
+	T_EQ_INT(stats.multi, 4);
+	T_EQ_INT(stats.multi_fail, 2);
+	T_EQ_INT(snap_failing_multi(s, NULL), 2);
 	snap_free(s);
 	teardown(&fx);
 }
@@ -289,6 +293,7 @@ test_worst_and_tie(void)
 	T_EQ_INT(verdict_of(s, "fabrikam", &by, NULL), VERDICT_FAIL);
 	T_EQ_STR(by, "auth");
 	T_EQ_INT(stats.fail, 5);
+	T_EQ_INT(stats.multi_fail, 4);
 	snap_free(s);
 	teardown(&fx);
 }

@@ -16,10 +16,10 @@
 
 /* A snapshot where the registries on the failing dependency fail; "" for none. */
 static struct snapshot *
-mk(const char *failing, int64_t created)
+mkf(const char *failing, int64_t created, unsigned flags)
 {
 	static const char *const deps[] = { "sa1", "sa2", "auth" };
-	struct snap_writer *w = snapw_new(created, 10, 0);
+	struct snap_writer *w = snapw_new(created, 10, flags);
 	struct snapshot *s = NULL;
 	void *buf;
 	size_t len;
@@ -47,6 +47,12 @@ mk(const char *failing, int64_t created)
 	free(buf);
 	snapw_free(w);
 	return s;
+}
+
+static struct snapshot *
+mk(const char *failing, int64_t created)
+{
+	return mkf(failing, created, 0);
 }
 
 static struct snapshot *
@@ -107,6 +113,44 @@ test_quorum(void)
 	        memcmp(d.cause, "HTTP 500 [2 of 3: p1:80 p2:80]", d.cause_len) == 0);
 	snap_dep_at(m, 2, &d);
 	T_CHECK(d.flags & SNAP_DEP_ALL);
+	snap_free(m);
+	for (int i = 0; i < 3; i++)
+		snap_free(v[i]);
+}
+
+/*
+ * The failover guard under a quorum: one more vote.  Guarded when k of the merged snapshots
+ * are (each prober decides it for itself); the verdicts merge as always underneath.
+ */
+static void
+test_quorum_guard(void)
+{
+	const char *names[] = { "p1:80", "p2:80", "p3:80" };
+	struct snapshot *v[3] = { mkf("sa1", 1796000003, SNAP_FLAG_GUARD), mk("sa1", 1796000002),
+		                      mk("sa1", 1796000001) };
+	const struct snapshot *const *s = (const struct snapshot *const *)v;
+	struct snapshot *m;
+
+	/* One prober guarded of three: quorum 2 does not hold; its failures are real ones. */
+	m = built(quorum_merge(s, names, 3, 2, 1796000002));
+	T_CHECK(m != NULL && !(snap_flags(m) & SNAP_FLAG_GUARD));
+	T_EQ_INT(reg(m, "reg0"), VERDICT_FAIL);
+	snap_free(m);
+	/* Quorum 1 (any one prober's word): that one's guard holds the region. */
+	m = built(quorum_merge(s, names, 3, 1, 1796000003));
+	T_CHECK(m != NULL && (snap_flags(m) & SNAP_FLAG_GUARD));
+	snap_free(m);
+	/* Two of three guarded: held, with the verdicts still merged (what status shows). */
+	snap_free(v[1]);
+	v[1] = mkf("sa1", 1796000002, SNAP_FLAG_GUARD);
+	m = built(quorum_merge(s, names, 3, 2, 1796000002));
+	T_CHECK(m != NULL && snap_flags(m) == SNAP_FLAG_GUARD);
+	T_EQ_INT(reg(m, "reg0"), VERDICT_FAIL);
+	T_EQ_INT(reg(m, "reg1"), VERDICT_PASS);
+	snap_free(m);
+	/* Two guarded of three, quorum 3: not every prober holds: not held. */
+	m = built(quorum_merge(s, names, 3, 3, 1796000001));
+	T_CHECK(m != NULL && !(snap_flags(m) & SNAP_FLAG_GUARD));
 	snap_free(m);
 	for (int i = 0; i < 3; i++)
 		snap_free(v[i]);
@@ -209,6 +253,7 @@ main(void)
 {
 	static const struct t_case cases[] = {
 		T_CASE(test_quorum),
+		T_CASE(test_quorum_guard),
 		T_CASE(test_fleet_file),
 		T_CASE(test_unrefreshed),
 	};

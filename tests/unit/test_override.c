@@ -115,6 +115,40 @@ test_parse_and_lookup(void)
 	T_CHECK(!ovr_scope_ok("registry:") && !ovr_scope_ok("dependency:") && !ovr_scope_ok("registry:a b"));
 }
 
+/*
+ * The region's allow-failover: found by ovr_allow_failover (the latest line in force), and
+ * never by ovr_lookup, which sets answers: the responders do not act on it, the prober does.
+ */
+static void
+test_allow_failover(void)
+{
+	static const char text[] =
+		"region allow-failover until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=alice reason=\"INC-7: region down\"\n"
+		"region force-pass until=2026-11-30T10:00:00Z set=2026-11-30T08:00:00Z by=bob reason=\"drill\"\n"
+		"region allow-failover until=2026-11-30T08:30:00Z set=2026-11-30T08:00:00Z by=carol reason=\"later line\"\n";
+	struct t_errs e = { .n = 0 };
+	struct overrides *o = NULL;
+	const struct override *f, *m, *a;
+	int64_t t8 = at("2026-11-30T08:00:00Z");
+
+	T_EQ_INT(ovr_parse("a", text, strlen(text), 7 * DAY, &o, t_collect, &e), 0);
+	if (o == NULL)
+		return;
+	T_EQ_STR(ovr_action_names[OVR_ALLOW_FAILOVER], "allow-failover");
+	a = ovr_allow_failover(o, t8 + 60);
+	T_CHECK(a != NULL && a->line == 3 && strcmp(a->by, "carol") == 0); /* the later line */
+	a = ovr_allow_failover(o, t8 + 1800);                              /* carol's ended */
+	T_CHECK(a != NULL && a->line == 1);
+	T_CHECK(ovr_allow_failover(o, t8 + 3600) == NULL);                 /* both ended */
+	T_CHECK(ovr_allow_failover(NULL, t8) == NULL);
+	/* Not an answer, nor a mode: the region's force-pass is what a lookup sees. */
+	ovr_lookup(o, "fabrikam", t8 + 60, &f, &m);
+	T_CHECK(f != NULL && f->action == OVR_FORCE_PASS && m == NULL);
+	ovr_lookup(o, NULL, t8 + 60, &f, &m);
+	T_CHECK(f != NULL && f->action == OVR_FORCE_PASS && m == NULL);
+	ovr_free(o);
+}
+
 /* Every bad line is named with its line; a file with any is refused whole. */
 static void
 test_errors(void)
@@ -126,7 +160,11 @@ test_errors(void)
 		{ "registry:x force-pass until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"\"",
 		  "until, set, by and a non-empty reason are all required" },
 		{ "registry:x explode until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
-		  "action must be force-pass, force-fail, enforce or shadow" },
+		  "action must be force-pass, force-fail, enforce, shadow or allow-failover" },
+		{ "registry:x allow-failover until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "allow-failover is for the region only: the failover guard holds the whole region" },
+		{ "dependency:sa1 allow-failover until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
+		  "allow-failover is for the region only: the failover guard holds the whole region" },
 		{ "cluster:eu force-fail until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
 		  "scope must be \"region\", \"registry:NAME\" or \"dependency:NAME\" (a name, or a glob of names: * ? and closed [sets])" },
 		{ "dependency:sa1 shadow until=2026-11-30T09:00:00Z set=2026-11-30T08:00:00Z by=a reason=\"r\"",
@@ -176,6 +214,7 @@ main(void)
 	static const struct t_case cases[] = {
 		T_CASE(test_parse_and_lookup),
 		T_CASE(test_errors),
+		T_CASE(test_allow_failover),
 	};
 
 	return t_run("override", cases, sizeof(cases) / sizeof(cases[0]));

@@ -153,7 +153,9 @@ test_random_sequences(void)
 			rand_scope(scope, sizeof(scope), &is_dep);
 			rand_reason(reason, sizeof(reason));
 			add.scope = scope;
-			add.action = (enum ovr_action)(is_dep ? rnd(2) : rnd(4));
+			/* allow-failover only on the region, as the grammar has it */
+			add.action = (enum ovr_action)(is_dep ? rnd(2)
+			                               : strcmp(scope, "region") == 0 ? rnd(5) : rnd(4));
 			add.set = NOW - rnd(3600);
 			add.until = add.set + 1 + rnd(MAX_SPAN);
 			add.by = by;

@@ -37,7 +37,7 @@ make_snap(int64_t created, unsigned flags)
 	return s;
 }
 
-static struct snapshot *snap_ok, *snap_blind;
+static struct snapshot *snap_ok, *snap_blind, *snap_guard, *snap_blind_guard;
 
 /* The input that, left alone, ends in a 503: every test below overrides part of it. */
 static struct policy_in
@@ -246,6 +246,57 @@ test_blind(void)
 	in.host = RESOLVE_FOUND;
 	in.registry = "nope";
 	EXPECT(&in, 200, VERDICT_WARN, R_PROBER_BLIND, 10);
+}
+
+/*
+ * The prober's failover guard: after blind (which it never hides) and before the Host: every
+ * registry answers 200 guard, the failed, the healthy, the single-region and the unknown ones.
+ * An operator's forced answer and everything above the snapshot's flags still win.
+ */
+static void
+test_guard(void)
+{
+	static const char *const regs[] = { "failed", "healthy", "warned", "single", "nope" };
+	struct policy_in in = base_in();
+	struct policy_out o;
+
+	in.snap = snap_guard;
+	for (size_t i = 0; i < NELEM(regs); i++) {
+		in.registry = regs[i];
+		EXPECT(&in, 200, VERDICT_WARN, R_GUARD, 10);
+	}
+	in.registry = "failed";
+	policy_decide(&in, &o);
+	T_EQ_INT(o.have_reg, 0); /* decided before the registry is looked up */
+	/* Unknown Host, even with unknown_host = "reject": a region-wide answer, like blind. */
+	in.host = RESOLVE_UNKNOWN;
+	EXPECT(&in, 200, VERDICT_WARN, R_GUARD, 10);
+	in.host = RESOLVE_FOUND;
+	/* Blind beats the guard: a pass that could not see decides nothing. */
+	in.snap = snap_blind_guard;
+	EXPECT(&in, 200, VERDICT_WARN, R_PROBER_BLIND, 10);
+	/* Stale beats it: the guard is only as good as the pass that set it. */
+	in.snap = snap_guard;
+	in.now = (time_t)(CREATED + 181);
+	EXPECT(&in, 200, VERDICT_WARN, R_SNAPSHOT_STALE, 181);
+	in.now = (time_t)(CREATED + 10);
+	/* The operator's forced answers come first (rows 3 and 4). */
+	in.force = FORCE_FAIL;
+	EXPECT(&in, 503, VERDICT_FAIL, R_OVERRIDE_FAIL, -1);
+	in.force = FORCE_PASS;
+	EXPECT(&in, 200, VERDICT_PASS, R_OVERRIDE_PASS, -1);
+	in.force = FORCE_NONE;
+	/* Shadow: 200 either way, and it says so. */
+	in.mode = MODE_SHADOW;
+	policy_decide(&in, &o);
+	T_EQ_INT(o.http, 200);
+	T_EQ_INT(o.shadow, 1);
+	T_EQ_INT(o.would_reason, R_GUARD);
+	/* Without the flag, the same input is the 503 it was. */
+	in = base_in();
+	EXPECT(&in, 503, VERDICT_FAIL, R_DEPENDENCY_FAILED, 10);
+	T_EQ_STR(reason_str(R_GUARD), "guard");
+	T_CHECK(reason_is_regionwide(R_GUARD));
 }
 
 static void
@@ -493,7 +544,7 @@ test_regionwide(void)
 {
 	static const enum reason region[] = { R_CONFIG_ERROR, R_PASSTHROUGH, R_SNAPSHOT_MISSING,
 		                                  R_SNAPSHOT_UNREADABLE, R_SNAPSHOT_CORRUPT,
-		                                  R_SNAPSHOT_STALE, R_PROBER_BLIND };
+		                                  R_SNAPSHOT_STALE, R_PROBER_BLIND, R_GUARD };
 	int n = 0;
 
 	for (int r = 0; r < R_COUNT; r++)
@@ -521,6 +572,7 @@ main(void)
 		T_CASE(test_stale),
 		T_CASE(test_stale_extreme),
 		T_CASE(test_blind),
+		T_CASE(test_guard),
 		T_CASE(test_unknown_host),
 		T_CASE(test_unknown_registry),
 		T_CASE(test_verdicts),
@@ -531,12 +583,16 @@ main(void)
 
 	snap_ok = make_snap(CREATED, 0);
 	snap_blind = make_snap(CREATED, SNAP_FLAG_BLIND);
-	if (snap_ok == NULL || snap_blind == NULL) {
+	snap_guard = make_snap(CREATED, SNAP_FLAG_GUARD);
+	snap_blind_guard = make_snap(CREATED, SNAP_FLAG_BLIND | SNAP_FLAG_GUARD);
+	if (snap_ok == NULL || snap_blind == NULL || snap_guard == NULL || snap_blind_guard == NULL) {
 		fprintf(stderr, "cannot build the test snapshots\n");
 		return 1;
 	}
 	rc = t_run("policy", cases, NELEM(cases));
 	snap_free(snap_ok);
 	snap_free(snap_blind);
+	snap_free(snap_guard);
+	snap_free(snap_blind_guard);
 	return rc;
 }

@@ -207,7 +207,7 @@ test_save_load(void)
 
 	/* Missing file: fresh start, no complaint. */
 	nerrs = 0;
-	T_EQ_INT(state_load(path, &c, st, 1000, collect, NULL), 0);
+	T_EQ_INT(state_load(path, &c, st, 1000, collect, NULL, NULL), 0);
 	T_EQ_INT(nerrs, 0);
 	T_EQ_INT(st[0].down, 0);
 	T_EQ_INT(st[0].since, 1000);
@@ -218,8 +218,8 @@ test_save_load(void)
 	st[1].last = VERDICT_WARN;
 	st[1].consec_fail = 2;
 	st[2].fail_count = 4;
-	T_EQ_INT(state_save(path, &c, st, err, sizeof(err)), 0);
-	state_load(path, &c, back, 2000, collect, NULL);
+	T_EQ_INT(state_save(path, &c, st, NULL, err, sizeof(err)), 0);
+	state_load(path, &c, back, 2000, collect, NULL, NULL);
 	T_EQ_INT(nerrs, 0);
 	T_EQ_INT(back[0].down, 1);
 	T_EQ_INT(back[0].consec_ok, 1);
@@ -236,10 +236,10 @@ test_save_load(void)
 		T_CHECK(stat(path, &sb) == 0);
 		saved = (int64_t)sb.st_mtime;
 		nerrs = 0;
-		state_load(path, &c, back, saved + 180, collect, NULL);
+		state_load(path, &c, back, saved + 180, collect, NULL, NULL);
 		T_EQ_INT(nerrs, 0);
 		T_EQ_INT(back[0].down, 1);
-		state_load(path, &c, back, saved + 181, collect, NULL);
+		state_load(path, &c, back, saved + 181, collect, NULL, NULL);
 		T_EQ_INT(nerrs, 1);
 		snprintf(cmd, sizeof(cmd), "%s: saved 181 s ago, more than snapshot.max_age (180 s): its "
 		         "counters are too old to trust, starting fresh", path);
@@ -262,7 +262,7 @@ test_save_load(void)
 		fclose(f);
 	}
 	nerrs = 0;
-	state_load(path, &c, back, 3000, collect, NULL);
+	state_load(path, &c, back, 3000, collect, NULL, NULL);
 	T_EQ_INT(nerrs, 1);
 	snprintf(cmd, sizeof(cmd), "%s:3: damaged line, that dependency starts fresh", path);
 	T_EQ_STR(errs[0], cmd);
@@ -277,13 +277,13 @@ test_save_load(void)
 		fclose(f);
 	}
 	nerrs = 0;
-	state_load(path, &c, back, 4000, collect, NULL);
+	state_load(path, &c, back, 4000, collect, NULL, NULL);
 	T_EQ_INT(nerrs, 1);
 	T_EQ_INT(back[0].down, 0);
 
 	/* There but unreadable now: out of descriptors.  Not a fresh start (that would bring a
 	 * failing dependency up at once): -1, said, and st untouched by the open. */
-	T_EQ_INT(state_save(path, &c, st, err, sizeof(err)), 0);
+	T_EQ_INT(state_save(path, &c, st, NULL, err, sizeof(err)), 0);
 	{
 		struct rlimit old, low;
 		int top = dup(0), rc;
@@ -294,7 +294,7 @@ test_save_load(void)
 		back[0].down = 7;
 		nerrs = 0;
 		T_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
-		rc = state_load(path, &c, back, 5000, collect, NULL);
+		rc = state_load(path, &c, back, 5000, collect, NULL, NULL);
 		T_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
 		close(top);
 		T_EQ_INT(rc, -1);
@@ -310,14 +310,14 @@ test_save_load(void)
 		snprintf(sub, sizeof(sub), "%s/adir", dir);
 		T_EQ_INT(mkdir(sub, 0700), 0);
 		nerrs = 0;
-		T_EQ_INT(state_load(sub, &c, back, 5000, collect, NULL), -1);
+		T_EQ_INT(state_load(sub, &c, back, 5000, collect, NULL, NULL), -1);
 		T_EQ_INT(nerrs, 1);
 		rmdir(sub);
 	}
 
 	/* Saving into a missing directory fails cleanly. */
 	snprintf(path, sizeof(path), "%s/missing/probe.state", dir);
-	T_EQ_INT(state_save(path, &c, st, err, sizeof(err)), -1);
+	T_EQ_INT(state_save(path, &c, st, NULL, err, sizeof(err)), -1);
 	T_CHECK(strstr(err, "mkstemp") != NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	T_EQ_INT(system(cmd), 0);

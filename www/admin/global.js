@@ -263,6 +263,11 @@ function regionLine(v) {
   if (!v.known) return ['unknown', 'UNKNOWN', 'unknown'];
   const a = v.doc.answers || {};
   const ks = v.doc.kill_switch || {};
+  if (v.state === 'failing-open' && a.reason === 'guard') {
+    // The prober's failover guard (docs/guard.md): not a fail-open, and a human's to decide.
+    const g = v.doc.guard || {};
+    return ['failing-open', `FAILOVER GUARD: every registry answers 200 guard (${num(g.failing) || 0} of ${num(g.multi_region) || 0} multi-region registries fail; a human decides)`, 'fail'];
+  }
   if (v.state === 'failing-open') return ['failing-open', `FAILING OPEN (${str(a.reason)}): every registry answers ${num(a.http) || 200}`, 'fail'];
   if (v.state === 'passthrough') {
     const why = v.doc.mode === 'shadow' ? 'SHADOW' : ks.present ? 'PASS-THROUGH (kill switch)' : 'PASS-THROUGH';

@@ -118,6 +118,16 @@ function bannerFor(doc) {
       ks.present ? `Because the kill switch ${str(ks.path)} is present: remove it to enforce again.`
         : `Because the configuration sets mode = "${str(doc.mode)}".`];
   }
+  if (a.regionwide && a.reason === 'guard') {
+    // The prober's failover guard (docs/guard.md): deliberate, loud, and a human's to decide.
+    const g = doc.guard || {};
+    const over = num(g.bound) === null ? '' : `, more than its bound of ${g.bound}${g.max_failing ? ` (${str(g.max_failing)})` : ''}`;
+    return ['guard',
+      `FAILOVER GUARD: every registry answers 200 (guard): ${num(g.failing) || 0} of ${num(g.multi_region) || 0} multi-region registries fail${over}`,
+      'The prober holds failover: this many leaving at once looks more like its own trouble than the region\'s. ' +
+      'If the region is really down, a human must let it through: deephealthctl override add region allow-failover -e DURATION -r REASON, ' +
+      'on the probers. It lets go by itself once the count stays at or under the bound.'];
+  }
   if (a.regionwide) {
     const reason = str(a.reason) || 'unknown reason';
     return ['failing-open',
@@ -158,6 +168,10 @@ function warningsFor(doc) {
     w.push(['blind', 'Snapshot is BLIND: every witness check of the last prober pass failed, so it could not tell ' +
       'failing dependencies from its own trouble; every answer fails open. See the recent events.', 'fail']);
   }
+  if (s.guard && !(doc.answers || {}).regionwide) {
+    // Flagged, yet not what every answer is: something before it decides (kill switch, stale...).
+    w.push(['guard', 'The snapshot is flagged by the prober\'s failover guard: once nothing above it decides, every registry answers 200 guard.', 'warn']);
+  }
   if (s.state && s.state !== 'ok') {
     w.push(['snapshot', `Snapshot unusable: ${str(s.state)}${s.detail ? ` (${str(s.detail)})` : ''}: ${str(s.path)}`, 'fail']);
   } else if (num(s.age) !== null && num(s.max_age) !== null && s.age > s.max_age) {
@@ -192,7 +206,7 @@ function renderCards(doc) {
     const late = maxAge !== null && s.age > maxAge;
     const slow = num(s.interval) && s.age > 3 * s.interval;
     setText('snapshot-age', `${s.age} s (max ${maxAge === null ? '?' : maxAge} s)`, late || s.blind ? 'fail' : slow ? 'warn' : 'ok');
-    setText('snapshot-detail', `created ${absTime(s.created)}` + (num(s.interval) ? `, every ${s.interval} s` : '') + (s.blind ? ', BLIND' : ''));
+    setText('snapshot-detail', `created ${absTime(s.created)}` + (num(s.interval) ? `, every ${s.interval} s` : '') + (s.blind ? ', BLIND' : '') + (s.guard ? ', GUARD' : ''));
   } else {
     setText('snapshot-age', `no snapshot (${str(s.state) || 'unknown'})`, 'fail');
     setText('snapshot-detail', [s.detail, s.path].filter(Boolean).map(str).join(': '));
