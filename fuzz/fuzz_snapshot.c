@@ -91,7 +91,7 @@ walk(const struct snapshot *s)
 
 	FZ_CHECK(snap_created(s) >= 0 && snap_created(s) <= NOW + 5, "created %lld",
 	         (long long)snap_created(s));
-	FZ_CHECK((snap_flags(s) & ~SNAP_FLAG_BLIND) == 0, "header flags %#x", snap_flags(s));
+	FZ_CHECK((snap_flags(s) & ~(SNAP_FLAG_BLIND | SNAP_FLAG_GUARD)) == 0, "header flags %#x", snap_flags(s));
 	(void)snap_interval(s);
 	for (size_t i = 0; i < nd; i++) {
 		struct snap_dep d;
