@@ -34,10 +34,9 @@ struct responder {
 	int snap_seen;              /* a first look has been logged */
 	int snap_starved;           /* a load failed for want of descriptors or memory */
 	int kill_switch;
-	struct ovr_view ovr;        /* the overrides in force: the file's, or its good copy's */
-	struct file_id ovr_id;      /* the file's (zeros: unreadable) */
-	struct file_id good_id;     /* its good copy's, looked at while the file is damaged */
-	int ovr_seen;               /* ovr is what ovr_id and good_id say */
+	struct ovr_watch ovr;       /* this node's override file (or its good copy) */
+	struct ovr_watch rovr;      /* the region-wide one (deephealth-follow's on a front door) */
+	struct overrides *ovr_all;  /* in force: both, as one set */
 	int64_t next_check_ms;
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
@@ -82,71 +81,6 @@ snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *d
 	r->snap = s;
 	r->snap_err = e;
 	r->snap_seen = 1;
-}
-
-/*
- * Notice a new override file: a stat(2) per interval, a parse only when it
- * changed.  A damaged one is ignored whole, loudly, and its last good copy
- * (written by deephealthctl beside it) is in force instead: it can never turn
- * a healthy answer into a 503, nor drop what the operator last set.
- */
-static void
-overrides_refresh(struct responder *r)
-{
-	const char *path = r->conf->overrides;
-	char good[4200], when[32];
-	struct file_id id, gid;
-	struct stat st;
-	int have = stat(path, &st) == 0;
-
-	if (!have && errno == ENOENT) {
-		if (r->ovr_seen && r->ovr.state != OVR_FILE_NONE)
-			log_info("overrides %s: removed: none in force", path);
-		ovr_view_free(&r->ovr);
-		memset(&r->ovr, 0, sizeof(r->ovr));
-		r->ovr_seen = 1;
-		memset(&r->ovr_id, 0, sizeof(r->ovr_id));
-		memset(&r->good_id, 0, sizeof(r->good_id));
-		return;
-	}
-	memset(&id, 0, sizeof(id));
-	memset(&gid, 0, sizeof(gid));
-	if (have)
-		file_id_of(&st, &id);
-	snprintf(good, sizeof(good), "%s%s", path, OVR_GOOD_SUFFIX);
-	/* The good copy matters only while the file is damaged (or cannot be looked at). */
-	if ((!have || r->ovr.state == OVR_FILE_FALLBACK || r->ovr.state == OVR_FILE_DAMAGED) &&
-	    stat(good, &st) == 0)
-		file_id_of(&st, &gid);
-	if (r->ovr_seen && file_id_eq(&id, &r->ovr_id) && file_id_eq(&gid, &r->good_id))
-		return;
-	ovr_view_free(&r->ovr);
-	ovr_open(path, r->conf->override_max, &r->ovr, log_errfn, NULL);
-	r->ovr_seen = 1;
-	r->ovr_id = id;
-	/* Now that the state is known, note the good copy this view was read with. */
-	memset(&r->good_id, 0, sizeof(r->good_id));
-	if (r->ovr.state != OVR_FILE_OK && stat(good, &st) == 0)
-		file_id_of(&st, &r->good_id);
-	switch (r->ovr.state) {
-	case OVR_FILE_NONE:
-		break;
-	case OVR_FILE_OK:
-		log_info("overrides %s: %zu loaded", path, r->ovr.ovr->n);
-		break;
-	case OVR_FILE_FALLBACK:
-		util_iso_time((time_t)r->ovr.good_time, when, sizeof(when));
-		log_warnx("overrides %s: IGNORED (%d bad line%s above): in force instead: its last "
-		          "good copy %s (%zu override%s, written %s)", path, r->ovr.errors,
-		          util_plural((long long)r->ovr.errors, "", "s"), good, r->ovr.ovr->n,
-		          util_plural((long long)r->ovr.ovr->n, "", "s"), when);
-		break;
-	default:
-		log_warnx("overrides %s: IGNORED, every line (%d bad line%s above), and no good copy "
-		          "%s: no override in force: answers are the prober's", path, r->ovr.errors,
-		          util_plural((long long)r->ovr.errors, "", "s"), good);
-		break;
-	}
 }
 
 /* A follower's .fleet file beside the snapshot: read when it changes; informational only. */
@@ -199,7 +133,7 @@ refresh(struct responder *r, int64_t now_ms)
 			         ks ? "answering pass-through" : "enforcing again");
 	}
 	r->kill_switch = ks;
-	overrides_refresh(r);
+	ovr_watch_both(&r->ovr, &r->rovr, r->conf->override_max, &r->ovr_all);
 	fleet_refresh(r);
 	counters_check(&r->ctr, r->conf->counters);
 
@@ -378,7 +312,7 @@ static void
 serve_doc(struct responder *r, enum status_doc doc, const char *method, const char *query,
           const char *origin, FCGX_Stream *out)
 {
-	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr.ovr,
+	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr_all,
 	                            &r->fleet };
 	struct status_in in;
 	struct events_q eq;
@@ -394,7 +328,8 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	in.st = &st;
 	in.conf_path = r->conf ? r->conf->path : "";
 	in.snap_detail = r->snap_detail;
-	in.ovr_view = &r->ovr;
+	in.ovr_view = &r->ovr.vw;
+	in.rovr_view = &r->rovr.vw;
 	in.now = time(NULL);
 	in.ctr = r->ctr.m;
 	in.ctr_shared = r->ctr.shared;
@@ -466,7 +401,7 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	st.snap = r->snap;
 	st.snap_err = r->snap_err;
 	st.kill_switch = r->kill_switch;
-	st.ovr = r->ovr.ovr;
+	st.ovr = r->ovr_all;
 	st.fleet = &r->fleet;
 	now = time(NULL);
 	n = answer_request(&st, method, FCGX_GetParam("HTTP_HOST", envp),
@@ -623,6 +558,11 @@ main(int argc, char **argv)
 		          conf_path);
 	else
 		log_init("deephealth.fcgi", r.conf->log_syslog, r.conf->log_level);
+	if (r.conf != NULL) {
+		r.ovr.path = r.conf->overrides;
+		r.rovr.path = r.conf->region_overrides;
+		r.rovr.region = 1;
+	}
 	if (r.conf != NULL && r.conf->regions[0] != '\0' &&
 	    (r.regions = regions_load(r.conf->regions, regions_errfn, r.regions_err)) == NULL)
 		log_warnx("regions %s: not loaded (errors above): the admin side shows no regions and "
@@ -660,7 +600,9 @@ main(int argc, char **argv)
 	         util_plural((long long)r.requests, "request", "requests"));
 	FCGX_Free(&req, 1);
 	snap_free(r.snap);
-	ovr_view_free(&r.ovr);
+	ovr_free(r.ovr_all);
+	ovr_view_free(&r.ovr.vw);
+	ovr_view_free(&r.rovr.vw);
 	counters_close(&r.ctr);
 	regions_free(r.regions);
 	conf_free(r.conf);

@@ -1,11 +1,16 @@
 /*
  * fuzz_overrides.c: ovr_parse (the operator's override file) on the input,
  * then ovr_lookup and ovr_dep_lookup, each compared with a plain scan of the
- * overrides written here from the contract in deephealth.h (a registry's own
- * override, exact or glob, beats the region's; a later line beats an earlier;
- * in force while now < until), over a few names and the instants around each
+ * overrides written here from the contract in docs/overrides.md (a registry's
+ * own override, exact or glob, beats the region's; then the one set later;
+ * then, set in the same second, the node's file's, then the later line; in
+ * force while now < until), over a few names and the instants around each
  * override's expiry.  Every override also goes through ovr_write_line and back
- * through ovr_parse: the same values.
+ * through ovr_parse: the same values.  Then the region-wide file: the input
+ * through ovr_parse_region (never a crash; accepted only with a true header),
+ * the accepted overrides rendered as one (ovr_render_region) and read back
+ * whole, and the node's and that region-wide set together (ovr_union) held to
+ * the same contract.
  */
 #define _GNU_SOURCE /* open_memstream */
 
@@ -25,6 +30,19 @@ static const char *const names[] = {
 	"Contoso", "x.y_z", "fab",
 };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
+
+/* Does v beat w (NULL: nothing yet) at the same scope level?  The contract's order. */
+static int
+beats(const struct override *v, const struct override *w)
+{
+	if (w == NULL)
+		return 1;
+	if (v->set != w->set)
+		return v->set > w->set;
+	if (v->origin != w->origin)
+		return v->origin == OVR_NODE;
+	return v->line > w->line;
+}
 
 /* The contract, by brute force. */
 static void
@@ -47,9 +65,9 @@ scan_lookup(const struct overrides *o, const char *reg, int64_t now,
 			continue;
 		}
 		if (v->action == OVR_FORCE_PASS || v->action == OVR_FORCE_FAIL) {
-			if (*f == NULL || v->line > (*f)->line)
+			if (beats(v, *f))
 				*f = v;
-		} else if (*m == NULL || v->line > (*m)->line) {
+		} else if (beats(v, *m)) {
 			*m = v;
 		}
 	}
@@ -66,7 +84,7 @@ scan_dep(const struct overrides *o, const char *dep, int64_t now)
 		const struct override *v = &o->v[i];
 
 		if (v->kind == OVR_DEPENDENCY && v->until > now && fnmatch(v->glob, dep, 0) == 0 &&
-		    (best == NULL || v->line > best->line))
+		    beats(v, best))
 			best = v;
 	}
 	return best;
@@ -120,6 +138,48 @@ round_trip(const struct override *v)
 	free(buf);
 }
 
+/*
+ * The region-wide file: o written as one and read back whole, then the node's o and that
+ * set as the responders merge them, against the contract.
+ */
+static void
+region_wide(const struct overrides *o)
+{
+	struct overrides *r = NULL, *u;
+	const struct overrides *sets[2];
+	size_t len = 0;
+	char *buf = ovr_render_region(o, NULL, NULL, -((int64_t)1 << 40), &len); /* drop none */
+	int errors = 0;
+
+	FZ_CHECK(ovr_parse_region("region", buf, len, MAX_SPAN, &r, fz_errfn, &errors) == 0 &&
+	         r != NULL && r->n == o->n, "a region-wide file as written is refused");
+	/* One byte changed anywhere after the header: refused whole. */
+	if (len > 0) {
+		size_t at = strcspn(buf, "\n") + 1 + (size_t)(o->n ? o->v[0].until : 0) % 97;
+		struct overrides *x = NULL;
+
+		if (at < len) {
+			buf[at] ^= 0x20;
+			FZ_CHECK(ovr_parse_region("bent", buf, len, MAX_SPAN, &x, fz_errfn, &errors) != 0 &&
+			         x == NULL, "a changed byte at %zu is not refused", at);
+		}
+	}
+	free(buf);
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		FZ_CHECK(r->v[i].origin == OVR_REGIONWIDE, "a region-wide override read as the node's");
+	sets[0] = o;
+	sets[1] = r;
+	u = ovr_union(sets, NULL, 2);
+	FZ_CHECK(u->n == 2 * o->n, "the union has %zu of %zu", u->n, 2 * o->n);
+	check_name(u, NULL, T0);
+	for (size_t k = 0; k < NNAMES; k++)
+		check_name(u, names[k], T0);
+	ovr_free(u);
+	ovr_free(r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -129,6 +189,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int errors = 0, rc;
 	int64_t times[3];
 
+	/* As a region-wide file: refused unless its header holds; then the same rules. */
+	rc = ovr_parse_region("as-region", (const char *)data, size, MAX_SPAN, &o, fz_errfn, &errors);
+	FZ_CHECK((rc == 0) == (o != NULL) && (rc == 0 || errors > 0), "region-wide: rc %d", rc);
+	FZ_CHECK(rc != 0 || (size >= strlen(OVR_REGION_MAGIC) &&
+	                     memcmp(data, OVR_REGION_MAGIC, strlen(OVR_REGION_MAGIC)) == 0),
+	         "a region-wide file without its header accepted");
+	ovr_free(o);
+	o = NULL;
+	errors = 0;
 	rc = ovr_parse("overrides", (const char *)data, size, MAX_SPAN, &o, fz_errfn, &errors);
 	FZ_CHECK(rc == errors, "ovr_parse returned %d, reported %d", rc, errors);
 	if (rc != 0) {
@@ -176,13 +245,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		const struct override *want = NULL;
 
-		/* The region's latest allow-failover in force, by a scan. */
+		/* The region's allow-failover in force that the contract puts first, by a scan. */
 		for (size_t i = 0; i < o->n; i++)
-			if (o->v[i].action == OVR_ALLOW_FAILOVER && o->v[i].until > T0)
+			if (o->v[i].action == OVR_ALLOW_FAILOVER && o->v[i].until > T0 &&
+			    beats(&o->v[i], want))
 				want = &o->v[i];
 		FZ_CHECK(ovr_allow_failover(o, T0) == want, "ovr_allow_failover: line %u",
 		         want ? want->line : 0);
 	}
+	region_wide(o);
 	ovr_free(o);
 	return 0;
 }

@@ -35,6 +35,7 @@ static const struct conf_opt responder_opts[] = {
 	{ "detail", OPT_ENUM, 0, 0, DETAIL_STATUS, NULL, detail_names, C(detail) },
 	{ "recheck_ms", OPT_INT, 0, 60000, 1000, NULL, NULL, C(recheck_ms) },
 	{ "overrides", OPT_PATH, 0, 0, 0, "/var/lib/deephealth/overrides", NULL, C(overrides) },
+	{ "region_overrides", OPT_PATH, 0, 0, 0, "", NULL, C(region_overrides) },
 	{ "override_max", OPT_INT, 60, 31536000, 604800, NULL, NULL, C(override_max) },
 	{ "counters", OPT_PATH, 0, 0, 0, "/dev/shm/deephealth.counters", NULL, C(counters) },
 	{ "regions", OPT_PATH, 0, 0, 0, "", NULL, C(regions) },
@@ -410,6 +411,14 @@ conf_relations(struct conf_loader *l, struct conf *c, struct conf_grp *grps)
 			         "sources"));
 		}
 	}
+	if (c->region_overrides[0] == '\0') {
+		/* Beside the node's file unless set: the region-wide overrides (docs/overrides.md). */
+		size_t n = strlen(c->overrides) + sizeof(".region");
+
+		free(c->region_overrides);
+		c->region_overrides = xmalloc(n);
+		snprintf(c->region_overrides, n, "%s.region", c->overrides);
+	}
 	if (c->deadline > c->interval) {
 		at = grps[SEC_PROBER].found[oi(&sections[SEC_PROBER], "deadline")];
 		if (at == NULL)
@@ -637,6 +646,7 @@ conf_free(struct conf *c)
 	free(c->snapshot_path);
 	free(c->kill_switch);
 	free(c->overrides);
+	free(c->region_overrides);
 	free(c->counters);
 	free(c->regions);
 	free(c->host_map);

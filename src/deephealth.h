@@ -51,6 +51,9 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * run, -t) a plain line on stderr, else a warning through the log.
  */
 void log_errfn(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An errfn_t that logs nothing and keeps the first report in arg, a char[LOG_FIRST_MAX] ("" before). */
+#define LOG_FIRST_MAX 512
+void log_errfn_first(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An errfn_t that says nothing: for a second read of what was reported already. */
 void log_errfn_quiet(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same for reports the program cannot run with (its configuration): at err level. */
@@ -215,6 +218,8 @@ enum snap_err {
 	SNAP_FUTURE       /* created too far in the future */
 };
 const char *snap_err_str(enum snap_err e);
+/* The snapshot checksum (not a defence against a forger); the region-wide override file uses it too. */
+uint64_t snap_checksum(const unsigned char *p, size_t len);
 
 #define SNAP_MAGIC "DHSNAP\r\n"
 #define SNAP_VERSION 2
@@ -362,6 +367,9 @@ enum ovr_action {
 extern const char *const ovr_action_names[];
 
 enum ovr_scope { OVR_REGION, OVR_REGISTRY, OVR_DEPENDENCY };
+/* Which file an override comes from: this node's, or the region-wide one (docs/overrides.md). */
+enum ovr_origin { OVR_NODE, OVR_REGIONWIDE, OVR_ORIGIN_COUNT };
+extern const char *const ovr_origin_names[];
 
 struct override {
 	char *scope;              /* "region", "registry:GLOB" or "dependency:GLOB", as written */
@@ -370,7 +378,10 @@ struct override {
 	enum ovr_action action;
 	int64_t until, set;       /* Unix times: in force while now < until */
 	char *by, *reason;
-	unsigned line;            /* its line in the file: a later line wins */
+	unsigned line;            /* its line in its file */
+	enum ovr_origin origin;
+	char *from;               /* region-wide on a front door: the source that served it, or NULL */
+	uint32_t rank;            /* precedence: a higher rank wins (set later; node before region) */
 };
 
 struct overrides {
@@ -384,6 +395,7 @@ struct overrides {
 	unsigned char *gfirst;    /* per glob: its first byte, or 0 when it starts with a wildcard */
 	uint32_t *depov;          /* indexes of the dependency overrides */
 	size_t ndepov;
+	int borrowed;             /* ovr_union's: v[i]'s strings belong to the sets it was made of */
 };
 
 /* "region", "registry:NAME" or "dependency:NAME", NAME a name or a glob of names. */
@@ -432,6 +444,38 @@ const struct override *ovr_allow_failover(const struct overrides *o, int64_t now
 int ovr_deps_in_force(const struct overrides *o, int64_t now);
 /* Write v as one line of the file format. */
 int ovr_write_line(FILE *f, const struct override *v);
+/*
+ * Where v is written, for a person: "node /path/overrides:3" or
+ * "region-wide /path/overrides.region:4 from prober-1:80" (node_path and
+ * region_path the two files' paths).
+ */
+const char *ovr_where(const struct override *v, const char *node_path, const char *region_path,
+                      char *buf, size_t len);
+/*
+ * One set of the overrides of n sets (NULL ones skipped), for lookups: the
+ * node's and the region-wide, or a front door's sources' region-wide files.
+ * from[i] (from NULL or from[i] NULL: unchanged) names set i's source on its
+ * overrides.  The result borrows the sets' strings: free it (ovr_free) first.
+ */
+struct overrides *ovr_union(const struct overrides *const *sets, char *const *from,
+                            size_t n);
+
+/*
+ * The region-wide file (responder.region_overrides): the same lines after one
+ * header line that makes it whole or nothing,
+ *     deephealth-overrides 1 length=BYTES checksum=HEX16
+ * (the bytes after the header line and their snap_checksum), and an optional
+ * from=SOURCE field per line.  Written by deephealthctl override --region-wide
+ * on a host that publishes for the region, fetched and merged by every front
+ * door's deephealth-follow.  A file whose header, length or checksum does not
+ * hold is refused whole: damaged, truncated or edited by hand.
+ */
+#define OVR_REGION_MAGIC "deephealth-overrides 1"
+int ovr_parse_region(const char *path, const char *buf, size_t len, int64_t max_span,
+                     struct overrides **out, errfn_t errfn, void *arg);
+/* ovr_render's region-wide form: the header, then the lines. */
+char *ovr_render_region(const struct overrides *o, const char *drop, const struct override *add,
+                        int64_t now, size_t *len);
 
 /*
  * The file and its last good copy.  deephealthctl writes both (ovr_save); a
@@ -468,7 +512,32 @@ struct ovr_view {
  * lines (0: none, or no file).  vw is always filled; ovr_view_free it.
  */
 int ovr_open(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn, void *arg);
+/* The same for the region-wide file (ovr_parse_region). */
+int ovr_open_region(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn,
+                    void *arg);
 void ovr_view_free(struct ovr_view *vw); /* NULL is fine; safe twice */
+/*
+ * A file the responders keep looking at (the node's or the region-wide): a
+ * stat(2) per call, a parse only when it or (while it is damaged) its good
+ * copy changed; every change of what is in force logged once.
+ */
+struct ovr_watch {
+	const char *path;
+	int region;               /* the region-wide format */
+	struct ovr_view vw;
+	struct file_id id;        /* the file's (zeros: none, unreadable) */
+	struct file_id good_id;   /* its good copy's, looked at while the file is damaged */
+	int seen;                 /* vw is what id and good_id say */
+};
+/* Returns 1 when what is in force may have changed (vw was read again), else 0. */
+int ovr_watch_refresh(struct ovr_watch *w, int64_t max_span);
+/*
+ * The overrides in force from the node's file and the region-wide one, as one
+ * set (ovr_union): *all is rebuilt when either watch changed; returns 1 then.
+ */
+int ovr_watch_both(struct ovr_watch *node, struct ovr_watch *region, int64_t max_span,
+                   struct overrides **all);
+
 /*
  * The text of a whole file: o's overrides but those dropped (drop[i], drop
  * NULL for none) and those expired a day before now, then add (or NULL).
@@ -483,6 +552,8 @@ char *ovr_render(const struct overrides *o, const char *drop, const struct overr
  */
 int ovr_save(const char *path, const char *buf, size_t len, int64_t max_span, errfn_t errfn,
              void *arg);
+int ovr_save_region(const char *path, const char *buf, size_t len, int64_t max_span,
+                    errfn_t errfn, void *arg);
 /* Write the event-log line of change ("add", "remove", "expire") of v, at time when. */
 int ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t when);
 
@@ -587,6 +658,14 @@ void regions_json(FILE *f, const struct regions *r, const char *self);
  * state.  Informational: it changes no answer.
  */
 enum source_state { SRC_UNREACHABLE, SRC_INVALID, SRC_STALE, SRC_BLIND, SRC_FRESH, SRC_STATE_COUNT };
+/*
+ * A source's region-wide overrides, as a front door holds them: none (it never
+ * served a file), ok (verified this pass), kept (not reachable this pass: the
+ * last verified copy stays in force), refused (it served a file that failed
+ * verification: refused whole; the last verified copy stays in force).
+ */
+enum rovr_state { ROVR_NONE, ROVR_OK, ROVR_KEPT, ROVR_REFUSED, ROVR_STATE_COUNT };
+extern const char *const rovr_state_names[];
 extern const char *const source_state_names[];
 #define FLEET_SOURCES_MAX 16
 #define FLEET_NAME_MAX 128
@@ -599,6 +678,11 @@ struct fleet {
 		char name[FLEET_NAME_MAX + 1];
 		enum source_state state;
 		int64_t created;               /* 0: never had a snapshot */
+		/* Its region-wide overrides (an "overrides" line; none when the line is absent). */
+		enum rovr_state ovr_state;
+		unsigned ovr_count;            /* in the copy in use */
+		int64_t ovr_verified;          /* when that copy was fetched and verified; 0 never */
+		char ovr_why[200];             /* why not ok, shortened */
 	} src[FLEET_SOURCES_MAX];
 };
 /* Read snapshot_path's .fleet file: 1 read, 0 none (fl->present 0), -1 a bad one (reason in err). */
@@ -683,6 +767,7 @@ struct conf {
 	enum detail detail;
 	int recheck_ms;     /* how often to stat snapshot, kill switch and overrides */
 	char *overrides;    /* the operator's override file (deephealthctl override) */
+	char *region_overrides; /* the region-wide one (default: overrides + ".region") */
 	int override_max;   /* seconds: the longest an override may stay in force */
 	char *counters;     /* the answer counters every responder process maps */
 	char *regions;      /* the regions description the admin side shows, "" = none */

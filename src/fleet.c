@@ -16,6 +16,9 @@
 const char *const source_state_names[] = {
 	"unreachable", "invalid", "stale", "blind", "fresh", NULL
 };
+const char *const rovr_state_names[] = { "none", "ok", "kept", "refused", NULL };
+_Static_assert(sizeof(rovr_state_names) / sizeof(rovr_state_names[0]) == ROVR_STATE_COUNT + 1,
+               "one name per rovr_state");
 
 /* Printable ASCII only, no quote or backslash: it goes into a header and into JSON as it is. */
 static int
@@ -43,7 +46,8 @@ fleet_load(const char *snapshot_path, struct fleet *out, char *err, size_t errle
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char name[FLEET_NAME_MAX + 1], state[16];
 		long long created;
-		int st;
+		unsigned count;
+		int st, at = 0;
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f))
@@ -65,6 +69,20 @@ fleet_load(const char *snapshot_path, struct fleet *out, char *err, size_t errle
 			out->src[out->n].state = (enum source_state)st;
 			out->src[out->n].created = created;
 			out->n++;
+		} else if (sscanf(line, "overrides %128s %15s %u %lld %n", name, state, &count, &created,
+		                  &at) == 4 && at > 0 && (st = names_find(rovr_state_names, state)) >= 0 &&
+		           text_ok(line + at)) {
+			/* The region-wide overrides of a source listed above. */
+			size_t k = 0;
+
+			while (k < out->n && strcmp(out->src[k].name, name) != 0)
+				k++;
+			if (k == out->n)
+				goto bad;
+			out->src[k].ovr_state = (enum rovr_state)st;
+			out->src[k].ovr_count = count;
+			out->src[k].ovr_verified = created;
+			snprintf(out->src[k].ovr_why, sizeof(out->src[k].ovr_why), "%s", line + at);
 		} else {
 			goto bad;
 		}
@@ -121,10 +139,15 @@ fleet_json(FILE *f, const struct fleet *fl, time_t now)
 		char when[32];
 
 		util_iso_time((time_t)fl->src[i].created, when, sizeof(when));
-		fprintf(f, "%s{\"name\":\"%s\",\"state\":\"%s\",\"created\":\"%s\",\"age\":%lld}",
+		fprintf(f, "%s{\"name\":\"%s\",\"state\":\"%s\",\"created\":\"%s\",\"age\":%lld",
 		        i ? "," : "", fl->src[i].name, names_at(source_state_names, fl->src[i].state),
 		        fl->src[i].created > 0 ? when : "", fl->src[i].created > 0 ?
 		        (long long)((int64_t)now - fl->src[i].created) : -1LL);
+		/* Its region-wide overrides: text_ok'd by fleet_load, so JSON as it is. */
+		util_iso_time((time_t)fl->src[i].ovr_verified, when, sizeof(when));
+		fprintf(f, ",\"overrides\":{\"state\":\"%s\",\"count\":%u,\"verified\":\"%s\","
+		        "\"why\":\"%s\"}}", names_at(rovr_state_names, fl->src[i].ovr_state),
+		        fl->src[i].ovr_count, fl->src[i].ovr_verified > 0 ? when : "", fl->src[i].ovr_why);
 	}
 	fprintf(f, "]}");
 }

@@ -192,6 +192,19 @@ log_errfn_fatal(void *arg, const char *fmt, ...)
 }
 
 void
+log_errfn_first(void *arg, const char *fmt, ...)
+{
+	char *first = arg;
+	va_list ap;
+
+	if (first == NULL || first[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(first, LOG_FIRST_MAX, fmt, ap);
+	va_end(ap);
+}
+
+void
 log_errfn_quiet(void *arg, const char *fmt, ...)
 {
 	(void)arg;

@@ -27,6 +27,10 @@ const char *const ovr_action_names[] = { "force-pass", "force-fail", "enforce", 
 _Static_assert(sizeof(ovr_action_names) / sizeof(ovr_action_names[0]) == OVR_ALLOW_FAILOVER + 2,
                "one name per ovr_action");
 
+const char *const ovr_origin_names[] = { "node", "region-wide", NULL };
+_Static_assert(sizeof(ovr_origin_names) / sizeof(ovr_origin_names[0]) == OVR_ORIGIN_COUNT + 1,
+               "one name per ovr_origin");
+
 /*
  * A registry name, or a glob of one: the name alphabet, * and ?, and bracket
  * sets "[abc]" "[a-z]" "[!abc]" that are closed and not empty.  Anything else
@@ -106,6 +110,7 @@ ovr_free_one(struct override *v)
 	free(v->scope);
 	free(v->by);
 	free(v->reason);
+	free(v->from);
 }
 
 void
@@ -113,7 +118,7 @@ ovr_free(struct overrides *o)
 {
 	if (o == NULL)
 		return;
-	for (size_t i = 0; i < o->n; i++)
+	for (size_t i = 0; !o->borrowed && i < o->n; i++)
 		ovr_free_one(&o->v[i]);
 	free(o->v);
 	nidx_free(o->exact);
@@ -126,11 +131,35 @@ ovr_free(struct overrides *o)
 	free(o);
 }
 
+/* Precedence: set later wins; at the same second the node's own, then the later line. */
+static int
+by_precedence(const void *a, const void *b)
+{
+	const struct override *x = *(const struct override *const *)a,
+	                      *y = *(const struct override *const *)b;
+
+	if (x->set != y->set)
+		return x->set < y->set ? -1 : 1;
+	if (x->origin != y->origin)
+		return x->origin == OVR_NODE ? 1 : -1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 /* Index the exact registry names (most overrides): a request finds its own in O(1). */
 static void
 ovr_index(struct overrides *o)
 {
 	size_t n = o->n ? o->n : 1;
+	struct override **order = xcalloc(n, sizeof(*order));
+
+	for (size_t i = 0; i < o->n; i++)
+		order[i] = &o->v[i];
+	qsort(order, o->n, sizeof(*order), by_precedence);
+	for (size_t i = 0; i < o->n; i++)
+		order[i]->rank = (uint32_t)i + 1;
+	free(order);
 
 	o->exact = nidx_new();
 	o->next_same = xcalloc(n, sizeof(*o->next_same));
@@ -189,20 +218,83 @@ bad_line(struct ovr_view *vw, unsigned lineno, const char *why, const char *text
 	b->text[len] = '\0';
 }
 
+/* A source's name, as deephealth-follow writes it: host, port, IPv6 brackets. */
+static int
+from_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= 128)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!util_is_name_byte((unsigned char)s[i]) && strchr(":[]", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * The region-wide file's header line: the body that follows must be exactly
+ * its length and checksum.  Returns the body's offset, or 0 with the reason
+ * reported (the file is then refused whole).
+ */
+static size_t
+region_header(const char *path, const char *buf, size_t len, errfn_t errfn, void *arg,
+              struct ovr_view *vw)
+{
+	const char *nl = memchr(buf, '\n', len);
+	char head[160], magic[64], why[200];
+	unsigned long long want = 0, sum = 0;
+	size_t hl = nl ? (size_t)(nl - buf) : len;
+	int n = 0;
+
+	why[0] = '\0';
+	if (nl == NULL || hl >= sizeof(head)) {
+		snprintf(why, sizeof(why), "no header line: not a region-wide override file (it "
+		         "starts \"" OVR_REGION_MAGIC " length=BYTES checksum=HEX\")");
+	} else {
+		memcpy(head, buf, hl);
+		head[hl] = '\0';
+		snprintf(magic, sizeof(magic), "%s", OVR_REGION_MAGIC);
+		if (strncmp(head, magic, strlen(magic)) != 0 ||
+		    sscanf(head + strlen(magic), " length=%llu checksum=%16llx%n", &want, &sum, &n) != 2 ||
+		    head[strlen(magic) + (size_t)n] != '\0')
+			snprintf(why, sizeof(why), "bad header: not a region-wide override file (it "
+			         "starts \"" OVR_REGION_MAGIC " length=BYTES checksum=HEX\")");
+		else if (want != len - hl - 1)
+			snprintf(why, sizeof(why), "%s: the header says %llu bytes follow, %zu do",
+			         want > len - hl - 1 ? "truncated" : "longer than written", want,
+			         len - hl - 1);
+		else if (snap_checksum((const unsigned char *)nl + 1, len - hl - 1) != sum)
+			snprintf(why, sizeof(why), "checksum mismatch: damaged, or edited by hand (only "
+			         "deephealthctl override --region-wide writes it)");
+	}
+	if (why[0] == '\0')
+		return hl + 1;
+	errfn(arg, "%s:1: %s", path, why);
+	bad_line(vw, 1, why, buf, hl);
+	return 0;
+}
+
 static int
 parse(const char *path, const char *buf, size_t len, int64_t max_span, struct overrides **out,
-      errfn_t errfn, void *arg, struct ovr_view *vw)
+      errfn_t errfn, void *arg, struct ovr_view *vw, int region)
 {
-	struct overrides *o = xcalloc(1, sizeof(*o));
+	struct overrides *o;
 	size_t cap = 0, i = 0;
 	unsigned lineno = 0;
 	int errors = 0;
 
 	*out = NULL;
+	if (region) {
+		if ((i = region_header(path, buf, len, errfn, arg, vw)) == 0)
+			return 1;
+		lineno = 1;
+	}
+	o = xcalloc(1, sizeof(*o));
 	while (i < len) {
 		const char *nl = memchr(buf + i, '\n', len - i);
 		size_t ll = nl ? (size_t)(nl - (buf + i)) : len - i;
-		char line[2048], scope[300], action[32], reason[512], by[64], tok[600];
+		char line[2048], scope[300], action[32], reason[512], by[64], from[128], tok[600];
 		const char *p, *why = NULL;
 		int64_t until = -1, set = -1;
 		int a, n;
@@ -227,7 +319,7 @@ parse(const char *path, const char *buf, size_t len, int64_t max_span, struct ov
 		p = line + strspn(line, " \t\r");
 		if (*p == '\0' || *p == '#')
 			continue;
-		reason[0] = by[0] = '\0';
+		reason[0] = by[0] = from[0] = '\0';
 		if (sscanf(p, "%299s %31s%n", scope, action, &n) != 2) {
 			why = "expected \"SCOPE ACTION until=... set=... by=... reason=\\\"...\\\"\"";
 		} else if (!ovr_scope_ok(scope)) {
@@ -260,6 +352,10 @@ parse(const char *path, const char *buf, size_t len, int64_t max_span, struct ov
 				memcpy(by, tok + 3, strlen(tok + 3) + 1); /* fits: checked above */
 				continue;
 			}
+			if (region && strncmp(tok, "from=", 5) == 0 && from_ok(tok + 5)) {
+				memcpy(from, tok + 5, strlen(tok + 5) + 1); /* fits: checked above */
+				continue;
+			}
 			why = "unknown or bad field (until=TIME set=TIME by=NAME reason=\"...\"; times "
 			      "as 2026-11-30T09:00:00Z)";
 		}
@@ -278,7 +374,8 @@ parse(const char *path, const char *buf, size_t len, int64_t max_span, struct ov
 		o->v = util_grow(o->v, &cap, o->n + 1, sizeof(*o->v));
 		o->v[o->n] = (struct override){
 			.scope = xstrdup(scope), .action = (enum ovr_action)a, .until = until,
-			.set = set, .by = xstrdup(by), .reason = xstrdup(reason), .line = lineno
+			.set = set, .by = xstrdup(by), .reason = xstrdup(reason), .line = lineno,
+			.origin = region ? OVR_REGIONWIDE : OVR_NODE, .from = from[0] ? xstrdup(from) : NULL
 		};
 		o->v[o->n].kind = strcmp(scope, "region") == 0 ? OVR_REGION
 		                  : strncmp(scope, "dependency:", 11) == 0 ? OVR_DEPENDENCY : OVR_REGISTRY;
@@ -299,7 +396,14 @@ int
 ovr_parse(const char *path, const char *buf, size_t len, int64_t max_span,
           struct overrides **out, errfn_t errfn, void *arg)
 {
-	return parse(path, buf, len, max_span, out, errfn, arg, NULL);
+	return parse(path, buf, len, max_span, out, errfn, arg, NULL, 0);
+}
+
+int
+ovr_parse_region(const char *path, const char *buf, size_t len, int64_t max_span,
+                 struct overrides **out, errfn_t errfn, void *arg)
+{
+	return parse(path, buf, len, max_span, out, errfn, arg, NULL, 1);
 }
 
 char *
@@ -333,7 +437,7 @@ ovr_file_read(const char *path, size_t *len, int64_t *mtime, char *err, size_t e
 /* ovr_load, keeping the bad lines in vw when it is not NULL; *mtime gets the file's. */
 static int
 load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, void *arg,
-     struct ovr_view *vw, int64_t *mtime)
+     struct ovr_view *vw, int64_t *mtime, int region)
 {
 	char err[4400], *buf;
 	size_t len;
@@ -348,7 +452,7 @@ load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, 
 		bad_line(vw, 0, err + strlen(path) + 2, "", 0);
 		return 1;
 	}
-	rc = parse(path, buf, len, max_span, out, errfn, arg, vw);
+	rc = parse(path, buf, len, max_span, out, errfn, arg, vw, region);
 	free(buf);
 	return rc;
 }
@@ -356,30 +460,122 @@ load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, 
 int
 ovr_load(const char *path, int64_t max_span, struct overrides **out, errfn_t errfn, void *arg)
 {
-	return load(path, max_span, out, errfn, arg, NULL, NULL);
+	return load(path, max_span, out, errfn, arg, NULL, NULL, 0);
 }
 
 const char *const ovr_file_state_names[] = { "none", "ok", "fallback", "damaged", NULL };
 _Static_assert(sizeof(ovr_file_state_names) / sizeof(ovr_file_state_names[0]) ==
                OVR_FILE_STATE_COUNT + 1, "one name per ovr_file_state");
 
-int
-ovr_open(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn, void *arg)
+static int
+open_view(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn, void *arg,
+          int region)
 {
 	char good[4200];
 	int rc, grc;
 
 	memset(vw, 0, sizeof(*vw));
-	rc = load(path, max_span, &vw->ovr, errfn, arg, vw, NULL);
+	rc = load(path, max_span, &vw->ovr, errfn, arg, vw, NULL, region);
 	if (rc <= 0) {
 		vw->state = rc < 0 ? OVR_FILE_NONE : OVR_FILE_OK;
 		return 0;
 	}
 	vw->errors = rc;
 	snprintf(good, sizeof(good), "%s%s", path, OVR_GOOD_SUFFIX);
-	grc = load(good, max_span, &vw->ovr, log_errfn_quiet, NULL, NULL, &vw->good_time);
+	grc = load(good, max_span, &vw->ovr, log_errfn_quiet, NULL, NULL, &vw->good_time, region);
 	vw->state = grc == 0 ? OVR_FILE_FALLBACK : OVR_FILE_DAMAGED;
 	return rc;
+}
+
+int
+ovr_open(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn, void *arg)
+{
+	return open_view(path, max_span, vw, errfn, arg, 0);
+}
+
+int
+ovr_open_region(const char *path, int64_t max_span, struct ovr_view *vw, errfn_t errfn, void *arg)
+{
+	return open_view(path, max_span, vw, errfn, arg, 1);
+}
+
+int
+ovr_watch_refresh(struct ovr_watch *w, int64_t max_span)
+{
+	const char *what = w->region ? "region-wide overrides" : "overrides";
+	char good[4200], when[32];
+	struct file_id id, gid;
+	struct stat st;
+	int have = stat(w->path, &st) == 0;
+
+	if (!have && errno == ENOENT) {
+		if (w->seen && w->vw.state == OVR_FILE_NONE)
+			return 0;
+		if (w->seen)
+			log_info("%s %s: removed: none in force", what, w->path);
+		ovr_view_free(&w->vw);
+		memset(&w->vw, 0, sizeof(w->vw));
+		w->seen = 1;
+		memset(&w->id, 0, sizeof(w->id));
+		memset(&w->good_id, 0, sizeof(w->good_id));
+		return 1;
+	}
+	memset(&id, 0, sizeof(id));
+	memset(&gid, 0, sizeof(gid));
+	if (have)
+		file_id_of(&st, &id);
+	snprintf(good, sizeof(good), "%s%s", w->path, OVR_GOOD_SUFFIX);
+	/* The good copy matters only while the file is damaged (or cannot be looked at). */
+	if ((!have || w->vw.state == OVR_FILE_FALLBACK || w->vw.state == OVR_FILE_DAMAGED) &&
+	    stat(good, &st) == 0)
+		file_id_of(&st, &gid);
+	if (w->seen && file_id_eq(&id, &w->id) && file_id_eq(&gid, &w->good_id))
+		return 0;
+	ovr_view_free(&w->vw);
+	open_view(w->path, max_span, &w->vw, log_errfn, NULL, w->region);
+	w->seen = 1;
+	w->id = id;
+	/* Now that the state is known, note the good copy this view was read with. */
+	memset(&w->good_id, 0, sizeof(w->good_id));
+	if (w->vw.state != OVR_FILE_OK && stat(good, &st) == 0)
+		file_id_of(&st, &w->good_id);
+	switch (w->vw.state) {
+	case OVR_FILE_NONE:
+		break;
+	case OVR_FILE_OK:
+		log_info("%s %s: %zu loaded", what, w->path, w->vw.ovr->n);
+		break;
+	case OVR_FILE_FALLBACK:
+		util_iso_time((time_t)w->vw.good_time, when, sizeof(when));
+		log_warnx("%s %s: IGNORED (%d bad line%s above): in force instead: its last good copy "
+		          "%s (%zu override%s, written %s)", what, w->path, w->vw.errors,
+		          util_plural((long long)w->vw.errors, "", "s"), good, w->vw.ovr->n,
+		          util_plural((long long)w->vw.ovr->n, "", "s"), when);
+		break;
+	default:
+		log_warnx("%s %s: IGNORED, every line (%d bad line%s above), and no good copy %s: "
+		          "none of these in force", what, w->path, w->vw.errors,
+		          util_plural((long long)w->vw.errors, "", "s"), good);
+		break;
+	}
+	return 1;
+}
+
+int
+ovr_watch_both(struct ovr_watch *node, struct ovr_watch *region, int64_t max_span,
+               struct overrides **all)
+{
+	const struct overrides *sets[2];
+	int changed = ovr_watch_refresh(node, max_span);
+
+	changed |= ovr_watch_refresh(region, max_span);
+	if (!changed && *all != NULL)
+		return 0;
+	ovr_free(*all);
+	sets[0] = node->vw.ovr;
+	sets[1] = region->vw.ovr;
+	*all = ovr_union(sets, NULL, 2);
+	return 1;
 }
 
 void
@@ -389,6 +585,18 @@ ovr_view_free(struct ovr_view *vw)
 		return;
 	ovr_free(vw->ovr);
 	vw->ovr = NULL;
+}
+
+/* The lines of a file (o's but those dropped and those expired a day before now, then add). */
+static void
+render_lines(FILE *m, const struct overrides *o, const char *drop, const struct override *add,
+             int64_t now)
+{
+	for (size_t i = 0; o != NULL && i < o->n; i++)
+		if ((drop == NULL || !drop[i]) && o->v[i].until > now - 86400)
+			ovr_write_line(m, &o->v[i]);
+	if (add != NULL)
+		ovr_write_line(m, add);
 }
 
 char *
@@ -403,24 +611,46 @@ ovr_render(const struct overrides *o, const char *drop, const struct override *a
 	fprintf(m, "# deephealth overrides: written by deephealthctl override; one per line.\n"
 	           "# A file with a bad line is ignored whole by every responder, which then\n"
 	           "# keeps to the last good copy (this path + \"" OVR_GOOD_SUFFIX "\"): see deephealthctl(8).\n");
-	for (size_t i = 0; o != NULL && i < o->n; i++)
-		if ((drop == NULL || !drop[i]) && o->v[i].until > now - 86400)
-			ovr_write_line(m, &o->v[i]);
-	if (add != NULL)
-		ovr_write_line(m, add);
+	render_lines(m, o, drop, add, now);
 	if (fclose(m) != 0)
 		fatal("open_memstream");
 	return buf;
 }
 
-int
-ovr_save(const char *path, const char *buf, size_t len, int64_t max_span, errfn_t errfn, void *arg)
+char *
+ovr_render_region(const struct overrides *o, const char *drop, const struct override *add,
+                  int64_t now, size_t *len)
+{
+	char *body = NULL, *buf = NULL;
+	size_t blen = 0;
+	FILE *m = open_memstream(&body, &blen);
+
+	if (m == NULL)
+		fatal("open_memstream");
+	fprintf(m, "# deephealth region-wide overrides: written by deephealthctl override "
+	           "--region-wide\n# and by deephealth-follow; never by hand (the header's "
+	           "checksum): docs/overrides.md.\n");
+	render_lines(m, o, drop, add, now);
+	if (fclose(m) != 0 || (m = open_memstream(&buf, len)) == NULL)
+		fatal("open_memstream");
+	fprintf(m, "%s length=%zu checksum=%016llx\n", OVR_REGION_MAGIC, blen,
+	        (unsigned long long)snap_checksum((const unsigned char *)body, blen));
+	fwrite(body, 1, blen, m);
+	if (fclose(m) != 0)
+		fatal("open_memstream");
+	free(body);
+	return buf;
+}
+
+static int
+save(const char *path, const char *buf, size_t len, int64_t max_span, errfn_t errfn, void *arg,
+     int region)
 {
 	struct overrides *o = NULL;
 	char good[4200], err[512];
 
 	/* The writer is checked by the reader: what the responders would refuse is never written. */
-	if (parse("the new overrides", buf, len, max_span, &o, errfn, arg, NULL) != 0) {
+	if (parse("the new overrides", buf, len, max_span, &o, errfn, arg, NULL, region) != 0) {
 		errfn(arg, "%s: not written: the responders would refuse it (a bug: please report)",
 		      path);
 		return -1;
@@ -439,6 +669,48 @@ ovr_save(const char *path, const char *buf, size_t len, int64_t max_span, errfn_
 	return 0;
 }
 
+int
+ovr_save(const char *path, const char *buf, size_t len, int64_t max_span, errfn_t errfn, void *arg)
+{
+	return save(path, buf, len, max_span, errfn, arg, 0);
+}
+
+int
+ovr_save_region(const char *path, const char *buf, size_t len, int64_t max_span, errfn_t errfn,
+                void *arg)
+{
+	return save(path, buf, len, max_span, errfn, arg, 1);
+}
+
+const char *
+ovr_where(const struct override *v, const char *node_path, const char *region_path, char *buf,
+          size_t len)
+{
+	snprintf(buf, len, "%s %s:%u%s%s", ovr_origin_names[v->origin],
+	         v->origin == OVR_NODE ? node_path : region_path, v->line, v->from ? " from " : "",
+	         v->from ? v->from : "");
+	return buf;
+}
+
+struct overrides *
+ovr_union(const struct overrides *const *sets, char *const *from, size_t n)
+{
+	struct overrides *u = xcalloc(1, sizeof(*u));
+	size_t cap = 0;
+
+	u->borrowed = 1;
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; sets[k] != NULL && i < sets[k]->n; i++) {
+			u->v = util_grow(u->v, &cap, u->n + 1, sizeof(*u->v));
+			u->v[u->n] = sets[k]->v[i];
+			if (from != NULL && from[k] != NULL)
+				u->v[u->n].from = from[k]; /* borrowed: never freed through u */
+			u->n++;
+		}
+	ovr_index(u);
+	return u;
+}
+
 /* Keep v when it is the newest of its scope level in force for its dimension. */
 static void
 consider(const struct override *v, int64_t now, const struct override **force,
@@ -447,9 +719,9 @@ consider(const struct override *v, int64_t now, const struct override **force,
 	if (v->until <= now || v->action == OVR_ALLOW_FAILOVER)
 		return;
 	if (v->action == OVR_FORCE_PASS || v->action == OVR_FORCE_FAIL) {
-		if (*force == NULL || v->line > (*force)->line)
+		if (*force == NULL || v->rank > (*force)->rank)
 			*force = v;
-	} else if (*mode == NULL || v->line > (*mode)->line) {
+	} else if (*mode == NULL || v->rank > (*mode)->rank) {
 		*mode = v;
 	}
 }
@@ -500,7 +772,7 @@ ovr_dep_lookup(const struct overrides *o, const char *dep, size_t len, int64_t n
 	for (size_t k = 0; k < o->ndepov; k++) {
 		const struct override *v = &o->v[o->depov[k]];
 
-		if (v->until > now && (best == NULL || v->line > best->line) &&
+		if (v->until > now && (best == NULL || v->rank > best->rank) &&
 		    fnmatch(v->glob, name, 0) == 0)
 			best = v;
 	}
@@ -516,7 +788,7 @@ ovr_allow_failover(const struct overrides *o, int64_t now)
 		const struct override *v = &o->v[o->region[k]];
 
 		if (v->action == OVR_ALLOW_FAILOVER && v->until > now &&
-		    (best == NULL || v->line > best->line))
+		    (best == NULL || v->rank > best->rank))
 			best = v;
 	}
 	return best;
@@ -538,8 +810,11 @@ ovr_write_line(FILE *f, const struct override *v)
 
 	util_iso_time((time_t)v->until, until, sizeof(until));
 	util_iso_time((time_t)v->set, set, sizeof(set));
-	fprintf(f, "%s %s until=%s set=%s by=%s reason=\"", v->scope, ovr_action_names[v->action],
-	        until, set, v->by);
+	fprintf(f, "%s %s until=%s set=%s by=%s ", v->scope, ovr_action_names[v->action], until,
+	        set, v->by);
+	if (v->from != NULL)
+		fprintf(f, "from=%s ", v->from);
+	fputs("reason=\"", f);
 	for (const char *p = v->reason; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
 			fputc('\\', f);
@@ -558,8 +833,10 @@ ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t wh
 	util_iso_time((time_t)when, at, sizeof(at));
 	util_iso_time((time_t)v->until, until, sizeof(until));
 	rc = fprintf(f, "{\"time\":\"%s\",\"event\":\"override\",\"change\":\"%s\",\"scope\":\"%s\","
-	             "\"action\":\"%s\",\"until\":\"%s\",\"by\":\"%s\",\"reason\":\"%s\"}\n", at,
-	             change, scope, ovr_action_names[v->action], until, by, reason);
+	             "\"action\":\"%s\",\"until\":\"%s\",\"by\":\"%s\",\"reason\":\"%s\","
+	             "\"origin\":\"%s\"%s%s%s}\n", at, change, scope, ovr_action_names[v->action], until,
+	             by, reason, ovr_origin_names[v->origin], v->from ? ",\"from\":\"" : "",
+	             v->from ? v->from : "", v->from ? "\"" : "");
 	free(scope);
 	free(reason);
 	free(by);

@@ -77,7 +77,7 @@ put64(unsigned char *p, uint64_t v)
  * running state (xor, odd multiply, xorshift), so any change confined to one
  * 64-bit word is always caught.  Not a defence against a forger.
  */
-static uint64_t
+uint64_t
 snap_checksum(const unsigned char *p, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;

@@ -295,6 +295,7 @@ struct status_in {
 	const char *conf_path;
 	const char *snap_detail;     /* why the snapshot is unusable, or NULL */
 	const struct ovr_view *ovr_view; /* the override file's state, or NULL (none) */
+	const struct ovr_view *rovr_view; /* the region-wide file's, or NULL (none) */
 	time_t now;
 	struct counters_shm *ctr;    /* the counters, or NULL (deephealthctl without them) */
 	int ctr_shared;

@@ -61,6 +61,11 @@ status_override_json(FILE *f, size_t i, const struct override *v, time_t now)
 	jstr0(f, v->by);
 	fprintf(f, ",\"reason\":");
 	jstr0(f, v->reason);
+	fprintf(f, ",\"origin\":\"%s\",\"line\":%u,\"from\":", ovr_origin_names[v->origin], v->line);
+	if (v->from != NULL)
+		jstr0(f, v->from);
+	else
+		fprintf(f, "null");
 	fprintf(f, "}");
 }
 
@@ -440,12 +445,12 @@ transitions(FILE *f, const char *path)
  * lines a damaged file has that every responder ignores (the page lists them).
  */
 static void
-overrides_file_json(FILE *f, const char *path, const struct ovr_view *vw)
+overrides_file_json(FILE *f, const char *key, const char *path, const struct ovr_view *vw)
 {
 	enum ovr_file_state state = vw != NULL ? vw->state : OVR_FILE_NONE;
 	char when[32], good[4200];
 
-	fprintf(f, ",\"overrides_file\":{\"path\":");
+	fprintf(f, ",\"%s\":{\"path\":", key);
 	jstr0(f, path);
 	fprintf(f, ",\"state\":\"%s\",\"bad_lines\":%d,\"fallback\":",
 	        ovr_file_state_names[state], vw != NULL ? vw->errors : 0);
@@ -538,14 +543,18 @@ status_json(FILE *f, const struct status_in *in)
 	        "\"failing_over\":%zu}", regionwide ? "true" : "false", regionwide ? tr.po.http : 0,
 	        regionwide ? reason_str(tr.po.reason) : "per-registry", status_failing_over(st, in->now));
 	guard_json(f, c, s);
-	if (c != NULL)
-		overrides_file_json(f, c->overrides, in->ovr_view);
+	if (c != NULL) {
+		overrides_file_json(f, "overrides_file", c->overrides, in->ovr_view);
+		overrides_file_json(f, "region_overrides_file", c->region_overrides, in->rovr_view);
+	}
 	fprintf(f, ",\"overrides_damaged\":%s,\"overrides\":[",
-	        in->ovr_view != NULL && in->ovr_view->errors > 0 ? "true" : "false");
-	for (size_t i = 0, k = 0; st->ovr != NULL && i < st->ovr->n; i++)
-		if (st->ovr->v[i].until > (int64_t)in->now) {
+	        (in->ovr_view != NULL && in->ovr_view->errors > 0) ||
+	        (in->rovr_view != NULL && in->rovr_view->errors > 0) ? "true" : "false");
+	/* Each with its index in its own file (deephealthctl override remove [--region-wide] N). */
+	for (size_t i = 0, k = 0, at[OVR_ORIGIN_COUNT] = { 0 }; st->ovr != NULL && i < st->ovr->n; i++)
+		if (at[st->ovr->v[i].origin]++, st->ovr->v[i].until > (int64_t)in->now) {
 			fprintf(f, "%s", k++ ? "," : "");
-			status_override_json(f, i, &st->ovr->v[i], in->now);
+			status_override_json(f, at[st->ovr->v[i].origin] - 1, &st->ovr->v[i], in->now);
 		}
 	fprintf(f, "],\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
 	        "\"single_region\":%zu}", s ? snap_reg_count(s) : 0, t.pass, t.warn, t.fail, t.single);
@@ -612,6 +621,46 @@ usual_code(enum reason r)
 }
 
 #define OVR_SERIES_MAX 100 /* (scope, action) pairs the override series list at most */
+
+/* Each prober's state (overrides 0) or its region-wide overrides' state (1), a state set per source. */
+static void
+fleet_statesets(FILE *f, const struct fleet *fl, int overrides)
+{
+	for (size_t i = 0; i < fl->n; i++) {
+		char labels[FLEET_NAME_MAX + 16];
+
+		/* Printable, without quote or backslash (fleet_load): a label value as it is. */
+		snprintf(labels, sizeof(labels), "source=\"%s\"", fl->src[i].name);
+		if (overrides)
+			prom_stateset(f, "deephealth_fleet_source_overrides_state", labels,
+			              rovr_state_names, (int)fl->src[i].ovr_state);
+		else
+			prom_stateset(f, "deephealth_fleet_source_state", labels, source_state_names,
+			              (int)fl->src[i].state);
+	}
+}
+
+/* The state of one override file (the node's or the region-wide), as two series. */
+static void
+override_file_metrics(FILE *f, const char *name, const char *what, const struct ovr_view *vw)
+{
+	char metric[96], help[400];
+
+	snprintf(metric, sizeof(metric), "deephealth_responder_%s_damaged", name);
+	snprintf(help, sizeof(help), "1 while the %s has a bad line (or, region-wide, a bad header, "
+	         "length or checksum): the responders ignore all of it (and keep to its last good "
+	         "copy, if there is one).", what);
+	prom_help(f, metric, "gauge", help);
+	fprintf(f, "%s %d\n", metric, vw != NULL && vw->errors > 0);
+	snprintf(metric, sizeof(metric), "deephealth_responder_%s_file_state", name);
+	snprintf(help, sizeof(help), "What the responders take the %s's overrides from: none (no "
+	         "file), ok (the file), fallback (the file is damaged: its last good copy), damaged "
+	         "(the file is damaged and there is no good copy: none of its overrides in force).",
+	         what);
+	prom_help(f, metric, "gauge", help);
+	prom_stateset(f, metric, "", ovr_file_state_names,
+	              vw != NULL ? (int)vw->state : OVR_FILE_NONE);
+}
 
 /*
  * The overrides in force as series labelled {scope, action}: one per pair (a
@@ -816,19 +865,11 @@ status_metrics(FILE *f, const struct status_in *in)
 	for (size_t i = 0; st->ovr != NULL && i < st->ovr->n; i++)
 		novr += st->ovr->v[i].until > (int64_t)in->now;
 	prom_help(f, "deephealth_responder_overrides_in_force", "gauge",
-	     "Operator overrides in force, as the responders read them.");
+	     "Operator overrides in force, as the responders read them (this node's and the "
+	     "region-wide).");
 	fprintf(f, "deephealth_responder_overrides_in_force %zu\n", novr);
-	prom_help(f, "deephealth_responder_overrides_damaged", "gauge",
-	     "1 while the override file has a bad line: the responders ignore every line of it "
-	     "(and keep to its last good copy, if there is one).");
-	fprintf(f, "deephealth_responder_overrides_damaged %d\n",
-	        in->ovr_view != NULL && in->ovr_view->errors > 0);
-	prom_help(f, "deephealth_responder_overrides_file_state", "gauge",
-	     "What the responders take their overrides from: none (no file), ok (the file), "
-	     "fallback (the file is damaged: its last good copy), damaged (the file is damaged "
-	     "and there is no good copy: no override in force).");
-	prom_stateset(f, "deephealth_responder_overrides_file_state", "", ovr_file_state_names,
-	              in->ovr_view != NULL ? (int)in->ovr_view->state : OVR_FILE_NONE);
+	override_file_metrics(f, "overrides", "override file", in->ovr_view);
+	override_file_metrics(f, "region_overrides", "region-wide override file", in->rovr_view);
 	override_series(f, st->ovr, in->now);
 	admin_inputs(f, in);
 	if (st->fleet != NULL && st->fleet->present) {
@@ -851,14 +892,12 @@ status_metrics(FILE *f, const struct status_in *in)
 		prom_help(f, "deephealth_fleet_source_state", "gauge",
 		          "Each prober's state as the follower last saw it, a state set: 1 for its state, "
 		          "0 for the others.");
-		for (size_t i = 0; i < fl->n; i++) {
-			char labels[FLEET_NAME_MAX + 16];
-
-			/* Printable, without quote or backslash (fleet_load): a label value as it is. */
-			snprintf(labels, sizeof(labels), "source=\"%s\"", fl->src[i].name);
-			prom_stateset(f, "deephealth_fleet_source_state", labels, source_state_names,
-			              (int)fl->src[i].state);
-		}
+		fleet_statesets(f, fl, 0);
+		prom_help(f, "deephealth_fleet_source_overrides_state", "gauge",
+		          "Each prober's region-wide overrides as the follower last fetched them, a state "
+		          "set: none, ok, kept (not fetched: the last verified copy in force), refused "
+		          "(damaged, truncated or edited: refused whole; the last verified copy in force).");
+		fleet_statesets(f, fl, 1);
 	}
 	prom_help(f, "deephealth_responder_counters_shared", "gauge",
 	     "1 when these counts are those of every responder process (responder.counters "

@@ -151,18 +151,25 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		          "kill switch %s present for %llds%s: every answer passes through",
 		          x->conf->kill_switch, (long long)on, on > ks_max ? " (left on)" : "");
 	}
-	if (x->ovr_view.state == OVR_FILE_FALLBACK)
-		alarm_add(&a, NAGIOS_WARNING, "overrides %s damaged (%d bad line%s, first at line %u: "
-		          "%s): ignored; its last good copy is in force", x->conf->overrides,
-		          x->ovr_view.errors, util_plural((long long)x->ovr_view.errors, "", "s"),
-		          x->ovr_view.bad[0].line, x->ovr_view.bad[0].message);
-	else if (x->ovr_view.state == OVR_FILE_DAMAGED)
-		alarm_add(&a, NAGIOS_CRITICAL, "overrides %s damaged (%d bad line%s, first at line %u: "
-		          "%s) and no good copy: NO override is in force", x->conf->overrides,
-		          x->ovr_view.errors, util_plural((long long)x->ovr_view.errors, "", "s"),
-		          x->ovr_view.bad[0].line, x->ovr_view.bad[0].message);
-	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
-		const struct override *v = &x->ovr->v[i];
+	for (int k = 0; k < 2; k++) {
+		const struct ovr_view *vw = k == 0 ? &x->ovr_view : &x->rovr_view;
+		const char *kind = k == 0 ? "overrides" : "region-wide overrides",
+		           *path = k == 0 ? x->conf->overrides : x->conf->region_overrides,
+		           *none = k == 0 ? "NO override is in force" : "NO region-wide override is in force";
+
+		if (vw->state == OVR_FILE_FALLBACK)
+			alarm_add(&a, NAGIOS_WARNING, "%s %s damaged (%d bad line%s, first at line %u: "
+			          "%s): ignored; its last good copy is in force", kind, path, vw->errors,
+			          util_plural((long long)vw->errors, "", "s"), vw->bad[0].line,
+			          vw->bad[0].message);
+		else if (vw->state == OVR_FILE_DAMAGED)
+			alarm_add(&a, NAGIOS_CRITICAL, "%s %s damaged (%d bad line%s, first at line %u: "
+			          "%s) and no good copy: %s", kind, path, vw->errors,
+			          util_plural((long long)vw->errors, "", "s"), vw->bad[0].line,
+			          vw->bad[0].message, none);
+	}
+	for (size_t i = 0; x->all != NULL && i < x->all->n; i++) {
+		const struct override *v = &x->all->v[i];
 		int64_t on = (int64_t)x->now - v->set, left = v->until - (int64_t)x->now;
 
 		if (left <= 0)

@@ -20,7 +20,7 @@ explain_uses(const struct ctl *x, const struct snap_reg *reg, int json)
 		struct snap_dep d;
 
 		snap_dep_at(x->snap, di, &d);
-		f = ovr_dep_lookup(x->ovr, d.name, d.name_len, (int64_t)x->now);
+		f = ovr_dep_lookup(x->st.ovr, d.name, d.name_len, (int64_t)x->now);
 		if (json) {
 			printf("%s{\"name\":", k ? "," : "");
 			jstr(d.name, d.name_len);
@@ -137,6 +137,18 @@ explain_one(struct ctl *x, const char *host)
 			printf(",\"action\":\"%s\",\"until\":\"%s\",\"by\":\"%s\",\"reason\":",
 			       ovr_action_names[v->action], when, v->by);
 			jstr(v->reason, strlen(v->reason));
+			printf(",\"origin\":\"%s\",\"file\":", ovr_origin_names[v->origin]);
+			{
+				const char *file = v->origin == OVR_NODE ? x->conf->overrides :
+				                   x->conf->region_overrides;
+
+				jstr(file, strlen(file));
+			}
+			printf(",\"line\":%u,\"from\":", v->line);
+			if (v->from != NULL)
+				jstr(v->from, strlen(v->from));
+			else
+				printf("null");
 			printf("}");
 		}
 		printf(",\"reason\":\"%s\",\"http\":%d,\"status\":\"%s\"", reason_str(tr.po.reason),
@@ -188,9 +200,13 @@ explain_one(struct ctl *x, const char *host)
 		const struct override *v = k == 0 ? tr.force : tr.mode;
 
 		if (v != NULL) {
+			char where[4400];
+
 			util_iso_time((time_t)v->until, when, sizeof(when));
 			printf("  override      %s %s until %s (by %s: %s)\n", v->scope,
 			       ovr_action_names[v->action], when, v->by, v->reason);
+			printf("  set in        %s\n", ovr_where(v, x->conf->overrides,
+			       x->conf->region_overrides, where, sizeof(where)));
 		}
 	}
 	printf("  decision      %s -> %d %s\n", reason_str(tr.po.reason), tr.po.http,

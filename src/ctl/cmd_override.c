@@ -92,9 +92,9 @@ override_print(const struct ctl *x, size_t i, const struct override *v, int json
 		status_override_json(stdout, i, v, x->now);
 		return;
 	}
-	printf("%3zu  %-28s %-10s %s %s (set %s by %s): %s\n", i + 1, v->scope,
+	printf("%3zu  %-28s %-10s %s %s (set %s by %s%s%s): %s\n", i + 1, v->scope,
 	       ovr_action_names[v->action], rest > 0 ? "until" : "EXPIRED", until,
-	       set, v->by, v->reason);
+	       set, v->by, v->from ? ", from " : "", v->from ? v->from : "", v->reason);
 }
 
 /* What the file's damage means now, on stderr (list, add, remove say it alike). */
@@ -162,11 +162,15 @@ changes(const struct ctl *x, const struct overrides *before, const struct overri
 	struct answer_state a = x->st, b = x->st;
 	size_t n = x->snap ? snap_reg_count(x->snap) : 0, diff = 0;
 	char name[DH_NAME_MAX + 1];
+	/* With the other file's overrides, as the responders merge them. */
+	const struct overrides *sa[2] = { before, x->rovr_view.ovr }, *sb[2] = { after,
+	                                  x->rovr_view.ovr };
+	struct overrides *ua, *ub;
 
 	if (x->snap == NULL)
 		return -1;
-	a.ovr = before;
-	b.ovr = after;
+	a.ovr = ua = ovr_union(sa, NULL, 2);
+	b.ovr = ub = ovr_union(sb, NULL, 2);
 	for (size_t i = 0; i < n; i++) {
 		struct policy_out pa, pb;
 		struct snap_reg g;
@@ -183,6 +187,8 @@ changes(const struct ctl *x, const struct overrides *before, const struct overri
 	}
 	if (diff > limit)
 		printf("  ... and %zu more (--dry-run lists them all)\n", diff - limit);
+	ovr_free(ua);
+	ovr_free(ub);
 	return (long)diff;
 }
 
@@ -354,18 +360,30 @@ scope_check(const struct ctl *x, const char *scope, int force)
 	return -1;
 }
 
+/* Both files (or, with --region-wide, that one alone), each numbered as remove counts. */
 static int
-list(struct ctl *x)
+list(struct ctl *x, int region)
 {
+	const struct overrides *r = x->rovr_view.ovr;
+
 	if (x->ovr_view.errors > 0)
 		say_damaged(x);
 	if (x->json)
 		printf("[");
 	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++)
 		override_print(x, i, &x->ovr->v[i], x->json);
+	for (size_t i = 0; !region && r != NULL && i < r->n; i++) {
+		if (i == 0 && !x->json)
+			printf("region-wide (%s; remove with --region-wide on the host that serves "
+			       "it%s%s):\n", x->conf->region_overrides, r->v[0].from ? ", e.g. " : "",
+			       r->v[0].from ? r->v[0].from : "");
+		if (x->json)
+			printf("%s", x->ovr != NULL && x->ovr->n > 0 ? "," : "");
+		override_print(x, i, &r->v[i], x->json);
+	}
 	if (x->json)
 		printf("]\n");
-	else if (x->ovr == NULL || x->ovr->n == 0)
+	else if ((x->ovr == NULL || x->ovr->n == 0) && (region || r == NULL || r->n == 0))
 		printf("no overrides (%s)\n", x->conf->overrides);
 	return x->ovr_view.errors > 0 ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
 }
@@ -384,7 +402,7 @@ become_owner(const struct ctl *x, const char *lockpath)
 
 /* override check: is the file what the responders use?  A good one becomes the good copy. */
 static int
-check(struct ctl *x)
+check(struct ctl *x, int region)
 {
 	char *buf = NULL, err[512], lockpath[4096];
 	size_t len = 0;
@@ -414,7 +432,8 @@ check(struct ctl *x)
 		close(lockfd);
 		return CTL_EXIT_CONFIG;
 	}
-	rc = ovr_save(x->conf->overrides, buf, len, x->conf->override_max, ctl_errfn, NULL);
+	rc = (region ? ovr_save_region : ovr_save)(x->conf->overrides, buf, len,
+	                                           x->conf->override_max, ctl_errfn, NULL);
 	free(buf);
 	close(lockfd);
 	if (rc < 0)
@@ -425,8 +444,69 @@ check(struct ctl *x)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * The region-wide file instead of the node's, or back: the two paths, views and sets
+ * change places, so that every step below works on the target and sees the other
+ * file as the other (changes() merges it in, as the responders do).
+ */
+static void
+swap_target(struct ctl *x)
+{
+	struct ovr_view t = x->ovr_view;
+	char *p = x->conf->overrides;
+
+	x->conf->overrides = x->conf->region_overrides;
+	x->conf->region_overrides = p;
+	x->ovr_view = x->rovr_view;
+	x->rovr_view = t;
+	x->ovr = x->ovr_view.ovr;
+}
+
+/* Take -w / --region-wide out of argv wherever it is; 1 when it was there. */
+static int
+take_region_flag(int *argc, char **argv)
+{
+	int found = 0, n = 2;
+
+	for (int i = 2; i < *argc; i++) {
+		if (strcmp(argv[i], "-w") == 0 || strcmp(argv[i], "--region-wide") == 0)
+			found = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	*argc = n;
+	return found;
+}
+
+static int edit(struct ctl *x, int argc, char **argv, int region);
+
 int
 cmd_override(struct ctl *x, int argc, char **argv)
+{
+	int region = argc > 1 && take_region_flag(&argc, argv), rc;
+
+	if (x->conf == NULL)
+		return CTL_EXIT_CONFIG;
+	if (region && x->conf->follow_sources != NULL && x->conf->follow_sources[0] != NULL &&
+	    strcmp(argv[1], "list") != 0) {
+		fprintf(stderr, "deephealthctl: override --region-wide: this host follows its region "
+		        "(follower.sources in %s): its %s is deephealth-follow's copy of what the "
+		        "probers serve, replaced at every pass. Set region-wide overrides on a host "
+		        "that serves them (a prober: %s)\n", x->conf_path, x->conf->region_overrides,
+		        x->conf->follow_sources[0]);
+		return CTL_EXIT_CONFIG;
+	}
+	if (region)
+		swap_target(x);
+	rc = edit(x, argc, argv, region);
+	if (region)
+		swap_target(x);
+	return rc;
+}
+
+static int
+edit(struct ctl *x, int argc, char **argv, int region)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
 	char lockpath[4096], *drop = NULL, *buf = NULL, by[64];
@@ -437,12 +517,10 @@ cmd_override(struct ctl *x, int argc, char **argv)
 	int lockfd = -1, rc = CTL_EXIT_OK;
 	long n;
 
-	if (x->conf == NULL)
-		return CTL_EXIT_CONFIG;
 	if (strcmp(sub, "list") == 0 || strcmp(sub, "check") == 0) {
 		if (argc != 2)
-			ctl_usage_error("override %s takes no arguments", sub);
-		return sub[0] == 'l' ? list(x) : check(x);
+			ctl_usage_error("override %s takes no arguments but --region-wide", sub);
+		return sub[0] == 'l' ? list(x, region) : check(x, region);
 	}
 	if (strcmp(sub, "add") == 0)
 		add_args(x, argc, argv, &e, &v, by, sizeof(by));
@@ -465,9 +543,10 @@ cmd_override(struct ctl *x, int argc, char **argv)
 	/* Read again under the lock: another editor may have just written it.  Its bad lines,
 	 * if any, were listed when it was first read. */
 	ovr_view_free(&x->ovr_view);
-	ovr_open(x->conf->overrides, x->conf->override_max, &x->ovr_view, log_errfn_quiet, NULL);
+	(region ? ovr_open_region : ovr_open)(x->conf->overrides, x->conf->override_max,
+	                                      &x->ovr_view, log_errfn_quiet, NULL);
 	x->ovr = x->ovr_view.ovr;
-	x->st.ovr = x->ovr;
+	ctl_union(x); /* x->all borrowed from the view just freed */
 	if (x->ovr_view.errors > 0)
 		say_damaged(x);
 	drop = xcalloc(x->ovr ? x->ovr->n + 1 : 1, 1);
@@ -491,9 +570,12 @@ cmd_override(struct ctl *x, int argc, char **argv)
 			goto out;
 		}
 	}
-	buf = ovr_render(x->ovr, drop, v.scope != NULL ? &v : NULL, (int64_t)x->now, &len);
-	if (ovr_parse("the new overrides", buf, len, x->conf->override_max, &after, ctl_errfn,
-	              NULL) != 0) {
+	v.origin = region ? OVR_REGIONWIDE : OVR_NODE;
+	buf = (region ? ovr_render_region : ovr_render)(x->ovr, drop, v.scope != NULL ? &v : NULL,
+	                                                (int64_t)x->now, &len);
+	if ((region ? ovr_parse_region : ovr_parse)("the new overrides", buf, len,
+	                                            x->conf->override_max, &after, ctl_errfn,
+	                                            NULL) != 0) {
 		fprintf(stderr, "deephealthctl: %s: not written: the responders would refuse it\n",
 		        x->conf->overrides);
 		rc = CTL_EXIT_CONFIG;
@@ -508,10 +590,15 @@ cmd_override(struct ctl *x, int argc, char **argv)
 	}
 	if (x->ovr_view.errors > 0)
 		keep_damaged(x);
-	if (ovr_save(x->conf->overrides, buf, len, x->conf->override_max, ctl_errfn, NULL) < 0) {
+	if ((region ? ovr_save_region : ovr_save)(x->conf->overrides, buf, len,
+	                                          x->conf->override_max, ctl_errfn, NULL) < 0) {
 		rc = CTL_EXIT_CONFIG;
 		goto out;
 	}
+	if (region)
+		printf("region-wide: %s, served to the region's front doors by this host's web "
+		       "server; each door's deephealth-follow takes it at its next pass\n",
+		       x->conf->overrides);
 	if (v.scope != NULL) {
 		override_event(x, "add", &v);
 		override_print(x, x->ovr ? x->ovr->n : 0, &v, 0);

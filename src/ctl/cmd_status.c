@@ -48,6 +48,7 @@ cmd_status(struct ctl *x)
 		in.conf_path = x->conf_path;
 		in.snap_detail = x->snap_detail;
 		in.ovr_view = &x->ovr_view;
+		in.rovr_view = &x->rovr_view;
 		in.now = x->now;
 		in.ctr = x->have_ctr ? &x->ctr : NULL;
 		in.ctr_shared = 1;
@@ -69,23 +70,30 @@ cmd_status(struct ctl *x)
 				printf("snapshot      %s: %s%s%s\n", x->conf->snapshot_path,
 				       snap_err_str(x->snap_err), x->snap_detail[0] ? ": " : "", x->snap_detail);
 		}
-		if (x->conf != NULL && x->ovr_view.state == OVR_FILE_FALLBACK)
-			printf("overrides     %s: DAMAGED (%d bad line%s, above): ignored; in force: its "
-			       "last good copy %s%s\n", x->conf->overrides, x->ovr_view.errors,
-			       util_plural((long long)x->ovr_view.errors, "", "s"),
-			       x->conf->overrides, OVR_GOOD_SUFFIX);
-		else if (x->conf != NULL && x->ovr_view.state == OVR_FILE_DAMAGED)
-			printf("overrides     %s: DAMAGED (%d bad line%s, above) and no good copy: NO "
-			       "override in force\n", x->conf->overrides, x->ovr_view.errors,
-			       util_plural((long long)x->ovr_view.errors, "", "s"));
-		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
-			const struct override *v = &x->ovr->v[i];
+		for (int k = 0; x->conf != NULL && k < 2; k++) {
+			const struct ovr_view *vw = k == 0 ? &x->ovr_view : &x->rovr_view;
+			const char *path = k == 0 ? x->conf->overrides : x->conf->region_overrides;
+
+			if (vw->state == OVR_FILE_FALLBACK)
+				printf("%s %s: DAMAGED (%d bad line%s, above): ignored; in force: its "
+				       "last good copy %s%s\n", k == 0 ? "overrides    " : "region-wide  ",
+				       path, vw->errors, util_plural((long long)vw->errors, "", "s"), path,
+				       OVR_GOOD_SUFFIX);
+			else if (vw->state == OVR_FILE_DAMAGED)
+				printf("%s %s: DAMAGED (%d bad line%s, above) and no good copy: none of "
+				       "its overrides in force\n", k == 0 ? "overrides    " : "region-wide  ",
+				       path, vw->errors, util_plural((long long)vw->errors, "", "s"));
+		}
+		for (size_t i = 0; x->all != NULL && i < x->all->n; i++) {
+			const struct override *v = &x->all->v[i];
+			char where[4400];
 
 			if (v->until <= (int64_t)x->now)
 				continue;
-			printf("override      %s %s for %s more (by %s: %s)\n", v->scope,
+			printf("override      %s %s for %s more (by %s: %s) [%s]\n", v->scope,
 			       ovr_action_names[v->action], span(v->until - (int64_t)x->now, ago, sizeof(ago)),
-			       v->by, v->reason);
+			       v->by, v->reason, ovr_where(v, x->conf->overrides, x->conf->region_overrides,
+			       where, sizeof(where)));
 		}
 		if (regionwide)
 			printf("answers       %d %s for every registry (%s)\n", tr.po.http,
@@ -98,11 +106,18 @@ cmd_status(struct ctl *x)
 			printf("fleet         %s\n", x->fleet_err);
 		if (x->fleet.present) {
 			printf("fleet         %s (deephealth-follow)\n", x->fleet.decided);
-			for (size_t i = 0; i < x->fleet.n; i++)
-				printf("  %-32s %-11s %s\n", x->fleet.src[i].name,
-				       source_state_names[x->fleet.src[i].state],
-				       x->fleet.src[i].created > 0 ?
-				       span((int64_t)x->now - x->fleet.src[i].created, when, sizeof(when)) : "-");
+			for (size_t i = 0; i < x->fleet.n; i++) {
+				const char *os = rovr_state_names[x->fleet.src[i].ovr_state];
+
+				printf("  %-32s %-11s %-10s region-wide overrides: %s%s%u%s%s",
+				       x->fleet.src[i].name, source_state_names[x->fleet.src[i].state],
+				       x->fleet.src[i].created > 0 ? span((int64_t)x->now -
+				       x->fleet.src[i].created, when, sizeof(when)) : "-",
+				       x->fleet.src[i].ovr_state == ROVR_REFUSED ? "REFUSED" : os, " (",
+				       x->fleet.src[i].ovr_count, x->fleet.src[i].ovr_why[0] ? "; " : "",
+				       x->fleet.src[i].ovr_why);
+				printf(")\n");
+			}
 		}
 		if (x->have_ctr) {
 			uint64_t invalid = 0;

@@ -26,6 +26,8 @@ struct ctl {
 	int kill_switch, kill_err;
 	struct ovr_view ovr_view;    /* the override file, or its good copy when it is damaged */
 	struct overrides *ovr;       /* in force: ovr_view.ovr (NULL: none) */
+	struct ovr_view rovr_view;   /* the region-wide file, or its good copy */
+	struct overrides *all;       /* in force from both (ovr_union): st.ovr */
 	time_t now;
 	struct answer_state st;
 	struct counters_shm ctr;     /* the responders' counters, when have_ctr */
@@ -41,6 +43,8 @@ struct ctl {
 _Noreturn void ctl_usage(FILE *f, int code);
 /* A usage error: "deephealthctl: MESSAGE (see deephealthctl -h)" on stderr, then exit 2. */
 _Noreturn void ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* x->st.ovr (and x->all): the node's and the region-wide overrides as one set. */
+void ctl_union(struct ctl *x);
 /* The configuration's errors on stderr as file:line: message, as with -t. */
 void ctl_errfn(void *arg, const char *fmt, ...);
 /* What a responder would see now: the configuration, the snapshot, the kill switch. */

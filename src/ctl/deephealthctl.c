@@ -103,6 +103,17 @@ ctl_errfn(void *arg, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* st.ovr: what is in force from both override files, as a responder merges them. */
+void
+ctl_union(struct ctl *x)
+{
+	const struct overrides *sets[2] = { x->ovr_view.ovr, x->rovr_view.ovr };
+
+	ovr_free(x->all);
+	x->all = ovr_union(sets, NULL, 2);
+	x->st.ovr = x->all;
+}
+
 /* What a responder would see now: the configuration, the snapshot, the kill switch. */
 void
 ctl_load(struct ctl *x)
@@ -116,6 +127,9 @@ ctl_load(struct ctl *x)
 		x->kill_switch = answer_kill_switch(x->conf->kill_switch, &x->kill_err);
 		ovr_open(x->conf->overrides, x->conf->override_max, &x->ovr_view, ctl_errfn, NULL);
 		x->ovr = x->ovr_view.ovr;
+		ovr_open_region(x->conf->region_overrides, x->conf->override_max, &x->rovr_view,
+		                ctl_errfn, NULL);
+		ctl_union(x);
 		x->have_ctr = counters_read(x->conf->counters, &x->ctr, x->ctr_err,
 		                            sizeof(x->ctr_err)) == 0;
 	}
@@ -123,7 +137,6 @@ ctl_load(struct ctl *x)
 		x->node[0] = '\0';
 	x->node[sizeof(x->node) - 1] = '\0';
 	x->st.conf = x->conf;
-	x->st.ovr = x->ovr;
 	x->st.snap = x->snap;
 	x->st.snap_err = x->snap_err;
 	x->st.kill_switch = x->kill_switch;
@@ -137,7 +150,9 @@ void
 ctl_free(struct ctl *x)
 {
 	snap_free(x->snap);
+	ovr_free(x->all);
 	ovr_view_free(&x->ovr_view);
+	ovr_view_free(&x->rovr_view);
 	conf_free(x->conf);
 }
 

@@ -62,6 +62,14 @@ struct source {
 	char why[512];            /* for the log: why not fresh */
 	uint64_t wire;            /* bytes on the wire this pass: requests, headers, bodies */
 	char codes[32];           /* this pass's HTTP answers, e.g. "206 200" */
+	/* Its region-wide overrides (docs/overrides.md): the last verified copy stays in force. */
+	char ovr_url[1100];       /* url's last path segment made "deephealth-overrides" */
+	char *ovr_buf;            /* the file as last verified, or NULL (none yet) */
+	size_t ovr_len;
+	struct overrides *ovr;    /* parsed from ovr_buf */
+	int64_t ovr_verified;     /* when ovr_buf was fetched and verified */
+	enum rovr_state ovr_state;
+	char ovr_why[200];
 };
 
 struct follower {
@@ -75,6 +83,8 @@ struct follower {
 	char last[FLEET_DECIDED_MAX];    /* what decided the snapshot published here; "" unknown */
 	const char *unrefreshed;  /* why this pass left the published snapshot as it was */
 	char *fleet;              /* the .fleet file as last written */
+	char *rovr;               /* the region-wide file as last published here, or NULL */
+	size_t rovr_len;
 	int rc;                   /* this run's exit status so far */
 };
 
@@ -108,7 +118,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
  * transfer failed, with the reason in why) and the body in b.
  */
 static long
-get(struct follower *f, struct source *s, int range, struct body *b)
+get(struct follower *f, struct source *s, const char *url, int range, struct body *b)
 {
 	curl_off_t got = 0;
 	long code = 0, hsize = 0, qsize = 0;
@@ -117,7 +127,7 @@ get(struct follower *f, struct source *s, int range, struct body *b)
 
 	memset(b, 0, sizeof(*b));
 	curl_easy_reset(f->curl);
-	curl_easy_setopt(f->curl, CURLOPT_URL, s->url);
+	curl_easy_setopt(f->curl, CURLOPT_URL, url);
 	curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, (long)f->conf->follow_timeout_ms);
 	curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)f->conf->follow_timeout_ms);
@@ -187,7 +197,7 @@ fetch(struct follower *f, struct source *s, time_t now)
 	s->why[0] = s->codes[0] = '\0';
 	if (s->buf != NULL && s->len > SNAP_HEADER_SIZE) {
 		/* The header only: the same body behind a newer header is the common case. */
-		code = get(f, s, 1, &b);
+		code = get(f, s, s->url, 1, &b);
 		if (code != 0 && code != 200 && code != 206) {
 			free(b.p);
 			snprintf(s->why, sizeof(s->why), "HTTP %ld", code);
@@ -214,7 +224,7 @@ fetch(struct follower *f, struct source *s, time_t now)
 		}
 		s->why[0] = '\0';
 	}
-	code = get(f, s, 0, &b);
+	code = get(f, s, s->url, 0, &b);
 	if (code == 200) {
 		if (adopt(s, b.p, b.len, now) == 0)
 			goto judge;
@@ -248,14 +258,136 @@ judge:
 	}
 }
 
-/* ---------------------------------------------------------------- the cache */
+/* ---------------------------------------------------------------- region-wide overrides */
 
-/* The cache file of source i: its snapshot as last verified. */
+/* The cache file of source i: its snapshot or its region-wide overrides as last verified. */
 static void
 cache_path(const struct follower *f, size_t i, const char *what, char *out, size_t len)
 {
 	snprintf(out, len, "%s/source-%zu.%s", f->conf->follow_cache, i, what);
 }
+
+/* Take buf (len bytes, malloc'd) as s's region-wide overrides if it verifies whole; else free it. */
+static int
+ovr_adopt(struct follower *f, struct source *s, char *buf, size_t len, int64_t when)
+{
+	struct overrides *o = NULL;
+	char first[LOG_FIRST_MAX] = "";
+
+	if (ovr_parse_region(s->name, buf, len, f->conf->override_max, &o, log_errfn_first,
+	                     first) != 0) {
+		snprintf(s->ovr_why, sizeof(s->ovr_why), "%.190s", first);
+		free(buf);
+		return -1;
+	}
+	free(s->ovr_buf);
+	ovr_free(s->ovr);
+	s->ovr_buf = buf;
+	s->ovr_len = len;
+	s->ovr = o;
+	s->ovr_verified = when;
+	return 0;
+}
+
+/*
+ * The source's region-wide overrides, fetched whole (a few hundred bytes) and
+ * verified whole.  Only a verified file replaces what is in force from it: a
+ * source that cannot be reached, answers an error or serves a damaged file
+ * leaves its last verified copy in force, to each override's own expiry.
+ */
+static void
+ovr_fetch(struct follower *f, size_t i, time_t now)
+{
+	struct source *s = &f->src[i];
+	enum rovr_state was = s->ovr_state;
+	char keep[sizeof(s->why)], path[4200], err[512], before[sizeof(s->ovr_why)];
+	struct body b;
+	long code;
+
+	memcpy(keep, s->why, sizeof(keep));
+	memcpy(before, s->ovr_why, sizeof(before));
+	s->why[0] = '\0';
+	code = get(f, s, s->ovr_url, 0, &b);
+	s->ovr_why[0] = '\0';
+	if (code == 200 && !(s->ovr_buf != NULL && b.len == s->ovr_len &&
+	                     memcmp(b.p, s->ovr_buf, b.len) == 0)) {
+		if (ovr_adopt(f, s, b.p, b.len, (int64_t)now) == 0) {
+			s->ovr_state = ROVR_OK;
+			cache_path(f, i, "overrides", path, sizeof(path));
+			if (publish_file(path, s->ovr_buf, s->ovr_len, 0644, err, sizeof(err)) != 0)
+				log_warnx("cache %s not written: %s", path, err);
+		} else {
+			s->ovr_state = ROVR_REFUSED;
+		}
+	} else if (code == 200) {
+		free(b.p);
+		s->ovr_verified = (int64_t)now; /* the same bytes, verified before */
+		s->ovr_state = ROVR_OK;
+	} else {
+		free(b.p);
+		if (code != 0)
+			snprintf(s->ovr_why, sizeof(s->ovr_why), "HTTP %ld", code);
+		else
+			memcpy(s->ovr_why, s->why, sizeof(s->ovr_why) - 1); /* why is the larger */
+		s->ovr_why[sizeof(s->ovr_why) - 1] = '\0';
+		s->ovr_state = s->ovr_buf != NULL ? ROVR_KEPT : ROVR_NONE;
+	}
+	memcpy(s->why, keep, sizeof(keep));
+	/* Loud once per change: a refused file on every door is an operator's to see. */
+	if (s->ovr_state == ROVR_REFUSED && (was != ROVR_REFUSED || strcmp(before, s->ovr_why) != 0))
+		log_warnx("source %s: region-wide overrides %s REFUSED whole (%s); %s", s->name,
+		          s->ovr_url, s->ovr_why, s->ovr_buf != NULL ?
+		          "its last verified copy stays in force" : "none from it in force");
+	else if (s->ovr_state != was && s->ovr_state == ROVR_KEPT)
+		log_warnx("source %s: region-wide overrides not fetched (%s): its last verified copy "
+		          "stays in force, each override to its own expiry", s->name, s->ovr_why);
+	else if (s->ovr_state != was)
+		log_info("source %s: region-wide overrides %s%s%s", s->name,
+		         rovr_state_names[s->ovr_state], s->ovr_why[0] ? ": " : "", s->ovr_why);
+}
+
+/*
+ * Every source's region-wide overrides, as one file (each line naming its
+ * source), published for the responders when it differs from what is there.
+ */
+static void
+ovr_publish(struct follower *f, time_t now)
+{
+	const struct overrides *sets[FOLLOW_SOURCES_MAX];
+	char *names[FOLLOW_SOURCES_MAX], *buf;
+	struct overrides *u;
+	size_t len, any = 0, n = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		sets[i] = f->src[i].ovr;
+		names[i] = f->src[i].name;
+		any |= f->src[i].ovr_buf != NULL;
+	}
+	if (!any && f->rovr == NULL && access(f->conf->region_overrides, F_OK) != 0)
+		return; /* no source has ever served one: nothing to say */
+	u = ovr_union(sets, names, f->n);
+	buf = ovr_render_region(u, NULL, NULL, (int64_t)now, &len);
+	for (size_t i = 0; i < u->n; i++)
+		n += u->v[i].until > (int64_t)now;
+	ovr_free(u);
+	if (f->rovr != NULL && len == f->rovr_len && memcmp(buf, f->rovr, len) == 0) {
+		free(buf);
+		return;
+	}
+	if (ovr_save_region(f->conf->region_overrides, buf, len, f->conf->override_max,
+	                    log_errfn, NULL) < 0) {
+		log_warnx("region-wide overrides %s NOT published: the previous file stays",
+		          f->conf->region_overrides);
+		free(buf);
+		return;
+	}
+	log_info("region-wide overrides %s published: %zu in force", f->conf->region_overrides, n);
+	free(f->rovr);
+	f->rovr = buf;
+	f->rovr_len = len;
+}
+
+/* ---------------------------------------------------------------- the cache */
 
 /* The copies the previous run verified: a follower that restarts fetches headers only. */
 static void
@@ -285,6 +417,18 @@ cache_load(struct follower *f)
 		/* A damaged copy is simply not used: the next pass fetches the whole file. */
 		(void)adopt(s, buf, (size_t)st.st_size, time(NULL));
 		s->why[0] = '\0';
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		char path[4200], err[512], *buf;
+		size_t len;
+		int64_t mtime = 0;
+
+		/* The region-wide overrides it last verified, still in force while it is away. */
+		cache_path(f, i, "overrides", path, sizeof(path));
+		if ((buf = ovr_file_read(path, &len, &mtime, err, sizeof(err))) != NULL &&
+		    ovr_adopt(f, &f->src[i], buf, len, mtime) == 0)
+			f->src[i].ovr_state = ROVR_KEPT;
+		f->src[i].ovr_why[0] = '\0';
 	}
 }
 
@@ -520,6 +664,18 @@ fleet_write(struct follower *f, time_t now)
 	for (size_t i = 0; i < f->n; i++)
 		fprintf(m, "source %s %s %lld\n", f->src[i].name, source_state_names[f->src[i].state],
 		        (long long)(f->src[i].buf ? f->src[i].created : 0));
+	for (size_t i = 0; i < f->n; i++) {
+		const struct source *s = &f->src[i];
+		char why[sizeof(s->ovr_why)];
+
+		/* The reason as text the .fleet reader takes: printable, no quote or backslash. */
+		snprintf(why, sizeof(why), "%s", s->ovr_why);
+		for (char *p = why; *p != '\0'; p++)
+			if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+				*p = '?';
+		fprintf(m, "overrides %s %s %zu %lld %s\n", s->name, rovr_state_names[s->ovr_state],
+		        s->ovr ? s->ovr->n : 0, (long long)s->ovr_verified, why);
+	}
 	if (fclose(m) != 0) {
 		free(buf);
 		return;
@@ -553,9 +709,9 @@ run_pass(struct follower *f)
 
 		before[i] = s->buf ? s->created : -1;
 		fetch(f, s, now);
-		wire += s->wire;
 		if (s->buf != NULL && s->created != before[i])
 			cache_save(f, i);
+		wire += s->wire;
 		/* A change of state once, at info; a source that stays down, at debug each pass. */
 		if (s->state != was)
 			log_info("source %s: %s%s%s (HTTP %s, %llu bytes)", s->url,
@@ -565,9 +721,18 @@ run_pass(struct follower *f)
 			log_debug("source %s: %s%s%s, created %lld (HTTP %s, %llu bytes)", s->url,
 			          source_state_names[s->state], s->why[0] ? ": " : "", s->why,
 			          (long long)s->created, s->codes, (unsigned long long)s->wire);
+		/* Then its region-wide overrides: one small GET, counted on its own. */
+		s->wire = 0;
+		s->codes[0] = '\0';
+		ovr_fetch(f, i, now);
+		wire += s->wire;
+		log_debug("source %s: region-wide overrides %s%s%s, %zu (HTTP %s, %llu bytes)",
+		          s->ovr_url, rovr_state_names[s->ovr_state], s->ovr_why[0] ? ": " : "",
+		          s->ovr_why, s->ovr ? s->ovr->n : 0, s->codes, (unsigned long long)s->wire);
 	}
 	f->decided[0] = '\0';
 	f->unrefreshed = "no source has a fresh snapshot";
+	ovr_publish(f, now);
 	rc = c->follow_policy == FOLLOW_QUORUM ? pass_quorum(f, now) : pass_freshest(f, wire);
 	/* Answers come from what is published: when this pass replaced nothing, that is the
 	 * snapshot the last decision published, and the header must say so (not "none"). */
@@ -611,6 +776,23 @@ source_name(const char *url, char *out, size_t len)
 	out[n] = '\0';
 }
 
+/* The source's region-wide overrides: its URL with the last path segment "deephealth-overrides". */
+static void
+ovr_url(const char *url, char *out, size_t len)
+{
+	const char *host = strstr(url, "://"), *q, *slash;
+	size_t keep;
+
+	host = host ? host + 3 : url;
+	q = host + strcspn(host, "?#");
+	slash = NULL;
+	for (const char *p = host; p < q; p++)
+		if (*p == '/')
+			slash = p;
+	keep = slash != NULL ? (size_t)(slash - url) : (size_t)(q - url);
+	snprintf(out, len, "%.*s/deephealth-overrides", (int)keep, url);
+}
+
 /*
  * What this program writes under the state directory, for owner_become: the snapshot, its
  * .fleet file, the cache directory, then what it holds.  NULL-terminated (util_strv_free).
@@ -618,7 +800,7 @@ source_name(const char *url, char *out, size_t len)
 static char **
 owned_paths(const struct follower *f)
 {
-	char **v = xcalloc(FOLLOW_SOURCES_MAX + 5, sizeof(*v)), path[4200];
+	char **v = xcalloc(2 * FOLLOW_SOURCES_MAX + 7, sizeof(*v)), path[4200];
 	size_t n = 0;
 
 	v[n++] = xstrdup(f->conf->snapshot_path);
@@ -631,7 +813,12 @@ owned_paths(const struct follower *f)
 	                   i < FOLLOW_SOURCES_MAX; i++) {
 		cache_path(f, i, "snapshot", path, sizeof(path));
 		v[n++] = xstrdup(path);
+		cache_path(f, i, "overrides", path, sizeof(path));
+		v[n++] = xstrdup(path);
 	}
+	v[n++] = xstrdup(f->conf->region_overrides);
+	snprintf(path, sizeof(path), "%s%s", f->conf->region_overrides, OVR_GOOD_SUFFIX);
+	v[n++] = xstrdup(path);
 	return v;
 }
 
@@ -744,6 +931,7 @@ main(int argc, char **argv)
 	for (f.n = 0; f.conf->follow_sources[f.n] != NULL; f.n++) {
 		f.src[f.n].url = f.conf->follow_sources[f.n];
 		source_name(f.src[f.n].url, f.src[f.n].name, sizeof(f.src[f.n].name));
+		ovr_url(f.src[f.n].url, f.src[f.n].ovr_url, sizeof(f.src[f.n].ovr_url));
 	}
 	publish_clean(f.conf->snapshot_path);
 	cache_load(&f);
@@ -754,9 +942,13 @@ main(int argc, char **argv)
 	rc = f.rc;
 	close(lockfd);
 out:
-	for (size_t i = 0; i < f.n; i++)
+	for (size_t i = 0; i < f.n; i++) {
 		free(f.src[i].buf);
+		free(f.src[i].ovr_buf);
+		ovr_free(f.src[i].ovr);
+	}
 	free(f.fleet);
+	free(f.rovr);
 	curl_easy_cleanup(f.curl);
 	curl_global_cleanup();
 	conf_free(f.conf);

@@ -320,7 +320,8 @@ overrides_expired(struct prober *p, int64_t now, struct allow *al)
 {
 	int64_t last = p->prev != NULL ? snap_created(p->prev) : now;
 	const struct override *a;
-	struct ovr_view vw;
+	const struct overrides *sets[2];
+	struct ovr_view vw, rvw;
 	struct overrides *o;
 	size_t in_force = 0;
 
@@ -329,9 +330,13 @@ overrides_expired(struct prober *p, int64_t now, struct allow *al)
 	 * what is in force is theirs too: the file, or its good copy. */
 	if (p->events_fd == -1 && p->conf->metrics[0] == '\0' && !guard_on(p->conf))
 		return 0;
+	/* This node's file and the region-wide one (the one this prober's web server serves). */
 	ovr_open(p->conf->overrides, p->conf->override_max, &vw, log_errfn_quiet, NULL);
-	if ((o = vw.ovr) == NULL)
-		return 0;
+	ovr_open_region(p->conf->region_overrides, p->conf->override_max, &rvw, log_errfn_quiet,
+	                NULL);
+	sets[0] = vw.ovr;
+	sets[1] = rvw.ovr;
+	o = ovr_union(sets, NULL, 2);
 	/* The operator lets a tripped failover guard through: the prober's to act on. */
 	if ((a = ovr_allow_failover(o, now)) != NULL) {
 		al->on = 1;
@@ -344,10 +349,12 @@ overrides_expired(struct prober *p, int64_t now, struct allow *al)
 		if (p->events_fd == -1 || o->v[i].until <= last || o->v[i].until > now)
 			continue;
 		event_write(p, "override expiry", fill_expiry, &o->v[i]);
-		log_info("override %s %s expired at its time", o->v[i].scope,
-		         ovr_action_names[o->v[i].action]);
+		log_info("%s override %s %s expired at its time", ovr_origin_names[o->v[i].origin],
+		         o->v[i].scope, ovr_action_names[o->v[i].action]);
 	}
+	ovr_free(o);
 	ovr_view_free(&vw);
+	ovr_view_free(&rvw);
 	return in_force;
 }
 

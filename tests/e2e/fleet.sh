@@ -13,7 +13,7 @@
 # curl every 100 ms during a scenario.
 #
 #   bash tests/e2e/fleet.sh               every scenario (about 3 minutes on 2 cores)
-#   E2E_FAST=1 bash tests/e2e/fleet.sh    scenarios 1q and 6q (for make check; about 30 s)
+#   E2E_FAST=1 bash tests/e2e/fleet.sh    scenarios 1q, 6q and 7q (for make check; about 70 s)
 #   FLEET_SCENARIOS="3q 3f" ...           a chosen subset (IDs from the table below)
 #   KEEP_WORK=1                           keep the scratch directory (printed at the start)
 #   BUILD=dir                             another build directory
@@ -106,7 +106,8 @@ pweb_start() {
 	rm -rf "$d"
 	mkdir -p "$d/www"
 	lighttpd_base "$d" "${PPORT[$r]}" "$d/www"
-	sed -e "s#/var/lib/deephealth/snapshot#$file#" conf/lighttpd-snapshot.conf >>"$d/lighttpd.conf"
+	sed -e "s#/var/lib/deephealth/snapshot#$file#" \
+		-e "s#/var/lib/deephealth/overrides.region#$WORK/$r/overrides.region#" conf/lighttpd-snapshot.conf >>"$d/lighttpd.conf"
 	chmod -R a+rX "$d"
 	lighttpd -D -f "$d/lighttpd.conf" >>"$d/stdout.log" 2>&1 &
 	PWEB[$r]=$!
@@ -801,6 +802,95 @@ sc_storage() {
 	fl_row "$id" "$pol" "sa1 fails for every prober" "contoso* 503 on every door -> B -> A; doors disagree < F+1.5 s" "$(fl_observed)"
 }
 
+# 7: a region-wide override set once, on one prober: in force on every door within
+# F + stat + R; a damaged, truncated or edited file refused on every door, changing no
+# answer; with every prober and its web server dead, the last fetched override stays in
+# force on every door until its own expiry, and not a second longer than R after it.
+ctl_w() { "$BUILD/deephealthctl" -c "$WORK/$1/dh.conf" "${@:2}"; }
+iso_s() { date -u -d "$1" +%s; }
+sc_rovr() {
+	local id=$1 pol=$2 ts t0 tw bound=$((F_INTERVAL * 1000 + STAT_MS + RECHECK_MS)) d r n
+	local until end_ms kept ex
+	begin "$id" "region-wide overrides: set once on prober A1"
+	ts=$(now_ms)
+	t0=$(now_ms)
+	ctl_w A1 override add registry:fabrikam force-fail -e 10m -r "INC-7: fabrikam out, region-wide" -w \
+		>>"$WORK/ctl.$SC.out" 2>&1 || fail_because "deephealthctl override add -w on A1: $(tail -n 1 "$WORK/ctl.$SC.out")"
+	tw=$(wait_doors "$F_FABRIKAM" '^503:override-fail$' "$t0" "$(wait_bound "$bound")") ||
+		fail_because "not every door answered fabrikam 503 override-fail"
+	n=$(($(latest "$tw") - t0))
+	[ "$n" -le $((bound + SAMPLE_MS + 300)) ] ||
+		fail_because "the last door took $n ms (bound F + stat + R = $bound ms, + the sampling period)"
+	fig "override_on_every_door_ms" "$(($(earliest "$tw") - t0))..$n (bound $bound + sampling $SAMPLE_MS)"
+	# where it comes from, on every door
+	for d in "${DOORS[@]}"; do
+		ctl_w "$d" explain fabrikam.azurecr.io 2>/dev/null | grep -q "set in  *region-wide $WORK/$d/overrides.region:[0-9]* from 127.0.0.1:${PPORT[A1]}\$" ||
+			fail_because "$d: explain does not name the region-wide file, its line and A1"
+	done
+	# the node's file on a door is not where it goes: -w there is refused, and nothing is written
+	ctl_w D1 override add registry:contoso force-fail -e 10m -r "wrong host" -w >/dev/null 2>&1 &&
+		fail_because "deephealthctl override add -w on a door succeeded"
+	[ -e "$WORK/D1/overrides" ] && fail_because "a door's node file was written"
+
+	# A2 serves A1's file with one byte changed (force-fail made force-pass: the checksum);
+	# A3 a forged one that would fail contoso (a line edited: the length).
+	sed 's/force-fail/force-pass/' "$WORK/A1/overrides.region" >"$WORK/A2/overrides.region"
+	sed 's/registry:fabrikam force-fail/registry:contoso force-fail/' "$WORK/A1/overrides.region" >"$WORK/A3/overrides.region"
+	chmod a+r "$WORK/A2/overrides.region" "$WORK/A3/overrides.region"
+	t0=$(now_ms)
+	for r in A2 A3; do
+		every_door_logged "source 127.0.0.1:${PPORT[$r]}: region-wide overrides .* REFUSED whole" "$t0" "$(wait_bound "$bound")" ||
+			fail_because "not every door refused $r's file loudly"
+	done
+	hold $((F_INTERVAL * 1000 + RECHECK_MS)) # the .fleet file is written at the end of the pass
+	for d in "${DOORS[@]}"; do
+		n=$(ctl_w "$d" status 2>/dev/null | grep -c "region-wide overrides: REFUSED")
+		[ "$n" = 2 ] || fail_because "$d: deephealthctl status shows $n sources REFUSED, not 2"
+		curl -s --max-time 2 "${DURL[$d]}/deephealth/metrics" | grep -q "^deephealth_fleet_source_overrides_state{source=\"127.0.0.1:${PPORT[A3]}\",state=\"refused\"} 1\$" ||
+			fail_because "$d: the metric does not say A3's overrides are refused"
+	done
+	ex=$(grep -h "REFUSED whole" "$WORK/D1/follow.out" | tail -n 2 | sed 's/.*REFUSED whole ([^:]*:[0-9]*:[0-9]*: \(.*\)); .*/\1/' | tr '\n' '|')
+	fig "refused" "${ex%|}"
+	rm -f "$WORK/A2/overrides.region" "$WORK/A3/overrides.region"
+
+	# Every prober and its web server dead: what each door last fetched stays in force to its
+	# own expiry.
+	t0=$(now_ms)
+	ctl_w A1 override add registry:northwind force-fail -e 25s -r "INC-8: expires with the probers dead" -w \
+		>>"$WORK/ctl.$SC.out" 2>&1 || fail_because "deephealthctl override add -w northwind"
+	until=$(iso_s "$(sed -n 's/^registry:northwind force-fail until=\([^ ]*\) .*/\1/p' "$WORK/A1/overrides.region" | tail -n 1)")
+	wait_doors "$F_NORTHWIND" '^503:override-fail$' "$t0" "$(wait_bound "$bound")" >/dev/null ||
+		fail_because "not every door answered northwind 503 override-fail"
+	kept=$(now_ms)
+	for r in "${PROBERS[@]}"; do stop_prober "$r"; pweb_stop "$r"; done
+	end_ms=$((until * 1000))
+	tw=$(wait_doors "$F_NORTHWIND" '^200:' "$kept" "$(wait_bound $((end_ms - $(now_ms) + RECHECK_MS + 1000)))") ||
+		fail_because "northwind not 200 again on every door after its override expired"
+	for d in "${DOORS[@]}"; do
+		n=$(off_count "$d" "$F_NORTHWIND" '^503:override-fail$' "$kept" $((end_ms - 200)))
+		[ "$n" = 0 ] || fail_because "$d: northwind not forced with the probers dead, before its expiry: [$(off_example "$d" "$F_NORTHWIND" '^503:override-fail$' "$kept" $((end_ms - 200)))]"
+		grep -q "region-wide overrides not fetched" "$WORK/$d/follow.out" || fail_because "$d: its follower did not say it keeps the last copy"
+	done
+	[ $(($(latest "$tw") - end_ms)) -le $((RECHECK_MS + SAMPLE_MS + 1000)) ] ||
+		fail_because "a door kept northwind forced $(($(latest "$tw") - end_ms)) ms past its expiry"
+	fig "expiry_with_every_prober_dead_ms" "$(($(earliest "$tw") - end_ms))..$(($(latest "$tw") - end_ms)) after until= (forced $(((end_ms - kept) / 1000)) s with no prober)"
+
+	# back: the probers and their web servers; the override removed where it was set
+	for r in "${PROBERS[@]}"; do pweb_start "$r"; prober_start "$r"; done
+	t0=$(now_ms)
+	ctl_w A1 override remove registry:fabrikam -w >>"$WORK/ctl.$SC.out" 2>&1 || fail_because "override remove -w on A1"
+	wait_doors "$F_FABRIKAM" "$ENFORCING" "$t0" "$(wait_bound $((B_RESUME + bound)))" >/dev/null ||
+		fail_because "fabrikam not enforcing again on every door after the removal"
+	end_observing 1000
+	for d in "${DOORS[@]}"; do
+		[ "$(off_count "$d" "$F_CONTOSO" '^200:' "$ts" "$(now_ms)")" = 0 ] ||
+			fail_because "$d: contoso other than 200 (a refused file made an answer): [$(off_example "$d" "$F_CONTOSO" '^200:' "$ts" "$(now_ms)")]"
+	done
+	fl_expect_b_online
+	fig "samples" "$(samples_total)"
+	fl_row "$id" "$pol" "region-wide override on A1" "every door within F+stat+R; bad files refused; kept to expiry with no prober" "$(fl_observed)"
+}
+
 # ==== the table: which scenarios exist, with which follower policy ====
 TABLE=(
 #  ID | POLICY   | STEP
@@ -814,6 +904,7 @@ TABLE=(
 " 5f  | freshest | sc_skew"
 " 6q  | quorum   | sc_storage"
 " 6f  | freshest | sc_storage"
+" 7q  | quorum   | sc_rovr"
 )
 T_ID=() T_POL=() T_STEP=()
 for line in "${TABLE[@]}"; do
@@ -822,7 +913,7 @@ for line in "${TABLE[@]}"; do
 	T_ID+=("$a") T_POL+=("$b") T_STEP+=("$c")
 done
 if [ -n "${FLEET_SCENARIOS:-}" ]; then SEL=" $FLEET_SCENARIOS "
-elif [ -n "${E2E_FAST:-}" ]; then SEL=" 1q 6q "
+elif [ -n "${E2E_FAST:-}" ]; then SEL=" 1q 6q 7q "
 else SEL=" ${T_ID[*]} "; fi
 want() { [[ $SEL == *" $1 "* ]]; }
 # run order: every quorum row, then every freshest row (one restart of the followers),

@@ -224,8 +224,8 @@ by=${SUDO_USER:-}
 page override
 check_match "override: fabrikam itself answers 200 by the override" '^200 override' \
 	"$(curl -s -o /dev/null --max-time 10 -H 'Host: fabrikam.azurecr.io' -w '%{http_code} %header{x-deephealth-reason}' "$U/health")"
-check_match "override: the overrides table (scope, action, expiry, set by, reason)" \
-	"^registry:fabrikam	registry:fabrikam \| force-pass \| in (59 min|1 h) \| $by \| $REASON\$" "$(rows overrides)"
+check_match "override: the overrides table (scope, action, expiry, set by, set in, reason)" \
+	"^registry:fabrikam	registry:fabrikam \| force-pass \| in (59 min|1 h) \| $by \| this node \| $REASON\$" "$(rows overrides)"
 check "override: counter" "1 in force" "$(t overrides-shown)"
 check_match "override: the warning" '^overrides	1 operator override in force' "$(dom_each "$DOM" warnings data-warning)"
 check_match "override: the override event, newest first" \

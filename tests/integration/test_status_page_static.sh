@@ -170,9 +170,11 @@ check "stale: the last verdicts still listed" "fabrikam northwind tailspin conto
 
 # --- override: a force-pass and a force-fail in force.
 load override
-check "override: overrides" "registry:fabrikam*	registry:fabrikam* | force-pass | in 58 min | alice | INC-1 investigating
-dependency:sa003	dependency:sa003 | force-fail | in 3 h 40 min | bob | CHG-77: draining sa003 for maintenance" "$(rows overrides)"
-check "override: counter and warning" "2 in force|overrides " "$(t overrides-shown)|$(warnings)"
+check "override: overrides, each with the file it is set in" "registry:fabrikam*	registry:fabrikam* | force-pass | in 58 min | alice | this node | INC-1 investigating
+dependency:sa003	dependency:sa003 | force-fail | in 3 h 40 min | bob | region-wide (from prober-2:80) | CHG-77: draining sa003 for maintenance" "$(rows overrides)"
+check "override: counter and warnings (a source's region-wide file refused)" "2 in force|region-overrides-refused overrides " "$(t overrides-shown)|$(warnings)"
+check_match "override: the refused source, named, with why" "region-wide overrides of prober-3:80 \\(prober-3:80:1: checksum mismatch" "$(t warnings)"
+check_match "override: the warning counts the region-wide one" "2 operator overrides in force, 1 set region-wide" "$(t warnings)"
 check "override: the add event" "registry:fabrikam*	1 min ago | override | registry:fabrikam* | add | force-pass by alice: INC-1 investigating" \
 	"$(rows transitions | head -n 1)"
 check "override: banner" "ok|Enforcing: 4 registries failing over" "$(a banner data-state)|$(t banner | sed 's/ 1191.*//')"

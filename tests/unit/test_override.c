@@ -208,6 +208,134 @@ test_errors(void)
 	(void)T0;
 }
 
+/* The region-wide file: written whole, read whole; any damage refuses all of it. */
+static void
+test_region_file(void)
+{
+	struct t_errs e = { .n = 0 };
+	struct overrides *o = NULL, *back = NULL;
+	char *buf, *bad;
+	size_t len;
+
+	T_EQ_INT(ovr_parse("ov", good, strlen(good), 7 * DAY, &o, t_collect, &e), 0);
+	if (o == NULL)
+		return;
+	buf = ovr_render_region(o, NULL, NULL, at("2026-11-30T08:00:00Z"), &len);
+	T_CHECK(strncmp(buf, OVR_REGION_MAGIC " length=", strlen(OVR_REGION_MAGIC) + 8) == 0);
+	T_EQ_INT(ovr_parse_region("r", buf, len, 7 * DAY, &back, t_collect, &e), 0);
+	T_EQ_INT(e.n, 0);
+	if (back != NULL) {
+		T_EQ_INT((int)back->n, 5);
+		T_CHECK(back->v[0].origin == OVR_REGIONWIDE && back->v[0].from == NULL);
+		T_EQ_STR(back->v[3].reason, o->v[3].reason);
+	}
+	ovr_free(back);
+	/* The node's parser takes no region-wide file (its header is no override line) ... */
+	T_EQ_INT(ovr_parse("n", buf, len, 7 * DAY, &back, t_collect, &e), 1);
+	/* ... and the region-wide parser no node file. */
+	e.n = 0;
+	T_EQ_INT(ovr_parse_region("r", good, strlen(good), 7 * DAY, &back, t_collect, &e), 1);
+	T_CHECK(back == NULL && e.n == 1 && strstr(e.line[0], "r:1: ") == e.line[0]);
+	/* One byte changed (force-pass made force-fail by hand): the checksum refuses it. */
+	bad = xmalloc(len);
+	memcpy(bad, buf, len);
+	memcpy(strstr(bad, "force-pass"), "force-fail", 10);
+	e.n = 0;
+	T_EQ_INT(ovr_parse_region("r", bad, len, 7 * DAY, &back, t_collect, &e), 1);
+	T_CHECK(back == NULL && e.n == 1 && strstr(e.line[0], "checksum mismatch") != NULL);
+	/* Truncated (a copy cut short), and longer than written: refused, saying which. */
+	e.n = 0;
+	T_EQ_INT(ovr_parse_region("r", buf, len - 40, 7 * DAY, &back, t_collect, &e), 1);
+	T_CHECK(e.n == 1 && strstr(e.line[0], "truncated") != NULL);
+	free(bad);
+	bad = xmalloc(len + 1);
+	memcpy(bad, buf, len);
+	bad[len] = '\n';
+	e.n = 0;
+	T_EQ_INT(ovr_parse_region("r", bad, len + 1, 7 * DAY, &back, t_collect, &e), 1);
+	T_CHECK(e.n == 1 && strstr(e.line[0], "longer than written") != NULL);
+	free(bad);
+	free(buf);
+	ovr_free(o);
+}
+
+/*
+ * The node's and the region-wide overrides together: the most specific scope,
+ * then the one set latest, then (same second) the node's own; from= says where.
+ */
+static void
+test_precedence(void)
+{
+	static const char node[] =
+		"registry:fabrikam force-pass until=2026-11-30T12:00:00Z set=2026-11-30T08:00:00Z by=door reason=\"old local\"\n"
+		"registry:contoso force-pass until=2026-11-30T12:00:00Z set=2026-11-30T09:00:00Z by=door reason=\"same second\"\n"
+		"registry:tailspin force-pass until=2026-11-30T12:00:00Z set=2026-11-30T10:00:00Z by=door reason=\"newer local\"\n";
+	static const char region[] =
+		"registry:fabrikam force-fail until=2026-11-30T12:00:00Z set=2026-11-30T09:00:00Z by=sre reason=\"incident\"\n"
+		"registry:contoso force-fail until=2026-11-30T12:00:00Z set=2026-11-30T09:00:00Z by=sre reason=\"incident\"\n"
+		"registry:tailspin force-fail until=2026-11-30T12:00:00Z set=2026-11-30T09:00:00Z by=sre reason=\"incident\"\n"
+		"region force-pass until=2026-11-30T12:00:00Z set=2026-11-30T11:00:00Z by=sre reason=\"the region\"\n";
+	struct t_errs e = { .n = 0 };
+	struct overrides *n = NULL, *r0 = NULL, *r = NULL, *u, *d;
+	const struct overrides *sets[2];
+	char p1[] = "prober-1:8080", *from[2] = { NULL, p1 }, *buf, where[256];
+	const struct override *f, *m;
+	int64_t t = at("2026-11-30T11:30:00Z");
+	size_t len;
+
+	T_EQ_INT(ovr_parse("n", node, strlen(node), 7 * DAY, &n, t_collect, &e), 0);
+	T_EQ_INT(ovr_parse("r0", region, strlen(region), 7 * DAY, &r0, t_collect, &e), 0);
+	if (n == NULL || r0 == NULL)
+		return;
+	/* As a door holds it: the follower's union, one line per source's override. */
+	sets[0] = NULL;
+	sets[1] = r0;
+	d = ovr_union(sets, from, 2);
+	buf = ovr_render_region(d, NULL, NULL, t, &len);
+	T_CHECK(strstr(buf, " from=prober-1:8080 reason=") != NULL);
+	T_EQ_INT(ovr_parse_region("r", buf, len, 7 * DAY, &r, t_collect, &e), 0);
+	T_EQ_INT(e.n, 0);
+	free(buf);
+	ovr_free(d);
+	if (r == NULL)
+		return;
+	T_EQ_STR(r->v[0].from, "prober-1:8080");
+	sets[0] = n;
+	sets[1] = r;
+	u = ovr_union(sets, NULL, 2);
+	/* The region-wide force-fail, set later, beats a forgotten local force-pass. */
+	ovr_lookup(u, "fabrikam", t, &f, &m);
+	T_CHECK(f != NULL && f->origin == OVR_REGIONWIDE && f->action == OVR_FORCE_FAIL);
+	if (f != NULL)
+		T_EQ_STR(ovr_where(f, "/n", "/r", where, sizeof(where)),
+		         "region-wide /r:4 from prober-1:8080");
+	/* Set in the same second: the node's own wins. */
+	ovr_lookup(u, "contoso", t, &f, &m);
+	T_CHECK(f != NULL && f->origin == OVR_NODE && f->action == OVR_FORCE_PASS);
+	/* A local override set after the region-wide one wins: this door's exception. */
+	ovr_lookup(u, "tailspin", t, &f, &m);
+	T_CHECK(f != NULL && f->origin == OVR_NODE);
+	if (f != NULL)
+		T_EQ_STR(ovr_where(f, "/n", "/r", where, sizeof(where)), "node /n:3");
+	/* The region scope, however late, never beats a registry's own. */
+	ovr_lookup(u, "fabrikam", t, &f, &m);
+	T_CHECK(f != NULL && f->glob != NULL);
+	ovr_lookup(u, "another", t, &f, &m);
+	T_CHECK(f != NULL && f->glob == NULL && f->origin == OVR_REGIONWIDE);
+	/* from= is the region-wide file's alone. */
+	{
+		static const char fromline[] = "region enforce until=2026-11-30T12:00:00Z "
+		                               "set=2026-11-30T08:00:00Z by=a from=x reason=\"r\"\n";
+
+		e.n = 0;
+		T_EQ_INT(ovr_parse("n", fromline, strlen(fromline), 7 * DAY, &d, t_collect, &e), 1);
+	}
+	ovr_free(u);
+	ovr_free(r);
+	ovr_free(r0);
+	ovr_free(n);
+}
+
 int
 main(void)
 {
@@ -215,6 +343,8 @@ main(void)
 		T_CASE(test_parse_and_lookup),
 		T_CASE(test_errors),
 		T_CASE(test_allow_failover),
+		T_CASE(test_region_file),
+		T_CASE(test_precedence),
 	};
 
 	return t_run("override", cases, sizeof(cases) / sizeof(cases[0]));

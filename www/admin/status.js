@@ -177,18 +177,29 @@ function warningsFor(doc) {
   } else if (num(s.age) !== null && num(s.max_age) !== null && s.age > s.max_age) {
     w.push(['stale', `Snapshot is ${s.age} s old, older than max_age ${s.max_age} s: is the prober running?`, 'fail']);
   }
-  const of = doc.overrides_file || {};
-  if (doc.overrides_damaged && of.state === 'fallback') {
-    const fb = of.fallback || {};
-    w.push(['overrides-fallback', `Override file damaged: ${plural(num(of.bad_lines) || 0, 'bad line', 'bad lines')}, so every responder ignores it ` +
-      `and keeps to its last good copy${fb.written ? ` (written ${absTime(fb.written)})` : ''}: ` +
-      'the overrides below are that copy\'s; the ignored lines are listed under them.', 'fail']);
-  } else if (doc.overrides_damaged) {
-    w.push(['overrides-damaged', 'Override file damaged: it has bad lines, so every responder ignores it whole, and there is no good copy: none of its overrides is in force.', 'fail']);
-  } else if (ov.length) {
-    const region = ov.filter((o) => o.scope === 'region').length;
+  // Each override file: this node's, and the region-wide one (docs/overrides.md).
+  for (const [key, name, kind] of [['overrides_file', 'Override file', 'overrides'],
+    ['region_overrides_file', 'Region-wide override file', 'region-overrides']]) {
+    const of = doc[key] || {};
+    if (of.state === 'fallback') {
+      const fb = of.fallback || {};
+      w.push([`${kind}-fallback`, `${name} damaged: ${plural(num(of.bad_lines) || 0, 'bad line', 'bad lines')}, so every responder ignores it ` +
+        `and keeps to its last good copy${fb.written ? ` (written ${absTime(fb.written)})` : ''}: ` +
+        'the overrides below are that copy\'s; the ignored lines are listed under them.', 'fail']);
+    } else if (of.state === 'damaged') {
+      w.push([`${kind}-damaged`, `${name} damaged: ${kind === 'overrides' ? 'it has bad lines' : 'a bad header, length, checksum or line'}, so every responder ignores it whole, and there is no good copy: none of its overrides is in force.`, 'fail']);
+    }
+  }
+  // A source whose region-wide overrides the follower refused: on every door alike.
+  const refused = ((doc.fleet || {}).sources || []).filter((s) => (s.overrides || {}).state === 'refused');
+  if (refused.length) {
+    w.push(['region-overrides-refused', `The follower refused the region-wide overrides of ${refused.map((s) => str(s.name)).join(', ')} ` +
+      `(${str((refused[0].overrides || {}).why)}): damaged, truncated or edited; what it last verified from ${refused.length === 1 ? 'it' : 'them'} stays in force.`, 'fail']);
+  }
+  if (!w.some(([k]) => k.endsWith('-damaged') || k.endsWith('-fallback')) && ov.length) {    const region = ov.filter((o) => o.scope === 'region').length;
+    const wide = ov.filter((o) => o.origin === 'region-wide').length;
     w.push(['overrides', `${plural(ov.length, 'operator override', 'operator overrides')} in force` +
-      (region ? `, ${region} on the whole region` : '') + ': see the table below.', 'warn']);
+      (region ? `, ${region} on the whole region` : '') + (wide ? `, ${wide} set region-wide` : '') + ': see the table below.', 'warn']);
   }
   return w;
 }
@@ -276,13 +287,17 @@ function renderTables(doc) {
     el('td', { class: 'time', title: `until ${absTime(o.until)}` },
       num(o.expires_in) === null ? ago(o.until) : o.expires_in > 0 ? `in ${duration(o.expires_in)}` : 'expired'),
     el('td', { title: `set ${absTime(o.set)}` }, str(o.by)),
+    el('td', { 'data-origin': str(o.origin || 'node'),
+      title: `${o.origin === 'region-wide' ? str((doc.region_overrides_file || {}).path) : str((doc.overrides_file || {}).path)}:${num(o.line) === null ? '?' : o.line}` },
+      o.origin === 'region-wide' ? `region-wide${o.from ? ` (from ${str(o.from)})` : ''}` : 'this node'),
     el('td', { class: 'cause' }, str(o.reason)))),
   'none');
   const of = doc.overrides_file || {};
-  const fallback = !!doc.overrides_damaged && of.state === 'fallback';
+  const fallback = of.state === 'fallback';
+  const damaged = of.state === 'damaged';
   setText('overrides-shown', fallback ? `file damaged: its last good copy in force, ${plural(ov.length, 'override', 'overrides')}`
-    : doc.overrides_damaged ? 'file damaged: ignored whole' : plural(ov.length, 'in force', 'in force'));
-  $('overrides-section').classList.toggle('ignored', !!doc.overrides_damaged && !fallback);
+    : damaged ? 'file damaged: ignored whole' : plural(ov.length, 'in force', 'in force'));
+  $('overrides-section').classList.toggle('ignored', damaged);
   // The lines of a damaged file that every responder ignores, as file:line: message.
   const bad = Array.isArray(of.ignored) ? of.ignored : [];
   $('overrides-ignored-box').hidden = bad.length === 0;
