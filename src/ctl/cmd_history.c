@@ -37,6 +37,68 @@ parse_when(const char *s, time_t now)
 }
 
 /*
+ * An override event of the event log (deephealthctl's add and remove, the prober's
+ * expiries, a door's follower's region-wide arrivals and departures) as one line:
+ * which file it is in (node or region-wide, and the source a door got it from);
+ * with json, the line itself, the nth of an array.
+ */
+static void
+print_override_event(const char *line, const char *when, int json, size_t nth)
+{
+	char change[16], scope[320], action[32], by[80], reason[600], origin[16], from[140],
+	     until[40];
+
+	if (json) { /* the event log's own line, in the array */
+		printf("%s\n%s", nth ? "," : "", line);
+		return;
+	}
+	if (evlog_field(line, "change", change, sizeof(change)) == NULL ||
+	    evlog_field(line, "scope", scope, sizeof(scope)) == NULL ||
+	    evlog_field(line, "action", action, sizeof(action)) == NULL)
+		return;
+	if (evlog_field(line, "by", by, sizeof(by)) == NULL)
+		snprintf(by, sizeof(by), "?");
+	if (evlog_field(line, "reason", reason, sizeof(reason)) == NULL)
+		reason[0] = '\0';
+	if (evlog_field(line, "until", until, sizeof(until)) == NULL)
+		snprintf(until, sizeof(until), "?");
+	if (evlog_field(line, "origin", origin, sizeof(origin)) == NULL)
+		snprintf(origin, sizeof(origin), "node");
+	if (evlog_field(line, "from", from, sizeof(from)) == NULL)
+		from[0] = '\0';
+	evlog_unescape(reason);
+	evlog_unescape(scope);
+	printf("%s  override %-6s %s %s until %s (%s%s%s, by %s): %s\n", when, change, scope,
+	       action, until, origin, from[0] ? " from " : "", from, by, reason);
+}
+
+/* Does the override event's scope (on line) reach a registry named name, using deps? */
+static int
+override_reaches(const char *line, const char *name, const struct snapshot *snap,
+                 const uint32_t *idx, size_t nd)
+{
+	char scope[320];
+
+	if (evlog_field(line, "scope", scope, sizeof(scope)) == NULL)
+		return 0;
+	evlog_unescape(scope);
+	if (strcmp(scope, "region") == 0)
+		return 1;
+	if (strncmp(scope, "registry:", 9) == 0)
+		return fnmatch(scope + 9, name, 0) == 0;
+	for (size_t k = 0; strncmp(scope, "dependency:", 11) == 0 && k < nd; k++) {
+		struct snap_dep d;
+		char dep[DH_NAME_MAX + 1];
+
+		snap_dep_at(snap, idx[k], &d);
+		snprintf(dep, sizeof(dep), "%.*s", (int)d.name_len, d.name);
+		if (fnmatch(scope + 11, dep, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * A registry's history: the transitions of the dependencies it uses (the
  * snapshot's record), replayed from the event log by the prober's rule, so each
  * line says what the registry's verdict became: when it left this region, why,
@@ -83,6 +145,13 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 		int64_t t;
 
 		line[strcspn(line, "\n")] = '\0';
+		/* The operator's overrides that reach it, from either file. */
+		if (line[0] == '{' && evlog_field(line, "event", ev, sizeof(ev)) != NULL &&
+		    strcmp(ev, "override") == 0 && evlog_field(line, "time", when, sizeof(when)) &&
+		    (t = parse_when(when, x->now)) >= since && override_reaches(line, name, x->snap, idx, nd)) {
+			print_override_event(line, when, x->json, n++);
+			continue;
+		}
 		/* Dependency transitions are the lines without an "event". */
 		if (line[0] != '{' || evlog_field(line, "event", ev, sizeof(ev)) != NULL ||
 		    evlog_field(line, "time", when, sizeof(when)) == NULL ||
@@ -235,8 +304,18 @@ cmd_history(struct ctl *x, int argc, char **argv)
 		    (t = parse_when(when, x->now)) < 0 || t < since)
 			continue;
 		blind = evlog_field(line, "event", ev, sizeof(ev)) != NULL;
+		if (blind && strcmp(ev, "override") == 0) {
+			char scope[320];
+
+			/* A dependency override on a dependency the glob names, from either file. */
+			if (evlog_field(line, "scope", scope, sizeof(scope)) == NULL ||
+			    strncmp(scope, "dependency:", 11) != 0 || fnmatch(glob, scope + 11, 0) != 0)
+				continue;
+			print_override_event(line, when, x->json, n++);
+			continue;
+		}
 		if (blind && strcmp(ev, "blind") != 0 && strcmp(ev, "guard") != 0)
-			continue; /* verdicts, overrides: not a dependency's */
+			continue; /* verdicts: not a dependency's */
 		if (!blind && (evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
 		               fnmatch(glob, dep, 0) != 0))
 			continue;

@@ -346,6 +346,56 @@ ovr_fetch(struct follower *f, size_t i, time_t now)
 		         rovr_state_names[s->ovr_state], s->ovr_why[0] ? ": " : "", s->ovr_why);
 }
 
+/* Are a and b the same override (as written, source included)? */
+static int
+same_override(const struct override *a, const struct override *b)
+{
+	return a->action == b->action && a->until == b->until && a->set == b->set &&
+	       strcmp(a->scope, b->scope) == 0 && strcmp(a->by, b->by) == 0 &&
+	       strcmp(a->reason, b->reason) == 0 &&
+	       strcmp(a->from ? a->from : "", b->from ? b->from : "") == 0;
+}
+
+/*
+ * The event log (prober.event_log, when this door keeps one): each region-wide override
+ * that arrived ("add") or left before its expiry ("remove") since the last publish, in
+ * one write(2) with O_APPEND, as the prober writes its lines.
+ */
+static void
+ovr_events(struct follower *f, const struct overrides *was, const struct overrides *now_o,
+           time_t now)
+{
+	char *buf = NULL;
+	size_t len = 0, k;
+	FILE *m;
+	int fd;
+
+	if (f->conf->event_log[0] == '\0' || (m = open_memstream(&buf, &len)) == NULL)
+		return;
+	for (size_t i = 0; now_o != NULL && i < now_o->n; i++) {
+		for (k = 0; was != NULL && k < was->n && !same_override(&was->v[k], &now_o->v[i]); k++)
+			;
+		if ((was == NULL || k == was->n) && now_o->v[i].until > (int64_t)now)
+			ovr_event_line(m, "add", &now_o->v[i], (int64_t)now);
+	}
+	for (size_t i = 0; was != NULL && i < was->n; i++) {
+		for (k = 0; now_o != NULL && k < now_o->n && !same_override(&now_o->v[k], &was->v[i]); k++)
+			;
+		if ((now_o == NULL || k == now_o->n) && was->v[i].until > (int64_t)now)
+			ovr_event_line(m, "remove", &was->v[i], (int64_t)now);
+	}
+	if (fclose(m) != 0 || len == 0) {
+		free(buf);
+		return;
+	}
+	fd = open(f->conf->event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1 || write(fd, buf, len) != (ssize_t)len)
+		log_warn("event log %s: region-wide override changes not written", f->conf->event_log);
+	if (fd != -1)
+		close(fd);
+	free(buf);
+}
+
 /*
  * Every source's region-wide overrides, as one file (each line naming its
  * source), published for the responders when it differs from what is there.
@@ -382,6 +432,18 @@ ovr_publish(struct follower *f, time_t now)
 		return;
 	}
 	log_info("region-wide overrides %s published: %zu in force", f->conf->region_overrides, n);
+	{
+		struct overrides *was = NULL, *is = NULL;
+
+		/* What changed, for the event log: the file as it was and as it is now, read back. */
+		if (f->rovr != NULL)
+			(void)ovr_parse_region("was", f->rovr, f->rovr_len, INT64_MAX, &was,
+			                       log_errfn_quiet, NULL);
+		(void)ovr_parse_region("is", buf, len, INT64_MAX, &is, log_errfn_quiet, NULL);
+		ovr_events(f, was, is, now);
+		ovr_free(was);
+		ovr_free(is);
+	}
 	free(f->rovr);
 	f->rovr = buf;
 	f->rovr_len = len;
@@ -800,7 +862,7 @@ ovr_url(const char *url, char *out, size_t len)
 static char **
 owned_paths(const struct follower *f)
 {
-	char **v = xcalloc(2 * FOLLOW_SOURCES_MAX + 7, sizeof(*v)), path[4200];
+	char **v = xcalloc(2 * FOLLOW_SOURCES_MAX + 8, sizeof(*v)), path[4200];
 	size_t n = 0;
 
 	v[n++] = xstrdup(f->conf->snapshot_path);
@@ -819,6 +881,7 @@ owned_paths(const struct follower *f)
 	v[n++] = xstrdup(f->conf->region_overrides);
 	snprintf(path, sizeof(path), "%s%s", f->conf->region_overrides, OVR_GOOD_SUFFIX);
 	v[n++] = xstrdup(path);
+	v[n++] = xstrdup(f->conf->event_log); /* "" when none: skipped */
 	return v;
 }
 
@@ -935,6 +998,22 @@ main(int argc, char **argv)
 	}
 	publish_clean(f.conf->snapshot_path);
 	cache_load(&f);
+	{
+		struct overrides *pub = NULL;
+		char err[512];
+		size_t len;
+		char *buf = ovr_file_read(f.conf->region_overrides, &len, NULL, err, sizeof(err));
+
+		/* What a previous run published: the changes since are this run's to log. */
+		if (buf != NULL && ovr_parse_region(f.conf->region_overrides, buf, len, INT64_MAX, &pub,
+		                                    log_errfn_quiet, NULL) == 0) {
+			f.rovr = buf;
+			f.rovr_len = len;
+		} else {
+			free(buf);
+		}
+		ovr_free(pub);
+	}
 	fleet_recall(&f);
 
 	/* A pass takes up to two fetches (header, body) of every source at worst. */

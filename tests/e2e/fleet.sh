@@ -178,6 +178,7 @@ resolver = {
 log = { level = "info"; };
 follower = { sources = ( $list ); policy = "$2"; quorum = $QUORUM;
              timeout_ms = $F_TIMEOUT; cache = "$D/cache"; };
+prober = { event_log = "$D/events.log"; };
 EOF
 	chmod 644 "$D/dh.conf.new"
 	mv "$D/dh.conf.new" "$D/dh.conf"
@@ -827,6 +828,13 @@ sc_rovr() {
 		ctl_w "$d" explain fabrikam.azurecr.io 2>/dev/null | grep -q "set in  *region-wide $WORK/$d/overrides.region:[0-9]* from 127.0.0.1:${PPORT[A1]}\$" ||
 			fail_because "$d: explain does not name the region-wide file, its line and A1"
 	done
+	# the history of each door and of A1 says where it was set
+	for d in "${DOORS[@]}"; do
+		ctl_w "$d" history registry:fabrikam 2>/dev/null | grep -q "override add    registry:fabrikam force-fail until .* (region-wide from 127.0.0.1:${PPORT[A1]}, by .*): INC-7: fabrikam out, region-wide\$" ||
+			fail_because "$d: history registry:fabrikam does not show the region-wide override's arrival"
+	done
+	ctl_w A1 history registry:fabrikam 2>/dev/null | grep -q "override add    registry:fabrikam force-fail until .* (region-wide, by " ||
+		fail_because "A1: history does not show the region-wide override as set there"
 	# the node's file on a door is not where it goes: -w there is refused, and nothing is written
 	ctl_w D1 override add registry:contoso force-fail -e 10m -r "wrong host" -w >/dev/null 2>&1 &&
 		fail_because "deephealthctl override add -w on a door succeeded"
