@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +29,23 @@
 #define POOL_QUICK_MS 1000     /* a worker that dies sooner than this counts as failing */
 #define POOL_BACKOFF_MAX_MS 30000
 #define POOL_STOP_GRACE_MS 10000
+#define POOL_READY_MS 10000    /* a replacement not ready by then is given up: the old one stays */
+#define POOL_READY_POLL_MS 5   /* how often a pending replacement's readiness is looked at */
 
 struct worker {
 	pid_t pid;           /* 0 = not running */
 	int64_t started_ms;
 	int64_t restart_ms;  /* when to start it again, when not running */
 	int quick_deaths;    /* in a row, for the back-off */
-	int replace;         /* SIGHUP: stop it and start a new one */
+	int replace;         /* SIGHUP: replace it (a new one first, then this one stopped) */
+	pid_t next;          /* its replacement, started and not ready yet (0: none) */
+	int next_fd;         /* the replacement's readiness pipe, read end (-1: none) */
+	int64_t next_ms;     /* when the replacement started */
+	pid_t retiring;      /* the one it replaced, stopped and finishing (0: none) */
 };
+
+/* In a worker started to replace another: the write end of its readiness pipe. */
+static int ready_fd = -1;
 
 static void
 on_signal(int sig)
@@ -61,25 +71,77 @@ worker_setup(const sigset_t *old)
 #endif
 }
 
+/*
+ * Fork a worker for slot; with rfd, a readiness pipe whose read end *rfd the
+ * supervisor keeps.  Returns 0 in the new child, its pid in the supervisor,
+ * -1 when fork failed.
+ */
+static pid_t
+spawn(size_t slot, const sigset_t *old, int *rfd)
+{
+	int p[2] = { -1, -1 };
+	pid_t pid;
+
+	if (rfd != NULL && pipe(p) == -1) {
+		log_warn("worker %zu: pipe", slot);
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_warn("worker %zu: fork", slot);
+		if (rfd != NULL) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		worker_setup(old);
+		if (rfd != NULL) {
+			close(p[0]);
+			ready_fd = p[1];
+		}
+		return 0;
+	}
+	if (rfd != NULL) {
+		close(p[1]);
+		fcntl(p[0], F_SETFL, O_NONBLOCK);
+		fcntl(p[0], F_SETFD, FD_CLOEXEC);
+		*rfd = p[0];
+	}
+	log_debug("worker %zu: started, pid %ld%s", slot, (long)pid, rfd ? " (a replacement)" : "");
+	return pid;
+}
+
+void
+pool_ready(void)
+{
+	char c = 'r';
+
+	if (ready_fd == -1)
+		return;
+	/* The supervisor may be gone (then EPIPE, SIGPIPE ignored): nothing to tell. */
+	if (write(ready_fd, &c, 1) != 1)
+		log_debug("readiness not told to the supervisor: %s", strerror(errno));
+	close(ready_fd);
+	ready_fd = -1;
+}
+
 /* Start w; returns 1 in the new child, 0 in the supervisor. */
 static int
 worker_start(struct worker *w, size_t slot, const sigset_t *old)
 {
-	pid_t pid = fork();
+	pid_t pid = spawn(slot, old, NULL);
 
+	if (pid == 0)
+		return 1;
 	if (pid == -1) {
-		log_warn("worker %zu: fork (retrying in 1 s)", slot);
 		w->restart_ms = util_now_ms() + 1000;
 		return 0;
-	}
-	if (pid == 0) {
-		worker_setup(old);
-		return 1;
 	}
 	w->pid = pid;
 	w->started_ms = util_now_ms();
 	w->replace = 0;
-	log_debug("worker %zu: started, pid %ld", slot, (long)pid);
 	return 0;
 }
 
@@ -95,27 +157,32 @@ describe_exit(int status, char *out, size_t len)
 		snprintf(out, len, "ended (status %#x)", (unsigned)status);
 }
 
-/* Stop every worker: SIGTERM, a grace period, then SIGKILL.  Exits. */
+/* Stop every worker (and any replacement or retiring one): SIGTERM, a grace period, then SIGKILL.  Exits. */
 static void
 pool_stop(struct worker *ws, size_t n)
 {
 	int64_t until = util_now_ms() + POOL_STOP_GRACE_MS;
-	size_t left = 0;
+	pid_t *ps = xcalloc(3 * n, sizeof(*ps));
+	size_t left = 0, np = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (ws[i].pid > 0) {
-			kill(ws[i].pid, SIGTERM);
-			left++;
-		}
+		pid_t three[3] = { ws[i].pid, ws[i].next, ws[i].retiring };
+
+		for (int k = 0; k < 3; k++)
+			if (three[k] > 0) {
+				kill(three[k], SIGTERM);
+				ps[np++] = three[k];
+				left++;
+			}
 	}
 	while (left > 0) {
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 
 		if (pid > 0) {
-			for (size_t i = 0; i < n; i++)
-				if (ws[i].pid == pid) {
-					ws[i].pid = 0;
+			for (size_t k = 0; k < np; k++)
+				if (ps[k] == pid) {
+					ps[k] = 0;
 					left--;
 				}
 			continue;
@@ -126,30 +193,138 @@ pool_stop(struct worker *ws, size_t n)
 			log_warnx("%zu %s still running after %d ms: killing %s", left,
 			          util_plural((long long)left, "worker", "workers"), POOL_STOP_GRACE_MS,
 			          util_plural((long long)left, "it", "them"));
-			for (size_t i = 0; i < n; i++)
-				if (ws[i].pid > 0)
-					kill(ws[i].pid, SIGKILL);
+			for (size_t k = 0; k < np; k++)
+				if (ps[k] > 0)
+					kill(ps[k], SIGKILL);
 			until = util_now_ms() + 1000 * 1000;
 		}
 		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	}
+	free(ps);
 	log_info("supervisor: every worker stopped, exiting");
 	exit(0);
 }
 
-/* SIGHUP rolls the pool: one worker at a time, so the socket never lacks one. */
+/* A pending replacement told it is ready: the one it replaces is stopped now. */
 static void
-roll_next(struct worker *ws, size_t n)
+promote(struct worker *w, size_t slot, const char *why)
 {
-	for (size_t i = 0; i < n; i++)
-		if (ws[i].pid > 0 && ws[i].replace == 2)
-			return; /* one is being replaced */
+	int64_t now = util_now_ms();
+
+	if (w->pid > 0) {
+		kill(w->pid, SIGTERM);
+		w->retiring = w->pid;
+	}
+	if (w->retiring)
+		log_info("worker %zu: pid %ld %s after %lld ms: stopping pid %ld", slot,
+		         (long)w->next, why, (long long)(now - w->next_ms), (long)w->retiring);
+	else
+		log_info("worker %zu: pid %ld %s after %lld ms", slot, (long)w->next, why,
+		         (long long)(now - w->next_ms));
+	w->pid = w->next;
+	w->started_ms = w->next_ms;
+	w->quick_deaths = 0;
+	w->next = 0;
+	w->replace = 0;
+	if (w->next_fd != -1)
+		close(w->next_fd);
+	w->next_fd = -1;
+}
+
+/*
+ * SIGHUP rolls the pool, one worker at a time: a replacement is started beside
+ * it, and the old one is stopped only once the replacement says it is ready,
+ * so the socket never lacks a worker, even with -n 1.  Returns 1 in a new child.
+ */
+static int
+roll(struct worker *ws, size_t n, const sigset_t *old)
+{
 	for (size_t i = 0; i < n; i++) {
-		if (ws[i].pid > 0 && ws[i].replace == 1) {
-			ws[i].replace = 2;
-			kill(ws[i].pid, SIGTERM);
+		struct worker *w = &ws[i];
+		char c;
+		ssize_t got;
+
+		if (w->next == 0)
+			continue;
+		got = read(w->next_fd, &c, 1);
+		if (got == 1) {
+			promote(w, i, "ready");
+		} else if (util_now_ms() - w->next_ms > POOL_READY_MS) {
+			log_warnx("worker %zu: its replacement (pid %ld) not ready after %d ms: killed; "
+			          "pid %ld goes on serving", i, (long)w->next, POOL_READY_MS, (long)w->pid);
+			kill(w->next, SIGKILL);
+			w->retiring = w->next; /* reaped as a retiring one */
+			w->next = 0;
+			w->replace = 0;
+			close(w->next_fd);
+			w->next_fd = -1;
+		}
+		return 0; /* one at a time */
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct worker *w = &ws[i];
+		pid_t pid;
+
+		if (w->pid <= 0 || !w->replace || w->retiring)
+			continue;
+		pid = spawn(i, old, &w->next_fd);
+		if (pid == 0)
+			return 1;
+		if (pid == -1)
+			return 0; /* tried again at the next wake */
+		w->next = pid;
+		w->next_ms = util_now_ms();
+		return 0;
+	}
+	return 0;
+}
+
+/* A child exited: which one it was, and what follows. */
+static void
+reaped(struct worker *ws, size_t n, pid_t pid, int status, int64_t now)
+{
+	char how[96];
+
+	describe_exit(status, how, sizeof(how));
+	for (size_t i = 0; i < n; i++) {
+		struct worker *w = &ws[i];
+
+		if (w->retiring == pid) {
+			log_info("worker %zu (pid %ld) replaced", i, (long)pid);
+			w->retiring = 0;
 			return;
 		}
+		if (w->next == pid) {
+			log_warnx("worker %zu: its replacement (pid %ld) %s before it was ready: pid %ld "
+			          "goes on serving", i, (long)pid, how, (long)w->pid);
+			close(w->next_fd);
+			w->next_fd = -1;
+			w->next = 0;
+			w->replace = 0;
+			return;
+		}
+		if (w->pid != pid)
+			continue;
+		w->pid = 0;
+		if (w->next != 0) {
+			/* Its replacement is on its way: it takes the slot as it is. */
+			log_warnx("worker %zu (pid %ld) %s while being replaced", i, (long)pid, how);
+			promote(w, i, "took over");
+		} else if (now - w->started_ms < POOL_QUICK_MS) {
+			int64_t delay = (int64_t)POOL_QUICK_MS << (w->quick_deaths < 5 ? w->quick_deaths : 5);
+
+			if (delay > POOL_BACKOFF_MAX_MS)
+				delay = POOL_BACKOFF_MAX_MS;
+			w->quick_deaths++;
+			w->restart_ms = now + delay;
+			log_warnx("worker %zu (pid %ld) %s %lld ms after it started: restarting in %lld ms",
+			          i, (long)pid, how, (long long)(now - w->started_ms), (long long)delay);
+		} else {
+			w->quick_deaths = 0;
+			w->restart_ms = now;
+			log_warnx("worker %zu (pid %ld) %s: restarting it", i, (long)pid, how);
+		}
+		return;
 	}
 }
 
@@ -168,10 +343,14 @@ pool_run(size_t n)
 		sigaction(sigs[i], &sa, NULL);
 		sigaddset(&set, sigs[i]);
 	}
+	/* A replacement that dies before it reads its pipe must not kill us with SIGPIPE. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	log_info("supervisor: starting %zu %s (pid %ld; SIGHUP replaces them, SIGTERM stops "
 	         "them)", n, util_plural((long long)n, "worker", "workers"), (long)getpid());
 	for (size_t i = 0; i < n; i++) {
+		ws[i].next_fd = -1;
 		if (worker_start(&ws[i], i, &old)) {
 			free(ws);
 			return 0;
@@ -185,36 +364,8 @@ pool_run(size_t n)
 		pid_t pid;
 
 		/* Reap first: a SIGCHLD may stand for several exits. */
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (size_t i = 0; i < n; i++) {
-				char how[96];
-
-				if (ws[i].pid != pid)
-					continue;
-				ws[i].pid = 0;
-				describe_exit(status, how, sizeof(how));
-				if (ws[i].replace == 2) {
-					log_info("worker %zu (pid %ld) replaced", i, (long)pid);
-					ws[i].restart_ms = now;
-					ws[i].quick_deaths = 0;
-				} else if (now - ws[i].started_ms < POOL_QUICK_MS) {
-					int64_t delay = (int64_t)POOL_QUICK_MS << (ws[i].quick_deaths < 5
-					                                               ? ws[i].quick_deaths : 5);
-
-					if (delay > POOL_BACKOFF_MAX_MS)
-						delay = POOL_BACKOFF_MAX_MS;
-					ws[i].quick_deaths++;
-					ws[i].restart_ms = now + delay;
-					log_warnx("worker %zu (pid %ld) %s %lld ms after it started: restarting "
-					          "in %lld ms", i, (long)pid, how,
-					          (long long)(now - ws[i].started_ms), (long long)delay);
-				} else {
-					ws[i].quick_deaths = 0;
-					ws[i].restart_ms = now;
-					log_warnx("worker %zu (pid %ld) %s: restarting it", i, (long)pid, how);
-				}
-			}
-		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			reaped(ws, n, pid, status, now);
 		for (size_t i = 0; i < n; i++) {
 			if (ws[i].pid != 0)
 				continue;
@@ -227,7 +378,13 @@ pool_run(size_t n)
 			if (ws[i].pid == 0 && ws[i].restart_ms < wake)
 				wake = ws[i].restart_ms;
 		}
-		roll_next(ws, n);
+		if (roll(ws, n, &old)) {
+			free(ws);
+			return 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (ws[i].next != 0 && now + POOL_READY_POLL_MS < wake)
+				wake = now + POOL_READY_POLL_MS;
 		now = util_now_ms();
 		wake = wake > now ? wake - now : 0;
 		ts.tv_sec = wake / 1000;
@@ -237,9 +394,10 @@ pool_run(size_t n)
 			log_info("supervisor: %s, stopping the workers", strsignal(sig));
 			pool_stop(ws, n);
 		} else if (sig == SIGHUP) {
-			log_info("supervisor: SIGHUP, replacing the workers one at a time");
+			log_info("supervisor: SIGHUP, replacing the workers one at a time, each once its "
+			         "replacement is ready");
 			for (size_t i = 0; i < n; i++)
-				if (ws[i].pid > 0 && ws[i].replace == 0)
+				if (ws[i].pid > 0)
 					ws[i].replace = 1;
 		}
 	}

@@ -1,8 +1,10 @@
 /* responder.c: deephealth.fcgi, the FastCGI responder: Host -> registry -> 200/503, failing open. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* ppoll */
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -437,12 +439,16 @@ static void
 on_term(int sig)
 {
 	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
+	stopping = 1; /* never FCGX_ShutdownPending: it makes libfcgi fail the reads of a request */
 }
 
+/*
+ * The signals that stop us (SIGTERM; SIGINT; SIGUSR1, lighttpd's graceful stop of FastCGI
+ * children) are blocked while a request is read and answered, and taken only while we
+ * wait for the next one (serve's ppoll): a stop never cuts a request in half.
+ */
 static void
-install_signals(void)
+install_signals(sigset_t *stops)
 {
 	struct sigaction sa;
 
@@ -451,13 +457,74 @@ install_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 	/* A stray SIGHUP must not take a worker away: only the supervisor acts on it. */
 	sigaction(SIGHUP, &sa, NULL);
-	/* No SA_RESTART: accept(2) must return EINTR so libfcgi sees the shutdown. */
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0;
+	sigemptyset(stops);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL); /* lighttpd's graceful stop of FastCGI children */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaddset(stops, SIGTERM);
+	sigaddset(stops, SIGINT);
+	sigaddset(stops, SIGUSR1);
+	sigprocmask(SIG_BLOCK, stops, NULL);
+}
+
+/*
+ * Our own accept loop around libfcgi's request API: wait (ppoll, the stop signals open)
+ * until the listening socket, or a connection the web server keeps (fastcgi_keep_conn),
+ * has something; then read and answer one request with the stop signals blocked.  The
+ * listening socket is non-blocking, so a worker that loses the race for a connection to
+ * another worker of the pool goes back to waiting instead of blocking in accept(2).
+ * Returns the exit status.
+ */
+static int
+serve(struct responder *r, int sock, const sigset_t *stops)
+{
+	FCGX_Request req;
+	sigset_t waiting;
+	int failures = 0, status = 0, fl;
+
+	if ((fl = fcntl(sock, F_GETFL)) == -1 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) == -1)
+		fatal("listening socket: cannot make it non-blocking");
+	if (FCGX_InitRequest(&req, sock, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		fatalx("FCGX_InitRequest failed");
+	sigprocmask(SIG_SETMASK, NULL, &waiting);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(stops, sig) == 1)
+			sigdelset(&waiting, sig);
+	while (!stopping) {
+		struct pollfd p[2] = { { sock, POLLIN, 0 }, { req.ipcFd, POLLIN, 0 } };
+		int kept = req.ipcFd >= 0 && req.keepConnection, n;
+
+		n = ppoll(p, kept ? 2 : 1, NULL, &waiting);
+		if (n < 0) {
+			if (errno != EINTR)
+				fatal("ppoll");
+			continue; /* a stop: the loop's test */
+		}
+		/* A new connection while the kept one is idle: the kept one is closed, or the
+		 * web server's next request on it would wait behind it. */
+		if (kept && !(p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			FCGX_Free(&req, 1);
+		if (FCGX_Accept_r(&req) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				continue; /* another worker took it */
+			/* A transient accept error (EMFILE...) must not kill us; a dead socket will. */
+			if (++failures > 100) {
+				log_warn("accept keeps failing, exiting");
+				status = 1;
+				break;
+			}
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+			continue;
+		}
+		failures = 0;
+		handle(r, req.envp, req.out);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	return status;
 }
 
 static void
@@ -486,9 +553,9 @@ main(int argc, char **argv)
 	};
 	struct responder r;
 	const char *conf_path = getenv("DEEPHEALTH_CONFIG"), *sock_path = NULL;
-	FCGX_Request req;
+	sigset_t stops;
 	char what[160];
-	int ch, test_only = 0, sock = 0, failures = 0, status = 0;
+	int ch, test_only = 0, sock = 0, status = 0;
 	long workers = 0;
 
 	while ((ch = getopt_long(argc, argv, ":c:s:n:tVh", longopts, NULL)) != -1) {
@@ -572,33 +639,13 @@ main(int argc, char **argv)
 		r.node[0] = '\0';
 	r.node[sizeof(r.node) - 1] = '\0';
 
-	install_signals();
-	if (FCGX_InitRequest(&req, sock, 0) != 0)
-		fatalx("FCGX_InitRequest failed");
+	install_signals(&stops);
 	log_info("ready (config %s%s)", conf_path, r.conf ? "" : " NOT LOADED");
 	refresh(&r, util_now_ms()); /* load the snapshot now, not on the first probe */
-
-	while (!stopping) {
-		if (FCGX_Accept_r(&req) < 0) {
-			if (stopping)
-				break;
-			/* A transient accept error (EMFILE...) must not kill us; a dead socket will. */
-			if (errno != EINTR && ++failures > 100) {
-				log_warn("accept keeps failing, exiting");
-				status = 1;
-				break;
-			}
-			if (errno != EINTR)
-				nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-			continue;
-		}
-		failures = 0;
-		handle(&r, req.envp, req.out);
-		FCGX_Finish_r(&req);
-	}
+	pool_ready(); /* in a pool's worker: the supervisor may now stop the one it replaces */
+	status = serve(&r, sock, &stops);
 	log_info("exiting after %llu %s", r.requests,
 	         util_plural((long long)r.requests, "request", "requests"));
-	FCGX_Free(&req, 1);
 	snap_free(r.snap);
 	ovr_free(r.ovr_all);
 	ovr_view_free(&r.ovr.vw);
