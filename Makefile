@@ -17,6 +17,17 @@ override CFLAGS += -std=c11 $(OPT) $(WARN) -D_DEFAULT_SOURCE -Isrc \
                    $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# One short line per file (CC src/conf.c, LD build/deephealthctl); make V=1 prints the
+# whole commands.
+V ?= 0
+ifeq ($(V),1)
+Q   :=
+say  = @:
+else
+Q   := @
+say  = @printf '  %-4s %s\n'
+endif
+
 # The tree by program (docs/architecture.md): src/*.c is shared by every program;
 # src/answer/ (Host -> registry -> decision -> reply) by the responder and deephealthctl;
 # fcgi/ is the responder, src/prober/ the prober, src/ctl/ deephealthctl, src/snaptool/ the
@@ -58,73 +69,92 @@ all: $(PROGS)
 # A program's own directory holds its header; shared code sees only src/deephealth.h.
 $(O)/fcgi/%.o: fcgi/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ifcgi -Isrc/answer -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -Ifcgi -Isrc/answer -c -o $@ $<
 
 $(O)/src/answer/%.o: src/answer/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/answer -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -Isrc/answer -c -o $@ $<
 
 $(O)/src/prober/%.o: src/prober/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/prober -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -Isrc/prober -c -o $@ $<
 
 $(O)/src/ctl/%.o: src/ctl/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/ctl -Isrc/answer -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -Isrc/ctl -Isrc/answer -c -o $@ $<
 
 $(O)/src/follow/%.o: src/follow/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/follow -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -Isrc/follow -c -o $@ $<
 
 $(O)/src/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/deephealth.fcgi: $(FCGI_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS)
 
 $(BUILD)/deephealth-snap: $(SNAP_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/deephealth-probe: $(PROBE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROBE_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PROBE_LIBS)
 
 $(BUILD)/deephealthctl: $(CTL_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
 
 $(BUILD)/deephealth-follow: $(FOLLOW_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FOLLOW_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FOLLOW_LIBS)
 
 # The HTTP fixture server integration tests use as a dependency stand-in.
 $(BUILD)/httpfix: tests/fixtures/httpfix.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # The Traffic-Manager-style probe emulator of the end-to-end failover suite.
 $(BUILD)/tmprobe: tests/e2e/tmprobe.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # Benchmark programs: the bare libfcgi baseline (libfcgi only, as a minimal responder would
 # link) and the in-process figures.
 $(BUILD)/bench-bare: bench/bare.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs fcgi 2>/dev/null)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs fcgi 2>/dev/null)
 
 $(BUILD)/bench-spawn: bench/spawn.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/bench-openloop: bench/openloop.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/bench-micro: bench/micro.c $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(ALL_INC) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(ALL_INC) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/obj/t.o: tests/unit/t.c tests/unit/t.h | $(BUILD)/obj
-	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
 
 $(BUILD)/test_%: tests/unit/test_%.c tests/unit/t.h $(BUILD)/obj/t.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) -Itests/unit $(ALL_INC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/t.o $(LIB_OBJ) $(LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(ALL_INC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/t.o $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/obj:
-	mkdir -p $@
+	@mkdir -p $@
 
 # Coverage-guided fuzzing of every parser (libFuzzer, clang): make fuzz, make fuzz-smoke.
 include fuzz/fuzz.mk
@@ -147,13 +177,15 @@ unit: all $(BUILD)/httpfix $(UNIT)
 # Every failover scenario end to end: two regions, a load-balancer emulator (tests/e2e/run.sh),
 # a region of many front doors (tests/e2e/fleet.sh), then the real load balancers (PowerDNS,
 # gdnsd, HAProxy) running what deephealthctl lb generates (tests/e2e/lb.sh), then the shipped
-# alerting rules in a real Prometheus and Alertmanager over real front doors (tests/e2e/alerts.sh).
+# alerting rules in a real Prometheus and Alertmanager over real front doors (tests/e2e/alerts.sh),
+# then every reload and roll at full count under 1,000 probes a second (test_reload.sh).
 e2e: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/tmprobe
+	@$(MAKE) --no-print-directory all $(BUILD)/httpfix $(BUILD)/tmprobe $(BUILD)/bench-openloop
 	@BUILD=$(BUILD) bash tests/e2e/run.sh
 	@BUILD=$(BUILD) bash tests/e2e/fleet.sh
 	@BUILD=$(BUILD) bash tests/e2e/lb.sh
 	@BUILD=$(BUILD) bash tests/e2e/alerts.sh
+	@RELOAD_FULL=1 BUILD=$(BUILD) bash tests/integration/test_reload.sh
 
 # The demo: real lighttpd on 127.0.0.1 spawning the responder over a sample snapshot.
 demo: deps

@@ -72,7 +72,8 @@ fuzz-build: $(FUZZ_BINS)
 # Static pattern rules: the objects are real targets, never deleted as intermediates.
 $(FUZZ_LIB_OBJ): $(FUZZ_DIR)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(FUZZ_KNOWN) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(FUZZ_KNOWN) -c -o $@ $<
 
 # A finding reported and not fixed yet: turn off the one check that finds it for that one
 # file (a target-specific FUZZ_KNOWN := -fno-sanitize=..., with a comment naming the
@@ -82,10 +83,12 @@ $(FUZZ_LIB_OBJ): $(FUZZ_DIR)/obj/%.o: %.c $(HEADERS)
 
 $(FUZZ_UTIL_OBJ): fuzz/fuzz_util.c fuzz/fuzz.h $(HEADERS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
 $(FUZZ_BINS): $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_UTIL_OBJ) $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_UTIL_OBJ) \
+	$(say) LD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_UTIL_OBJ) \
 	    $(FUZZ_LIB_OBJ) $(LDLIBS)
 
 fuzz: fuzz-build

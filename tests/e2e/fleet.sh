@@ -947,8 +947,8 @@ POLICY=$first_pol
 echo "# === followers: policy $POLICY$([ "$POLICY" = quorum ] && echo " $QUORUM")"
 setup_region B lighttpd || { KEEP_WORK=1; echo "# region B did not start, logs kept in $WORK"; echo "0 passed, 1 failed"; exit 1; }
 echo "# region A: probers ${PROBERS[*]} (web ports ${PPORT[A1]} ${PPORT[A2]} ${PPORT[A3]}); doors: $(for d in "${DOORS[@]}"; do printf '%s=%s:%s ' "$d" "${DOORKIND[$d]}" "${DURL[$d]##*:}"; done)"
-fl_warm_up || { KEEP_WORK=1; echo "$N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
-fl_settle || { KEEP_WORK=1; echo "$N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
+fl_warm_up || { KEEP_WORK=1; echo "$(basename "$0" .sh): $N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
+fl_settle || { KEEP_WORK=1; echo "$(basename "$0" .sh): $N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
 echo "# set up and warm after $(($(date +%s) - SUITE_START)) s"
 
 for i in "${ORDER[@]}"; do
@@ -976,5 +976,5 @@ echo "# suite ran $(($(date +%s) - SUITE_START)) s"
 [ "$N_SKIP" -gt 0 ] && echo "# $N_SKIP skipped (see SKIP above)"
 [ -n "${KEEP_WORK:-}" ] && echo "# kept $WORK"
 [ "$N_FAIL" -gt 0 ] && { KEEP_WORK=1; echo "# failures: logs kept in $WORK (tm.*.log, samples.*.log, A*/probe.out, D*/follow.out)"; }
-echo "$N_PASS passed, $N_FAIL failed"
+echo "$(basename "$0" .sh): $N_PASS passed, $N_FAIL failed"
 [ "$N_FAIL" -eq 0 ] && [ "$N_PASS" -gt 0 ]

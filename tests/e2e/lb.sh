@@ -306,5 +306,5 @@ else N_FAIL=$((N_FAIL + 1)); echo "# FAIL: still running:"; while IFS= read -r l
 echo "# suite ran $(($(date +%s) - SUITE_START)) s"
 [ "$N_FAIL" -gt 0 ] && { KEEP_WORK=1; echo "# failures: logs kept in $WORK (lb/*.obs, lb/*/server.log, */probe.out, */web/)"; }
 [ -n "${KEEP_WORK:-}" ] && echo "# kept $WORK"
-echo "$N_PASS passed, $N_FAIL failed"
+echo "$(basename "$0" .sh): $N_PASS passed, $N_FAIL failed"
 [ "$N_FAIL" -eq 0 ] && [ "$N_PASS" -gt 0 ]

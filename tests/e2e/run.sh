@@ -97,10 +97,10 @@ for ORIENT in $ORIENTS; do
 			KEEP_WORK=1; echo "# setup failed, logs kept in $WORK"; echo "0 passed, 1 failed"; exit 1
 		fi
 	elif ! serve A "$KA" || ! serve B "$KB"; then
-		KEEP_WORK=1; echo "# swapping the web servers failed, logs kept in $WORK"; echo "$N_PASS passed, $((N_FAIL + 1)) failed"; exit 1
+		KEEP_WORK=1; echo "# swapping the web servers failed, logs kept in $WORK"; echo "$(basename "$0" .sh): $N_PASS passed, $((N_FAIL + 1)) failed"; exit 1
 	fi
-	warm_up || { KEEP_WORK=1; echo "$N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
-	settle || { KEEP_WORK=1; echo "# the regions never became healthy"; echo "$N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
+	warm_up || { KEEP_WORK=1; echo "$(basename "$0" .sh): $N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
+	settle || { KEEP_WORK=1; echo "# the regions never became healthy"; echo "$(basename "$0" .sh): $N_PASS passed, $((N_FAIL + 1)) failed"; exit 1; }
 
 	for ti in "${!T_ID[@]}"; do
 		id=${T_ID[$ti]}
@@ -132,5 +132,5 @@ echo
 echo "# suite ran $(($(date +%s) - SUITE_START)) s"
 [ -n "${KEEP_WORK:-}" ] && echo "# kept $WORK"
 [ "$N_FAIL" -gt 0 ] && { KEEP_WORK=1; echo "# failures: logs kept in $WORK (tm.*.log, */probe.out, */web/)"; }
-echo "$N_PASS passed, $N_FAIL failed"
+echo "$(basename "$0" .sh): $N_PASS passed, $N_FAIL failed"
 [ "$N_FAIL" -eq 0 ] && [ "$N_PASS" -gt 0 ]

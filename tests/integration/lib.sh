@@ -70,7 +70,7 @@ trap cleanup EXIT
 finish() {
 	sanitizer_scan
 	canary_scan
-	echo "$T_PASS passed, $T_FAIL failed"
+	echo "$(basename "$0" .sh): $T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
 	exit
 }
