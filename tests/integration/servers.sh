@@ -92,6 +92,8 @@ start_lighttpd_routes() {
 	wait_http "http://127.0.0.1:$port/" || { tail -n 5 "$dir/stdout.log" "$dir/error.log" 2>&1 | sed 's/^/# /'; return 1; }
 }
 
+# APACHE_SERVER_LIMIT: child processes (default 2); a suite that restarts Apache gracefully
+# many times a second needs more, as the old generation's children finish their requests.
 start_apache_routes() {
 	local port=$1 dir=$WORK/apache locs=""; shift
 	while [ $# -ge 2 ]; do
@@ -107,9 +109,9 @@ start_apache_routes() {
 	apache_base "$dir" "$port"
 	cat >>"$dir/httpd.conf" <<EOF
 StartServers 1
-ServerLimit 2
+ServerLimit ${APACHE_SERVER_LIMIT:-2}
 ThreadsPerChild 16
-MaxRequestWorkers 32
+MaxRequestWorkers $((16 * ${APACHE_SERVER_LIMIT:-2}))
 FcgidMaxProcesses 32
 FcgidMaxProcessesPerClass 4
 FcgidMinProcessesPerClass 1
