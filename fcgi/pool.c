@@ -42,6 +42,7 @@ struct worker {
 	int next_fd;         /* the replacement's readiness pipe, read end (-1: none) */
 	int64_t next_ms;     /* when the replacement started */
 	pid_t retiring;      /* the one it replaced, stopped and finishing (0: none) */
+	int64_t retiring_ms; /* when it was told to stop; SIGKILLed after POOL_STOP_GRACE_MS */
 };
 
 /* In a worker started to replace another: the write end of its readiness pipe. */
@@ -214,6 +215,7 @@ promote(struct worker *w, size_t slot, const char *why)
 	if (w->pid > 0) {
 		kill(w->pid, SIGTERM);
 		w->retiring = w->pid;
+		w->retiring_ms = now;
 	}
 	if (w->retiring)
 		log_info("worker %zu: pid %ld %s after %lld ms: stopping pid %ld", slot,
@@ -254,6 +256,7 @@ roll(struct worker *ws, size_t n, const sigset_t *old)
 			          "pid %ld goes on serving", i, (long)w->next, POOL_READY_MS, (long)w->pid);
 			kill(w->next, SIGKILL);
 			w->retiring = w->next; /* reaped as a retiring one */
+			w->retiring_ms = util_now_ms();
 			w->next = 0;
 			w->replace = 0;
 			close(w->next_fd);
@@ -378,6 +381,15 @@ pool_run(size_t n)
 			if (ws[i].pid == 0 && ws[i].restart_ms < wake)
 				wake = ws[i].restart_ms;
 		}
+		/* A replaced worker that does not finish (a client that sends half a request and
+		 * waits) would hold its slot from every later roll: it gets what pool_stop gives. */
+		for (size_t i = 0; i < n; i++)
+			if (ws[i].retiring > 0 && now - ws[i].retiring_ms > POOL_STOP_GRACE_MS) {
+				log_warnx("worker %zu: pid %ld still running %d ms after it was replaced: "
+				          "killing it", i, (long)ws[i].retiring, POOL_STOP_GRACE_MS);
+				kill(ws[i].retiring, SIGKILL);
+				ws[i].retiring_ms = INT64_MAX / 2; /* said once; reaped as before */
+			}
 		if (roll(ws, n, &old)) {
 			free(ws);
 			return 0;

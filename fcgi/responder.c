@@ -505,8 +505,13 @@ serve(struct responder *r, int sock, const sigset_t *stops)
 		}
 		/* A new connection while the kept one is idle: the kept one is closed, or the
 		 * web server's next request on it would wait behind it. */
-		if (kept && !(p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (kept && !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			/* Closed at once: not libfcgi's shutdown-then-drain close, which reads (and
+			 * drops) for up to 2 s what the web server sends meanwhile. */
+			req.detached = 1;
 			FCGX_Free(&req, 1);
+			req.detached = 0;
+		}
 		if (FCGX_Accept_r(&req) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				continue; /* another worker took it */

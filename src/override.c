@@ -241,7 +241,7 @@ static size_t
 region_header(const char *path, const char *buf, size_t len, errfn_t errfn, void *arg,
               struct ovr_view *vw)
 {
-	const char *nl = memchr(buf, '\n', len);
+	const char *nl = len > 0 ? memchr(buf, '\n', len) : NULL;
 	char head[160], magic[64], why[200];
 	unsigned long long want = 0, sum = 0;
 	size_t hl = nl ? (size_t)(nl - buf) : len;

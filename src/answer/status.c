@@ -45,6 +45,17 @@ status_regionwide(const struct answer_state *st, time_t now, struct answer_trace
 	return reason_is_regionwide(tr->po.reason);
 }
 
+/* v's index in its own file, from 0, as deephealthctl override list numbers it (less one). */
+static size_t
+file_index(const struct overrides *o, const struct override *v)
+{
+	size_t n = 0;
+
+	for (const struct override *w = o->v; w < v; w++)
+		n += w->origin == v->origin;
+	return n;
+}
+
 void
 status_override_json(FILE *f, size_t i, const struct override *v, time_t now)
 {
@@ -317,7 +328,7 @@ registry_json(FILE *f, const struct answer_state *st, time_t now, const char *na
 	}
 	fprintf(f, "],\"override\":");
 	if (force != NULL)
-		status_override_json(f, (size_t)(force - st->ovr->v), force, now);
+		status_override_json(f, file_index(st->ovr, force), force, now);
 	else
 		fprintf(f, "null");
 	fprintf(f, "}");
@@ -551,10 +562,10 @@ status_json(FILE *f, const struct status_in *in)
 	        (in->ovr_view != NULL && in->ovr_view->errors > 0) ||
 	        (in->rovr_view != NULL && in->rovr_view->errors > 0) ? "true" : "false");
 	/* Each with its index in its own file (deephealthctl override remove [--region-wide] N). */
-	for (size_t i = 0, k = 0, at[OVR_ORIGIN_COUNT] = { 0 }; st->ovr != NULL && i < st->ovr->n; i++)
-		if (at[st->ovr->v[i].origin]++, st->ovr->v[i].until > (int64_t)in->now) {
+	for (size_t i = 0, k = 0; st->ovr != NULL && i < st->ovr->n; i++)
+		if (st->ovr->v[i].until > (int64_t)in->now) {
 			fprintf(f, "%s", k++ ? "," : "");
-			status_override_json(f, at[st->ovr->v[i].origin] - 1, &st->ovr->v[i], in->now);
+			status_override_json(f, file_index(st->ovr, &st->ovr->v[i]), &st->ovr->v[i], in->now);
 		}
 	fprintf(f, "],\"registries\":{\"total\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu,"
 	        "\"single_region\":%zu}", s ? snap_reg_count(s) : 0, t.pass, t.warn, t.fail, t.single);

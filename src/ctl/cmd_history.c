@@ -148,7 +148,8 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 		/* The operator's overrides that reach it, from either file. */
 		if (line[0] == '{' && evlog_field(line, "event", ev, sizeof(ev)) != NULL &&
 		    strcmp(ev, "override") == 0 && evlog_field(line, "time", when, sizeof(when)) &&
-		    (t = parse_when(when, x->now)) >= since && override_reaches(line, name, x->snap, idx, nd)) {
+		    (t = parse_when(when, x->now)) >= 0 && t >= since &&
+		    override_reaches(line, name, x->snap, idx, nd)) {
 			print_override_event(line, when, x->json, n++);
 			continue;
 		}
@@ -308,8 +309,11 @@ cmd_history(struct ctl *x, int argc, char **argv)
 			char scope[320];
 
 			/* A dependency override on a dependency the glob names, from either file. */
+			/* Either names the other: history db-1 shows dependency:db-*, history 'db-*'
+			 * shows dependency:db-1. */
 			if (evlog_field(line, "scope", scope, sizeof(scope)) == NULL ||
-			    strncmp(scope, "dependency:", 11) != 0 || fnmatch(glob, scope + 11, 0) != 0)
+			    strncmp(scope, "dependency:", 11) != 0 ||
+			    (fnmatch(glob, scope + 11, 0) != 0 && fnmatch(scope + 11, glob, 0) != 0))
 				continue;
 			print_override_event(line, when, x->json, n++);
 			continue;

@@ -377,7 +377,7 @@ list(struct ctl *x, int region)
 			printf("region-wide (%s; remove with --region-wide on the host that serves "
 			       "it%s%s):\n", x->conf->region_overrides, r->v[0].from ? ", e.g. " : "",
 			       r->v[0].from ? r->v[0].from : "");
-		if (x->json)
+		if (x->json && i == 0) /* override_print separates the rest */
 			printf("%s", x->ovr != NULL && x->ovr->n > 0 ? "," : "");
 		override_print(x, i, &r->v[i], x->json);
 	}

@@ -62,6 +62,7 @@ struct source {
 	char why[512];            /* for the log: why not fresh */
 	uint64_t wire;            /* bytes on the wire this pass: requests, headers, bodies */
 	char codes[32];           /* this pass's HTTP answers, e.g. "206 200" */
+	int down;                 /* the last request got no HTTP answer (refused, timed out) */
 	/* Its region-wide overrides (docs/overrides.md): the last verified copy stays in force. */
 	char ovr_url[1100];       /* url's last path segment made "deephealth-overrides" */
 	char *ovr_buf;            /* the file as last verified, or NULL (none yet) */
@@ -152,6 +153,7 @@ get(struct follower *f, struct source *s, const char *url, int range, struct bod
 	curl_easy_getinfo(f->curl, CURLINFO_REQUEST_SIZE, &qsize);
 	s->wire += (uint64_t)got + (uint64_t)hsize + (uint64_t)qsize;
 	snprintf(s->codes + used, sizeof(s->codes) - used, "%s%ld", used ? " " : "", code);
+	s->down = rc != CURLE_OK && !b->too_big;
 	if (rc != CURLE_OK) {
 		snprintf(s->why, sizeof(s->why), "%s",
 		         b->too_big ? "larger than a snapshot can be" : curl_easy_strerror(rc));
@@ -194,6 +196,7 @@ fetch(struct follower *f, struct source *s, time_t now)
 	long code;
 
 	s->wire = 0;
+	s->down = 0;
 	s->why[0] = s->codes[0] = '\0';
 	if (s->buf != NULL && s->len > SNAP_HEADER_SIZE) {
 		/* The header only: the same body behind a newer header is the common case. */
@@ -306,6 +309,12 @@ ovr_fetch(struct follower *f, size_t i, time_t now)
 
 	memcpy(keep, s->why, sizeof(keep));
 	memcpy(before, s->ovr_why, sizeof(before));
+	if (s->down) {
+		/* The source did not answer for its snapshot just now: not a second timeout. */
+		snprintf(s->ovr_why, sizeof(s->ovr_why), "not asked: %.180s", keep);
+		s->ovr_state = s->ovr_buf != NULL ? ROVR_KEPT : ROVR_NONE;
+		goto said;
+	}
 	s->why[0] = '\0';
 	code = get(f, s, s->ovr_url, 0, &b);
 	s->ovr_why[0] = '\0';
@@ -333,6 +342,7 @@ ovr_fetch(struct follower *f, size_t i, time_t now)
 		s->ovr_state = s->ovr_buf != NULL ? ROVR_KEPT : ROVR_NONE;
 	}
 	memcpy(s->why, keep, sizeof(keep));
+said:
 	/* Loud once per change: a refused file on every door is an operator's to see. */
 	if (s->ovr_state == ROVR_REFUSED && (was != ROVR_REFUSED || strcmp(before, s->ovr_why) != 0))
 		log_warnx("source %s: region-wide overrides %s REFUSED whole (%s); %s", s->name,
@@ -447,6 +457,39 @@ ovr_publish(struct follower *f, time_t now)
 	free(f->rovr);
 	f->rovr = buf;
 	f->rovr_len = len;
+}
+
+/*
+ * A source with no cached copy of its own (the cache directory new or cleaned) takes the
+ * lines of the published file that name it: what the doors had from it stays in force
+ * until that source answers, as the cache would have kept it.
+ */
+static void
+ovr_seed(struct follower *f, const struct overrides *pub, int64_t mtime)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		struct source *s = &f->src[i];
+		char *drop, *buf;
+		size_t len, keep = 0;
+
+		if (s->ovr_buf != NULL)
+			continue;
+		drop = xcalloc(pub->n + 1, 1);
+		for (size_t k = 0; k < pub->n; k++) {
+			drop[k] = pub->v[k].from == NULL || strcmp(pub->v[k].from, s->name) != 0;
+			keep += !drop[k];
+		}
+		if (keep > 0) {
+			buf = ovr_render_region(pub, drop, NULL, (int64_t)time(NULL), &len);
+			if (ovr_adopt(f, s, buf, len, mtime) == 0) {
+				s->ovr_state = ROVR_KEPT;
+				log_info("source %s: no cached region-wide overrides: the %zu published from "
+				         "it stay in force until it answers", s->name, keep);
+			}
+			s->ovr_why[0] = '\0';
+		}
+		free(drop);
+	}
 }
 
 /* ---------------------------------------------------------------- the cache */
@@ -1002,13 +1045,15 @@ main(int argc, char **argv)
 		struct overrides *pub = NULL;
 		char err[512];
 		size_t len;
-		char *buf = ovr_file_read(f.conf->region_overrides, &len, NULL, err, sizeof(err));
+		int64_t mtime = 0;
+		char *buf = ovr_file_read(f.conf->region_overrides, &len, &mtime, err, sizeof(err));
 
 		/* What a previous run published: the changes since are this run's to log. */
 		if (buf != NULL && ovr_parse_region(f.conf->region_overrides, buf, len, INT64_MAX, &pub,
 		                                    log_errfn_quiet, NULL) == 0) {
 			f.rovr = buf;
 			f.rovr_len = len;
+			ovr_seed(&f, pub, mtime);
 		} else {
 			free(buf);
 		}
@@ -1016,8 +1061,8 @@ main(int argc, char **argv)
 	}
 	fleet_recall(&f);
 
-	/* A pass takes up to two fetches (header, body) of every source at worst. */
-	run_repeat(o.every, o.total, (int64_t)f.conf->follow_timeout_ms * 2 * (int64_t)f.n, pass, &f);
+	/* A pass takes up to three fetches (header, body, overrides) of every source at worst. */
+	run_repeat(o.every, o.total, (int64_t)f.conf->follow_timeout_ms * 3 * (int64_t)f.n, pass, &f);
 	rc = f.rc;
 	close(lockfd);
 out:

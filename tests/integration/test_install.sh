@@ -46,7 +46,7 @@ usr/share/man/man8/deephealthctl.8'
 got=$(cd "$D" && find . -type f ! -path './usr/share/doc/*' | sed 's#^\./##' | sort)
 check "staged install: every program, man page, unit, config and snippet where it belongs" "$expected" "$got"
 check "staged install: README, LICENSE and docs in share/doc" \
-	"LICENSE README.md failover-timing.md fleet.md global-page.md guard.md load-balancers.md metrics.md operations.md overrides.md regions.md registries.md reliability.md scaling.md security.md snapshot.md thresholds.md" \
+	"LICENSE README.md events.md failover-timing.md fleet.md global-page.md guard.md load-balancers.md metrics.md operations.md overrides.md regions.md registries.md reliability.md scaling.md security.md snapshot.md thresholds.md" \
 	"$(ls "$D/usr/share/doc/deephealth" | xargs)"
 check "staged install: the state directory exists" "755" "$(stat -c %a "$D/var/lib/deephealth" 2>&1)"
 check "staged install: no /usr/local left in any installed text file" "" \

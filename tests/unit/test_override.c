@@ -236,6 +236,10 @@ test_region_file(void)
 	e.n = 0;
 	T_EQ_INT(ovr_parse_region("r", good, strlen(good), 7 * DAY, &back, t_collect, &e), 1);
 	T_CHECK(back == NULL && e.n == 1 && strstr(e.line[0], "r:1: ") == e.line[0]);
+	/* Empty (a 200 with no body): refused, not read. */
+	e.n = 0;
+	T_EQ_INT(ovr_parse_region("r", NULL, 0, 7 * DAY, &back, t_collect, &e), 1);
+	T_CHECK(back == NULL && e.n == 1 && strstr(e.line[0], "no header line") != NULL);
 	/* One byte changed (force-pass made force-fail by hand): the checksum refuses it. */
 	bad = xmalloc(len);
 	memcpy(bad, buf, len);
