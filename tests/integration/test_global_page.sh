@@ -160,7 +160,7 @@ check "three: nothing missing but centralus's changes" "centralus" "$(dom_each "
 check "three: changes counted" "newest first; 10 of 10 from 2 regions" "$(t changes-shown)"
 
 # Hostile strings: in the DOM as text only: no element made from a cause, reason or name.
-check "three: no element from a hostile string (img, b; the page's 1 script tag only)" "0 0 1" \
+check "three: no element from a hostile string (img, b; the page's 2 script tags only: common.js, global.js)" "0 0 2" \
 	"$(grep -c '<img' "$DOM") $(grep -c '<b>' "$DOM") $(grep -o '<script' "$DOM" | wc -l)"
 check_match "three: the hostile cause is in the DOM, escaped" '&lt;script&gt;alert\(1\)&lt;/script&gt; &amp; &lt;b&gt;x&lt;/b&gt;' "$(cat "$DOM")"
 check "three: the page's title" "⚠ deephealth: every region" "$(python3 -c 'import re,sys; print(re.search(r"<title>(.*?)</title>", open(sys.argv[1]).read()).group(1))' "$DOM")"

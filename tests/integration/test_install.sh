@@ -31,6 +31,7 @@ usr/sbin/deephealth-follow
 usr/sbin/deephealth-probe
 usr/sbin/deephealthctl
 usr/share/deephealth/deephealth-alerts.yml
+usr/share/deephealth/www/common.js
 usr/share/deephealth/www/global.css
 usr/share/deephealth/www/global.html
 usr/share/deephealth/www/global.js

@@ -85,7 +85,7 @@ check "healthy: sa2 passes on its request's echo: the prober sends the bearer to
 # ---- lighttpd from the shipped snippet, the page from a www-data-readable copy. -------------
 WWW=$WORK/www
 mkdir -p "$WWW"
-cp www/admin/index.html www/admin/status.css www/admin/status.js "$WWW/"
+cp www/admin/index.html www/admin/status.css www/admin/common.js www/admin/status.js "$WWW/"
 chmod -R a+rX "$WWW"
 L=$WORK/lighttpd
 PORT=$(free_port)

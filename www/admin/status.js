@@ -2,7 +2,8 @@
 // every 5 s and renders it.  Every string in the document is untrusted (registry names and
 // causes come from the outside world): the DOM is built with createElement and text nodes
 // only, never innerHTML.  Relative times ("2 min ago") are measured against the document's
-// own "generated" time, so a skewed browser clock cannot make them lie.
+// own "generated" time, so a skewed browser clock cannot make them lie.  The helpers it
+// shares with the global page (el, the time formats...) are in common.js, loaded first.
 'use strict';
 
 const REFRESH_MS = 5000; // pause between the end of one fetch and the start of the next
@@ -23,83 +24,14 @@ const st = {
   lastHeadline: '', // the headline the last good document gave
 };
 
-const $ = (id) => document.getElementById(id);
-
-// el(tag, attrs, ...kids): an element; kids are nodes or anything else (as text).
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, String(v));
-  }
-  for (const k of kids) {
-    if (k === undefined || k === null || k === false) continue;
-    e.append(k instanceof Node ? k : String(k));
-  }
-  return e;
-}
-
-const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v) => (v === undefined || v === null ? '' : String(v));
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-
-function parseTime(iso) {
-  const t = typeof iso === 'string' ? Date.parse(iso) : NaN;
-  return Number.isFinite(t) ? t : null;
-}
-
-// "2026-11-30 09:58:00 UTC", or the raw text if it is not a time.
-function absTime(iso) {
-  const t = parseTime(iso);
-  if (t === null) return iso ? str(iso) : '\u2014';
-  return new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-}
-
-// A duration in seconds, coarsened for reading: "45 s", "58 min", "3 h 12 min", "5 d".
-function duration(s) {
-  s = Math.max(0, Math.round(s));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min`;
-  if (s < 172800) {
-    const m = Math.floor((s % 3600) / 60);
-    return `${Math.floor(s / 3600)} h` + (m ? ` ${m} min` : '');
-  }
-  return `${Math.floor(s / 86400)} d`;
-}
-
 // Reference time for "ago": the responder's clock when it wrote the document.
 function refTime() {
   return (st.doc && parseTime(st.doc.generated)) || Date.now();
 }
 
-function ago(iso) {
-  const t = parseTime(iso);
-  if (t === null) return iso ? str(iso) : '\u2014';
-  const s = (refTime() - t) / 1000;
-  return s < -5 ? `in ${duration(-s)}` : `${duration(s)} ago`;
-}
-
 // A table cell with a relative time, the absolute one in its title.
 function timeCell(iso) {
-  return el('td', { class: 'time', title: absTime(iso) }, ago(iso));
-}
-
-// A coloured word: pass / warn / fail / unknown (and anything else, uncoloured).
-function pill(word, kind) {
-  return el('span', { class: 'pill', 'data-v': kind || word }, str(word) || '\u2014');
-}
-
-// fill(tableId, rows, emptyText): replace the table's body in one step.
-function fill(id, rows, emptyText) {
-  const body = $(id).tBodies[0];
-  const frag = document.createDocumentFragment();
-  if (rows.length === 0) {
-    const cols = $(id).tHead.rows[0].cells.length;
-    frag.append(el('tr', { class: 'none' }, el('td', { colspan: cols }, emptyText)));
-  }
-  for (const r of rows) frag.append(r);
-  body.replaceChildren(frag);
+  return el('td', { class: 'time', title: absTime(iso) }, ago(iso, refTime()));
 }
 
 function setText(id, text, level) {
@@ -285,7 +217,7 @@ function renderTables(doc) {
     el('td', { class: 'name' }, str(o.scope)),
     el('td', null, pill(o.action, actionKind(o.action))),
     el('td', { class: 'time', title: `until ${absTime(o.until)}` },
-      num(o.expires_in) === null ? ago(o.until) : o.expires_in > 0 ? `in ${duration(o.expires_in)}` : 'expired'),
+      num(o.expires_in) === null ? ago(o.until, refTime()) : o.expires_in > 0 ? `in ${duration(o.expires_in)}` : 'expired'),
     el('td', { title: `set ${absTime(o.set)}` }, str(o.by)),
     el('td', { 'data-origin': str(o.origin || 'node'),
       title: `${o.origin === 'region-wide' ? str((doc.region_overrides_file || {}).path) : str((doc.overrides_file || {}).path)}:${num(o.line) === null ? '?' : o.line}` },
