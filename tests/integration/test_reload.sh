@@ -160,6 +160,16 @@ only_ours() {
 	check "$1: every request scheduled was answered or counted" "$(field scheduled)" "$(($(field "done") + $(field errors)))"
 }
 
+# reloads NAME URL SIGNAL PID GAP_S: N_RELOADS of SIGNAL to PID, GAP_S apart, under load.  A
+# web server closes its idle keep-alive connections to the client as it reloads: at most one
+# failed request per connection of the load (8) per reload; every answer still a responder's.
+reloads() {
+	under_load "$1" "$2" "$(awk -v n="$N_RELOADS" -v g="$5" 'BEGIN { printf "%d", n * g + 3 }')" \
+		"kill -$3 $4" "$N_RELOADS" "$5"
+	only_ours "$1" $((8 * N_RELOADS))
+	echo "# $1: $(field errors) requests failed on a closing keep-alive connection"
+}
+
 # ---- nginx in front of the pool, rolled; then -n 1; then nginx reloaded --------------------
 if want pool; then
 	N=$WORK/nginx
@@ -206,11 +216,7 @@ if want pool; then
 	# shellcheck disable=SC2046
 	pool_start "$PSOCK" "$WORK/pool.log" 2 "$S/r.conf" $(fcgi_cmd_bin) || not_ok "pool -n 2 started again"
 
-	# nginx, like lighttpd below, closes its idle keep-alive connections to the client as it
-	# reloads: at most one failed request per connection of the load (8) per reload.
-	under_load nginx "$NU" $((N_RELOADS / 4 + 3)) "kill -HUP $(cat "$N/nginx.pid")" "$N_RELOADS" 0.25
-	only_ours nginx $((8 * N_RELOADS))
-	echo "# nginx: $(field errors) requests failed on a closing keep-alive connection"
+	reloads nginx "$NU" HUP "$(cat "$N/nginx.pid")" 0.25
 	pool_stop "$POOL_PID"
 fi
 
@@ -219,12 +225,7 @@ if want lighttpd; then
 	LPORT=$(free_port)
 	start_server lighttpd "$LPORT" /r r || not_ok "lighttpd started"
 	LU=http://127.0.0.1:$LPORT/r
-	LPID=$(cat "$WORK/lighttpd/lighttpd.pid" 2>/dev/null)
-	# lighttpd closes its idle keep-alive connections as it restarts: at most one failed request
-	# per connection of the load (8) per restart.
-	under_load lighttpd "$LU" $((N_RELOADS / 4 + 3)) "kill -USR1 $LPID" "$N_RELOADS" 0.25
-	only_ours lighttpd $((8 * N_RELOADS))
-	echo "# lighttpd: $(field errors) requests failed on a closing keep-alive connection"
+	reloads lighttpd "$LU" USR1 "$(cat "$WORK/lighttpd/lighttpd.pid" 2>/dev/null)" 0.25
 	stop_server lighttpd
 fi
 
@@ -233,10 +234,7 @@ if want apache; then
 	APORT=$(free_port)
 	APACHE_SERVER_LIMIT=16 start_server apache "$APORT" /r r || not_ok "Apache started"
 	AU=http://127.0.0.1:$APORT/r
-	APID=$(cat "$WORK/apache/run/httpd.pid" 2>/dev/null)
-	under_load apache "$AU" $((N_RELOADS / 2 + 3)) "kill -USR1 $APID" "$N_RELOADS" 0.5
-	only_ours apache $((8 * N_RELOADS))
-	echo "# apache: $(field errors) requests failed on a closing keep-alive connection"
+	reloads apache "$AU" USR1 "$(cat "$WORK/apache/run/httpd.pid" 2>/dev/null)" 0.5
 	stop_server apache
 fi
 
