@@ -37,13 +37,23 @@ struct worker {
 	int64_t started_ms;
 	int64_t restart_ms;  /* when to start it again, when not running */
 	int quick_deaths;    /* in a row, for the back-off */
-	int replace;         /* SIGHUP: replace it (a new one first, then this one stopped) */
+	unsigned gen;        /* the roll it was started in; below rolls: replace it (a new one
+	                      * first, then this one stopped) */
+	unsigned next_gen;   /* the roll its replacement was started in */
 	pid_t next;          /* its replacement, started and not ready yet (0: none) */
 	int next_fd;         /* the replacement's readiness pipe, read end (-1: none) */
 	int64_t next_ms;     /* when the replacement started */
 	pid_t retiring;      /* the one it replaced, stopped and finishing (0: none) */
 	int64_t retiring_ms; /* when it was told to stop; SIGKILLed after POOL_STOP_GRACE_MS */
 };
+
+/*
+ * The rolls asked for so far: one per SIGHUP.  A SIGHUP during a roll is not
+ * lost: the workers started before it (the replacement of the moment among
+ * them) may have read the old configuration, so each is replaced once more;
+ * several SIGHUPs during one roll ask for one more roll, not several.
+ */
+static unsigned rolls;
 
 /* In a worker started to replace another: the write end of its readiness pipe. */
 static int ready_fd = -1;
@@ -142,7 +152,7 @@ worker_start(struct worker *w, size_t slot, const sigset_t *old)
 	}
 	w->pid = pid;
 	w->started_ms = util_now_ms();
-	w->replace = 0;
+	w->gen = rolls;
 	return 0;
 }
 
@@ -218,16 +228,17 @@ promote(struct worker *w, size_t slot, const char *why)
 		w->retiring_ms = now;
 	}
 	if (w->retiring)
-		log_info("worker %zu: pid %ld %s after %lld ms: stopping pid %ld", slot,
-		         (long)w->next, why, (long long)(now - w->next_ms), (long)w->retiring);
+		log_info("worker %zu: pid %ld %s after %lld ms (roll %u): stopping pid %ld", slot,
+		         (long)w->next, why, (long long)(now - w->next_ms), w->next_gen,
+		         (long)w->retiring);
 	else
-		log_info("worker %zu: pid %ld %s after %lld ms", slot, (long)w->next, why,
-		         (long long)(now - w->next_ms));
+		log_info("worker %zu: pid %ld %s after %lld ms (roll %u)", slot, (long)w->next, why,
+		         (long long)(now - w->next_ms), w->next_gen);
 	w->pid = w->next;
 	w->started_ms = w->next_ms;
+	w->gen = w->next_gen;
 	w->quick_deaths = 0;
 	w->next = 0;
-	w->replace = 0;
 	if (w->next_fd != -1)
 		close(w->next_fd);
 	w->next_fd = -1;
@@ -258,7 +269,7 @@ roll(struct worker *ws, size_t n, const sigset_t *old)
 			w->retiring = w->next; /* reaped as a retiring one */
 			w->retiring_ms = util_now_ms();
 			w->next = 0;
-			w->replace = 0;
+			w->gen = w->next_gen; /* this roll given up for it; the next SIGHUP tries again */
 			close(w->next_fd);
 			w->next_fd = -1;
 		}
@@ -268,7 +279,7 @@ roll(struct worker *ws, size_t n, const sigset_t *old)
 		struct worker *w = &ws[i];
 		pid_t pid;
 
-		if (w->pid <= 0 || !w->replace || w->retiring)
+		if (w->pid <= 0 || w->gen == rolls || w->retiring)
 			continue;
 		pid = spawn(i, old, &w->next_fd);
 		if (pid == 0)
@@ -276,6 +287,7 @@ roll(struct worker *ws, size_t n, const sigset_t *old)
 		if (pid == -1)
 			return 0; /* tried again at the next wake */
 		w->next = pid;
+		w->next_gen = rolls;
 		w->next_ms = util_now_ms();
 		return 0;
 	}
@@ -303,7 +315,7 @@ reaped(struct worker *ws, size_t n, pid_t pid, int status, int64_t now)
 			close(w->next_fd);
 			w->next_fd = -1;
 			w->next = 0;
-			w->replace = 0;
+			w->gen = w->next_gen; /* as when not ready in time */
 			return;
 		}
 		if (w->pid != pid)
@@ -406,11 +418,9 @@ pool_run(size_t n)
 			log_info("supervisor: %s, stopping the workers", strsignal(sig));
 			pool_stop(ws, n);
 		} else if (sig == SIGHUP) {
-			log_info("supervisor: SIGHUP, replacing the workers one at a time, each once its "
-			         "replacement is ready");
-			for (size_t i = 0; i < n; i++)
-				if (ws[i].pid > 0)
-					ws[i].replace = 1;
+			rolls++;
+			log_info("supervisor: SIGHUP (roll %u), replacing the workers one at a time, each "
+			         "once its replacement is ready", rolls);
 		}
 	}
 }

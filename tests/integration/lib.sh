@@ -119,6 +119,16 @@ canary_scan() {
 	done <<<"$hits"
 }
 
+# wait_until SECONDS CMD [ARGS...]: run CMD every 50 ms until it succeeds (0), or SECONDS
+# have passed (1).  The one poll loop: a test waits for a state, never for a fixed time.
+wait_until() {
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
 # wait_http URL: until it answers anything, at most 10 s.
 wait_http() {
 	for _ in $(seq 100); do
