@@ -129,6 +129,16 @@ wait_until() {
 	done
 }
 
+# listening SOCK: does the unix socket SOCK take a connection now?  (The file is there from
+# bind(2) on, before listen(2): a client that sees it may still be refused.)
+listening() {
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])' "$1" 2>/dev/null
+}
+# wait_fcgi SOCK: until a responder listens on SOCK, at most 10 s.
+wait_fcgi() { wait_until 10 listening "$1" || echo "# $1: nobody listens after 10 s" >&2; }
+
 # wait_http URL: until it answers anything, at most 10 s.
 wait_http() {
 	for _ in $(seq 100); do

@@ -249,7 +249,7 @@ check "check: an unknown option is UNKNOWN, one line naming it" \
 # registry, through a responder of this configuration (over FastCGI, cgi-fcgi as the client).
 "$FCGI" -c "$S/enforce.conf" -s "$WORK/ctl.sock" 2>"$WORK/ctl-responder.log" &
 RPID=$!
-for _ in $(seq 50); do [ -S "$WORK/ctl.sock" ] && break; sleep 0.1; done
+wait_fcgi "$WORK/ctl.sock"
 for i in $(seq 40); do
 	env -i REQUEST_METHOD=GET HTTP_HOST="nobody$i.example" REQUEST_URI=/health \
 		cgi-fcgi -bind -connect "$WORK/ctl.sock" >/dev/null

@@ -20,7 +20,7 @@ else
 fi
 RPID=$!
 PIDS+=($RPID)
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+wait_fcgi "$SOCK"
 
 # fcgi VAR=VALUE...: one request with exactly these params; prints the raw response.
 fcgi() { env -i "$@" cgi-fcgi -bind -connect "$SOCK" </dev/null 2>/dev/null | tr -d '\r'; }

@@ -163,7 +163,7 @@ source_header() {
 	local rp
 	"$BUILD/deephealth.fcgi" -c "$S/dh.conf" -s "$S/src.sock" 2>>"$S/responder.log" &
 	rp=$!
-	for _ in $(seq 50); do [ -S "$S/src.sock" ] && break; sleep 0.1; done
+	wait_fcgi "$S/src.sock"
 	env -i REQUEST_METHOD=GET HTTP_HOST=x.example REQUEST_URI=/health cgi-fcgi -bind -connect "$S/src.sock" |
 		tr -d '\r' | sed -n 's/^X-Deephealth-Source: //p'
 	kill "$rp"; wait "$rp" 2>/dev/null; rm -f "$S/src.sock"
@@ -248,7 +248,7 @@ check "quorum: the .fleet file beside the snapshot" "deephealth-fleet 1|decided 
 # What the responders and deephealthctl make of it (a responder over FastCGI, cgi-fcgi as client).
 "$BUILD/deephealth.fcgi" -c "$S/dh.conf" -s "$S/fcgi.sock" 2>"$S/responder.log" &
 RPID=$!
-for _ in $(seq 50); do [ -S "$S/fcgi.sock" ] && break; sleep 0.1; done
+wait_fcgi "$S/fcgi.sock"
 fcgi() { env -i REQUEST_METHOD=GET HTTP_HOST="$1" REQUEST_URI="$2" cgi-fcgi -bind -connect "$S/fcgi.sock"; }
 check "responder: X-Deephealth-Source says what decided" "X-Deephealth-Source: quorum 2 of 3" \
 	"$(fcgi x.example /health | tr -d '\r' | grep '^X-Deephealth-Source')"

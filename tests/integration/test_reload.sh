@@ -99,7 +99,7 @@ if want stop; then
 	"$FCGI" -s "$SOCK1" -c "$S/r.conf" 2>"$WORK/one.log" &
 	ONE=$!
 	PIDS+=("$ONE")
-	for _ in $(seq 100); do [ -S "$SOCK1" ] && break; sleep 0.05; done
+	wait_fcgi "$SOCK1"
 	fcgi_slow "$SOCK1" 0.6 >"$WORK/slow.out" &
 	SLOW=$!
 	sleep 0.3
