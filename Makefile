@@ -29,7 +29,8 @@ say  = @printf '  %-4s %s\n'
 endif
 
 # The tree by program (docs/architecture.md): src/*.c is shared by every program;
-# src/answer/ (Host -> registry -> decision -> reply) by the responder and deephealthctl;
+# src/answer/ (Host -> registry -> decision -> reply) and src/admin/ (the status, metrics and
+# events documents) by the responder and deephealthctl;
 # fcgi/ is the responder, src/prober/ the prober, src/ctl/ deephealthctl, src/snaptool/ the
 # snapshot tool.  Each program links only what it uses (tests/integration/test_cli.sh
 # checks with nm and ldd): the web-facing responder has no libcurl and no check code, the
@@ -38,19 +39,20 @@ O          := $(BUILD)/obj
 obj         = $(patsubst %.c,$(O)/%.o,$(1))
 SHARED_SRC := $(wildcard src/*.c)
 ANSWER_SRC := $(wildcard src/answer/*.c)
+ADMIN_SRC  := $(wildcard src/admin/*.c)
 FCGI_SRC   := $(wildcard fcgi/*.c)
 PROBE_SRC  := $(wildcard src/prober/*.c)
 CTL_SRC    := $(wildcard src/ctl/*.c)
 SNAP_SRC   := $(wildcard src/snaptool/*.c)
 FOLLOW_SRC := $(wildcard src/follow/*.c)
 HEADERS    := $(wildcard src/*.h fcgi/*.h src/*/*.h)
-FCGI_OBJ   := $(call obj,$(FCGI_SRC) $(ANSWER_SRC) $(SHARED_SRC))
+FCGI_OBJ   := $(call obj,$(FCGI_SRC) $(ADMIN_SRC) $(ANSWER_SRC) $(SHARED_SRC))
 PROBE_OBJ  := $(call obj,$(PROBE_SRC) $(SHARED_SRC))
-CTL_OBJ    := $(call obj,$(CTL_SRC) $(ANSWER_SRC) $(SHARED_SRC))
+CTL_OBJ    := $(call obj,$(CTL_SRC) $(ADMIN_SRC) $(ANSWER_SRC) $(SHARED_SRC))
 SNAP_OBJ   := $(call obj,$(SNAP_SRC) src/snap.c src/publish.c src/log.c src/util.c)
 FOLLOW_OBJ := $(call obj,$(FOLLOW_SRC) $(SHARED_SRC))
 # Everything but the mains, for the unit tests and the in-process benchmark.
-LIB_OBJ    := $(call obj,$(SHARED_SRC) $(ANSWER_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
+LIB_OBJ    := $(call obj,$(SHARED_SRC) $(ANSWER_SRC) $(ADMIN_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
                          $(filter-out src/prober/prober.c,$(PROBE_SRC)) \
                          $(filter-out src/follow/follow.c,$(FOLLOW_SRC)))
 FCGI_LIBS  := $(shell pkg-config --libs fcgi libconfig libpcre2-8 2>/dev/null)
@@ -61,7 +63,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/%,$(filter-out tests/unit/t.c,$(w
 PROGS    := $(BUILD)/deephealth.fcgi $(BUILD)/deephealth-snap $(BUILD)/deephealth-probe \
             $(BUILD)/deephealthctl $(BUILD)/deephealth-follow
 # Test and benchmark programs see every header.
-ALL_INC  := -Ifcgi -Isrc/answer -Isrc/prober -Isrc/ctl -Isrc/follow
+ALL_INC  := -Ifcgi -Isrc/answer -Isrc/admin -Isrc/prober -Isrc/ctl -Isrc/follow
 
 .PHONY: all check _check unit e2e demo bench asan valgrind install clean deps lint
 all: $(PROGS)
@@ -70,12 +72,18 @@ all: $(PROGS)
 $(O)/fcgi/%.o: fcgi/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(say) CC $<
-	$(Q)$(CC) $(CFLAGS) -Ifcgi -Isrc/answer -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -Ifcgi -Isrc/admin -Isrc/answer -c -o $@ $<
 
 $(O)/src/answer/%.o: src/answer/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(say) CC $<
 	$(Q)$(CC) $(CFLAGS) -Isrc/answer -c -o $@ $<
+
+# The admin side sees the answer's header (what a responder sees), never the reverse.
+$(O)/src/admin/%.o: src/admin/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -Isrc/admin -Isrc/answer -c -o $@ $<
 
 $(O)/src/prober/%.o: src/prober/%.c $(HEADERS)
 	@mkdir -p $(@D)
@@ -85,7 +93,7 @@ $(O)/src/prober/%.o: src/prober/%.c $(HEADERS)
 $(O)/src/ctl/%.o: src/ctl/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(say) CC $<
-	$(Q)$(CC) $(CFLAGS) -Isrc/ctl -Isrc/answer -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -Isrc/ctl -Isrc/admin -Isrc/answer -c -o $@ $<
 
 $(O)/src/follow/%.o: src/follow/%.c $(HEADERS)
 	@mkdir -p $(@D)

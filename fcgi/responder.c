@@ -28,26 +28,9 @@ struct host_stats {
 };
 
 struct responder {
-	struct conf *conf;          /* NULL: the configuration did not load */
-	struct snapshot *snap;      /* NULL unless snap_err == SNAP_OK */
-	enum snap_err snap_err;
-	struct file_id snap_id;
-	int have_id;
-	int snap_seen;              /* a first look has been logged */
-	int snap_starved;           /* a load failed for want of descriptors or memory */
-	int kill_switch;
-	struct ovr_watch ovr;       /* this node's override file (or its good copy) */
-	struct ovr_watch rovr;      /* the region-wide one (deephealth-follow's on a front door) */
-	struct overrides *ovr_all;  /* in force: both, as one set */
-	int64_t next_check_ms;
+	struct inputs in;           /* what it answers from: src/answer/inputs.c */
 	struct host_stats unknown, invalid, error;
 	unsigned long long requests;
-	struct counters ctr;        /* shared by every process of this configuration */
-	struct fleet fleet;         /* a follower's account beside the snapshot, if any */
-	struct file_id fleet_id;
-	int fleet_state;            /* 0 none, 1 read, -1 a bad one (logged once) */
-	char snap_detail[256];      /* why the snapshot is unusable */
-	char node[256];             /* this machine's name, for the status document */
 	/* What every answer is, whatever the Host: a region-wide reason, or R_COUNT (enforcing). */
 	enum reason region;
 	int64_t region_since_ms;
@@ -55,135 +38,6 @@ struct responder {
 	struct regions *regions;    /* responder.regions, for the admin side (NULL: none) */
 	char regions_err[512];      /* why not, when it is configured */
 };
-
-/* The responder reads the resolver section; the dependencies are the prober's. */
-static const struct conf_ext *const responder_exts[] = { &resolver_conf, NULL };
-
-static void
-snap_set(struct responder *r, struct snapshot *s, enum snap_err e, const char *detail)
-{
-	const char *path = r->conf->snapshot_path;
-
-	if (e != r->snap_err || !r->snap_seen) {
-		if (e == SNAP_OK && s != NULL)
-			log_info("snapshot %s: %s (%zu %s, %zu %s)", path,
-			         r->snap_seen ? "usable again" : "loaded", snap_reg_count(s),
-			         util_plural((long long)snap_reg_count(s), "registry", "registries"),
-			         snap_dep_count(s),
-			         util_plural((long long)snap_dep_count(s), "dependency", "dependencies"));
-		else
-			log_warnx("snapshot %s: unusable, failing open: %s%s%s", path, snap_err_str(e),
-			          detail && detail[0] ? ": " : "", detail ? detail : "");
-	} else if (e == SNAP_OK && s != NULL) {
-		log_debug("snapshot %s: reloaded (%zu %s)", path, snap_reg_count(s),
-		          util_plural((long long)snap_reg_count(s), "registry", "registries"));
-	}
-	snprintf(r->snap_detail, sizeof(r->snap_detail), "%s", e == SNAP_OK ? "" : detail ? detail : "");
-	snap_free(r->snap);
-	r->snap = s;
-	r->snap_err = e;
-	r->snap_seen = 1;
-}
-
-/* A follower's .fleet file beside the snapshot: read when it changes; informational only. */
-static void
-fleet_refresh(struct responder *r)
-{
-	char path[4200], err[4400];
-	struct file_id id;
-	struct stat st;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s.fleet", r->conf->snapshot_path);
-	if (stat(path, &st) == -1) {
-		memset(&r->fleet, 0, sizeof(r->fleet));
-		memset(&r->fleet_id, 0, sizeof(r->fleet_id));
-		r->fleet_state = 0;
-		return;
-	}
-	file_id_of(&st, &id);
-	if (r->fleet_state != 0 && file_id_eq(&id, &r->fleet_id))
-		return;
-	r->fleet_id = id;
-	rc = fleet_load(r->conf->snapshot_path, &r->fleet, err, sizeof(err));
-	if (rc < 0 && r->fleet_state != -1)
-		log_warnx("%s: not shown (answers are not affected)", err);
-	r->fleet_state = rc < 0 ? -1 : rc;
-}
-
-/* Notice a new snapshot, kill switch or override file; cheap: a stat(2) each per interval. */
-static void
-refresh(struct responder *r, int64_t now_ms)
-{
-	struct stat st;
-	struct file_id id;
-	int ks, err;
-
-	if (r->conf == NULL || now_ms < r->next_check_ms)
-		return;
-	r->next_check_ms = now_ms + r->conf->recheck_ms;
-
-	ks = answer_kill_switch(r->conf->kill_switch, &err);
-	if (ks != r->kill_switch) {
-		errno = err;
-		if (err != 0 && ks)
-			log_warn("kill switch %s cannot be checked, taken as present: answering "
-			         "pass-through", r->conf->kill_switch);
-		else
-			log_info("kill switch %s %s: %s", r->conf->kill_switch,
-			         ks ? "present" : "removed",
-			         ks ? "answering pass-through" : "enforcing again");
-	}
-	r->kill_switch = ks;
-	ovr_watch_both(&r->ovr, &r->rovr, r->conf->override_max, &r->ovr_all);
-	fleet_refresh(r);
-	counters_check(&r->ctr, r->conf->counters);
-
-	if (stat(r->conf->snapshot_path, &st) == -1) {
-		char detail[128];
-
-		enum snap_err e = errno == ENOENT ? SNAP_MISSING : SNAP_UNREADABLE;
-
-		snprintf(detail, sizeof(detail), "%s", strerror(errno));
-		/* Counted once per change: a missing file is looked at every recheck_ms. */
-		if (e != r->snap_err || !r->snap_seen)
-			counters_event(&r->ctr, CE_SNAP_LOAD_FAILURES);
-		r->have_id = 0;
-		snap_set(r, NULL, e, detail);
-		return;
-	}
-	file_id_of(&st, &id);
-	/* Same file as last time: nothing to do, unless it was refused for a clock reason. */
-	if (r->have_id && file_id_eq(&id, &r->snap_id) && r->snap_err != SNAP_FUTURE)
-		return;
-	{
-		char detail[256];
-		struct snapshot *s = NULL;
-		enum snap_err e = snap_load(r->conf->snapshot_path, time(NULL), &s, detail,
-		                            sizeof(detail));
-
-		/* Out of descriptors or memory: the file is not at fault, and the snapshot in
-		 * memory still ages out at max_age.  Keep it, and try again at the next recheck. */
-		if (e == SNAP_UNREADABLE && r->snap != NULL &&
-		    (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
-			if (!r->snap_starved) {
-				log_warnx("snapshot %s: new file not read (%s): answering from the one "
-				          "loaded before until it loads or turns stale", r->conf->snapshot_path,
-				          detail);
-				counters_event(&r->ctr, CE_SNAP_LOAD_FAILURES);
-			}
-			r->snap_starved = 1;
-			return;
-		}
-		if (r->snap_starved && e == SNAP_OK)
-			log_info("snapshot %s: read again", r->conf->snapshot_path);
-		r->snap_starved = 0;
-		r->snap_id = id;
-		r->have_id = 1;
-		counters_event(&r->ctr, e == SNAP_OK ? CE_SNAP_LOADS : CE_SNAP_LOAD_FAILURES);
-		snap_set(r, s, e, detail);
-	}
-}
 
 static void
 host_stats_note(struct host_stats *hs, const char *host, int64_t now_ms)
@@ -209,20 +63,20 @@ region_detail(const struct responder *r, const struct policy_out *po, char *out,
 		snprintf(out, len, "the configuration did not load");
 		break;
 	case R_PASSTHROUGH:
-		if (r->kill_switch)
-			snprintf(out, len, "kill switch %s present", r->conf->kill_switch);
+		if (r->in.kill_switch)
+			snprintf(out, len, "kill switch %s present", r->in.conf->kill_switch);
 		else
 			snprintf(out, len, "responder.mode is passthrough");
 		break;
 	case R_SNAPSHOT_STALE:
 		snprintf(out, len, "snapshot %lld s old, snapshot.max_age %d s", (long long)po->age,
-		         r->conf->max_age);
+		         r->in.conf->max_age);
 		break;
 	case R_PROBER_BLIND:
 		snprintf(out, len, "the prober's last pass could not see its witnesses");
 		break;
 	case R_GUARD: {
-		size_t multi = 0, fails = snap_failing_multi(r->snap, &multi);
+		size_t multi = 0, fails = snap_failing_multi(r->in.snap, &multi);
 
 		snprintf(out, len, "the prober's failover guard holds: %zu of %zu multi-region "
 		         "registries fail, more than it allows; none fails over until the count falls "
@@ -230,7 +84,8 @@ region_detail(const struct responder *r, const struct policy_out *po, char *out,
 		break;
 	}
 	default:
-		snprintf(out, len, "snapshot %s: %s", r->conf->snapshot_path, snap_err_str(r->snap_err));
+		snprintf(out, len, "snapshot %s: %s", r->in.conf->snapshot_path,
+		         snap_err_str(r->in.snap_err));
 		break;
 	}
 }
@@ -314,8 +169,7 @@ static void
 serve_doc(struct responder *r, enum status_doc doc, const char *method, const char *query,
           const char *origin, FCGX_Stream *out)
 {
-	struct answer_state st = { r->conf, r->snap, r->snap_err, r->kill_switch, r->ovr_all,
-	                            &r->fleet };
+	struct answer_state st;
 	struct status_in in;
 	struct events_q eq;
 	char hdr[1024], cors[600] = "";
@@ -325,17 +179,9 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 	FILE *m;
 	int head = strcmp(method, "HEAD") == 0;
 
-	counters_event(&r->ctr, docs[doc].counted);
-	memset(&in, 0, sizeof(in));
-	in.st = &st;
-	in.conf_path = r->conf ? r->conf->path : "";
-	in.snap_detail = r->snap_detail;
-	in.ovr_view = &r->ovr.vw;
-	in.rovr_view = &r->rovr.vw;
-	in.now = time(NULL);
-	in.ctr = r->ctr.m;
-	in.ctr_shared = r->ctr.shared;
-	in.node = r->node;
+	counters_event(&r->in.ctr, docs[doc].counted);
+	inputs_state(&r->in, &st);
+	status_input(&r->in, &st, time(NULL), &in);
 	status_query(query, &sq);
 	in.query = sq.q;
 	in.limit = sq.limit;
@@ -352,7 +198,7 @@ serve_doc(struct responder *r, enum status_doc doc, const char *method, const ch
 		status_metrics(m, &in);
 	} else if (doc == DOC_EVENTS) {
 		events_query(query, &eq);
-		events_json(m, &(struct events_in){ r->conf, r->node, in.now, &eq });
+		events_json(m, &(struct events_in){ r->in.conf, r->in.node, in.now, &eq });
 	} else {
 		status_regions_json(m, &in, r->regions, r->regions_err);
 	}
@@ -394,23 +240,18 @@ handle(struct responder *r, FCGX_ParamArray envp, FCGX_Stream *out)
 	r->requests++;
 	/* Only a probe looks at the files: a flood of other methods costs no stat(2). */
 	if (probe)
-		refresh(r, now_ms);
+		inputs_refresh(&r->in, now_ms);
 	if (doc != DOC_HEALTH && probe) {
 		serve_doc(r, doc, method, query, FCGX_GetParam("HTTP_ORIGIN", envp), out);
 		return;
 	}
-	st.conf = r->conf;
-	st.snap = r->snap;
-	st.snap_err = r->snap_err;
-	st.kill_switch = r->kill_switch;
-	st.ovr = r->ovr_all;
-	st.fleet = &r->fleet;
+	inputs_state(&r->in, &st);
 	now = time(NULL);
 	n = answer_request(&st, method, FCGX_GetParam("HTTP_HOST", envp),
 	                   FCGX_GetParam("HTTP_ACCEPT", envp), now, &tr, resp, sizeof(resp));
-	counters_answer(&r->ctr, tr.po.reason, tr.po.http, (int64_t)now);
+	counters_answer(&r->in.ctr, tr.po.reason, tr.po.http, (int64_t)now);
 	if (tr.resolved && tr.result != RESOLVE_FOUND)
-		counters_host(&r->ctr, host_kind_of(tr.result, tr.herr));
+		counters_host(&r->in.ctr, host_kind_of(tr.result, tr.herr));
 	if (tr.resolved && tr.result == RESOLVE_UNKNOWN)
 		host_stats_note(&r->unknown, tr.host, now_ms);
 	else if (tr.resolved && tr.result == RESOLVE_INVALID)
@@ -582,27 +423,28 @@ main(int argc, char **argv)
 	log_init("deephealth.fcgi", 0, LOG_LVL_INFO);
 
 	if (test_only) {
-		struct conf *c = conf_load(conf_path, responder_exts, log_errfn, &test_only);
+		struct inputs in;
 		size_t nh, nr;
+		int rc = 0;
 
-		if (c == NULL)
+		if (inputs_open(&in, conf_path, 0, log_errfn, &test_only) != 0) {
+			inputs_close(&in);
 			return 1;
-		nh = resolver_host_count(c->resolver);
-		nr = resolver_rule_count(c->resolver);
-		if (c->regions[0] != '\0') {
-			struct regions *rg = regions_load(c->regions, log_errfn, &test_only);
+		}
+		nh = resolver_host_count(in.conf->resolver);
+		nr = resolver_rule_count(in.conf->resolver);
+		if (in.conf->regions[0] != '\0') {
+			struct regions *rg = regions_load(in.conf->regions, log_errfn, &test_only);
 
-			if (rg == NULL) {
-				conf_free(c);
-				return 1;
-			}
+			rc = rg == NULL;
 			regions_free(rg);
 		}
-		printf("%s: configuration OK (%zu %s, %zu %s)\n", conf_path, nh,
-		       util_plural((long long)nh, "host", "hosts"), nr,
-		       util_plural((long long)nr, "rule", "rules"));
-		conf_free(c);
-		return 0;
+		if (rc == 0)
+			printf("%s: configuration OK (%zu %s, %zu %s)\n", conf_path, nh,
+			       util_plural((long long)nh, "host", "hosts"), nr,
+			       util_plural((long long)nr, "rule", "rules"));
+		inputs_close(&in);
+		return rc;
 	}
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
@@ -622,41 +464,26 @@ main(int argc, char **argv)
 	r.unknown.what = "unknown Host";
 	r.invalid.what = "invalid Host header";
 	r.error.what = "Host undecided (resolver error)";
-	r.snap_err = SNAP_MISSING;
-	r.conf = conf_load(conf_path, responder_exts, log_errfn, NULL);
-	if (r.conf == NULL)
+	if (inputs_open(&r.in, conf_path, 1, log_errfn, NULL) != 0)
 		log_warnx("%s: configuration not loaded: answering 200 config-error to every "
 		          "request until restarted with a valid one",
 		          conf_path);
 	else
-		log_init("deephealth.fcgi", r.conf->log_syslog, r.conf->log_level);
-	if (r.conf != NULL) {
-		r.ovr.path = r.conf->overrides;
-		r.rovr.path = r.conf->region_overrides;
-		r.rovr.region = 1;
-	}
-	if (r.conf != NULL && r.conf->regions[0] != '\0' &&
-	    (r.regions = regions_load(r.conf->regions, regions_errfn, r.regions_err)) == NULL)
+		log_init("deephealth.fcgi", r.in.conf->log_syslog, r.in.conf->log_level);
+	if (r.in.conf != NULL && r.in.conf->regions[0] != '\0' &&
+	    (r.regions = regions_load(r.in.conf->regions, regions_errfn, r.regions_err)) == NULL)
 		log_warnx("regions %s: not loaded (errors above): the admin side shows no regions and "
-		          "lets no other region's page read it; answers are unchanged", r.conf->regions);
-	counters_open(&r.ctr, r.conf ? r.conf->counters : NULL);
-	if (gethostname(r.node, sizeof(r.node)) != 0)
-		r.node[0] = '\0';
-	r.node[sizeof(r.node) - 1] = '\0';
+		          "lets no other region's page read it; answers are unchanged",
+		          r.in.conf->regions);
 
 	install_signals(&stops);
-	log_info("ready (config %s%s)", conf_path, r.conf ? "" : " NOT LOADED");
-	refresh(&r, util_now_ms()); /* load the snapshot now, not on the first probe */
+	log_info("ready (config %s%s)", conf_path, r.in.conf ? "" : " NOT LOADED");
+	inputs_refresh(&r.in, util_now_ms()); /* load the snapshot now, not on the first probe */
 	pool_ready(); /* in a pool's worker: the supervisor may now stop the one it replaces */
 	status = serve(&r, sock, &stops);
 	log_info("exiting after %llu %s", r.requests,
 	         util_plural((long long)r.requests, "request", "requests"));
-	snap_free(r.snap);
-	ovr_free(r.ovr_all);
-	ovr_view_free(&r.ovr.vw);
-	ovr_view_free(&r.rovr.vw);
-	counters_close(&r.ctr);
 	regions_free(r.regions);
-	conf_free(r.conf);
+	inputs_close(&r.in);
 	return status;
 }

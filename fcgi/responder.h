@@ -2,7 +2,7 @@
 #ifndef DH_RESPONDER_H
 #define DH_RESPONDER_H
 
-#include "answer.h"
+#include "admin.h"
 
 /* ---------------------------------------------------------------- pool.c */
 

@@ -1,6 +1,6 @@
 # fuzz/fuzz.mk: coverage-guided fuzzing of every parser with libFuzzer (issue 14, point 1).
 # Included by the top Makefile (`include fuzz/fuzz.mk`); it reuses BUILD, the source lists
-# (SHARED_SRC, ANSWER_SRC, FCGI_SRC, PROBE_SRC, FOLLOW_SRC), ALL_INC, WARN and LDLIBS.
+# (SHARED_SRC, ANSWER_SRC, ADMIN_SRC, FCGI_SRC, PROBE_SRC, FOLLOW_SRC), ALL_INC, WARN and LDLIBS.
 #
 #   make fuzz          build every harness, then run each for FUZZ_SECONDS (default 60) on
 #                      its working corpus; prints executions, exec/s, coverage and crashes
@@ -42,7 +42,9 @@
 # status_json / status_metrics with status_query's q and limit: valid JSON, valid lines), matchers (http expect and body_match,
 # tcp reply_match, through conf_load and check_match: parse_ranges and status_ok are
 # static in check_http.c), writers (util_json_strn, ovr_event_line,
-# status_override_json, fleet_load + fleet_json: valid JSON).
+# status_override_json, fleet_load + fleet_json: valid JSON), regions, events (the events
+# document over a hostile log, its cursor), evlog (evlog_parse held to jansson both ways,
+# the writer's round trip).
 #
 # Library objects get coverage with -fsanitize=fuzzer-no-link (the same instrumentation
 # as -fsanitize=fuzzer without libFuzzer's main); harnesses are compiled and linked with
@@ -55,11 +57,11 @@ FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_OPT     ?= -g -O1 -fno-omit-frame-pointer
 FUZZ_SAN     := address,undefined
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_NAMES   := host snapshot config regmap overrides request matchers writers regions events
+FUZZ_NAMES   := host snapshot config regmap overrides request matchers writers regions events evlog
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
 FUZZ_CFLAGS  := -std=c11 $(FUZZ_OPT) $(WARN) -D_DEFAULT_SOURCE -Isrc $(ALL_INC) \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -fno-sanitize-recover=all
-FUZZ_LIB_SRC := $(SHARED_SRC) $(ANSWER_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
+FUZZ_LIB_SRC := $(SHARED_SRC) $(ANSWER_SRC) $(ADMIN_SRC) $(filter-out fcgi/responder.c,$(FCGI_SRC)) \
                 $(filter-out src/prober/prober.c,$(PROBE_SRC)) \
                 $(filter-out src/follow/follow.c,$(FOLLOW_SRC))
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LIB_SRC))

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
+#include "admin.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "answer.h"
+#include "admin.h"
 #include "fuzz.h"
 
 #define CREATED 1796000000

@@ -4,10 +4,11 @@
  *   0  util_json_strn on arbitrary bytes: the result, in quotes, is a JSON
  *      string that decodes to the input with every byte that is not part of
  *      well-formed UTF-8 replaced by U+FFFD (checked with a decoder written
- *      here); and evlog_field reads it back out of a line whole.
+ *      here); and evlog_parse reads it back out of a line whole (but a NUL,
+ *      which it refuses: no string of ours holds one).
  *   1  overrides parsed from the rest (ovr_parse): each one's event-log line
  *      (ovr_event_line) and status object (status_override_json) are valid
- *      JSON, and evlog_field finds the escaped reason in the line.
+ *      JSON, and evlog_parse reads the reason back from the line.
  *   2  a .fleet file (fleet_load): when it loads, fleet_json is valid JSON; when
  *      not, the struct is left empty and the reason says why.
  */
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
+#include "admin.h"
 #include "fuzz.h"
 
 #define NOW 1796000000
@@ -41,9 +42,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 json_string(const uint8_t *data, size_t size)
 {
-	char *esc = util_json_strn((const char *)data, size), *dec, *want, *line, field[8192];
+	char *esc = util_json_strn((const char *)data, size), *dec, *want, *line;
 	size_t elen = strlen(esc), dlen, w = 0, llen;
-	const char *got;
 
 	/* What it must decode to. */
 	want = malloc(size * 3 + 1);
@@ -66,17 +66,28 @@ json_string(const uint8_t *data, size_t size)
 	FZ_CHECK(dlen == w && memcmp(dec, want, w) == 0, "decodes to something else (%zu bytes, "
 	         "want %zu): %s", dlen, w, esc);
 	FZ_CHECK(elen <= size * 6, "%zu bytes escaped to %zu", size, elen);
-	/* An event-log reader takes it back whole. */
-	llen = elen + 32;
+	/* The event log's reader takes it back whole, but a NUL (\u0000), which no string of
+	 * ours holds: refused. */
+	llen = elen + 64;
 	line = malloc(llen);
 	if (line == NULL)
 		abort();
-	snprintf(line, llen, "{\"k\":\"%s\",\"z\":\"1\"}", esc);
+	snprintf(line, llen, "{\"time\":\"t\",\"event\":\"x\",\"k\":\"%s\"}", esc);
 	FZ_CHECK(fz_json_ok(line, strlen(line)), "a line with it is not JSON");
-	if (elen < sizeof(field)) {
-		got = evlog_field(line, "k", field, sizeof(field));
-		FZ_CHECK(got != NULL && strcmp(field, esc) == 0, "evlog_field took \"%s\" of \"%s\"",
-		         got ? field : "(null)", esc);
+	{
+		struct evlog_event ev;
+		char why[160];
+		int rc = evlog_parse(line, strlen(line), &ev, why, sizeof(why));
+
+		if (memchr(want, '\0', w) != NULL) {
+			FZ_CHECK(rc == -1, "a NUL read into a string");
+		} else {
+			FZ_CHECK(rc == 0, "evlog_parse refused it (%s): %s", why, line);
+			FZ_CHECK(strlen(evlog_str_of(&ev, "k")) == w &&
+			         memcmp(evlog_str_of(&ev, "k"), want, w) == 0,
+			         "evlog_parse read \"%s\" of \"%s\"", evlog_str_of(&ev, "k"), esc);
+			evlog_event_free(&ev);
+		}
 	}
 	free(line);
 	free(dec);
@@ -95,7 +106,7 @@ override_lines(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < o->n; i++) {
 		static const char *const changes[] = { "add", "remove", "expire" };
 		const struct override *v = &o->v[i];
-		char *buf = NULL, field[1024], *esc;
+		char *buf = NULL, *esc;
 		size_t len = 0;
 		FILE *f = open_memstream(&buf, &len);
 
@@ -108,9 +119,22 @@ override_lines(const uint8_t *data, size_t size)
 		         "event line is not one line");
 		FZ_CHECK(fz_json_ok(buf, len - 1), "event line is not JSON: %s", buf);
 		esc = util_json_str(v->reason);
-		FZ_CHECK(evlog_field(buf, "reason", field, sizeof(field)) != NULL &&
-		         strcmp(field, esc) == 0, "evlog_field reads reason \"%s\", wrote \"%s\"",
-		         field, esc);
+		{
+			struct evlog_event ev;
+			char why[160], *dec;
+			size_t dlen;
+
+			FZ_CHECK(evlog_parse(buf, len - 1, &ev, why, sizeof(why)) == 0,
+			         "the event line refused (%s): %s", why, buf);
+			FZ_CHECK(fz_json_string_body(esc, strlen(esc), &dec, &dlen), "reason: %s", esc);
+			FZ_CHECK(strcmp(ev.kind, "override") == 0 && evlog_str_of(&ev, "reason") != NULL &&
+			         strlen(evlog_str_of(&ev, "reason")) == dlen &&
+			         memcmp(evlog_str_of(&ev, "reason"), dec, dlen) == 0,
+			         "evlog_parse reads reason \"%s\", wrote \"%s\"",
+			         evlog_str_of(&ev, "reason"), esc);
+			free(dec);
+			evlog_event_free(&ev);
+		}
 		free(esc);
 		free(buf);
 

@@ -179,13 +179,54 @@ size_t nidx_count(const struct name_index *x);
 /* Point key, which must be there, at value instead. */
 void nidx_replace(struct name_index *x, const char *key, size_t len, uint32_t value);
 
+/* Length of the valid UTF-8 sequence (2..4 bytes) at p, left bytes there; 0 when none. */
+size_t util_utf8_len(const unsigned char *p, size_t left);
+
+/* ---------------------------------------------------------------- evlog.c */
+
 /*
- * The event log's lines (prober.event_log): the string value of "key" in one
- * line, raw (still escaped), into out, or NULL when absent; and the escapes
- * of util_json_strn undone for a reader (\" and \\; controls stay \uXXXX).
+ * The event log (prober.event_log, docs/events.md): one JSON object per line.
+ * Writing one line into m (a memstream): evlog_line (the opening and "time"),
+ * then its fields in order (strings escaped by util_json_strn), then
+ * evlog_end.  evlog_append writes a buffer of whole lines in one write(2)
+ * (O_APPEND; to fd, or to path opened and created 0644 when fd is -1), each
+ * line first read back by evlog_parse: 0, or -1 with why in err.
  */
-const char *evlog_field(const char *line, const char *key, char *out, size_t len);
-void evlog_unescape(char *s);
+void evlog_line(FILE *m, time_t when);
+void evlog_str(FILE *m, const char *key, const char *v);
+void evlog_strn(FILE *m, const char *key, const char *v, size_t len);
+void evlog_num(FILE *m, const char *key, long long v);
+int evlog_end(FILE *m);
+int evlog_append(const char *path, int fd, const char *buf, size_t len, char *err, size_t errlen);
+
+#define EVLOG_FIELDS_MAX 48
+#define EVLOG_KEY_MAX 40
+enum evlog_type { EVLOG_STR, EVLOG_INT, EVLOG_BOOL, EVLOG_NULL };
+struct evlog_field {
+	const char *key;
+	enum evlog_type type;
+	const char *str;             /* EVLOG_STR: unescaped, NUL-terminated (never holds a NUL) */
+	long long num;               /* EVLOG_INT; EVLOG_BOOL 1 or 0 */
+};
+/* One line, read: its fields in the line's order. */
+struct evlog_event {
+	char *buf;                   /* the keys and strings, owned */
+	size_t n;
+	struct evlog_field f[EVLOG_FIELDS_MAX];
+	const char *time;            /* "time" */
+	const char *kind;            /* "event"; "transition" for a dependency's line, which has none */
+};
+/*
+ * Read one line (len bytes, no line end needed): 0 and ev filled
+ * (evlog_event_free it), or -1 with "column N: why" in err and nothing to free.
+ */
+int evlog_parse(const char *line, size_t len, struct evlog_event *ev, char *err, size_t errlen);
+const struct evlog_field *evlog_get(const struct evlog_event *ev, const char *key);
+/* A string field's value, or NULL (absent, or not a string). */
+const char *evlog_str_of(const struct evlog_event *ev, const char *key);
+/* An integer field's value, or -1 when absent or not an integer (for a count: none). */
+long long evlog_num_of(const struct evlog_event *ev, const char *key);
+void evlog_event_free(struct evlog_event *ev);
 
 void file_id_of(const struct stat *st, struct file_id *id);
 int file_id_eq(const struct file_id *a, const struct file_id *b);
@@ -524,6 +565,9 @@ void ovr_view_free(struct ovr_view *vw); /* NULL is fine; safe twice */
 struct ovr_watch {
 	const char *path;
 	int region;               /* the region-wide format */
+	errfn_t errfn;            /* a bad line's report (NULL: log_errfn) */
+	void *arg;
+	int quiet;                /* changes not logged (deephealthctl, which looks once) */
 	struct ovr_view vw;
 	struct file_id id;        /* the file's (zeros: none, unreadable) */
 	struct file_id good_id;   /* its good copy's, looked at while the file is damaged */

@@ -511,7 +511,7 @@ ovr_watch_refresh(struct ovr_watch *w, int64_t max_span)
 	if (!have && errno == ENOENT) {
 		if (w->seen && w->vw.state == OVR_FILE_NONE)
 			return 0;
-		if (w->seen)
+		if (w->seen && !w->quiet)
 			log_info("%s %s: removed: none in force", what, w->path);
 		ovr_view_free(&w->vw);
 		memset(&w->vw, 0, sizeof(w->vw));
@@ -532,14 +532,14 @@ ovr_watch_refresh(struct ovr_watch *w, int64_t max_span)
 	if (w->seen && file_id_eq(&id, &w->id) && file_id_eq(&gid, &w->good_id))
 		return 0;
 	ovr_view_free(&w->vw);
-	open_view(w->path, max_span, &w->vw, log_errfn, NULL, w->region);
+	open_view(w->path, max_span, &w->vw, w->errfn ? w->errfn : log_errfn, w->arg, w->region);
 	w->seen = 1;
 	w->id = id;
 	/* Now that the state is known, note the good copy this view was read with. */
 	memset(&w->good_id, 0, sizeof(w->good_id));
 	if (w->vw.state != OVR_FILE_OK && stat(good, &st) == 0)
 		file_id_of(&st, &w->good_id);
-	switch (w->vw.state) {
+	switch (w->quiet ? OVR_FILE_NONE : w->vw.state) {
 	case OVR_FILE_NONE:
 		break;
 	case OVR_FILE_OK:
@@ -826,19 +826,19 @@ ovr_write_line(FILE *f, const struct override *v)
 int
 ovr_event_line(FILE *f, const char *change, const struct override *v, int64_t when)
 {
-	char at[32], until[32], *scope = util_json_str(v->scope), *reason = util_json_str(v->reason),
-	     *by = util_json_str(v->by);
-	int rc;
+	char until[32];
 
-	util_iso_time((time_t)when, at, sizeof(at));
 	util_iso_time((time_t)v->until, until, sizeof(until));
-	rc = fprintf(f, "{\"time\":\"%s\",\"event\":\"override\",\"change\":\"%s\",\"scope\":\"%s\","
-	             "\"action\":\"%s\",\"until\":\"%s\",\"by\":\"%s\",\"reason\":\"%s\","
-	             "\"origin\":\"%s\"%s%s%s}\n", at, change, scope, ovr_action_names[v->action], until,
-	             by, reason, ovr_origin_names[v->origin], v->from ? ",\"from\":\"" : "",
-	             v->from ? v->from : "", v->from ? "\"" : "");
-	free(scope);
-	free(reason);
-	free(by);
-	return rc < 0 ? -1 : 0;
+	evlog_line(f, (time_t)when);
+	evlog_str(f, "event", "override");
+	evlog_str(f, "change", change);
+	evlog_str(f, "scope", v->scope);
+	evlog_str(f, "action", ovr_action_names[v->action]);
+	evlog_str(f, "until", until);
+	evlog_str(f, "by", v->by);
+	evlog_str(f, "reason", v->reason);
+	evlog_str(f, "origin", ovr_origin_names[v->origin]);
+	if (v->from != NULL)
+		evlog_str(f, "from", v->from);
+	return evlog_end(f);
 }

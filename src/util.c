@@ -286,9 +286,8 @@ nidx_count(const struct name_index *x)
 	return x != NULL ? x->count : 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *p, size_t left)
+size_t
+util_utf8_len(const unsigned char *p, size_t left)
 {
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
 		return left >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
@@ -332,7 +331,7 @@ util_json_strn(const char *s, size_t len)
 			o += (size_t)snprintf(out + o, 7, "\\u%04x", *p++);
 		} else if (*p < 0x80) {
 			out[o++] = (char)*p++;
-		} else if ((n = utf8_len(p, (size_t)(end - p))) > 0) {
+		} else if ((n = util_utf8_len(p, (size_t)(end - p))) > 0) {
 			memcpy(out + o, p, n);
 			o += n;
 			p += n;
@@ -350,42 +349,6 @@ char *
 util_json_str(const char *s)
 {
 	return util_json_strn(s, strlen(s));
-}
-
-/*
- * The string value of "key" in one of our event-log lines, into out (raw,
- * still JSON-escaped); NULL when absent.  The lines are ours (the prober, deephealthctl),
- * one flat object each, so a scan for "key":" is exact.
- */
-const char *
-evlog_field(const char *line, const char *key, char *out, size_t len)
-{
-	char pat[64];
-	const char *p, *q;
-
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	if ((p = strstr(line, pat)) == NULL)
-		return NULL;
-	p += strlen(pat);
-	for (q = p; *q != '\0' && *q != '"'; q++)
-		if (*q == '\\' && q[1] != '\0')
-			q++;
-	snprintf(out, len, "%.*s", (int)(q - p), p);
-	return out;
-}
-
-/* Undo the escapes of util_json_strn for a terminal: \" and \\ back; controls stay \uXXXX. */
-void
-evlog_unescape(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r != '\0'; r++) {
-		if (r[0] == '\\' && (r[1] == '"' || r[1] == '\\'))
-			r++;
-		*w++ = *r;
-	}
-	*w = '\0';
 }
 
 int

@@ -44,7 +44,7 @@ int
 cmd_budget(struct ctl *x, int argc, char **argv)
 {
 	struct lb lb = presets[0];
-	const struct conf *c = x->conf;
+	const struct conf *c = x->in.conf;
 	double I, D, R, A, P, F, B, fo_max, fo_min, back, stale, ks_back, ks_out, Fw, Q;
 	long follow = -1, given[5] = { -1, -1, -1, -1, -1 };
 	const char *regions_path = NULL;

@@ -72,10 +72,10 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	struct answer_trace tr;
 	long warn_age = -1, crit_age = -1, ks_max = 3600, expiring = 900;
 	double warn_unknown = 1.0, crit_unknown = -1.0, unknown = 0.0;
-	int64_t age = x->snap ? (int64_t)x->now - snap_created(x->snap) : -1;
-	size_t fails = 0, multi = 0, nr = x->snap ? snap_reg_count(x->snap) : 0;
-	int ch, blind = x->snap && (snap_flags(x->snap) & SNAP_FLAG_BLIND);
-	int guard = x->snap && (snap_flags(x->snap) & SNAP_FLAG_GUARD);
+	int64_t age = x->in.snap ? (int64_t)x->now - snap_created(x->in.snap) : -1;
+	size_t fails = 0, multi = 0, nr = x->in.snap ? snap_reg_count(x->in.snap) : 0;
+	int ch, blind = x->in.snap && (snap_flags(x->in.snap) & SNAP_FLAG_BLIND);
+	int guard = x->in.snap && (snap_flags(x->in.snap) & SNAP_FLAG_GUARD);
 	char what[160], guard_bound[32];
 	struct stat st;
 
@@ -110,18 +110,18 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	}
 	if (optind != argc)
 		return check_usage("unexpected argument %s", argv[optind]);
-	if (x->conf == NULL) {
+	if (x->in.conf == NULL) {
 		printf("DEEPHEALTH CRITICAL - %s does not load: every answer is 200 config-error, "
 		       "failover is off\n", x->conf_path);
 		return NAGIOS_CRITICAL;
 	}
 	/* Defaults: warn when two passes were missed, critical when responders fail open. */
 	if (crit_age < 0)
-		crit_age = x->conf->max_age;
+		crit_age = x->in.conf->max_age;
 	if (warn_age < 0)
-		warn_age = 3L * x->conf->interval < crit_age ? 3L * x->conf->interval : crit_age;
-	fails = snap_failing_multi(x->snap, &multi);
-	conf_bound_str(&x->conf->guard_max_failing, guard_bound, sizeof(guard_bound));
+		warn_age = 3L * x->in.conf->interval < crit_age ? 3L * x->in.conf->interval : crit_age;
+	fails = snap_failing_multi(x->in.snap, &multi);
+	conf_bound_str(&x->in.conf->guard_max_failing, guard_bound, sizeof(guard_bound));
 	/* Pass-through is deliberate: judged below by how long it has been on.  The guard is
 	 * a human's to decide on, now: said with its count and bound. */
 	if (status_regionwide(&x->st, x->now, &tr) && tr.po.reason == R_GUARD)
@@ -133,9 +133,9 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	else if (status_regionwide(&x->st, x->now, &tr) && tr.po.reason != R_PASSTHROUGH)
 		alarm_add(&a, NAGIOS_CRITICAL, "every answer is %d %s: failover is off", tr.po.http,
 		          reason_str(tr.po.reason));
-	if (x->snap == NULL)
-		alarm_add(&a, NAGIOS_CRITICAL, "snapshot %s: %s", x->conf->snapshot_path,
-		          snap_err_str(x->snap_err));
+	if (x->in.snap == NULL)
+		alarm_add(&a, NAGIOS_CRITICAL, "snapshot %s: %s", x->in.conf->snapshot_path,
+		          snap_err_str(x->in.snap_err));
 	else if (age > crit_age)
 		alarm_add(&a, NAGIOS_CRITICAL, "snapshot %llds old (critical above %lds)", (long long)age,
 		          crit_age);
@@ -144,17 +144,17 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		          (long long)age, warn_age);
 	if (blind)
 		alarm_add(&a, NAGIOS_CRITICAL, "the prober is blind: its witnesses fail");
-	if (x->kill_switch) {
-		int64_t on = stat(x->conf->kill_switch, &st) == 0 ? (int64_t)x->now - st.st_mtime : 0;
+	if (x->in.kill_switch) {
+		int64_t on = stat(x->in.conf->kill_switch, &st) == 0 ? (int64_t)x->now - st.st_mtime : 0;
 
 		alarm_add(&a, on > ks_max ? NAGIOS_WARNING : NAGIOS_OK,
 		          "kill switch %s present for %llds%s: every answer passes through",
-		          x->conf->kill_switch, (long long)on, on > ks_max ? " (left on)" : "");
+		          x->in.conf->kill_switch, (long long)on, on > ks_max ? " (left on)" : "");
 	}
 	for (int k = 0; k < 2; k++) {
-		const struct ovr_view *vw = k == 0 ? &x->ovr_view : &x->rovr_view;
+		const struct ovr_view *vw = k == 0 ? &x->in.ovr.vw : &x->in.rovr.vw;
 		const char *kind = k == 0 ? "overrides" : "region-wide overrides",
-		           *path = k == 0 ? x->conf->overrides : x->conf->region_overrides,
+		           *path = k == 0 ? x->in.conf->overrides : x->in.conf->region_overrides,
 		           *none = k == 0 ? "NO override is in force" : "NO region-wide override is in force";
 
 		if (vw->state == OVR_FILE_FALLBACK)
@@ -168,8 +168,8 @@ cmd_check(struct ctl *x, int argc, char **argv)
 			          util_plural((long long)vw->errors, "", "s"), vw->bad[0].line,
 			          vw->bad[0].message, none);
 	}
-	for (size_t i = 0; x->all != NULL && i < x->all->n; i++) {
-		const struct override *v = &x->all->v[i];
+	for (size_t i = 0; x->in.ovr_all != NULL && i < x->in.ovr_all->n; i++) {
+		const struct override *v = &x->in.ovr_all->v[i];
 		int64_t on = (int64_t)x->now - v->set, left = v->until - (int64_t)x->now;
 
 		if (left <= 0)
@@ -184,7 +184,7 @@ cmd_check(struct ctl *x, int argc, char **argv)
 			alarm_add(&a, NAGIOS_OK, "override %s %s in force", v->scope,
 			          ovr_action_names[v->action]);
 	}
-	if (x->conf->mode == MODE_PASSTHROUGH) {
+	if (x->in.conf->mode == MODE_PASSTHROUGH) {
 		int64_t on = stat(x->conf_path, &st) == 0 ? (int64_t)x->now - st.st_mtime : 0;
 
 		alarm_add(&a, on > ks_max ? NAGIOS_WARNING : NAGIOS_OK,
@@ -192,8 +192,8 @@ cmd_check(struct ctl *x, int argc, char **argv)
 		          (long long)on);
 	}
 	/* A probe whose Host names no registry is answered 200: failover is off for it. */
-	if (x->have_ctr) {
-		unknown = counters_unknown_rate(&x->ctr, (int64_t)x->now, 5);
+	if (x->in.have_ctr) {
+		unknown = counters_unknown_rate(x->in.ctr.m, (int64_t)x->now, 5);
 		if (crit_unknown > 0.0 && unknown >= crit_unknown)
 			alarm_add(&a, NAGIOS_CRITICAL, "%.1f unknown-Host answers a minute (critical from "
 			          "%.1f): probes that name no registry", unknown, crit_unknown);
@@ -212,8 +212,8 @@ cmd_check(struct ctl *x, int argc, char **argv)
 	}
 	printf(" | age=%llds;%ld;%ld;0 blind=%d guard=%d kill_switch=%d registries=%zu "
 	       "registries_failed=%zu", (long long)(age < 0 ? 0 : age), warn_age, crit_age, blind,
-	       guard, x->kill_switch, nr, fails);
-	if (x->have_ctr) {
+	       guard, x->in.kill_switch, nr, fails);
+	if (x->in.have_ctr) {
 		printf(" unknown_hosts_per_min=%.2f;", unknown);
 		if (warn_unknown > 0.0)
 			printf("%.2f", warn_unknown);

@@ -12,14 +12,14 @@ static void
 explain_uses(const struct ctl *x, const struct snap_reg *reg, int json)
 {
 	size_t nall;
-	const uint32_t *all = snap_all_deps(x->snap, &nall);
+	const uint32_t *all = snap_all_deps(x->in.snap, &nall);
 
 	for (size_t k = 0; k < nall + reg->nuses; k++) {
-		uint32_t di = k < nall ? all[k] : snap_use_at(x->snap, reg->uses + (uint32_t)(k - nall));
+		uint32_t di = k < nall ? all[k] : snap_use_at(x->in.snap, reg->uses + (uint32_t)(k - nall));
 		const struct override *f;
 		struct snap_dep d;
 
-		snap_dep_at(x->snap, di, &d);
+		snap_dep_at(x->in.snap, di, &d);
 		f = ovr_dep_lookup(x->st.ovr, d.name, d.name_len, (int64_t)x->now);
 		if (json) {
 			printf("%s{\"name\":", k ? "," : "");
@@ -70,12 +70,12 @@ explain_one(struct ctl *x, const char *host)
 	char reply[4096], when[32];
 	size_t n = answer_request(&x->st, "GET", host, NULL, x->now, &tr, reply, sizeof(reply));
 	const char *body = strstr(reply, "\r\n\r\n");
-	int have_reg = tr.result == RESOLVE_FOUND && x->snap != NULL &&
-	               snap_find_reg(x->snap, tr.registry, strlen(tr.registry), &reg);
+	int have_reg = tr.result == RESOLVE_FOUND && x->in.snap != NULL &&
+	               snap_find_reg(x->in.snap, tr.registry, strlen(tr.registry), &reg);
 	int have_dep = have_reg && reg.decided_by != SNAP_NO_DEP;
 
 	if (have_dep)
-		snap_dep_at(x->snap, reg.decided_by, &d);
+		snap_dep_at(x->in.snap, reg.decided_by, &d);
 	if (x->json) {
 		printf("{\"host\":");
 		jstr(host, strlen(host));
@@ -139,8 +139,8 @@ explain_one(struct ctl *x, const char *host)
 			jstr(v->reason, strlen(v->reason));
 			printf(",\"origin\":\"%s\",\"file\":", ovr_origin_names[v->origin]);
 			{
-				const char *file = v->origin == OVR_NODE ? x->conf->overrides :
-				                   x->conf->region_overrides;
+				const char *file = v->origin == OVR_NODE ? x->in.conf->overrides :
+				                   x->in.conf->region_overrides;
 
 				jstr(file, strlen(file));
 			}
@@ -169,7 +169,7 @@ explain_one(struct ctl *x, const char *host)
 	}
 	printf("%s\n", host);
 	if (!tr.resolved)
-		printf("  Host          not looked at: %s\n", x->conf ? "the request is not a probe"
+		printf("  Host          not looked at: %s\n", x->in.conf ? "the request is not a probe"
 		                                                      : "the configuration did not load");
 	else if (tr.result == RESOLVE_INVALID)
 		printf("  Host          invalid: %s\n", host_err_str(tr.herr));
@@ -179,7 +179,7 @@ explain_one(struct ctl *x, const char *host)
 		printf("  resolved      %s by the host map\n", tr.registry);
 	else if (tr.result == RESOLVE_FOUND)
 		printf("  resolved      %s by rule %d: %s\n", tr.registry, tr.via,
-		       x->conf->rules[tr.via]);
+		       x->in.conf->rules[tr.via]);
 	else if (tr.result == RESOLVE_ERROR)
 		printf("  resolved      undecided: rule %d hit its match limit\n", tr.via);
 	else if (tr.resolved && tr.result == RESOLVE_UNKNOWN)
@@ -193,7 +193,7 @@ explain_one(struct ctl *x, const char *host)
 			       verdict_str(d.state), dep_kind_str(d.kind), severity_str(d.severity),
 			       (int)d.cause_len, d.cause);
 		explain_uses(x, &reg, 0);
-	} else if (tr.result == RESOLVE_FOUND && x->snap != NULL) {
+	} else if (tr.result == RESOLVE_FOUND && x->in.snap != NULL) {
 		printf("  snapshot row  none: %s is not in the snapshot\n", tr.registry);
 	}
 	for (int k = 0; k < 2; k++) {
@@ -205,8 +205,8 @@ explain_one(struct ctl *x, const char *host)
 			util_iso_time((time_t)v->until, when, sizeof(when));
 			printf("  override      %s %s until %s (by %s: %s)\n", v->scope,
 			       ovr_action_names[v->action], when, v->by, v->reason);
-			printf("  set in        %s\n", ovr_where(v, x->conf->overrides,
-			       x->conf->region_overrides, where, sizeof(where)));
+			printf("  set in        %s\n", ovr_where(v, x->in.conf->overrides,
+			       x->in.conf->region_overrides, where, sizeof(where)));
 		}
 	}
 	printf("  decision      %s -> %d %s\n", reason_str(tr.po.reason), tr.po.http,
@@ -230,5 +230,5 @@ cmd_explain(struct ctl *x, int argc, char **argv)
 	}
 	if (x->json)
 		printf("]\n");
-	return x->conf == NULL ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
+	return x->in.conf == NULL ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
 }

@@ -43,45 +43,33 @@ parse_when(const char *s, time_t now)
  * with json, the line itself, the nth of an array.
  */
 static void
-print_override_event(const char *line, const char *when, int json, size_t nth)
+print_override_event(const char *line, const struct evlog_event *ev, int json, size_t nth)
 {
-	char change[16], scope[320], action[32], by[80], reason[600], origin[16], from[140],
-	     until[40];
+	const char *change = evlog_str_of(ev, "change"), *scope = evlog_str_of(ev, "scope"),
+	           *action = evlog_str_of(ev, "action"), *by = evlog_str_of(ev, "by"),
+	           *reason = evlog_str_of(ev, "reason"), *until = evlog_str_of(ev, "until"),
+	           *origin = evlog_str_of(ev, "origin"), *from = evlog_str_of(ev, "from");
 
 	if (json) { /* the event log's own line, in the array */
 		printf("%s\n%s", nth ? "," : "", line);
 		return;
 	}
-	if (evlog_field(line, "change", change, sizeof(change)) == NULL ||
-	    evlog_field(line, "scope", scope, sizeof(scope)) == NULL ||
-	    evlog_field(line, "action", action, sizeof(action)) == NULL)
+	if (change == NULL || scope == NULL || action == NULL)
 		return;
-	if (evlog_field(line, "by", by, sizeof(by)) == NULL)
-		snprintf(by, sizeof(by), "?");
-	if (evlog_field(line, "reason", reason, sizeof(reason)) == NULL)
-		reason[0] = '\0';
-	if (evlog_field(line, "until", until, sizeof(until)) == NULL)
-		snprintf(until, sizeof(until), "?");
-	if (evlog_field(line, "origin", origin, sizeof(origin)) == NULL)
-		snprintf(origin, sizeof(origin), "node");
-	if (evlog_field(line, "from", from, sizeof(from)) == NULL)
-		from[0] = '\0';
-	evlog_unescape(reason);
-	evlog_unescape(scope);
-	printf("%s  override %-6s %s %s until %s (%s%s%s, by %s): %s\n", when, change, scope,
-	       action, until, origin, from[0] ? " from " : "", from, by, reason);
+	printf("%s  override %-6s %s %s until %s (%s%s%s, by %s): %s\n", ev->time, change, scope,
+	       action, until ? until : "?", origin ? origin : "node", from ? " from " : "",
+	       from ? from : "", by ? by : "?", reason ? reason : "");
 }
 
-/* Does the override event's scope (on line) reach a registry named name, using deps? */
+/* Does the override event's scope reach a registry named name, using deps? */
 static int
-override_reaches(const char *line, const char *name, const struct snapshot *snap,
+override_reaches(const struct evlog_event *ev, const char *name, const struct snapshot *snap,
                  const uint32_t *idx, size_t nd)
 {
-	char scope[320];
+	const char *scope = evlog_str_of(ev, "scope");
 
-	if (evlog_field(line, "scope", scope, sizeof(scope)) == NULL)
+	if (scope == NULL)
 		return 0;
-	evlog_unescape(scope);
 	if (strcmp(scope, "region") == 0)
 		return 1;
 	if (strncmp(scope, "registry:", 9) == 0)
@@ -117,65 +105,73 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 	size_t cap = 0;
 	FILE *f;
 
-	if (x->snap == NULL || !snap_find_reg(x->snap, name, strlen(name), &reg)) {
+	if (x->in.snap == NULL || !snap_find_reg(x->in.snap, name, strlen(name), &reg)) {
 		fprintf(stderr, "deephealthctl: history: registry %s is not in the snapshot (%s)\n", name,
-		        x->snap ? "not known here" : snap_err_str(x->snap_err));
+		        x->in.snap ? "not known here" : snap_err_str(x->in.snap_err));
 		return CTL_EXIT_CONFIG;
 	}
-	if (x->conf->event_log[0] == '\0' || (f = fopen(x->conf->event_log, "r")) == NULL) {
+	if (x->in.conf->event_log[0] == '\0' || (f = fopen(x->in.conf->event_log, "r")) == NULL) {
 		fprintf(stderr, "deephealthctl: history: no event log (prober.event_log)%s%s\n",
-		        x->conf->event_log[0] ? ": " : "", x->conf->event_log[0] ? strerror(errno) : "");
+		        x->in.conf->event_log[0] ? ": " : "", x->in.conf->event_log[0] ? strerror(errno) : "");
 		return CTL_EXIT_CONFIG;
 	}
-	all = snap_all_deps(x->snap, &nall);
+	all = snap_all_deps(x->in.snap, &nall);
 	nd = nall + reg.nuses;
 	idx = xcalloc(nd ? nd : 1, sizeof(*idx));
 	state = xcalloc(nd ? nd : 1, sizeof(*state));
 	for (size_t k = 0; k < nd; k++) {
-		idx[k] = k < nall ? all[k] : snap_use_at(x->snap, reg.uses + (uint32_t)(k - nall));
+		idx[k] = k < nall ? all[k] : snap_use_at(x->in.snap, reg.uses + (uint32_t)(k - nall));
 		state[k] = VERDICT_UNKNOWN;
 	}
 	if (x->json)
 		printf("[");
 	while (getline(&line, &cap, f) != -1) {
-		char when[64], dep[DH_NAME_MAX + 1], from[16], to[16], cause[600], ev[16];
+		const char *dep, *from, *to, *cause;
 		enum verdict v = VERDICT_PASS, now_v;
 		uint32_t by = SNAP_NO_DEP;
+		struct evlog_event ev;
+		char why[160];
 		size_t k;
 		int64_t t;
 
 		line[strcspn(line, "\n")] = '\0';
+		if (evlog_parse(line, strlen(line), &ev, why, sizeof(why)) != 0)
+			continue;
+		t = parse_when(ev.time, x->now);
 		/* The operator's overrides that reach it, from either file. */
-		if (line[0] == '{' && evlog_field(line, "event", ev, sizeof(ev)) != NULL &&
-		    strcmp(ev, "override") == 0 && evlog_field(line, "time", when, sizeof(when)) &&
-		    (t = parse_when(when, x->now)) >= 0 && t >= since &&
-		    override_reaches(line, name, x->snap, idx, nd)) {
-			print_override_event(line, when, x->json, n++);
+		if (strcmp(ev.kind, "override") == 0) {
+			if (t >= 0 && t >= since && override_reaches(&ev, name, x->in.snap, idx, nd))
+				print_override_event(line, &ev, x->json, n++);
+			evlog_event_free(&ev);
 			continue;
 		}
-		/* Dependency transitions are the lines without an "event". */
-		if (line[0] != '{' || evlog_field(line, "event", ev, sizeof(ev)) != NULL ||
-		    evlog_field(line, "time", when, sizeof(when)) == NULL ||
-		    (t = parse_when(when, x->now)) < 0 || evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
-		    evlog_field(line, "from", from, sizeof(from)) == NULL ||
-		    evlog_field(line, "to", to, sizeof(to)) == NULL)
+		/* Dependency transitions. */
+		dep = evlog_str_of(&ev, "dependency");
+		from = evlog_str_of(&ev, "from");
+		to = evlog_str_of(&ev, "to");
+		if (strcmp(ev.kind, "transition") != 0 || t < 0 || dep == NULL || from == NULL ||
+		    to == NULL) {
+			evlog_event_free(&ev);
 			continue;
+		}
 		for (k = 0; k < nd; k++) {
 			struct snap_dep d;
 
-			snap_dep_at(x->snap, idx[k], &d);
+			snap_dep_at(x->in.snap, idx[k], &d);
 			if (d.name_len == strlen(dep) && memcmp(d.name, dep, d.name_len) == 0)
 				break;
 		}
-		if (k == nd)
+		if (k == nd) {
+			evlog_event_free(&ev);
 			continue;
+		}
 		/* The verdict before, from what was known; then the transition. */
 		if (state[k] == VERDICT_UNKNOWN && names_find(verdict_names, from) >= 0)
 			state[k] = (enum verdict)names_find(verdict_names, from);
 		for (size_t j = 0; j < nd; j++) {
 			struct snap_dep d;
 
-			snap_dep_at(x->snap, idx[j], &d);
+			snap_dep_at(x->in.snap, idx[j], &d);
 			verdict_fold(verdict_contribution(state[j], d.severity), idx[j], &v, &by);
 		}
 		was = v;
@@ -186,23 +182,31 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 		for (size_t j = 0; j < nd; j++) {
 			struct snap_dep d;
 
-			snap_dep_at(x->snap, idx[j], &d);
+			snap_dep_at(x->in.snap, idx[j], &d);
 			verdict_fold(verdict_contribution(state[j], d.severity), idx[j], &v, &by);
 		}
 		now_v = v;
-		if (t < since)
+		if (t < since) {
+			evlog_event_free(&ev);
 			continue;
-		if (evlog_field(line, "cause", cause, sizeof(cause)) == NULL)
-			cause[0] = '\0';
-		evlog_unescape(cause);
+		}
+		cause = evlog_str_of(&ev, "cause");
+		cause = cause ? cause : "";
 		if (x->json) {
-			printf("%s\n{\"time\":\"%s\",\"registry\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
-			       "\"to\":\"%s\",\"registry_from\":\"%s\",\"registry_to\":\"%s\",\"cause\":",
-			       n ? "," : "", when, name, dep, from, to, verdict_str(was), verdict_str(now_v));
+			printf("%s\n{\"time\":", n ? "," : "");
+			jstr(ev.time, strlen(ev.time));
+			printf(",\"registry\":\"%s\",\"dependency\":", name);
+			jstr(dep, strlen(dep));
+			printf(",\"from\":");
+			jstr(from, strlen(from));
+			printf(",\"to\":");
+			jstr(to, strlen(to));
+			printf(",\"registry_from\":\"%s\",\"registry_to\":\"%s\",\"cause\":",
+			       verdict_str(was), verdict_str(now_v));
 			jstr(cause, strlen(cause));
 			printf("}");
 		} else {
-			printf("%s  %-24s %s -> %-4s  %s: %s%s%s  %s\n", when, dep, from, to, name,
+			printf("%s  %-24s %s -> %-4s  %s: %s%s%s  %s\n", ev.time, dep, from, to, name,
 			       verdict_str(was), was != now_v ? " -> " : "",
 			       was != now_v ? verdict_str(now_v) : " (unchanged)", cause);
 			if (was != now_v && (now_v == VERDICT_FAIL || was == VERDICT_FAIL))
@@ -211,11 +215,12 @@ history_registry(struct ctl *x, const char *name, int64_t since)
 				       reg.flags & SNAP_REG_SINGLE_REGION ? " (single-region: answered 200 anyway)" : "");
 		}
 		n++;
+		evlog_event_free(&ev);
 	}
 	if (x->json)
 		printf("%s]\n", n ? "\n" : "");
 	else if (n == 0)
-		printf("no transition of %s's dependencies in %s\n", name, x->conf->event_log);
+		printf("no transition of %s's dependencies in %s\n", name, x->in.conf->event_log);
 	free(line);
 	free(idx);
 	free(state);
@@ -275,13 +280,13 @@ cmd_history(struct ctl *x, int argc, char **argv)
 			ctl_usage_error("history: --regions: a registry:NAME is required");
 		return where_history(x, glob + 9, regions_path, since);
 	}
-	if (x->conf == NULL)
+	if (x->in.conf == NULL)
 		return CTL_EXIT_CONFIG;
 	if (strncmp(glob, "registry:", 9) == 0)
 		return history_registry(x, glob + 9, since);
 	if (strncmp(glob, "dependency:", 11) == 0)
 		glob += 11;
-	path = x->conf->event_log;
+	path = x->in.conf->event_log;
 	if (path[0] == '\0') {
 		fprintf(stderr, "deephealthctl: history: prober.event_log is not set in %s: no history "
 		        "is kept\n", x->conf_path);
@@ -294,57 +299,65 @@ cmd_history(struct ctl *x, int argc, char **argv)
 	if (x->json)
 		printf("[");
 	while (getline(&line, &cap, f) != -1) {
-		char when[64], dep[DH_NAME_MAX + 1], from[16], to[16], cause[600], ev[16], state[16],
-		     aff[32];
-		const char *a;
+		const char *dep, *from, *to, *cause, *state;
+		struct evlog_event ev;
+		char why[160];
+		long long aff;
 		int64_t t;
-		int blind;
+		int region;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0] != '{' || evlog_field(line, "time", when, sizeof(when)) == NULL ||
-		    (t = parse_when(when, x->now)) < 0 || t < since)
+		if (evlog_parse(line, strlen(line), &ev, why, sizeof(why)) != 0)
 			continue;
-		blind = evlog_field(line, "event", ev, sizeof(ev)) != NULL;
-		if (blind && strcmp(ev, "override") == 0) {
-			char scope[320];
+		if ((t = parse_when(ev.time, x->now)) < 0 || t < since) {
+			evlog_event_free(&ev);
+			continue;
+		}
+		if (strcmp(ev.kind, "override") == 0) {
+			const char *scope = evlog_str_of(&ev, "scope");
 
 			/* A dependency override on a dependency the glob names, from either file. */
 			/* Either names the other: history db-1 shows dependency:db-*, history 'db-*'
 			 * shows dependency:db-1. */
-			if (evlog_field(line, "scope", scope, sizeof(scope)) == NULL ||
-			    strncmp(scope, "dependency:", 11) != 0 ||
-			    (fnmatch(glob, scope + 11, 0) != 0 && fnmatch(scope + 11, glob, 0) != 0))
-				continue;
-			print_override_event(line, when, x->json, n++);
+			if (scope != NULL && strncmp(scope, "dependency:", 11) == 0 &&
+			    (fnmatch(glob, scope + 11, 0) == 0 || fnmatch(scope + 11, glob, 0) == 0))
+				print_override_event(line, &ev, x->json, n++);
+			evlog_event_free(&ev);
 			continue;
 		}
-		if (blind && strcmp(ev, "blind") != 0 && strcmp(ev, "guard") != 0)
-			continue; /* verdicts: not a dependency's */
-		if (!blind && (evlog_field(line, "dependency", dep, sizeof(dep)) == NULL ||
-		               fnmatch(glob, dep, 0) != 0))
-			continue;
-		ndep += !blind;
-		if (x->json) {
-			printf("%s\n%s", n ? "," : "", line);
-			n++;
+		region = strcmp(ev.kind, "blind") == 0 || strcmp(ev.kind, "guard") == 0;
+		dep = evlog_str_of(&ev, "dependency");
+		/* verdicts: not a dependency's */
+		if (!region && (strcmp(ev.kind, "transition") != 0 || fnmatch(glob, dep, 0) != 0)) {
+			evlog_event_free(&ev);
 			continue;
 		}
+		ndep += !region;
 		n++;
-		if (evlog_field(line, "cause", cause, sizeof(cause)) == NULL)
-			cause[0] = '\0';
-		evlog_unescape(cause);
-		if (blind) {
-			printf("%s  %-24s %s %-6s %s\n", when, "(region)", ev,
-			       evlog_field(line, "state", state, sizeof(state)) ? state : "?", cause);
+		if (x->json) {
+			printf("%s\n%s", n > 1 ? "," : "", line);
+			evlog_event_free(&ev);
 			continue;
 		}
-		a = strstr(line, "\"registries_affected\":");
-		snprintf(aff, sizeof(aff), "%s", a ? a + strlen("\"registries_affected\":") : "?");
-		aff[strcspn(aff, ",}")] = '\0';
-		printf("%s  %-24s %s -> %-4s %s %s  %s\n", when, dep,
-		       evlog_field(line, "from", from, sizeof(from)) ? from : "?",
-		       evlog_field(line, "to", to, sizeof(to)) ? to : "?", aff,
-		       strcmp(aff, "1") == 0 ? "registry" : "registries", cause);
+		cause = evlog_str_of(&ev, "cause");
+		cause = cause ? cause : "";
+		if (region) {
+			state = evlog_str_of(&ev, "state");
+			printf("%s  %-24s %s %-6s %s\n", ev.time, "(region)", ev.kind, state ? state : "?",
+			       cause);
+			evlog_event_free(&ev);
+			continue;
+		}
+		from = evlog_str_of(&ev, "from");
+		to = evlog_str_of(&ev, "to");
+		aff = evlog_num_of(&ev, "registries_affected");
+		if (aff >= 0)
+			printf("%s  %-24s %s -> %-4s %lld %s  %s\n", ev.time, dep, from ? from : "?",
+			       to ? to : "?", aff, aff == 1 ? "registry" : "registries", cause);
+		else
+			printf("%s  %-24s %s -> %-4s ? registries  %s\n", ev.time, dep, from ? from : "?",
+			       to ? to : "?", cause);
+		evlog_event_free(&ev);
 	}
 	if (x->json)
 		printf("%s]\n", n ? "\n" : "");

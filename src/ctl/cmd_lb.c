@@ -138,7 +138,7 @@ line_regions(const struct regions *rg, struct regfile *rf, const char *field, un
 int
 lb_gather(struct ctl *x, const struct regions *rg, struct lb_input *in)
 {
-	struct regfile *rf = regfile_open(x->conf->registries, ctl_errfn, NULL);
+	struct regfile *rf = regfile_open(x->in.conf->registries, ctl_errfn, NULL);
 	size_t cap = 0, kept = 0, nhosts;
 	char *f[REGFILE_FIELDS], host[DH_HOST_MAX + 2];
 	unsigned line;
@@ -181,14 +181,14 @@ lb_gather(struct ctl *x, const struct regions *rg, struct lb_input *in)
 	in->n = kept;
 	bad = rc < 0 || regfile_close(rf) > 0;
 	/* Custom domains: each served where the registry it names is. */
-	nhosts = x->conf->resolver != NULL ? resolver_host_count(x->conf->resolver) : 0;
+	nhosts = x->in.conf->resolver != NULL ? resolver_host_count(x->in.conf->resolver) : 0;
 	for (size_t i = 0; i < nhosts; i++) {
 		const char *h, *reg;
 		const struct lb_name *owner = NULL;
 		size_t lo = 0, hi = kept;
 		unsigned hline;
 
-		resolver_host_at(x->conf->resolver, i, &h, &reg, &hline);
+		resolver_host_at(x->in.conf->resolver, i, &h, &reg, &hline);
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
 			int c = strcmp(in->names[mid].registry, reg);
@@ -204,13 +204,13 @@ lb_gather(struct ctl *x, const struct regions *rg, struct lb_input *in)
 		}
 		if (owner == NULL) {
 			fprintf(stderr, "%s:%u: %s maps to registry %s, which the registry map %s does "
-			        "not list\n", x->conf->host_map, hline, h, reg, x->conf->registries);
+			        "not list\n", x->in.conf->host_map, hline, h, reg, x->in.conf->registries);
 			bad = 1;
 			continue;
 		}
 		if (!regions_hostname_ok(h)) {
 			fprintf(stderr, "%s:%u: %s: not a name a DNS load balancer can serve\n",
-			        x->conf->host_map, hline, h);
+			        x->in.conf->host_map, hline, h);
 			bad = 1;
 			continue;
 		}
@@ -278,9 +278,9 @@ cmd_lb(struct ctl *x, int argc, char **argv)
 		ctl_usage_error("lb: unexpected argument %s", argv[optind]);
 	if (in.outdir == NULL)
 		ctl_usage_error("lb: -o DIR is required: where the files are written");
-	if (x->conf == NULL)
+	if (x->in.conf == NULL)
 		return CTL_EXIT_CONFIG;
-	if (x->conf->registries[0] == '\0') {
+	if (x->in.conf->registries[0] == '\0') {
 		fprintf(stderr, "deephealthctl: lb: %s names no registry map (prober.registries)\n",
 		        x->conf_path);
 		return CTL_EXIT_CONFIG;
@@ -288,7 +288,7 @@ cmd_lb(struct ctl *x, int argc, char **argv)
 	if ((rg = regions_load(regions_path, ctl_errfn, NULL)) == NULL)
 		goto out;
 	in.rg = rg;
-	in.registries = x->conf->registries;
+	in.registries = x->in.conf->registries;
 	if (ns[0] == '\0')
 		snprintf(ns, sizeof(ns), "ns1.%s", rg->zone);
 	in.ns = ns;

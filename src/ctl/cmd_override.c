@@ -59,24 +59,28 @@ who(char *out, size_t len)
 static void
 override_event(const struct ctl *x, const char *what, const struct override *v)
 {
-	FILE *f;
+	char *buf = NULL, err[4400];
+	size_t len = 0;
+	FILE *m;
 	int fd;
 
-	if (x->conf->event_log[0] == '\0')
+	if (x->in.conf->event_log[0] == '\0')
 		return;
 	/* Never create it: the prober's user must keep owning it (root would take it over). */
-	if ((fd = open(x->conf->event_log, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1 ||
-	    (f = fdopen(fd, "a")) == NULL) {
+	if ((fd = open(x->in.conf->event_log, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "deephealthctl: event log %s: %s (the change is made, not recorded)\n",
-		        x->conf->event_log, errno == ENOENT ? "not there yet: the prober creates it"
+		        x->in.conf->event_log, errno == ENOENT ? "not there yet: the prober creates it"
 		                                            : strerror(errno));
-		if (fd != -1)
-			close(fd);
 		return;
 	}
-	ovr_event_line(f, what, v, (int64_t)x->now);
-	if (fclose(f) != 0)
-		fprintf(stderr, "deephealthctl: event log %s: %s\n", x->conf->event_log, strerror(errno));
+	if ((m = open_memstream(&buf, &len)) == NULL || ovr_event_line(m, what, v, (int64_t)x->now) != 0 ||
+	    fclose(m) != 0)
+		fprintf(stderr, "deephealthctl: event log %s: the line not made (the change is made, not "
+		        "recorded)\n", x->in.conf->event_log);
+	else if (evlog_append(x->in.conf->event_log, fd, buf, len, err, sizeof(err)) != 0)
+		fprintf(stderr, "deephealthctl: %s (the change is made, not recorded)\n", err);
+	free(buf);
+	close(fd);
 }
 
 void
@@ -103,16 +107,16 @@ say_damaged(const struct ctl *x)
 {
 	char when[32];
 
-	if (x->ovr_view.state == OVR_FILE_FALLBACK) {
-		util_iso_time((time_t)x->ovr_view.good_time, when, sizeof(when));
+	if (x->in.ovr.vw.state == OVR_FILE_FALLBACK) {
+		util_iso_time((time_t)x->in.ovr.vw.good_time, when, sizeof(when));
 		fprintf(stderr, "deephealthctl: %s: %d bad line%s (above): the responders ignore the "
-		        "file and keep to its last good copy %s%s (written %s)\n", x->conf->overrides,
-		        x->ovr_view.errors, util_plural((long long)x->ovr_view.errors, "", "s"),
-		        x->conf->overrides, OVR_GOOD_SUFFIX, when);
-	} else if (x->ovr_view.state == OVR_FILE_DAMAGED) {
+		        "file and keep to its last good copy %s%s (written %s)\n", x->in.conf->overrides,
+		        x->in.ovr.vw.errors, util_plural((long long)x->in.ovr.vw.errors, "", "s"),
+		        x->in.conf->overrides, OVR_GOOD_SUFFIX, when);
+	} else if (x->in.ovr.vw.state == OVR_FILE_DAMAGED) {
 		fprintf(stderr, "deephealthctl: %s: %d bad line%s (above), and no good copy %s%s: NO "
-		        "override is in force\n", x->conf->overrides, x->ovr_view.errors,
-		        util_plural((long long)x->ovr_view.errors, "", "s"), x->conf->overrides,
+		        "override is in force\n", x->in.conf->overrides, x->in.ovr.vw.errors,
+		        util_plural((long long)x->in.ovr.vw.errors, "", "s"), x->in.conf->overrides,
 		        OVR_GOOD_SUFFIX);
 	}
 }
@@ -129,9 +133,9 @@ scope_matches(const struct ctl *x, const char *scope)
 	size_t n, hits = 0;
 	char name[DH_NAME_MAX + 1];
 
-	if (x->snap == NULL)
+	if (x->in.snap == NULL)
 		return -1;
-	n = dep ? snap_dep_count(x->snap) : snap_reg_count(x->snap);
+	n = dep ? snap_dep_count(x->in.snap) : snap_reg_count(x->in.snap);
 	if (glob == NULL)
 		return (long)n;
 	for (size_t i = 0; i < n; i++) {
@@ -139,10 +143,10 @@ scope_matches(const struct ctl *x, const char *scope)
 		struct snap_reg g;
 
 		if (dep) {
-			snap_dep_at(x->snap, i, &d);
+			snap_dep_at(x->in.snap, i, &d);
 			snprintf(name, sizeof(name), "%.*s", (int)d.name_len, d.name);
 		} else {
-			snap_reg_at(x->snap, i, &g);
+			snap_reg_at(x->in.snap, i, &g);
 			snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
 		}
 		hits += fnmatch(glob + 1, name, 0) == 0;
@@ -160,14 +164,14 @@ changes(const struct ctl *x, const struct overrides *before, const struct overri
         size_t limit)
 {
 	struct answer_state a = x->st, b = x->st;
-	size_t n = x->snap ? snap_reg_count(x->snap) : 0, diff = 0;
+	size_t n = x->in.snap ? snap_reg_count(x->in.snap) : 0, diff = 0;
 	char name[DH_NAME_MAX + 1];
 	/* With the other file's overrides, as the responders merge them. */
-	const struct overrides *sa[2] = { before, x->rovr_view.ovr }, *sb[2] = { after,
-	                                  x->rovr_view.ovr };
+	const struct overrides *sa[2] = { before, x->in.rovr.vw.ovr }, *sb[2] = { after,
+	                                  x->in.rovr.vw.ovr };
 	struct overrides *ua, *ub;
 
-	if (x->snap == NULL)
+	if (x->in.snap == NULL)
 		return -1;
 	a.ovr = ua = ovr_union(sa, NULL, 2);
 	b.ovr = ub = ovr_union(sb, NULL, 2);
@@ -175,7 +179,7 @@ changes(const struct ctl *x, const struct overrides *before, const struct overri
 		struct policy_out pa, pb;
 		struct snap_reg g;
 
-		snap_reg_at(x->snap, i, &g);
+		snap_reg_at(x->in.snap, i, &g);
 		snprintf(name, sizeof(name), "%.*s", (int)g.name_len, g.name);
 		answer_registry(&a, name, x->now, &pa);
 		answer_registry(&b, name, x->now, &pb);
@@ -198,12 +202,12 @@ say_changes(const struct ctl *x, long n, int dry)
 {
 	if (n < 0)
 		printf("%s no registry's answer can be foretold: the snapshot %s is unusable (%s)\n",
-		       dry ? "would change:" : "changed:", x->conf->snapshot_path,
-		       snap_err_str(x->snap_err));
+		       dry ? "would change:" : "changed:", x->in.conf->snapshot_path,
+		       snap_err_str(x->in.snap_err));
 	else
 		printf("%s %ld of %zu registr%s\n", dry ? "would change the answer of" :
-		       "changed the answer of", n, snap_reg_count(x->snap),
-		       util_plural((long long)snap_reg_count(x->snap), "y", "ies"));
+		       "changed the answer of", n, snap_reg_count(x->in.snap),
+		       util_plural((long long)snap_reg_count(x->in.snap), "y", "ies"));
 }
 
 /*
@@ -213,14 +217,14 @@ say_changes(const struct ctl *x, long n, int dry)
 static void
 say_allow(const struct ctl *x, int adding, int dry)
 {
-	size_t multi = 0, fails = snap_failing_multi(x->snap, &multi);
-	size_t n = conf_bound_of(&x->conf->guard_max_failing, multi);
-	int guarded = x->snap != NULL && (snap_flags(x->snap) & SNAP_FLAG_GUARD);
+	size_t multi = 0, fails = snap_failing_multi(x->in.snap, &multi);
+	size_t n = conf_bound_of(&x->in.conf->guard_max_failing, multi);
+	int guarded = x->in.snap != NULL && (snap_flags(x->in.snap) & SNAP_FLAG_GUARD);
 	char bound[32];
 
-	conf_bound_str(&x->conf->guard_max_failing, bound, sizeof(bound));
+	conf_bound_str(&x->in.conf->guard_max_failing, bound, sizeof(bound));
 	printf("allow-failover is the prober's to act on, at its next pass (prober.interval %d s; "
-	       "on a fleet, on every prober: docs/guard.md)\n", x->conf->interval);
+	       "on a fleet, on every prober: docs/guard.md)\n", x->in.conf->interval);
 	if (bound[0] == '\0')
 		printf("prober.guard_max_failing is not set in %s: the failover guard is off here\n",
 		       x->conf_path);
@@ -243,8 +247,8 @@ keep_damaged(const struct ctl *x)
 	char path[4200], err[512], *buf = NULL;
 	size_t len = 0;
 
-	snprintf(path, sizeof(path), "%s.damaged", x->conf->overrides);
-	if ((buf = ovr_file_read(x->conf->overrides, &len, NULL, err, sizeof(err))) == NULL ||
+	snprintf(path, sizeof(path), "%s.damaged", x->in.conf->overrides);
+	if ((buf = ovr_file_read(x->in.conf->overrides, &len, NULL, err, sizeof(err))) == NULL ||
 	    publish_file(path, buf, len, 0644, err, sizeof(err)) != 0)
 		fprintf(stderr, "deephealthctl: the damaged file could not be kept: %s\n", err);
 	else
@@ -327,9 +331,9 @@ add_args(const struct ctl *x, int argc, char **argv, struct edit_opts *e, struct
 	if (strncmp(argv[2], "dependency:", 11) == 0 && a != OVR_FORCE_PASS && a != OVR_FORCE_FAIL)
 		ctl_usage_error("override add: a dependency can be forced to pass or fail, not given "
 		                "the mode %s", argv[3]);
-	if (e->span_s <= 0 || e->span_s > x->conf->override_max)
+	if (e->span_s <= 0 || e->span_s > x->in.conf->override_max)
 		ctl_usage_error("override add: -e: an expiry is required, at most "
-		                "responder.override_max (%ds)", x->conf->override_max);
+		                "responder.override_max (%ds)", x->in.conf->override_max);
 	if (e->reason[0] == '\0' || strlen(e->reason) > 500 ||
 	    strspn(e->reason, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                      "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(e->reason))
@@ -352,11 +356,11 @@ scope_check(const struct ctl *x, const char *scope, int force)
 		return 0;
 	if (hits < 0)
 		fprintf(stderr, "deephealthctl: %s: cannot tell what it names: the snapshot %s is "
-		        "unusable (%s); -f sets it anyway\n", scope, x->conf->snapshot_path,
-		        snap_err_str(x->snap_err));
+		        "unusable (%s); -f sets it anyway\n", scope, x->in.conf->snapshot_path,
+		        snap_err_str(x->in.snap_err));
 	else
 		fprintf(stderr, "deephealthctl: %s names no %s of the snapshot %s: a typo? -f sets it "
-		        "anyway\n", scope, what, x->conf->snapshot_path);
+		        "anyway\n", scope, what, x->in.conf->snapshot_path);
 	return -1;
 }
 
@@ -364,28 +368,28 @@ scope_check(const struct ctl *x, const char *scope, int force)
 static int
 list(struct ctl *x, int region)
 {
-	const struct overrides *r = x->rovr_view.ovr;
+	const struct overrides *r = x->in.rovr.vw.ovr;
 
-	if (x->ovr_view.errors > 0)
+	if (x->in.ovr.vw.errors > 0)
 		say_damaged(x);
 	if (x->json)
 		printf("[");
-	for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++)
-		override_print(x, i, &x->ovr->v[i], x->json);
+	for (size_t i = 0; x->in.ovr.vw.ovr != NULL && i < x->in.ovr.vw.ovr->n; i++)
+		override_print(x, i, &x->in.ovr.vw.ovr->v[i], x->json);
 	for (size_t i = 0; !region && r != NULL && i < r->n; i++) {
 		if (i == 0 && !x->json)
 			printf("region-wide (%s; remove with --region-wide on the host that serves "
-			       "it%s%s):\n", x->conf->region_overrides, r->v[0].from ? ", e.g. " : "",
+			       "it%s%s):\n", x->in.conf->region_overrides, r->v[0].from ? ", e.g. " : "",
 			       r->v[0].from ? r->v[0].from : "");
 		if (x->json && i == 0) /* override_print separates the rest */
-			printf("%s", x->ovr != NULL && x->ovr->n > 0 ? "," : "");
+			printf("%s", x->in.ovr.vw.ovr != NULL && x->in.ovr.vw.ovr->n > 0 ? "," : "");
 		override_print(x, i, &r->v[i], x->json);
 	}
 	if (x->json)
 		printf("]\n");
-	else if ((x->ovr == NULL || x->ovr->n == 0) && (region || r == NULL || r->n == 0))
-		printf("no overrides (%s)\n", x->conf->overrides);
-	return x->ovr_view.errors > 0 ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
+	else if ((x->in.ovr.vw.ovr == NULL || x->in.ovr.vw.ovr->n == 0) && (region || r == NULL || r->n == 0))
+		printf("no overrides (%s)\n", x->in.conf->overrides);
+	return x->in.ovr.vw.errors > 0 ? CTL_EXIT_CONFIG : CTL_EXIT_OK;
 }
 
 /* Become the owner of the overrides' directory, handing back what root left there; 0 or -1. */
@@ -394,10 +398,10 @@ become_owner(const struct ctl *x, const char *lockpath)
 {
 	char good[4200], damaged[4200];
 
-	snprintf(good, sizeof(good), "%s%s", x->conf->overrides, OVR_GOOD_SUFFIX);
-	snprintf(damaged, sizeof(damaged), "%s.damaged", x->conf->overrides);
-	return owner_become(x->conf->overrides, (const char *const[]){ x->conf->overrides, lockpath,
-	                    good, damaged, x->conf->event_log, NULL }, OWNER_RUN, ctl_errfn, NULL);
+	snprintf(good, sizeof(good), "%s%s", x->in.conf->overrides, OVR_GOOD_SUFFIX);
+	snprintf(damaged, sizeof(damaged), "%s.damaged", x->in.conf->overrides);
+	return owner_become(x->in.conf->overrides, (const char *const[]){ x->in.conf->overrides, lockpath,
+	                    good, damaged, x->in.conf->event_log, NULL }, OWNER_RUN, ctl_errfn, NULL);
 }
 
 /* override check: is the file what the responders use?  A good one becomes the good copy. */
@@ -408,16 +412,16 @@ check(struct ctl *x, int region)
 	size_t len = 0;
 	int rc, lockfd;
 
-	if (x->ovr_view.errors > 0) {
+	if (x->in.ovr.vw.errors > 0) {
 		say_damaged(x);
 		return CTL_EXIT_CONFIG;
 	}
-	if (x->ovr_view.state == OVR_FILE_NONE) {
-		printf("%s: no file: no override in force\n", x->conf->overrides);
+	if (x->in.ovr.vw.state == OVR_FILE_NONE) {
+		printf("%s: no file: no override in force\n", x->in.conf->overrides);
 		return CTL_EXIT_OK;
 	}
 	/* A hand edit that parses: keep it as the copy a later damage falls back to. */
-	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->conf->overrides);
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->in.conf->overrides);
 	if (become_owner(x, lockpath) != 0)
 		return CTL_EXIT_CONFIG;
 	if ((lockfd = util_lock_open(lockpath)) == -1 || flock(lockfd, LOCK_EX) == -1) {
@@ -427,19 +431,19 @@ check(struct ctl *x, int region)
 		return CTL_EXIT_CONFIG;
 	}
 	/* Under the lock, the file as it is now (an editor may have just replaced it). */
-	if ((buf = ovr_file_read(x->conf->overrides, &len, NULL, err, sizeof(err))) == NULL) {
+	if ((buf = ovr_file_read(x->in.conf->overrides, &len, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "deephealthctl: %s\n", err);
 		close(lockfd);
 		return CTL_EXIT_CONFIG;
 	}
-	rc = (region ? ovr_save_region : ovr_save)(x->conf->overrides, buf, len,
-	                                           x->conf->override_max, ctl_errfn, NULL);
+	rc = (region ? ovr_save_region : ovr_save)(x->in.conf->overrides, buf, len,
+	                                           x->in.conf->override_max, ctl_errfn, NULL);
 	free(buf);
 	close(lockfd);
 	if (rc < 0)
 		return CTL_EXIT_CONFIG;
-	printf("%s: OK, %zu override%s; kept as its good copy %s%s\n", x->conf->overrides,
-	       x->ovr->n, util_plural((long long)x->ovr->n, "", "s"), x->conf->overrides,
+	printf("%s: OK, %zu override%s; kept as its good copy %s%s\n", x->in.conf->overrides,
+	       x->in.ovr.vw.ovr->n, util_plural((long long)x->in.ovr.vw.ovr->n, "", "s"), x->in.conf->overrides,
 	       OVR_GOOD_SUFFIX);
 	return CTL_EXIT_OK;
 }
@@ -452,14 +456,13 @@ check(struct ctl *x, int region)
 static void
 swap_target(struct ctl *x)
 {
-	struct ovr_view t = x->ovr_view;
-	char *p = x->conf->overrides;
+	struct ovr_watch t = x->in.ovr;
+	char *p = x->in.conf->overrides;
 
-	x->conf->overrides = x->conf->region_overrides;
-	x->conf->region_overrides = p;
-	x->ovr_view = x->rovr_view;
-	x->rovr_view = t;
-	x->ovr = x->ovr_view.ovr;
+	x->in.conf->overrides = x->in.conf->region_overrides;
+	x->in.conf->region_overrides = p;
+	x->in.ovr = x->in.rovr;
+	x->in.rovr = t;
 }
 
 /* Take -w / --region-wide out of argv wherever it is; 1 when it was there. */
@@ -486,15 +489,15 @@ cmd_override(struct ctl *x, int argc, char **argv)
 {
 	int region = argc > 1 && take_region_flag(&argc, argv), rc;
 
-	if (x->conf == NULL)
+	if (x->in.conf == NULL)
 		return CTL_EXIT_CONFIG;
-	if (region && x->conf->follow_sources != NULL && x->conf->follow_sources[0] != NULL &&
+	if (region && x->in.conf->follow_sources != NULL && x->in.conf->follow_sources[0] != NULL &&
 	    strcmp(argv[1], "list") != 0) {
 		fprintf(stderr, "deephealthctl: override --region-wide: this host follows its region "
 		        "(follower.sources in %s): its %s is deephealth-follow's copy of what the "
 		        "probers serve, replaced at every pass. Set region-wide overrides on a host "
-		        "that serves them (a prober: %s)\n", x->conf_path, x->conf->region_overrides,
-		        x->conf->follow_sources[0]);
+		        "that serves them (a prober: %s)\n", x->conf_path, x->in.conf->region_overrides,
+		        x->in.conf->follow_sources[0]);
 		return CTL_EXIT_CONFIG;
 	}
 	if (region)
@@ -530,7 +533,7 @@ edit(struct ctl *x, int argc, char **argv, int region)
 		ctl_usage_error("override: %s", strcmp(sub, "remove") == 0 ? "remove INDEX|SCOPE" :
 		                "list, add, remove or check");
 	/* One editor at a time; the responders read the file only as a whole, after rename. */
-	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->conf->overrides);
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", x->in.conf->overrides);
 	/* As the directory's owner (root becomes it): files the timer's user can lock (owner.c). */
 	if (!e.dry && become_owner(x, lockpath) != 0)
 		return CTL_EXIT_CONFIG;
@@ -542,14 +545,13 @@ edit(struct ctl *x, int argc, char **argv, int region)
 	}
 	/* Read again under the lock: another editor may have just written it.  Its bad lines,
 	 * if any, were listed when it was first read. */
-	ovr_view_free(&x->ovr_view);
-	(region ? ovr_open_region : ovr_open)(x->conf->overrides, x->conf->override_max,
-	                                      &x->ovr_view, log_errfn_quiet, NULL);
-	x->ovr = x->ovr_view.ovr;
-	ctl_union(x); /* x->all borrowed from the view just freed */
-	if (x->ovr_view.errors > 0)
+	ovr_view_free(&x->in.ovr.vw);
+	(region ? ovr_open_region : ovr_open)(x->in.conf->overrides, x->in.conf->override_max,
+	                                      &x->in.ovr.vw, log_errfn_quiet, NULL);
+	ctl_union(x); /* x->in.ovr_all borrowed from the view just freed */
+	if (x->in.ovr.vw.errors > 0)
 		say_damaged(x);
-	drop = xcalloc(x->ovr ? x->ovr->n + 1 : 1, 1);
+	drop = xcalloc(x->in.ovr.vw.ovr ? x->in.ovr.vw.ovr->n + 1 : 1, 1);
 	if (v.scope != NULL) {
 		if (scope_check(x, v.scope, e.force) != 0) {
 			rc = CTL_EXIT_CONFIG;
@@ -559,59 +561,59 @@ edit(struct ctl *x, int argc, char **argv, int region)
 		long idx = util_num(argv[2], 1, LONG_MAX); /* a number: the list's; else a scope */
 		size_t k = 0;
 
-		for (size_t i = 0; x->ovr != NULL && i < x->ovr->n; i++) {
-			drop[i] = idx > 0 ? (size_t)idx == i + 1 : strcmp(x->ovr->v[i].scope, argv[2]) == 0;
+		for (size_t i = 0; x->in.ovr.vw.ovr != NULL && i < x->in.ovr.vw.ovr->n; i++) {
+			drop[i] = idx > 0 ? (size_t)idx == i + 1 : strcmp(x->in.ovr.vw.ovr->v[i].scope, argv[2]) == 0;
 			k += (size_t)drop[i];
 		}
 		if (k == 0) {
 			fprintf(stderr, "deephealthctl: no override %s in %s (see: deephealthctl override "
-			        "list)\n", argv[2], x->conf->overrides);
+			        "list)\n", argv[2], x->in.conf->overrides);
 			rc = CTL_EXIT_CONFIG;
 			goto out;
 		}
 	}
 	v.origin = region ? OVR_REGIONWIDE : OVR_NODE;
-	buf = (region ? ovr_render_region : ovr_render)(x->ovr, drop, v.scope != NULL ? &v : NULL,
+	buf = (region ? ovr_render_region : ovr_render)(x->in.ovr.vw.ovr, drop, v.scope != NULL ? &v : NULL,
 	                                                (int64_t)x->now, &len);
 	if ((region ? ovr_parse_region : ovr_parse)("the new overrides", buf, len,
-	                                            x->conf->override_max, &after, ctl_errfn,
+	                                            x->in.conf->override_max, &after, ctl_errfn,
 	                                            NULL) != 0) {
 		fprintf(stderr, "deephealthctl: %s: not written: the responders would refuse it\n",
-		        x->conf->overrides);
+		        x->in.conf->overrides);
 		rc = CTL_EXIT_CONFIG;
 		goto out;
 	}
 	if (e.dry) {
-		printf("dry run: nothing written to %s\n", x->conf->overrides);
-		say_changes(x, changes(x, x->ovr, after, SIZE_MAX), 1);
-		if (allows(x->ovr, drop, &v))
+		printf("dry run: nothing written to %s\n", x->in.conf->overrides);
+		say_changes(x, changes(x, x->in.ovr.vw.ovr, after, SIZE_MAX), 1);
+		if (allows(x->in.ovr.vw.ovr, drop, &v))
 			say_allow(x, v.scope != NULL, 1);
 		goto out;
 	}
-	if (x->ovr_view.errors > 0)
+	if (x->in.ovr.vw.errors > 0)
 		keep_damaged(x);
-	if ((region ? ovr_save_region : ovr_save)(x->conf->overrides, buf, len,
-	                                          x->conf->override_max, ctl_errfn, NULL) < 0) {
+	if ((region ? ovr_save_region : ovr_save)(x->in.conf->overrides, buf, len,
+	                                          x->in.conf->override_max, ctl_errfn, NULL) < 0) {
 		rc = CTL_EXIT_CONFIG;
 		goto out;
 	}
 	if (region)
 		printf("region-wide: %s, served to the region's front doors by this host's web "
 		       "server; each door's deephealth-follow takes it at its next pass\n",
-		       x->conf->overrides);
+		       x->in.conf->overrides);
 	if (v.scope != NULL) {
 		override_event(x, "add", &v);
-		override_print(x, x->ovr ? x->ovr->n : 0, &v, 0);
+		override_print(x, x->in.ovr.vw.ovr ? x->in.ovr.vw.ovr->n : 0, &v, 0);
 	}
-	for (size_t i = 0; v.scope == NULL && i < x->ovr->n; i++)
+	for (size_t i = 0; v.scope == NULL && i < x->in.ovr.vw.ovr->n; i++)
 		if (drop[i]) {
-			override_event(x, "remove", &x->ovr->v[i]);
+			override_event(x, "remove", &x->in.ovr.vw.ovr->v[i]);
 			printf("removed: ");
-			override_print(x, i, &x->ovr->v[i], 0);
+			override_print(x, i, &x->in.ovr.vw.ovr->v[i], 0);
 		}
-	n = changes(x, x->ovr, after, CHANGES_SHOWN);
+	n = changes(x, x->in.ovr.vw.ovr, after, CHANGES_SHOWN);
 	say_changes(x, n, 0);
-	if (allows(x->ovr, drop, &v))
+	if (allows(x->in.ovr.vw.ovr, drop, &v))
 		say_allow(x, v.scope != NULL, 0);
 out:
 	ovr_free(after);

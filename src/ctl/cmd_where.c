@@ -561,11 +561,11 @@ cmd_where(struct ctl *x, int argc, char **argv)
 		ctl_usage_error("where: unexpected argument %s", argv[optind + 1]);
 	if (!all && (strlen(argv[optind]) > DH_HOST_MAX || !regions_hostname_ok(argv[optind])))
 		ctl_usage_error("where: %s: not a host name", argv[optind]);
-	if (x->conf == NULL)
+	if (x->in.conf == NULL)
 		return CTL_EXIT_CONFIG;
 	if ((rg = regions_load(regions_path, ctl_errfn, NULL)) == NULL)
 		goto out;
-	if (x->conf->registries[0] == '\0') {
+	if (x->in.conf->registries[0] == '\0') {
 		fprintf(stderr, "deephealthctl: where: %s names no registry map (prober.registries)\n",
 		        x->conf_path);
 		goto out;

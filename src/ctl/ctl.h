@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "answer.h"
+#include "admin.h"
 
 /* Exit codes, also in deephealthctl(8). */
 enum {
@@ -19,35 +19,20 @@ enum {
 struct ctl {
 	const char *conf_path;
 	int json;
-	struct conf *conf;           /* NULL when it did not load */
-	struct snapshot *snap;
-	enum snap_err snap_err;
-	char snap_detail[256];
-	int kill_switch, kill_err;
-	struct ovr_view ovr_view;    /* the override file, or its good copy when it is damaged */
-	struct overrides *ovr;       /* in force: ovr_view.ovr (NULL: none) */
-	struct ovr_view rovr_view;   /* the region-wide file, or its good copy */
-	struct overrides *all;       /* in force from both (ovr_union): st.ovr */
+	struct inputs in;            /* what a responder sees: the one loader (inputs.c) */
 	time_t now;
-	struct answer_state st;
-	struct counters_shm ctr;     /* the responders' counters, when have_ctr */
-	int have_ctr;
-	char ctr_err[512];           /* why not */
-	char node[256];
-	struct fleet fleet;          /* a follower's account beside the snapshot, if any */
-	char fleet_err[4400];
-	int fleet_rc;                /* 1 read, 0 none, -1 a bad one */
+	struct answer_state st;      /* the answer state of in */
 };
 
 /* The usage text on f, then exit with code. */
 _Noreturn void ctl_usage(FILE *f, int code);
 /* A usage error: "deephealthctl: MESSAGE (see deephealthctl -h)" on stderr, then exit 2. */
 _Noreturn void ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* x->st.ovr (and x->all): the node's and the region-wide overrides as one set. */
+/* x->st.ovr (and x->in.ovr_all) again from the two override files' views. */
 void ctl_union(struct ctl *x);
 /* The configuration's errors on stderr as file:line: message, as with -t. */
 void ctl_errfn(void *arg, const char *fmt, ...);
-/* What a responder would see now: the configuration, the snapshot, the kill switch. */
+/* What a responder would see now (inputs_open and one inputs_refresh, as a responder's). */
 void ctl_load(struct ctl *x);
 void ctl_free(struct ctl *x);
 /* "59m 59s", "1h 59m", "2d 3h": an age for a person, in buf (util_span). */

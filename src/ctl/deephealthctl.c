@@ -14,8 +14,6 @@
 #include "ctl.h"
 
 /* The responder reads the resolver section; so does explain. */
-static const struct conf_ext *const ctl_exts[] = { &resolver_conf, NULL };
-
 void
 ctl_usage(FILE *f, int code)
 {
@@ -109,53 +107,24 @@ ctl_errfn(void *arg, const char *fmt, ...)
 void
 ctl_union(struct ctl *x)
 {
-	const struct overrides *sets[2] = { x->ovr_view.ovr, x->rovr_view.ovr };
-
-	ovr_free(x->all);
-	x->all = ovr_union(sets, NULL, 2);
-	x->st.ovr = x->all;
+	inputs_union(&x->in);
+	x->st.ovr = x->in.ovr_all;
 }
 
-/* What a responder would see now: the configuration, the snapshot, the kill switch. */
+/* What a responder would see now: the same loader, looking once. */
 void
 ctl_load(struct ctl *x)
 {
 	x->now = time(NULL);
-	x->conf = conf_load(x->conf_path, ctl_exts, ctl_errfn, NULL);
-	x->snap_err = SNAP_MISSING;
-	if (x->conf != NULL) {
-		x->snap_err = snap_load(x->conf->snapshot_path, x->now, &x->snap, x->snap_detail,
-		                        sizeof(x->snap_detail));
-		x->kill_switch = answer_kill_switch(x->conf->kill_switch, &x->kill_err);
-		ovr_open(x->conf->overrides, x->conf->override_max, &x->ovr_view, ctl_errfn, NULL);
-		x->ovr = x->ovr_view.ovr;
-		ovr_open_region(x->conf->region_overrides, x->conf->override_max, &x->rovr_view,
-		                ctl_errfn, NULL);
-		ctl_union(x);
-		x->have_ctr = counters_read(x->conf->counters, &x->ctr, x->ctr_err,
-		                            sizeof(x->ctr_err)) == 0;
-	}
-	if (gethostname(x->node, sizeof(x->node)) != 0)
-		x->node[0] = '\0';
-	x->node[sizeof(x->node) - 1] = '\0';
-	x->st.conf = x->conf;
-	x->st.snap = x->snap;
-	x->st.snap_err = x->snap_err;
-	x->st.kill_switch = x->kill_switch;
-	if (x->conf != NULL)
-		x->fleet_rc = fleet_load(x->conf->snapshot_path, &x->fleet, x->fleet_err,
-		                         sizeof(x->fleet_err));
-	x->st.fleet = &x->fleet;
+	inputs_open(&x->in, x->conf_path, 0, ctl_errfn, NULL);
+	inputs_refresh(&x->in, util_now_ms());
+	inputs_state(&x->in, &x->st);
 }
 
 void
 ctl_free(struct ctl *x)
 {
-	snap_free(x->snap);
-	ovr_free(x->all);
-	ovr_view_free(&x->ovr_view);
-	ovr_view_free(&x->rovr_view);
-	conf_free(x->conf);
+	inputs_close(&x->in);
 }
 
 /* An age for a person: util_span's, the one duration format. */

@@ -375,10 +375,9 @@ static void
 ovr_events(struct follower *f, const struct overrides *was, const struct overrides *now_o,
            time_t now)
 {
-	char *buf = NULL;
+	char *buf = NULL, err[4400];
 	size_t len = 0, k;
 	FILE *m;
-	int fd;
 
 	if (f->conf->event_log[0] == '\0' || (m = open_memstream(&buf, &len)) == NULL)
 		return;
@@ -398,11 +397,8 @@ ovr_events(struct follower *f, const struct overrides *was, const struct overrid
 		free(buf);
 		return;
 	}
-	fd = open(f->conf->event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd == -1 || write(fd, buf, len) != (ssize_t)len)
-		log_warn("event log %s: region-wide override changes not written", f->conf->event_log);
-	if (fd != -1)
-		close(fd);
+	if (evlog_append(f->conf->event_log, -1, buf, len, err, sizeof(err)) != 0)
+		log_warnx("%s: region-wide override changes not recorded", err);
 	free(buf);
 }
 

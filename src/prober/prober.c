@@ -64,7 +64,7 @@ static void
 event_write(struct prober *p, const char *what, int (*fill)(FILE *, const void *),
             const void *arg)
 {
-	char *line = NULL;
+	char *line = NULL, err[4400];
 	size_t len = 0;
 	FILE *m;
 	int ok;
@@ -77,8 +77,10 @@ event_write(struct prober *p, const char *what, int (*fill)(FILE *, const void *
 		ok = fill(m, arg) >= 0;
 		ok = fclose(m) == 0 && ok;
 	}
-	if (!ok || write(p->events_fd, line, len) != (ssize_t)len)
+	if (!ok)
 		log_warn("event log %s: %s not written", p->conf->event_log, what);
+	else if (evlog_append(p->conf->event_log, p->events_fd, line, len, err, sizeof(err)) != 0)
+		log_warnx("%s (%s)", err, what);
 	free(line);
 }
 
@@ -94,23 +96,19 @@ fill_transition(FILE *m, const void *arg)
 {
 	const struct ev_transition *e = arg;
 	const struct dep_state *st = &e->p->st[e->i];
-	char when[32], *region = util_json_str(e->p->conf->region),
-	     *dep = util_json_str(e->p->conf->deps[e->i].name), *cause = util_json_str(st->cause);
-	int rc;
 
-	util_iso_time(time(NULL), when, sizeof(when));
-	rc = fprintf(m,
-	             "{\"time\":\"%s\",\"region\":\"%s\",\"dependency\":\"%s\",\"from\":\"%s\","
-	             "\"to\":\"%s\",\"cause\":\"%s\",\"elapsed_ms\":%lld,"
-	             "\"consecutive_failures\":%d,\"consecutive_successes\":%d,"
-	             "\"uncleared_failures\":%d,\"registries_affected\":%zu}\n",
-	             when, region, dep, verdict_str(e->from), verdict_str(e->to), cause,
-	             (long long)e->p->out[e->i].elapsed_ms, st->consec_fail, st->consec_ok,
-	             st->fail_count, e->p->users[e->i]);
-	free(region);
-	free(dep);
-	free(cause);
-	return rc;
+	evlog_line(m, time(NULL));
+	evlog_str(m, "region", e->p->conf->region);
+	evlog_str(m, "dependency", e->p->conf->deps[e->i].name);
+	evlog_str(m, "from", verdict_str(e->from));
+	evlog_str(m, "to", verdict_str(e->to));
+	evlog_str(m, "cause", st->cause);
+	evlog_num(m, "elapsed_ms", (long long)e->p->out[e->i].elapsed_ms);
+	evlog_num(m, "consecutive_failures", st->consec_fail);
+	evlog_num(m, "consecutive_successes", st->consec_ok);
+	evlog_num(m, "uncleared_failures", st->fail_count);
+	evlog_num(m, "registries_affected", (long long)e->p->users[e->i]);
+	return evlog_end(m);
 }
 
 /*
@@ -129,23 +127,17 @@ fill_verdict(FILE *m, const void *arg)
 	const struct ev_verdict *e = arg;
 	const struct eval_change *ch = e->ch;
 	int64_t i = ch->dep ? conf_dep_find(e->p->conf, ch->dep, ch->dep_len) : -1;
-	char when[32], *region = util_json_str(e->p->conf->region), *node = util_json_str(e->p->node),
-	     *reg = util_json_str(e->p->map->regs[ch->reg].name),
-	     *dep = util_json_strn(ch->dep ? ch->dep : "", ch->dep_len),
-	     *cause = util_json_str(i >= 0 ? e->p->st[i].cause : "");
-	int rc;
 
-	util_iso_time(e->when, when, sizeof(when));
-	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"prober\":\"%s\",\"event\":\"verdict\","
-	             "\"registry\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"dependency\":\"%s\","
-	             "\"cause\":\"%s\"}\n", when, region, node, reg, verdict_str(ch->from),
-	             verdict_str(ch->to), dep, cause);
-	free(region);
-	free(node);
-	free(reg);
-	free(dep);
-	free(cause);
-	return rc;
+	evlog_line(m, e->when);
+	evlog_str(m, "region", e->p->conf->region);
+	evlog_str(m, "prober", e->p->node);
+	evlog_str(m, "event", "verdict");
+	evlog_str(m, "registry", e->p->map->regs[ch->reg].name);
+	evlog_str(m, "from", verdict_str(ch->from));
+	evlog_str(m, "to", verdict_str(ch->to));
+	evlog_strn(m, "dependency", ch->dep ? ch->dep : "", ch->dep_len);
+	evlog_str(m, "cause", i >= 0 ? e->p->st[i].cause : "");
+	return evlog_end(m);
 }
 
 /* More verdict changes in one pass than prober.event_log_verdicts: how many, in one line. */
@@ -159,17 +151,17 @@ static int
 fill_verdicts(FILE *m, const void *arg)
 {
 	const struct ev_verdicts *e = arg;
-	char when[32], *region = util_json_str(e->p->conf->region), *node = util_json_str(e->p->node);
-	int rc;
 
-	util_iso_time(e->when, when, sizeof(when));
-	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"prober\":\"%s\",\"event\":\"verdicts\","
-	             "\"changed\":%zu,\"listed\":%zu,\"pass\":%zu,\"warn\":%zu,\"fail\":%zu}\n",
-	             when, region, node, e->stats->changed, e->stats->nchanges, e->stats->pass,
-	             e->stats->warn, e->stats->fail);
-	free(region);
-	free(node);
-	return rc;
+	evlog_line(m, e->when);
+	evlog_str(m, "region", e->p->conf->region);
+	evlog_str(m, "prober", e->p->node);
+	evlog_str(m, "event", "verdicts");
+	evlog_num(m, "changed", (long long)e->stats->changed);
+	evlog_num(m, "listed", (long long)e->stats->nchanges);
+	evlog_num(m, "pass", (long long)e->stats->pass);
+	evlog_num(m, "warn", (long long)e->stats->warn);
+	evlog_num(m, "fail", (long long)e->stats->fail);
+	return evlog_end(m);
 }
 
 /* The start or end of a blind stretch: {"event":"blind","state":...}. */
@@ -181,15 +173,13 @@ static int
 fill_blind(FILE *m, const void *arg)
 {
 	const struct ev_blind *e = arg;
-	char when[32], *region = util_json_str(e->region), *why = util_json_str(e->cause);
-	int rc;
 
-	util_iso_time(time(NULL), when, sizeof(when));
-	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"event\":\"blind\",\"state\":\"%s\","
-	             "\"cause\":\"%s\"}\n", when, region, e->state, why);
-	free(region);
-	free(why);
-	return rc;
+	evlog_line(m, time(NULL));
+	evlog_str(m, "region", e->region);
+	evlog_str(m, "event", "blind");
+	evlog_str(m, "state", e->state);
+	evlog_str(m, "cause", e->cause);
+	return evlog_end(m);
 }
 
 /* The region's allow-failover in force at a pass, copied out of the override file. */
@@ -211,29 +201,25 @@ static int
 fill_guard(FILE *m, const void *arg)
 {
 	const struct ev_guard *e = arg;
-	char when[32], until[32], *region = util_json_str(e->p->conf->region),
-	     *node = util_json_str(e->p->node), *why = util_json_str(e->cause),
-	     *by = util_json_str(e->al ? e->al->by : ""), *reason = util_json_str(e->al ? e->al->reason : "");
-	int rc;
+	char until[32];
 
-	util_iso_time(time(NULL), when, sizeof(when));
-	rc = fprintf(m, "{\"time\":\"%s\",\"region\":\"%s\",\"prober\":\"%s\",\"event\":\"guard\","
-	             "\"state\":\"%s\",\"failing\":%zu,\"bound\":%zu,\"multi_region\":%zu,"
-	             "\"cause\":\"%s\"", when, region, node, e->state, e->failing, e->bound, e->multi,
-	             why);
-	if (rc >= 0 && e->al != NULL) {
+	evlog_line(m, time(NULL));
+	evlog_str(m, "region", e->p->conf->region);
+	evlog_str(m, "prober", e->p->node);
+	evlog_str(m, "event", "guard");
+	evlog_str(m, "state", e->state);
+	evlog_num(m, "failing", (long long)e->failing);
+	evlog_num(m, "bound", (long long)e->bound);
+	evlog_num(m, "multi_region", (long long)e->multi);
+	evlog_str(m, "cause", e->cause);
+	if (e->al != NULL) {
 		util_iso_time((time_t)e->al->until, until, sizeof(until));
-		rc = fprintf(m, ",\"action\":\"allow-failover\",\"by\":\"%s\",\"until\":\"%s\","
-		             "\"reason\":\"%s\"", by, until, reason);
+		evlog_str(m, "action", "allow-failover");
+		evlog_str(m, "by", e->al->by);
+		evlog_str(m, "until", until);
+		evlog_str(m, "reason", e->al->reason);
 	}
-	if (rc >= 0)
-		rc = fprintf(m, "}\n");
-	free(region);
-	free(node);
-	free(why);
-	free(by);
-	free(reason);
-	return rc;
+	return evlog_end(m);
 }
 
 /* An override's expiry, at its own time. */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "answer.h"
+#include "admin.h"
 #include "t.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
