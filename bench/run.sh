@@ -236,6 +236,14 @@ mkdir -p "$B/n"
 localize_pool_conf conf/nginx-deephealth.conf "$B/pool/fcgi.sock" >"$B/n/deephealth.conf"
 nginx_base "$B/n" "$NPORT" "$B/n/deephealth.conf" off
 nginx_start "$B/n"
+# The same snippet with persistent FastCGI connections (issue 24 point 7): /health passed to
+# an upstream of the same pool with keepalive (http context), fastcgi_keep_conn on.  Each of
+# nginx's 2 workers keeps at most KEEP idle connections: 2 x 2 = the pool's 4 workers.
+KEEP=${BENCH_KEEP:-2}
+KPORT=$(free_port)
+mkdir -p "$B/k"
+nginx_keepconn "$B/k" "$KPORT" "$B/pool/fcgi.sock" "$KEEP"
+nginx_start "$B/k"
 XPORT=$(free_port)
 apache_proxy_base "$B/x" "$XPORT"
 apache_page_modules "$B/x/httpd.conf"
@@ -243,14 +251,15 @@ localize_pool_conf conf/apache-deephealth-proxy.conf "$B/pool/fcgi.sock" >"$B/x/
 echo "Include $B/x/deephealth-proxy-fcgi.conf" >>"$B/x/httpd.conf"
 apache2 -f "$B/x/httpd.conf" -DFOREGROUND >"$B/x/stdout.log" 2>&1 &
 PIDS+=($!)
-for u in "http://127.0.0.1:$NPORT/health" "http://127.0.0.1:$XPORT/health"; do
+for u in "http://127.0.0.1:$NPORT/health" "http://127.0.0.1:$XPORT/health" "http://127.0.0.1:$KPORT/health"; do
 	for _ in $(seq 100); do curl -s -o /dev/null -H 'Host: reg050123.azurecr.io' "$u" && break; sleep 0.05; done
 done
-LR=() NR=() XR=()
+LR=() NR=() XR=() KR=()
 for _ in 1 2 3; do
 	read -r x _ <<<"$(wrkrun "http://127.0.0.1:$PORT/health" "$B/hosts.lua")"; LR+=("$x")
 	read -r x _ <<<"$(wrkrun "http://127.0.0.1:$NPORT/health" "$B/hosts.lua")"; NR+=("$x")
 	read -r x _ <<<"$(wrkrun "http://127.0.0.1:$XPORT/health" "$B/hosts.lua")"; XR+=("$x")
+	read -r x _ <<<"$(wrkrun "http://127.0.0.1:$KPORT/health" "$B/hosts.lua")"; KR+=("$x")
 done
 l_rps=$(median "${LR[@]}")
 # pool_openloop NAME URL: 5 rounds, NAME's stream and lighttpd's at RATE each at the same time;
@@ -280,7 +289,30 @@ for srv in "nginx+pool $NPORT nginx" "apache+proxy_fcgi $XPORT apache_proxy"; do
 	json "${key}_pool_p99_ms" "$PL99"; json "${key}_pool_lighttpd_p99_ms" "$PLL99"
 	json "${key}_pool_p99_ratio" "$PR99"; json "${key}_pool_openloop_errors" "$PERR"
 done
-kill "$(cat "$B/n/nginx.pid")" "$(cat "$B/x/run/httpd.pid")" 2>/dev/null
+# Keep-conn against the shipped snippet, the same pool, nginx and load: requests/s (the wrk
+# rounds above), and the open-loop p99 at RATE of each, alternating, 5 rounds, medians; every
+# answer that is not a responder's counted (a kept connection the pool closes under nginx
+# would show as nginx's 502).
+n_rps=$(median "${NR[@]}"); k_rps=$(median "${KR[@]}")
+r=$(ratio "$k_rps" "$n_rps")
+row "nginx+pool keep-conn (keepalive $KEEP x 2): requests/s" "$k_rps" "$n_rps" "$r" ">= 1.3x shipped" "$(meets "$r" ">=" 1.3)"
+row "  requests/s in each of the 3 rounds" "${KR[*]}" "${NR[*]}" "-" "context" ""
+K99=() N99=() KF=0 NF=0
+for _r in 1 2 3 4 5; do
+	"$BUILD/bench-openloop" -u "http://127.0.0.1:$NPORT/health" -r "$RATE" -d 4 -c 16 "${OLH[@]}" >"$B/ol.n"
+	"$BUILD/bench-openloop" -u "http://127.0.0.1:$KPORT/health" -r "$RATE" -d 4 -c 16 "${OLH[@]}" >"$B/ol.k"
+	N99+=("$(olget p99_ms "$B/ol.n")"); K99+=("$(olget p99_ms "$B/ol.k")")
+	NF=$((NF + $(olget errors "$B/ol.n") + $(olget foreign "$B/ol.n")))
+	KF=$((KF + $(olget errors "$B/ol.k") + $(olget foreign "$B/ol.k")))
+done
+n99=$(median "${N99[@]}"); k99=$(median "${K99[@]}")
+kr99=$(ratio "$k99" "$n99")
+row "nginx+pool keep-conn: p99 ms, $RATE/s (open loop, 5 rounds)" "$k99" "$n99" "$kr99" "<= 1x shipped" "$(meets "$kr99" "<=" 1)"
+row "  answers not from a responder, or failed (5 rounds)" "$KF" "$NF" "-" "context" ""
+json nginx_keepconn_rps "$k_rps"; json nginx_keepconn_rps_ratio "$r"
+json nginx_keepconn_p99_ms "$k99"; json nginx_shipped_p99_ms "$n99"; json nginx_keepconn_p99_ratio "$kr99"
+json nginx_keepconn_not_ours "$KF"; json nginx_shipped_not_ours "$NF"
+kill "$(cat "$B/n/nginx.pid")" "$(cat "$B/x/run/httpd.pid")" "$(cat "$B/k/nginx.pid")" 2>/dev/null
 pool_stop "$POOL_PID"
 kill "$(cat "$B/l/lighttpd.pid")" 2>/dev/null
 

@@ -312,64 +312,149 @@ install_signals(sigset_t *stops)
 }
 
 /*
+ * Connections a web server keeps open to one worker (nginx's fastcgi_keep_conn with an
+ * upstream keepalive), each waited on beside the listening socket.  Beyond it the one idle
+ * longest is closed to take a new one.
+ */
+#define KEPT_MAX 32
+
+/* Close a kept connection at once: not libfcgi's shutdown-then-drain close, which reads
+ * (and drops) for up to 2 s what the web server sends meanwhile. */
+static void
+kept_close(FCGX_Request *req)
+{
+	req->detached = 1;
+	FCGX_Free(req, 1);
+	req->detached = 0;
+}
+
+/*
+ * One descriptor held in reserve (/dev/null) for accept(2).  A responder with none free
+ * cannot accept: the connections the web server queued on its socket wait, and one that
+ * exited to be replaced would leave lighttpd to answer them 500, and perhaps 503 itself
+ * for 2 to 3 s more (lighttpd may meet the socket closed before it learns the process
+ * died; it then disables it for disable-time and respawns it only at its once-a-second
+ * check: docs/reliability.md).  With the reserve, EMFILE or ENFILE on accept gives it up:
+ * the connection takes its number and is answered (from the snapshot in memory), and the
+ * reserve is taken back once the connection is closed.
+ */
+static int reserve = -1;
+
+static void
+reserve_take(void)
+{
+	if (reserve < 0)
+		reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
  * Our own accept loop around libfcgi's request API: wait (ppoll, the stop signals open)
- * until the listening socket, or a connection the web server keeps (fastcgi_keep_conn),
- * has something; then read and answer one request with the stop signals blocked.  The
- * listening socket is non-blocking, so a worker that loses the race for a connection to
- * another worker of the pool goes back to waiting instead of blocking in accept(2).
- * Returns the exit status.
+ * until the listening socket, or a connection the web server keeps (fastcgi_keep_conn), has
+ * something; then read and answer one request on each that has, with the stop signals
+ * blocked.  Each connection is one FCGX_Request of its own, so a worker holds as many kept
+ * connections as the web server opens to it (up to KEPT_MAX), and a new connection never
+ * closes one the web server is about to use.  The listening socket is non-blocking, so a
+ * worker that loses the race for a connection to another worker of the pool goes back to
+ * waiting instead of blocking in accept(2).  Returns the exit status.
  */
 static int
 serve(struct responder *r, int sock, const sigset_t *stops)
 {
-	FCGX_Request req;
+	FCGX_Request req[KEPT_MAX];
+	int64_t used[KEPT_MAX];        /* when each kept connection last carried a request */
 	sigset_t waiting;
 	int failures = 0, status = 0, fl;
+	unsigned long long on_reserve = 0; /* connections accepted with the reserve, in a row */
 
 	if ((fl = fcntl(sock, F_GETFL)) == -1 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) == -1)
 		fatal("listening socket: cannot make it non-blocking");
-	if (FCGX_InitRequest(&req, sock, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
-		fatalx("FCGX_InitRequest failed");
+	reserve_take();
+	for (int i = 0; i < KEPT_MAX; i++) {
+		if (FCGX_InitRequest(&req[i], sock, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+			fatalx("FCGX_InitRequest failed");
+		used[i] = 0;
+	}
 	sigprocmask(SIG_SETMASK, NULL, &waiting);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sigismember(stops, sig) == 1)
 			sigdelset(&waiting, sig);
 	while (!stopping) {
-		struct pollfd p[2] = { { sock, POLLIN, 0 }, { req.ipcFd, POLLIN, 0 } };
-		int kept = req.ipcFd >= 0 && req.keepConnection, n;
+		struct pollfd p[KEPT_MAX + 1];
+		int slot[KEPT_MAX + 1], np = 1, n;
 
-		n = ppoll(p, kept ? 2 : 1, NULL, &waiting);
+		p[0] = (struct pollfd){ sock, POLLIN, 0 };
+		slot[0] = -1;
+		for (int i = 0; i < KEPT_MAX; i++)
+			if (req[i].ipcFd >= 0) {
+				p[np] = (struct pollfd){ req[i].ipcFd, POLLIN, 0 };
+				slot[np++] = i;
+			}
+		n = ppoll(p, (nfds_t)np, NULL, &waiting);
 		if (n < 0) {
 			if (errno != EINTR)
 				fatal("ppoll");
 			continue; /* a stop: the loop's test */
 		}
-		/* A new connection while the kept one is idle: the kept one is closed, or the
-		 * web server's next request on it would wait behind it. */
-		if (kept && !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-			/* Closed at once: not libfcgi's shutdown-then-drain close, which reads (and
-			 * drops) for up to 2 s what the web server sends meanwhile. */
-			req.detached = 1;
-			FCGX_Free(&req, 1);
-			req.detached = 0;
-		}
-		if (FCGX_Accept_r(&req) < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				continue; /* another worker took it */
-			/* A transient accept error (EMFILE...) must not kill us; a dead socket will. */
-			if (++failures > 100) {
-				log_warn("accept keeps failing, exiting");
-				status = 1;
-				break;
+		/* The kept connections first (their requests are already there), then one new
+		 * connection; a kept connection the web server closed is closed here too (libfcgi
+		 * reads its end, closes it, and finds nothing to accept: EAGAIN). */
+		for (int k = 1; k <= np && !stopping; k++) {
+			int i = slot[k % np];
+
+			if (!(p[k % np].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (i < 0) {
+				/* A free request, or the one idle longest closed to make room. */
+				for (int j = 0; j < KEPT_MAX && i < 0; j++)
+					if (req[j].ipcFd < 0)
+						i = j;
+				if (i < 0) {
+					i = 0;
+					for (int j = 1; j < KEPT_MAX; j++)
+						if (used[j] < used[i])
+							i = j;
+					kept_close(&req[i]);
+				}
 			}
-			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-			continue;
+			if (FCGX_Accept_r(&req[i]) < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+					continue; /* another worker took it, or a kept connection ended */
+				if ((errno == EMFILE || errno == ENFILE) && reserve >= 0) {
+					if (on_reserve++ == 0)
+						log_warn("no descriptor free for a connection: accepting with "
+						         "the reserved one, one connection at a time");
+					close(reserve);
+					reserve = -1;
+					continue; /* the next ppoll finds the connection still there */
+				}
+				/* A transient accept error (EMFILE...) must not kill us; a dead socket will. */
+				if (++failures > 100) {
+					log_warn("accept keeps failing, exiting");
+					status = 1;
+					break;
+				}
+				nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+				continue;
+			}
+			failures = 0;
+			if (reserve >= 0 && on_reserve > 0) {
+				log_info("descriptors free again: %llu %s accepted with the reserved one",
+				         on_reserve, util_plural((long long)on_reserve, "connection was",
+				                                 "connections were"));
+				on_reserve = 0;
+			}
+			handle(r, req[i].envp, req[i].out);
+			FCGX_Finish_r(&req[i]); /* the connection closed unless the web server keeps it */
+			used[i] = util_now_ms();
+			reserve_take();
 		}
-		failures = 0;
-		handle(r, req.envp, req.out);
-		FCGX_Finish_r(&req);
+		if (status != 0)
+			break;
 	}
-	FCGX_Free(&req, 1);
+	for (int i = 0; i < KEPT_MAX; i++)
+		FCGX_Free(&req[i], 1);
+	if (reserve >= 0)
+		close(reserve);
 	return status;
 }
 

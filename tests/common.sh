@@ -235,6 +235,18 @@ NGINX_CONF
 	: >"$1/error.log"
 }
 
+# nginx_keepconn DIR PORT SOCKET KEEP: nginx_base for the shipped snippet with persistent
+# FastCGI connections: /health passed to an upstream of the pool at SOCKET (http context,
+# keepalive KEEP per nginx worker) with fastcgi_keep_conn on; the admin paths as shipped.
+nginx_keepconn() {
+	localize_pool_conf conf/nginx-deephealth.conf "$3" |
+		sed '0,/fastcgi_pass unix:[^;]*;/s##fastcgi_pass deephealth_pool; fastcgi_keep_conn on;#' \
+		>"$1/deephealth.conf"
+	nginx_base "$1" "$2" "$1/deephealth.conf" off
+	sed -i "s#^http {#http {\n    upstream deephealth_pool { server unix:$3; keepalive $4; }#" \
+		"$1/nginx.conf"
+}
+
 # nginx_cmd DIR [ARGS...]: run nginx on DIR/nginx.conf (nginx_cmd DIR -t checks it).
 nginx_cmd() {
 	local d=$1; shift

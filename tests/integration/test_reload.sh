@@ -10,6 +10,8 @@
 #                  responders spawned by lighttpd (bin-path)
 #   apache         Apache graceful restarts (SIGUSR1, apachectl graceful) with mod_fcgid
 #   nginx          nginx reloads (SIGHUP) in front of the pool
+#   keepconn       nginx with persistent FastCGI connections (fastcgi_keep_conn, an upstream
+#                  keepalive): steady, the pool rolled, nginx reloaded
 # and, first, a responder told to stop while it is reading a request: it finishes that
 # request (whole, with its END_REQUEST) and then exits; idle, it exits at once.
 # Counts: RELOAD_FULL=1 (make e2e): 1,000 rolls and 200 of each reload; else 50 and 20.
@@ -234,6 +236,35 @@ if want pool; then
 	pool_start "$PSOCK" "$WORK/pool.log" 2 "$S/r.conf" $(fcgi_cmd_bin) || not_ok "pool -n 2 started again"
 
 	reloads nginx "$NU" HUP "$(cat "$N/nginx.pid")" 0.25
+
+	# Persistent FastCGI connections (fastcgi_keep_conn with an upstream keepalive): each
+	# worker waits on every connection nginx keeps to it, so none is closed under nginx
+	# (which would log "Broken pipe" and retry); rolled and reloaded under load as above.
+	K=$WORK/nginx-keep
+	mkdir -p "$K"
+	KPORT=$(free_port)
+	nginx_keepconn "$K" "$KPORT" "$PSOCK" 2
+	nginx_start "$K"
+	KU=http://127.0.0.1:$KPORT
+	wait_http "$KU/" || not_ok "nginx (keep-conn) started"
+	under_load keepconn "$KU" 5 : 1 0
+	only_ours keepconn 0
+	check "keepconn: nginx logged no upstream error under steady load" 0 \
+		"$(grep -c 'upstream' "$K/error.log")"
+	# Each worker holds the connections nginx keeps (its sockets beyond the listening one).
+	kept=0
+	for w in $(pgrep -P "$POOL_PID"); do
+		kept=$((kept + $(find /proc/"$w"/fd -lname 'socket:*' 2>/dev/null | wc -l) - 1))
+	done
+	check "keepconn: the workers hold nginx's idle connections (2 nginx workers x keepalive 2)" yes \
+		"$([ "$kept" -ge 1 ] && [ "$kept" -le 4 ] && echo yes)"
+	echo "# keepconn: $kept connections kept after the load"
+	under_load keepconn-roll "$KU" "$(awk -v n="$N_RELOADS" 'BEGIN { printf "%d", n * 0.25 + 3 }')" \
+		"kill -HUP $POOL_PID" "$N_RELOADS" 0.25
+	only_ours keepconn-roll 0
+	echo "# keepconn-roll: nginx's error log: $(grep -c 'upstream' "$K/error.log") upstream lines (a kept connection closed by a retiring worker: nginx retries it on a new one)"
+	reloads keepconn-nginx "$KU" HUP "$(cat "$K/nginx.pid")" 0.25
+	kill "$(cat "$K/nginx.pid")" 2>/dev/null
 	pool_stop "$POOL_PID"
 fi
 
