@@ -313,13 +313,15 @@ install_signals(sigset_t *stops)
 
 /*
  * Connections a web server keeps open to one worker (nginx's fastcgi_keep_conn with an
- * upstream keepalive), each waited on beside the listening socket.  Beyond it the one idle
- * longest is closed to take a new one.
+ * upstream keepalive), each waited on beside the listening socket.  A new connection is
+ * accepted into a spare request; only once it is in, and KEPT_MAX are kept, is the one idle
+ * longest closed.
  */
 #define KEPT_MAX 32
+#define SLOTS (KEPT_MAX + 1)
 
-/* Close a kept connection at once: not libfcgi's shutdown-then-drain close, which reads
- * (and drops) for up to 2 s what the web server sends meanwhile. */
+/* Close a connection at once: not libfcgi's shutdown-then-drain close, which reads (and
+ * drops) for up to 2 s what the web server sends meanwhile. */
 static void
 kept_close(FCGX_Request *req)
 {
@@ -360,16 +362,15 @@ reserve_take(void)
 static int
 serve(struct responder *r, int sock, const sigset_t *stops)
 {
-	FCGX_Request req[KEPT_MAX];
-	int64_t used[KEPT_MAX];        /* when each kept connection last carried a request */
+	FCGX_Request req[SLOTS];
+	int64_t used[SLOTS];           /* when each connection last carried a request */
 	sigset_t waiting;
 	int failures = 0, status = 0, fl;
 	unsigned long long on_reserve = 0; /* connections accepted with the reserve, in a row */
 
 	if ((fl = fcntl(sock, F_GETFL)) == -1 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) == -1)
 		fatal("listening socket: cannot make it non-blocking");
-	reserve_take();
-	for (int i = 0; i < KEPT_MAX; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		if (FCGX_InitRequest(&req[i], sock, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 			fatalx("FCGX_InitRequest failed");
 		used[i] = 0;
@@ -379,12 +380,14 @@ serve(struct responder *r, int sock, const sigset_t *stops)
 		if (sigismember(stops, sig) == 1)
 			sigdelset(&waiting, sig);
 	while (!stopping) {
-		struct pollfd p[KEPT_MAX + 1];
-		int slot[KEPT_MAX + 1], np = 1, n;
+		struct pollfd p[SLOTS + 1];
+		int slot[SLOTS + 1], np = 1, n, kept = 0;
 
+		/* Every pass, whatever the last did with it (a kept connection may hold its number). */
+		reserve_take();
 		p[0] = (struct pollfd){ sock, POLLIN, 0 };
 		slot[0] = -1;
-		for (int i = 0; i < KEPT_MAX; i++)
+		for (int i = 0; i < SLOTS; i++)
 			if (req[i].ipcFd >= 0) {
 				p[np] = (struct pollfd){ req[i].ipcFd, POLLIN, 0 };
 				slot[np++] = i;
@@ -399,23 +402,14 @@ serve(struct responder *r, int sock, const sigset_t *stops)
 		 * connection; a kept connection the web server closed is closed here too (libfcgi
 		 * reads its end, closes it, and finds nothing to accept: EAGAIN). */
 		for (int k = 1; k <= np && !stopping; k++) {
-			int i = slot[k % np];
+			int i = slot[k % np], fresh = i < 0;
 
 			if (!(p[k % np].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			if (i < 0) {
-				/* A free request, or the one idle longest closed to make room. */
-				for (int j = 0; j < KEPT_MAX && i < 0; j++)
-					if (req[j].ipcFd < 0)
-						i = j;
-				if (i < 0) {
-					i = 0;
-					for (int j = 1; j < KEPT_MAX; j++)
-						if (used[j] < used[i])
-							i = j;
-					kept_close(&req[i]);
-				}
-			}
+			/* There is always a free one: at most KEPT_MAX of SLOTS are kept. */
+			for (int j = 0; j < SLOTS && i < 0; j++)
+				if (req[j].ipcFd < 0)
+					i = j;
 			if (FCGX_Accept_r(&req[i]) < 0) {
 				if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 					continue; /* another worker took it, or a kept connection ended */
@@ -436,23 +430,39 @@ serve(struct responder *r, int sock, const sigset_t *stops)
 				nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 				continue;
 			}
-			failures = 0;
-			if (reserve >= 0 && on_reserve > 0) {
-				log_info("descriptors free again: %llu %s accepted with the reserved one",
-				         on_reserve, util_plural((long long)on_reserve, "connection was",
-				                                 "connections were"));
-				on_reserve = 0;
+			if (fresh) {
+				failures = 0;
+				if (reserve >= 0 && on_reserve > 0) {
+					log_info("descriptors free again: %llu %s accepted with the reserved "
+					         "one", on_reserve, util_plural((long long)on_reserve,
+					         "connection was", "connections were"));
+					on_reserve = 0;
+				}
 			}
 			handle(r, req[i].envp, req[i].out);
 			FCGX_Finish_r(&req[i]); /* the connection closed unless the web server keeps it */
 			used[i] = util_now_ms();
 			reserve_take();
 		}
+		/* More than KEPT_MAX kept: the one idle longest goes, now that the new one is in. */
+		for (int i = 0; i < SLOTS; i++)
+			kept += req[i].ipcFd >= 0;
+		if (kept > KEPT_MAX) {
+			int old = -1;
+
+			for (int i = 0; i < SLOTS; i++)
+				if (req[i].ipcFd >= 0 && (old < 0 || used[i] < used[old]))
+					old = i;
+			if (old >= 0)
+				kept_close(&req[old]);
+		}
 		if (status != 0)
 			break;
 	}
-	for (int i = 0; i < KEPT_MAX; i++)
-		FCGX_Free(&req[i], 1);
+	/* At once: a web server that keeps its end open would hold each for libfcgi's 2 s. */
+	for (int i = 0; i < SLOTS; i++)
+		if (req[i].ipcFd >= 0)
+			kept_close(&req[i]);
 	if (reserve >= 0)
 		close(reserve);
 	return status;

@@ -6,8 +6,9 @@
  *     equal, each integer equal, true, false and null the same;
  *   - a line jansson reads as a flat object of strings (no NUL), integers,
  *     true, false and null, with 1..EVLOG_FIELDS_MAX keys of [a-z0-9_] (at most
- *     EVLOG_KEY_MAX bytes each), a "time" string, and an "event" string of
- *     [a-z_] or else a "dependency" string, evlog_parse reads too: it refuses
+ *     EVLOG_KEY_MAX bytes each), a "time" string, an "event" string of [a-z_]
+ *     or none, and a "dependency" string when the kind is a transition (no
+ *     "event", or "event":"transition"), evlog_parse reads too: it refuses
  *     nothing that is ours (a line with a raw NUL byte aside: no JSON, though
  *     jansson reads some);
  *   - a line it reads, written again by the one writer (evlog_line with a time
@@ -61,11 +62,12 @@ ours_object(json_t *o)
 	d = json_object_get(o, "dependency");
 	if (!json_is_string(t))
 		return 0;
-	if (e != NULL)
-		return json_is_string(e) && json_string_length(e) > 0 &&
-		       strspn(json_string_value(e), "abcdefghijklmnopqrstuvwxyz_") ==
-		       json_string_length(e);
-	return json_is_string(d);
+	if (e != NULL && !(json_is_string(e) && json_string_length(e) > 0 &&
+	                   strspn(json_string_value(e), "abcdefghijklmnopqrstuvwxyz_") ==
+	                   json_string_length(e)))
+		return 0;
+	/* A transition (no "event", or "event":"transition") has its dependency. */
+	return json_is_string(d) || (e != NULL && strcmp(json_string_value(e), "transition") != 0);
 }
 
 /* The same field, jansson's and ours? */

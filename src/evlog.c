@@ -234,7 +234,7 @@ string(struct rd *r, const char **out)
 			break;
 		}
 		default:
-			return fail(r, "an unknown escape \\%c", r->p[1]);
+			return fail(r, "an unknown escape \\ and 0x%02x", (unsigned char)r->p[1]);
 		}
 		r->p += 2;
 	}
@@ -385,6 +385,11 @@ evlog_parse(const char *line, size_t len, struct evlog_event *ev, char *err, siz
 	}
 	if (ev->kind == NULL)
 		ev->kind = "transition";
+	/* Every reader takes a transition's dependency as there. */
+	if (strcmp(ev->kind, "transition") == 0 && dep == NULL) {
+		fail(&r, "a transition without its \"dependency\" string");
+		goto bad;
+	}
 	return 0;
 bad:
 	evlog_event_free(ev);

@@ -328,7 +328,8 @@ cmd_history(struct ctl *x, int argc, char **argv)
 		region = strcmp(ev.kind, "blind") == 0 || strcmp(ev.kind, "guard") == 0;
 		dep = evlog_str_of(&ev, "dependency");
 		/* verdicts: not a dependency's */
-		if (!region && (strcmp(ev.kind, "transition") != 0 || fnmatch(glob, dep, 0) != 0)) {
+		if (!region && (strcmp(ev.kind, "transition") != 0 || dep == NULL ||
+		                fnmatch(glob, dep, 0) != 0)) {
 			evlog_event_free(&ev);
 			continue;
 		}

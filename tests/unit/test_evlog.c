@@ -116,7 +116,9 @@ test_refused(void)
 		  "an integer, true, false or null" },
 		{ "{\"time\":\"t\",\"event\":\"x\",\"a\":tru}", "column 29: a value that is not a string, "
 		  "an integer, true, false or null" },
-		{ "{\"time\":\"t\",\"event\":\"x\",\"a\":\"\\x\"}", "column 30: an unknown escape \\x" },
+		{ "{\"time\":\"t\",\"event\":\"x\",\"a\":\"\\x\"}", "column 30: an unknown escape \\ and 0x78" },
+		{ "{\"time\":\"t\",\"event\":\"transition\"}", "column 34: a transition without its "
+		  "\"dependency\" string" },
 		{ "{\"time\":\"t\",\"event\":\"x\",\"a\":\"\\u12\"}", "column 30: \\u without four hex "
 		  "digits" },
 		{ "{\"time\":\"t\",\"event\":\"x\",\"a\":\"\\u0000\"}", "column 30: \\u0000: no NUL in a "
