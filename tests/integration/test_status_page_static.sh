@@ -265,7 +265,15 @@ check "search: the query as sent" "GET /stub/deephealth/status.json?q=Fab%2F1%26
 
 # --- refresh: the page asks again 5 s after each answer: 3 fetches in 12 s of virtual time.
 browser_dom "$U/refresh/deephealth/" "$WORK/refresh.html" 12000
-check "refresh: 3 fetches in 12 s" 3 "$(wait_log 'GET /refresh/deephealth/status\.json\?limit=200 ' 3)"
+n=$(wait_log 'GET /refresh/deephealth/status\.json\?limit=200 ' 3)
+# Not one fetch: the browser did not run the page at all (seen once, in a CI run): once more,
+# said.  A page that never fetches fetches nothing the second time either.
+if [ "$n" = 0 ]; then
+	echo "# refresh: the browser fetched nothing in its run: one more run"
+	browser_dom "$U/refresh/deephealth/" "$WORK/refresh.html" 12000
+	n=$(wait_log 'GET /refresh/deephealth/status\.json\?limit=200 ' 3)
+fi
+check "refresh: 3 fetches in 12 s" 3 "$n"
 
 shots=("$SHOTS"/static-*.png)
 check "every page has its screenshot" "14" "${#shots[@]}"
